@@ -1,0 +1,16 @@
+//! Keyport's key domain. Pure: no IO, no async, no clock reads. Randomness and
+//! time are passed in by the caller so every rule here is testable exactly.
+
+pub mod key;
+pub mod limiter;
+pub mod plan;
+pub mod scope;
+pub mod secret;
+
+pub use key::{
+    find_key_in_text, Environment, KeyFormatError, KeyHash, KeyPrefix, ParsedKey, KEY_BODY_LEN,
+};
+pub use limiter::{decide, next_utc_midnight, utc_day, DayQuota, Decision, Gcra, GcraOutcome};
+pub use plan::{Limits, Plan, RateLimitOverride, RateLimitError};
+pub use scope::{path_allowed, resource_allowed, Resource, ResourceError, Scope, ScopeSet};
+pub use secret::SecretKey;

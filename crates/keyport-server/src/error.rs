@@ -1,0 +1,31 @@
+//! The service's error type. It is mapped to HTTP in exactly one place
+//! (`http::error`), and to UI error codes by the portal.
+
+use keyport_core::Decision;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Unknown, revoked, expired or malformed credential, or one that lacks
+    /// the admin scope where it is needed: all look the same from outside.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// The key is valid but not for this scope or resource.
+    #[error("{message}")]
+    Forbidden { message: String, decision: Decision },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("rate limit exceeded")]
+    RateLimited(Decision),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+pub const BAD_CREDENTIAL: &str = "missing, unknown, revoked or expired API key";

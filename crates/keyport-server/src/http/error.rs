@@ -1,0 +1,144 @@
+//! The one place service errors become HTTP: status, stable code, message.
+//! Internal errors are logged and answered with a plain 500.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use keyport_core::Decision;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::ServiceError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub decision: Option<Decision>,
+}
+
+/// `{"error":{"code":"…","message":"…"}}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable: unauthorized, forbidden, not_found, invalid_request, key_in_url,
+    /// rate_limited, conflict, payload_too_large, bad_gateway, gateway_timeout,
+    /// method_not_allowed, timeout, internal.
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            decision: None,
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn key_in_url() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "key_in_url",
+            "API keys must never be sent in a URL; send it as Authorization: Bearer <key>. \
+             Treat that key as exposed and rotate it.",
+        )
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Unauthorized(m) => Self::unauthorized(m),
+            ServiceError::Forbidden { message, decision } => Self {
+                decision: Some(decision),
+                ..Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+            },
+            ServiceError::NotFound(what) => Self::not_found(format!("{what} not found")),
+            ServiceError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m),
+            ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            ServiceError::RateLimited(d) => Self {
+                decision: Some(d),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("rate limit exceeded; retry after {} s", d.retry_after.unwrap_or(1)),
+                )
+            },
+            ServiceError::Store(e) => {
+                tracing::error!(error = %e, "storage failure");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::JsonDataError(e) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.body_text()),
+            JsonRejection::MissingJsonContentType(_) => {
+                Self::invalid("send a JSON body with Content-Type: application/json")
+            }
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+            }
+            other => Self::invalid(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        Self::invalid(r.body_text())
+    }
+}
+
+/// `X-RateLimit-*` on every verified response, `Retry-After` on refusals.
+pub fn put_ratelimit_headers(h: &mut HeaderMap, d: &Decision) {
+    h.insert("x-ratelimit-limit", HeaderValue::from(d.limit));
+    h.insert("x-ratelimit-remaining", HeaderValue::from(d.remaining));
+    h.insert("x-ratelimit-reset", HeaderValue::from(d.reset));
+    if let Some(s) = d.retry_after {
+        h.insert("retry-after", HeaderValue::from(s));
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+            },
+        };
+        let mut res = (self.status, axum::Json(body)).into_response();
+        if let Some(d) = &self.decision {
+            put_ratelimit_headers(res.headers_mut(), d);
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}

@@ -1,0 +1,133 @@
+//! Extractors: the bearer credential, the admin principal, and JSON/query
+//! bodies whose rejections use the API's error shape.
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use keyport_core::SecretKey;
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::service::Admin;
+
+/// The credential of a request. Only `Authorization: Bearer <key>` counts.
+#[derive(Debug)]
+pub enum Bearer {
+    Present(SecretKey),
+    Absent,
+    Malformed,
+}
+
+/// Longest Authorization value looked at; a key is well under this.
+const MAX_AUTH_LEN: usize = 512;
+
+pub fn bearer(headers: &HeaderMap) -> Bearer {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Bearer::Absent;
+    };
+    if values.next().is_some() || value.len() > MAX_AUTH_LEN {
+        return Bearer::Malformed;
+    }
+    let Ok(text) = value.to_str() else {
+        return Bearer::Malformed;
+    };
+    let Some((scheme, token)) = text.split_once(' ') else {
+        return Bearer::Malformed;
+    };
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Bearer::Malformed;
+    }
+    Bearer::Present(SecretKey::new(token.to_string()))
+}
+
+impl Bearer {
+    /// The key, or the 401 that says what is wrong with the header.
+    pub fn require(self) -> Result<SecretKey, ApiError> {
+        match self {
+            Bearer::Present(k) => Ok(k),
+            Bearer::Absent => Err(ApiError::unauthorized(
+                "send your API key in the Authorization header: Bearer <key>",
+            )),
+            Bearer::Malformed => Err(ApiError::unauthorized(
+                "the Authorization header must be exactly: Bearer <key>",
+            )),
+        }
+    }
+}
+
+pub fn peer(parts_ext: &axum::http::Extensions) -> Option<String> {
+    parts_ext
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let source = peer(&parts.extensions);
+        let presented = match bearer(&parts.headers) {
+            Bearer::Present(k) => Some(k),
+            Bearer::Absent => return Err(Bearer::Absent.require().unwrap_err()),
+            Bearer::Malformed => None,
+        };
+        Ok(state
+            .service
+            .authenticate_admin(presented.as_ref(), source.as_deref())
+            .await?)
+    }
+}
+
+/// `Json<T>` with the API's error shape on rejection.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Self(v))
+    }
+}
+
+/// `Query<T>` with the API's error shape on rejection.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(v) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn h(v: &[u8]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert(AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
+        m
+    }
+
+    #[test]
+    fn bearer_forms() {
+        assert!(matches!(bearer(&HeaderMap::new()), Bearer::Absent));
+        assert!(matches!(bearer(&h(b"Bearer abc")), Bearer::Present(_)));
+        assert!(matches!(bearer(&h(b"bearer abc")), Bearer::Present(_)));
+        assert!(matches!(bearer(&h(b"")), Bearer::Malformed));
+        assert!(matches!(bearer(&h(b"abc")), Bearer::Malformed));
+        assert!(matches!(bearer(&h(b"Basic abc")), Bearer::Malformed));
+        assert!(matches!(bearer(&h(b"Bearer ")), Bearer::Malformed));
+        assert!(matches!(bearer(&h(b"Bearer \xff\xfe")), Bearer::Malformed));
+        assert!(matches!(bearer(&h(&[b'a'; 4096])), Bearer::Malformed));
+    }
+}

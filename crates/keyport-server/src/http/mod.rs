@@ -1,0 +1,103 @@
+//! HTTP surface: `/v1` (management, verify, OpenAPI) and the gateway fallback.
+
+pub mod api;
+pub mod error;
+pub mod extract;
+pub mod gateway;
+pub mod openapi;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{BoxError, Router};
+use percent_encoding::percent_decode_str;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower::ServiceBuilder;
+
+use crate::service::KeyService;
+use error::ApiError;
+
+#[derive(Clone)]
+pub struct Upstream {
+    pub url: reqwest::Url,
+    pub client: reqwest::Client,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Arc<KeyService>,
+    pub upstream: Option<Upstream>,
+}
+
+pub struct HttpLimits {
+    pub request_timeout: Duration,
+    /// Largest JSON body on `/v1`.
+    pub max_json_bytes: usize,
+}
+
+pub fn router(state: AppState, limits: &HttpLimits) -> Router {
+    let v1 = Router::new()
+        .route("/account", get(api::get_account))
+        .route("/keys", get(api::list_keys).post(api::create_key))
+        .route("/keys/{id}", get(api::get_key).patch(api::update_key))
+        .route("/keys/{id}/revoke", post(api::revoke_key))
+        .route("/keys/{id}/rotate", post(api::rotate_key))
+        .route("/audit", get(api::audit))
+        .route("/verify", post(api::verify))
+        .route("/openapi.json", get(openapi::serve))
+        .route("/{*rest}", any(no_such_endpoint))
+        .route("/", any(no_such_endpoint))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limits.max_json_bytes));
+    Router::new()
+        .nest("/v1", v1)
+        .fallback(gateway::proxy)
+        .layer(middleware::from_fn_with_state(state.clone(), guard_and_log))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(timed_out))
+                .timeout(limits.request_timeout),
+        )
+        .with_state(state)
+}
+
+async fn no_such_endpoint() -> ApiError {
+    ApiError::not_found("no such endpoint; see /v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method")
+}
+
+async fn timed_out(_: BoxError) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long")
+}
+
+/// Refuses any URL that carries a key-shaped value (never verified, never
+/// logged raw), then logs the request with its outcome.
+async fn guard_and_log(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    let raw = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let decoded = percent_decode_str(raw).decode_utf8_lossy();
+    let prefix = s.service.prefix();
+    if keyport_core::find_key_in_text(raw, prefix) || keyport_core::find_key_in_text(&decoded, prefix) {
+        tracing::warn!(method = %req.method(), "refused a request with an API key in its URL");
+        return ApiError::key_in_url().into_response();
+    }
+    let method = req.method().clone();
+    let path = uri.path().to_string();
+    let started = Instant::now();
+    let res = next.run(req).await;
+    let status = res.status();
+    let micros = started.elapsed().as_micros() as u64;
+    if status.is_server_error() {
+        tracing::warn!(%method, %path, status = status.as_u16(), micros, "request");
+    } else {
+        tracing::debug!(%method, %path, status = status.as_u16(), micros, "request");
+    }
+    res
+}

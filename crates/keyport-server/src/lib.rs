@@ -1,0 +1,181 @@
+//! The Keyport key service as a library: open a store, build the service,
+//! and serve HTTP on an address of your choice (the desktop app embeds it on
+//! `127.0.0.1:0`; the `keyport-server` binary runs it standalone).
+
+pub mod clock;
+pub mod error;
+pub mod http;
+pub mod limiter;
+pub mod logging;
+pub mod model;
+pub mod service;
+pub mod store;
+
+use keyport_core::KeyPrefix;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::http::{AppState, HttpLimits, Upstream};
+use crate::service::KeyService;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// `sqlite://path/to/keyport.db`
+    pub database_url: String,
+    /// Gateway upstream; without it, paths outside `/v1` answer 404.
+    pub upstream: Option<reqwest::Url>,
+    pub key_prefix: KeyPrefix,
+    /// How far usage counts and last-used times may lag in the database.
+    pub flush_interval: Duration,
+    pub request_timeout: Duration,
+    pub upstream_timeout: Duration,
+    pub max_json_bytes: usize,
+}
+
+impl ServerConfig {
+    pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Self {
+        Self {
+            listen,
+            database_url: database_url.into(),
+            upstream: None,
+            key_prefix: KeyPrefix::default(),
+            flush_interval: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(30),
+            upstream_timeout: Duration::from_secs(25),
+            max_json_bytes: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Service(#[from] error::ServiceError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot build the upstream HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// A running service. Dropping it does not stop it; call [`Server::shutdown`].
+pub struct Server {
+    addr: SocketAddr,
+    service: Arc<KeyService>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    flusher: JoinHandle<()>,
+}
+
+impl Server {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn service(&self) -> &Arc<KeyService> {
+        &self.service
+    }
+
+    /// Stops accepting, lets requests in flight finish, then writes the last
+    /// usage batch.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        let _ = self.flusher.await;
+        if let Err(e) = self.service.flush().await {
+            tracing::error!(error = %e, "final usage flush failed");
+        }
+    }
+
+    /// Waits until the server stops by itself (it does not, unless shut down).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Opens the database and starts serving. Returns once the socket is bound.
+pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
+    let store = store::open(&config.database_url).await?;
+    let service = Arc::new(KeyService::open(store, clock, config.key_prefix.clone()).await?);
+    start_with_service(config, service).await
+}
+
+/// Serves an already opened service (for callers that also use it directly).
+pub async fn start_with_service(config: ServerConfig, service: Arc<KeyService>) -> Result<Server, StartError> {
+    let upstream = match &config.upstream {
+        Some(url) => Some(Upstream {
+            url: url.clone(),
+            client: reqwest::Client::builder()
+                .timeout(config.upstream_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+        }),
+        None => None,
+    };
+    let state = AppState {
+        service: service.clone(),
+        upstream,
+    };
+    let app = http::router(
+        state,
+        &HttpLimits {
+            request_timeout: config.request_timeout,
+            max_json_bytes: config.max_json_bytes,
+        },
+    );
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    let (stop, stopped) = watch::channel(false);
+    let mut stop_serving = stopped.clone();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = stop_serving.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "server stopped with an error");
+        }
+    });
+    let flusher = tokio::spawn(flush_loop(service.clone(), config.flush_interval, stopped));
+    tracing::info!(%addr, "keyport key service listening");
+    Ok(Server {
+        addr,
+        service,
+        stop,
+        task,
+        flusher,
+    })
+}
+
+async fn flush_loop(service: Arc<KeyService>, every: Duration, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        if let Err(e) = service.flush().await {
+            tracing::error!(error = %e, "usage flush failed; will retry");
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! `keyport-server`: run the key service, or manage accounts from the shell.
+
+use clap::{Args, Parser, Subcommand};
+use keyport_core::{KeyPrefix, Plan};
+use keyport_server::clock::SystemClock;
+use keyport_server::logging::{self, LogFormat};
+use keyport_server::service::KeyService;
+use keyport_server::{start, store, ServerConfig};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "keyport-server", version, about = "The Keyport API-key service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format.
+    #[arg(long, global = true, env = "KEYPORT_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Args)]
+struct Db {
+    /// Database URL.
+    #[arg(long, env = "KEYPORT_DATABASE", default_value = "sqlite://keyport.db")]
+    database: String,
+    /// Product prefix of keys (`to` gives `to_live_…`).
+    #[arg(long, env = "KEYPORT_KEY_PREFIX", default_value = "to")]
+    key_prefix: KeyPrefix,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (and the gateway, with --upstream).
+    Serve {
+        #[arg(long, env = "KEYPORT_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Put the service in front of this API: every request outside /v1 is
+        /// checked and proxied there.
+        #[arg(long, env = "KEYPORT_UPSTREAM")]
+        upstream: Option<reqwest::Url>,
+        /// Largest lag of usage counts in the database, in milliseconds.
+        #[arg(long, env = "KEYPORT_FLUSH_MS", default_value_t = 1000)]
+        flush_ms: u64,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Manage accounts.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an account and print its id and first admin key (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_plan)]
+        plan: Plan,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+fn parse_plan(s: &str) -> Result<Plan, String> {
+    s.parse()
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    let result = match cli.command {
+        Command::Serve { listen, upstream, flush_ms, db } => serve(listen, upstream, flush_ms, db).await,
+        Command::Account {
+            command: AccountCommand::Create { name, plan, json, db },
+        } => create_account(&name, plan, json, db).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("keyport-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(listen: SocketAddr, upstream: Option<reqwest::Url>, flush_ms: u64, db: Db) -> Result<(), Box<dyn std::error::Error>> {
+    let mut config = ServerConfig::new(listen, db.database);
+    config.upstream = upstream;
+    config.key_prefix = db.key_prefix;
+    config.flush_interval = Duration::from_millis(flush_ms.max(10));
+    let server = start(config, Arc::new(SystemClock)).await?;
+    println!("listening on http://{}", server.addr());
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("can install a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn create_account(name: &str, plan: Plan, json: bool, db: Db) -> Result<(), Box<dyn std::error::Error>> {
+    let store = store::open(&db.database).await?;
+    let service = KeyService::open(store, Arc::new(SystemClock), db.key_prefix).await?;
+    let (account, key, secret) = service.create_account(name, plan, "cli").await?;
+    if json {
+        let out = serde_json::json!({
+            "account_id": account.id, "plan": account.plan, "admin_key_id": key.id, "admin_key": secret.expose(),
+        });
+        println!("{out}");
+    } else {
+        println!("account_id: {}", account.id);
+        println!("plan:       {}", account.plan);
+        println!("admin key:  {}", secret.expose());
+        println!();
+        println!("This admin key is shown once. Store it in a secret manager now.");
+    }
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! Stored records and the JSON shapes of the API.
+
+use chrono::{DateTime, Utc};
+use keyport_core::{Environment, KeyHash, KeyPrefix, Limits, Plan, RateLimitOverride, Resource, ScopeSet};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub plan: Plan,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A key as stored: never the raw key, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub environment: Environment,
+    pub hash: KeyHash,
+    pub last4: String,
+    pub scopes: ScopeSet,
+    pub resources: Vec<Resource>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub rate_limit: RateLimitOverride,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub replaces: Option<String>,
+    pub replaced_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    Revoked,
+    Expired,
+}
+
+impl KeyRecord {
+    pub fn status(&self, now: DateTime<Utc>) -> KeyStatus {
+        if self.revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if self.expires_at.is_some_and(|e| e <= now) {
+            KeyStatus::Expired
+        } else {
+            KeyStatus::Active
+        }
+    }
+
+    pub fn limits(&self, plan: Plan) -> Limits {
+        self.rate_limit.apply(plan.limits())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub account_id: Option<String>,
+    pub at: DateTime<Utc>,
+    /// A key id, `cli`, or `unknown` for a credential that matched nothing.
+    pub actor: String,
+    pub action: String,
+    pub key_id: Option<String>,
+    /// The peer address, or `cli`.
+    pub source: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+// ---- API shapes ----
+
+/// Limits as the API shows them; `per_day: null` is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LimitsView {
+    pub per_minute: u32,
+    pub per_day: Option<u32>,
+    pub burst: u32,
+}
+
+impl From<Limits> for LimitsView {
+    fn from(l: Limits) -> Self {
+        Self {
+            per_minute: l.per_minute,
+            per_day: l.per_day,
+            burst: l.burst,
+        }
+    }
+}
+
+/// A key's own limits: each field may only lower the plan's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitView {
+    pub per_minute: Option<u32>,
+    pub per_day: Option<u32>,
+    pub burst: Option<u32>,
+}
+
+impl From<RateLimitView> for RateLimitOverride {
+    fn from(v: RateLimitView) -> Self {
+        Self {
+            per_minute: v.per_minute,
+            per_day: v.per_day,
+            burst: v.burst,
+        }
+    }
+}
+
+impl From<RateLimitOverride> for RateLimitView {
+    fn from(o: RateLimitOverride) -> Self {
+        Self {
+            per_minute: o.per_minute,
+            per_day: o.per_day,
+            burst: o.burst,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccountView {
+    pub id: String,
+    pub name: String,
+    #[schema(value_type = String, example = "professional")]
+    pub plan: Plan,
+    pub limits: LimitsView,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Account> for AccountView {
+    fn from(a: &Account) -> Self {
+        Self {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            plan: a.plan,
+            limits: a.plan.limits().into(),
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// A key as the API shows it: never a hash, never the raw key.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct KeyView {
+    pub id: String,
+    pub name: String,
+    #[schema(value_type = String, example = "live")]
+    pub environment: Environment,
+    /// `to_live_`: the key's non-secret beginning.
+    pub prefix: String,
+    pub last4: String,
+    #[schema(value_type = Vec<String>, example = json!(["read"]))]
+    pub scopes: Vec<keyport_core::Scope>,
+    /// `kind:name` resources; empty means every resource.
+    pub resources: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub status: KeyStatus,
+    /// The key's own limits, or null when it uses the plan's.
+    pub rate_limit: Option<RateLimitView>,
+    /// The limits that apply: plan and override combined.
+    pub effective_limits: LimitsView,
+    pub replaces: Option<String>,
+    pub replaced_by: Option<String>,
+}
+
+impl KeyView {
+    pub fn new(k: &KeyRecord, prefix: &KeyPrefix, plan: Plan, now: DateTime<Utc>) -> Self {
+        Self {
+            id: k.id.clone(),
+            name: k.name.clone(),
+            environment: k.environment,
+            prefix: prefix.display_prefix(k.environment),
+            last4: k.last4.clone(),
+            scopes: k.scopes.as_slice().to_vec(),
+            resources: k.resources.iter().map(ToString::to_string).collect(),
+            created_at: k.created_at,
+            expires_at: k.expires_at,
+            revoked_at: k.revoked_at,
+            last_used_at: k.last_used_at,
+            status: k.status(now),
+            rate_limit: (!k.rate_limit.is_empty()).then(|| k.rate_limit.into()),
+            effective_limits: k.limits(plan).into(),
+            replaces: k.replaces.clone(),
+            replaced_by: k.replaced_by.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditView {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub key_id: Option<String>,
+    pub source: Option<String>,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+impl From<&AuditEvent> for AuditView {
+    fn from(e: &AuditEvent) -> Self {
+        Self {
+            id: e.id,
+            at: e.at,
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            key_id: e.key_id.clone(),
+            source: e.source.clone(),
+            detail: e.detail.clone(),
+        }
+    }
+}
+
+/// `POST /v1/keys`. With `key_hash` and `last4` the caller generated the key
+/// itself (the desktop app does); without them the server generates one.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    pub name: String,
+    #[schema(value_type = String, example = "live")]
+    pub environment: Environment,
+    #[schema(value_type = Vec<String>, example = json!(["read", "write"]))]
+    pub scopes: Vec<keyport_core::Scope>,
+    #[serde(default)]
+    pub resources: Vec<String>,
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitView>,
+    /// SHA-256 (lowercase hex) of a key the caller generated.
+    #[serde(default)]
+    pub key_hash: Option<String>,
+    /// The last four characters of that key.
+    #[serde(default)]
+    pub last4: Option<String>,
+}
+
+/// `PATCH /v1/keys/{id}`: only the fields present change; `null` clears
+/// `expires_at` and `rate_limit`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKeyRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub scopes: Option<Vec<keyport_core::Scope>>,
+    #[serde(default)]
+    pub resources: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<RateLimitView>)]
+    pub rate_limit: Option<Option<RateLimitView>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// `POST /v1/keys/{id}/rotate`: optionally the hash of a caller-generated key.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeyRequest {
+    #[serde(default)]
+    pub key_hash: Option<String>,
+    #[serde(default)]
+    pub last4: Option<String>,
+}
+
+/// Absent → `None`; `null` → `Some(None)`; a value → `Some(Some(v))`.
+fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// 201 answer to create and rotate. `secret` is present only when the server
+/// generated the key, and only in this one response.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CreatedKey {
+    pub key: KeyView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct KeyList {
+    pub keys: Vec<KeyView>,
+    /// Pass as `cursor` to get the next (older) page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditList {
+    pub events: Vec<AuditView>,
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /v1/verify`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// The raw key to check. It is hashed at once and never stored or logged.
+    pub key: String,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "read")]
+    pub scope: Option<keyport_core::Scope>,
+    /// A `kind:name` resource the request is about, e.g. `project:alpha`.
+    #[serde(default)]
+    pub resource: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub struct RateLimitStatus {
+    pub limit: u32,
+    pub remaining: u64,
+    /// Unix seconds.
+    pub reset: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VerifyResponse {
+    pub valid: bool,
+    pub key_id: String,
+    pub account_id: String,
+    #[schema(value_type = String, example = "live")]
+    pub environment: Environment,
+    #[schema(value_type = Vec<String>)]
+    pub scopes: Vec<keyport_core::Scope>,
+    pub resources: Vec<String>,
+    pub ratelimit: RateLimitStatus,
+}

@@ -1,0 +1,568 @@
+//! The key service: management, verification and gateway admission. It owns
+//! the in-memory verify cache (hash → key, write-through) and the limiter, so
+//! the verify path touches no database.
+
+use chrono::{DateTime, Utc};
+use dashmap::DashMap;
+use keyport_core::{
+    path_allowed, resource_allowed, utc_day, Decision, Environment, KeyHash, KeyPrefix, Plan,
+    RateLimitOverride, Resource, Scope, ScopeSet, SecretKey,
+};
+use rand::rngs::OsRng;
+use rand::RngCore;
+use serde_json::json;
+use std::sync::Arc;
+
+use crate::clock::{nanos, Clock};
+use crate::error::{Result, ServiceError, BAD_CREDENTIAL};
+use crate::limiter::Limiter;
+use crate::model::*;
+use crate::store::{Store, StoreError};
+
+pub const MAX_PAGE: u32 = 100;
+pub const DEFAULT_PAGE: u32 = 50;
+const MAX_NAME: usize = 100;
+const MAX_RESOURCES: usize = 50;
+
+/// Who is calling a management endpoint: an admin key of one account.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub account: Arc<Account>,
+    pub key_id: String,
+    /// Peer address, for the audit log.
+    pub source: Option<String>,
+}
+
+/// A request that passed verification, with its limiter decision.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub key: Arc<KeyRecord>,
+    pub decision: Decision,
+}
+
+pub struct KeyService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    prefix: KeyPrefix,
+    by_hash: DashMap<KeyHash, Arc<KeyRecord>>,
+    accounts: DashMap<String, Arc<Account>>,
+    limiter: Limiter,
+    /// Serialises management writes so the cache and the database agree.
+    writes: tokio::sync::Mutex<()>,
+}
+
+fn new_id(kind: &str) -> String {
+    let mut bytes = [0u8; 10];
+    OsRng.fill_bytes(&mut bytes);
+    format!("{kind}_{}", hex_lower(&bytes))
+}
+
+fn hex_lower(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl KeyService {
+    /// Loads accounts, unrevoked keys and today's usage into memory.
+    pub async fn open(store: Arc<dyn Store>, clock: Arc<dyn Clock>, prefix: KeyPrefix) -> Result<Self> {
+        let svc = Self {
+            store,
+            clock,
+            prefix,
+            by_hash: DashMap::new(),
+            accounts: DashMap::new(),
+            limiter: Limiter::default(),
+            writes: tokio::sync::Mutex::new(()),
+        };
+        for a in svc.store.accounts().await? {
+            svc.accounts.insert(a.id.clone(), Arc::new(a));
+        }
+        for k in svc.store.unrevoked_keys().await? {
+            svc.by_hash.insert(k.hash, Arc::new(k));
+        }
+        let today = utc_day(nanos(svc.clock.now()));
+        let counts = svc.store.day_counts(today).await?;
+        svc.limiter.preload(&counts, today);
+        Ok(svc)
+    }
+
+    pub fn prefix(&self) -> &KeyPrefix {
+        &self.prefix
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The current time at the database's precision (milliseconds), so a
+    /// record reads back exactly as it was returned.
+    fn stamp(&self) -> DateTime<Utc> {
+        crate::clock::from_millis(crate::clock::millis(self.clock.now()))
+    }
+
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
+    fn view(&self, k: &KeyRecord, plan: Plan) -> KeyView {
+        let mut v = KeyView::new(k, &self.prefix, plan, self.clock.now());
+        // The database's last-used time lags by up to one flush; memory does not.
+        if let Some(t) = self.limiter.last_used(&k.id) {
+            v.last_used_at = Some(v.last_used_at.map_or(t, |d| d.max(t)));
+        }
+        v
+    }
+
+    fn audit(&self, account: Option<&str>, actor: &str, action: &str, key_id: Option<&str>, source: Option<&str>, detail: serde_json::Value) -> AuditEvent {
+        AuditEvent {
+            id: 0,
+            account_id: account.map(str::to_string),
+            at: self.stamp(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            key_id: key_id.map(str::to_string),
+            source: source.map(str::to_string),
+            detail,
+        }
+    }
+
+    // ---- accounts ----
+
+    /// Creates an account and its first admin key (returned once).
+    pub async fn create_account(&self, name: &str, plan: Plan, source: &str) -> Result<(AccountView, KeyView, SecretKey)> {
+        let name = clean_name(name)?;
+        let now = self.stamp();
+        let account = Account {
+            id: new_id("acc"),
+            name,
+            plan,
+            created_at: now,
+        };
+        let _w = self.writes.lock().await;
+        let audit = self.audit(Some(&account.id), source, "account.create", None, Some(source), json!({"plan": plan.as_str()}));
+        self.store.create_account(&account, &audit).await?;
+        let account = Arc::new(account);
+        self.accounts.insert(account.id.clone(), account.clone());
+        let secret = self.prefix.generate(Environment::Live, &mut OsRng);
+        let parsed = self.prefix.parse(secret.expose()).expect("generated keys parse");
+        let key = KeyRecord {
+            id: new_id("key"),
+            account_id: account.id.clone(),
+            name: "Admin key".into(),
+            environment: Environment::Live,
+            hash: parsed.hash,
+            last4: parsed.last4,
+            scopes: ScopeSet::new(vec![Scope::Admin]),
+            resources: vec![],
+            expires_at: None,
+            rate_limit: RateLimitOverride::default(),
+            created_at: now,
+            revoked_at: None,
+            last_used_at: None,
+            replaces: None,
+            replaced_by: None,
+        };
+        let audit = self.audit(Some(&account.id), source, "key.create", Some(&key.id), Some(source), json!({"name": key.name, "scopes": ["admin"]}));
+        self.store.insert_key(&key, &audit).await?;
+        let view = self.view(&key, plan);
+        self.by_hash.insert(key.hash, Arc::new(key));
+        Ok(((&*account).into(), view, secret))
+    }
+
+    pub fn account_view(&self, admin: &Admin) -> AccountView {
+        (&*admin.account).into()
+    }
+
+    // ---- authentication ----
+
+    /// Checks a bearer credential for management. Anything but an active
+    /// admin key of a known account is the same 401, and is audited.
+    pub async fn authenticate_admin(&self, bearer: Option<&SecretKey>, source: Option<&str>) -> Result<Admin> {
+        let found = match bearer {
+            Some(b) => self.active_key(b.expose()).await?,
+            None => None,
+        };
+        let reason = match &found {
+            None => "unknown",
+            Some(k) if !k.scopes.grants(Scope::Admin) => "missing_admin_scope",
+            Some(k) => match self.accounts.get(&k.account_id) {
+                Some(a) => {
+                    return Ok(Admin {
+                        account: a.clone(),
+                        key_id: k.id.clone(),
+                        source: source.map(str::to_string),
+                    })
+                }
+                None => "unknown_account",
+            },
+        };
+        let (account, actor, key_id) = match &found {
+            Some(k) => (Some(k.account_id.as_str()), k.id.as_str(), Some(k.id.as_str())),
+            None => (None, "unknown", None),
+        };
+        let detail = json!({"reason": reason, "presented": bearer.map(|b| mask_any(&self.prefix, b))});
+        tracing::info!(reason, source, "admin authentication failed");
+        let audit = self.audit(account, actor, "auth.failed", key_id, source, detail);
+        if let Err(e) = self.store.append_audit(&audit).await {
+            tracing::error!(error = %e, "could not write audit event");
+        }
+        Err(ServiceError::Unauthorized(BAD_CREDENTIAL))
+    }
+
+    /// The key for a raw credential if it parses, exists, is not revoked and
+    /// has not expired. Served from memory; a miss (a key another process
+    /// such as `account create` added) costs one indexed read, never a write.
+    async fn active_key(&self, raw: &str) -> Result<Option<Arc<KeyRecord>>> {
+        let Ok(parsed) = self.prefix.parse(raw) else {
+            return Ok(None);
+        };
+        let cached = self.by_hash.get(&parsed.hash).map(|k| k.clone());
+        let key = match cached {
+            Some(k) => k,
+            None => match self.load_key(&parsed.hash).await? {
+                Some(k) => k,
+                None => return Ok(None),
+            },
+        };
+        Ok((key.status(self.clock.now()) == KeyStatus::Active).then_some(key))
+    }
+
+    async fn load_key(&self, hash: &KeyHash) -> Result<Option<Arc<KeyRecord>>> {
+        let Some(key) = self.store.unrevoked_key_by_hash(hash).await? else {
+            return Ok(None);
+        };
+        if !self.accounts.contains_key(&key.account_id) {
+            match self.store.account(&key.account_id).await? {
+                Some(a) => {
+                    self.accounts.insert(a.id.clone(), Arc::new(a));
+                }
+                None => return Ok(None),
+            }
+        }
+        let key = Arc::new(key);
+        // A concurrent revoke holds `writes` and removes the entry after us
+        // only if we inserted first; taking the lock keeps that order.
+        let _w = self.writes.lock().await;
+        if self.store.unrevoked_key_by_hash(hash).await?.is_none() {
+            return Ok(None);
+        }
+        self.by_hash.insert(key.hash, key.clone());
+        Ok(Some(key))
+    }
+
+    // ---- verification ----
+
+    /// Verifies a key for `scope` (and `resource`), counting the call against
+    /// its limits. Order: credential (401), rate (429), scope/resource (403).
+    pub async fn verify(&self, raw: &SecretKey, scope: Option<Scope>, resource: Option<&Resource>) -> Result<Verified> {
+        let verified = self.admit(raw).await?;
+        let key = &verified.key;
+        if let Some(scope) = scope {
+            if !key.scopes.grants(scope) {
+                return Err(forbidden(format!("this key does not have the {scope} scope"), verified.decision));
+            }
+        }
+        if let Some(r) = resource {
+            if !resource_allowed(&key.resources, r) {
+                return Err(forbidden(format!("this key is not allowed to use {r}"), verified.decision));
+            }
+        }
+        Ok(verified)
+    }
+
+    /// Gateway admission for `method path` (path already normalised).
+    pub async fn admit_gateway(&self, raw: &SecretKey, method: &str, path: &str) -> Result<Verified> {
+        let verified = self.admit(raw).await?;
+        let needed = Scope::for_method(method);
+        if !verified.key.scopes.grants(needed) {
+            return Err(forbidden(format!("{method} needs the {needed} scope, which this key does not have"), verified.decision));
+        }
+        if !path_allowed(&verified.key.resources, path) {
+            return Err(forbidden("this key is limited to other resources".into(), verified.decision));
+        }
+        Ok(verified)
+    }
+
+    async fn admit(&self, raw: &SecretKey) -> Result<Verified> {
+        let key = self.active_key(raw.expose()).await?.ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
+        let account = self.accounts.get(&key.account_id).map(|a| a.clone()).ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
+        let limits = key.limits(account.plan);
+        let decision = self.limiter.check(&key.id, &key.account_id, limits, account.plan.limits().per_day, nanos(self.clock.now()));
+        if !decision.allowed {
+            return Err(ServiceError::RateLimited(decision));
+        }
+        Ok(Verified { key, decision })
+    }
+
+    // ---- keys ----
+
+    pub async fn list_keys(&self, admin: &Admin, cursor: Option<&str>, limit: Option<u32>) -> Result<KeyList> {
+        let page = self.store.keys_page(&admin.account.id, parse_cursor(cursor)?, page_size(limit)?).await?;
+        Ok(KeyList {
+            keys: page.items.iter().map(|k| self.view(k, admin.account.plan)).collect(),
+            next_cursor: page.next_cursor.map(|c| c.to_string()),
+        })
+    }
+
+    async fn own_key(&self, admin: &Admin, id: &str) -> Result<KeyRecord> {
+        self.store.key(&admin.account.id, id).await?.ok_or(ServiceError::NotFound("key"))
+    }
+
+    pub async fn get_key(&self, admin: &Admin, id: &str) -> Result<KeyView> {
+        let key = self.own_key(admin, id).await?;
+        Ok(self.view(&key, admin.account.plan))
+    }
+
+    pub async fn create_key(&self, admin: &Admin, req: CreateKeyRequest) -> Result<CreatedKey> {
+        let plan = admin.account.plan;
+        let name = clean_name(&req.name)?;
+        let scopes = clean_scopes(&req.scopes)?;
+        let resources = parse_resources(&req.resources)?;
+        let now = self.stamp();
+        if let Some(e) = req.expires_at {
+            if e <= now {
+                return Err(ServiceError::Invalid("expires_at must be in the future".into()));
+            }
+        }
+        let rate_limit = clean_rate_limit(req.rate_limit, plan)?;
+        let (hash, last4, secret) = self.key_material(req.environment, req.key_hash.as_deref(), req.last4.as_deref())?;
+        let key = KeyRecord {
+            id: new_id("key"),
+            account_id: admin.account.id.clone(),
+            name,
+            environment: req.environment,
+            hash,
+            last4,
+            scopes,
+            resources,
+            expires_at: req.expires_at,
+            rate_limit,
+            created_at: now,
+            revoked_at: None,
+            last_used_at: None,
+            replaces: None,
+            replaced_by: None,
+        };
+        let detail = json!({
+            "name": key.name, "environment": key.environment, "scopes": key.scopes.as_slice(),
+            "resources": req.resources, "generated_by": if secret.is_some() { "server" } else { "client" },
+        });
+        let audit = self.audit(Some(&admin.account.id), &admin.key_id, "key.create", Some(&key.id), admin.source.as_deref(), detail);
+        let _w = self.writes.lock().await;
+        self.store.insert_key(&key, &audit).await.map_err(duplicate_hash)?;
+        tracing::info!(account = %key.account_id, key_id = %key.id, key = %self.prefix.mask(key.environment, &key.last4), "key created");
+        let view = self.view(&key, plan);
+        self.by_hash.insert(key.hash, Arc::new(key));
+        Ok(CreatedKey {
+            key: view,
+            secret: secret.map(|s| s.expose().to_string()),
+        })
+    }
+
+    /// The stored hash and last4 for a new key: the caller's, checked, or a
+    /// fresh server-generated key (returned so it can be shown once).
+    fn key_material(&self, env: Environment, hash: Option<&str>, last4: Option<&str>) -> Result<(KeyHash, String, Option<SecretKey>)> {
+        match (hash, last4) {
+            (Some(h), Some(l)) => {
+                let hash = KeyHash::from_hex(h).ok_or_else(|| ServiceError::Invalid("key_hash must be 64 lowercase hex characters (SHA-256 of the key)".into()))?;
+                if l.len() != 4 || !l.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
+                    return Err(ServiceError::Invalid("last4 must be the key's last 4 characters (lowercase hex)".into()));
+                }
+                Ok((hash, l.to_string(), None))
+            }
+            (None, None) => {
+                let secret = self.prefix.generate(env, &mut OsRng);
+                let parsed = self.prefix.parse(secret.expose()).expect("generated keys parse");
+                Ok((parsed.hash, parsed.last4, Some(secret)))
+            }
+            _ => Err(ServiceError::Invalid("key_hash and last4 go together: send both or neither".into())),
+        }
+    }
+
+    pub async fn update_key(&self, admin: &Admin, id: &str, req: UpdateKeyRequest) -> Result<KeyView> {
+        let _w = self.writes.lock().await;
+        let mut key = self.own_key(admin, id).await?;
+        if key.revoked_at.is_some() {
+            return Err(ServiceError::Conflict("a revoked key cannot be changed".into()));
+        }
+        let mut changed = serde_json::Map::new();
+        if let Some(name) = &req.name {
+            key.name = clean_name(name)?;
+            changed.insert("name".into(), json!(key.name));
+        }
+        if let Some(scopes) = &req.scopes {
+            key.scopes = clean_scopes(scopes)?;
+            changed.insert("scopes".into(), json!(key.scopes.as_slice()));
+        }
+        if let Some(resources) = &req.resources {
+            key.resources = parse_resources(resources)?;
+            changed.insert("resources".into(), json!(resources));
+        }
+        if let Some(rl) = req.rate_limit {
+            key.rate_limit = clean_rate_limit(rl, admin.account.plan)?;
+            changed.insert("rate_limit".into(), json!(rl));
+        }
+        if let Some(exp) = req.expires_at {
+            if exp.is_some_and(|e| e <= self.clock.now()) {
+                return Err(ServiceError::Invalid("expires_at must be in the future".into()));
+            }
+            key.expires_at = exp;
+            changed.insert("expires_at".into(), json!(exp));
+        }
+        if changed.is_empty() {
+            return Err(ServiceError::Invalid("nothing to change: send name, scopes, resources, rate_limit or expires_at".into()));
+        }
+        let audit = self.audit(Some(&admin.account.id), &admin.key_id, "key.update", Some(&key.id), admin.source.as_deref(), changed.into());
+        self.store.update_key(&key, &audit).await?;
+        let view = self.view(&key, admin.account.plan);
+        self.by_hash.insert(key.hash, Arc::new(key));
+        Ok(view)
+    }
+
+    /// Revokes at once: the very next request with this key is refused.
+    /// Revoking a revoked key changes nothing and answers the same.
+    pub async fn revoke_key(&self, admin: &Admin, id: &str) -> Result<KeyView> {
+        let _w = self.writes.lock().await;
+        let mut key = self.own_key(admin, id).await?;
+        if key.revoked_at.is_none() {
+            key.revoked_at = Some(self.stamp());
+            let audit = self.audit(Some(&admin.account.id), &admin.key_id, "key.revoke", Some(&key.id), admin.source.as_deref(), json!({"name": key.name}));
+            self.store.update_key(&key, &audit).await?;
+            self.by_hash.remove(&key.hash);
+            tracing::info!(account = %key.account_id, key_id = %key.id, key = %self.prefix.mask(key.environment, &key.last4), "key revoked");
+        }
+        Ok(self.view(&key, admin.account.plan))
+    }
+
+    /// Creates the replacement with the same settings, linked both ways. The
+    /// old key keeps working until it is revoked (zero-downtime rotation).
+    pub async fn rotate_key(&self, admin: &Admin, id: &str, req: RotateKeyRequest) -> Result<CreatedKey> {
+        let _w = self.writes.lock().await;
+        let mut old = self.own_key(admin, id).await?;
+        let now = self.stamp();
+        if old.status(now) != KeyStatus::Active {
+            return Err(ServiceError::Conflict("only an active key can be rotated; create a new key instead".into()));
+        }
+        if let Some(next) = &old.replaced_by {
+            return Err(ServiceError::Conflict(format!("this key was already rotated to {next}; rotate that key instead")));
+        }
+        let (hash, last4, secret) = self.key_material(old.environment, req.key_hash.as_deref(), req.last4.as_deref())?;
+        let new = KeyRecord {
+            id: new_id("key"),
+            hash,
+            last4,
+            created_at: now,
+            // Same lifetime as the old key, counted from now.
+            expires_at: old.expires_at.map(|e| now + (e - old.created_at)),
+            revoked_at: None,
+            last_used_at: None,
+            replaces: Some(old.id.clone()),
+            replaced_by: None,
+            ..old.clone()
+        };
+        old.replaced_by = Some(new.id.clone());
+        let audit = self.audit(Some(&admin.account.id), &admin.key_id, "key.rotate", Some(&old.id), admin.source.as_deref(), json!({"name": old.name, "replaced_by": new.id}));
+        self.store.rotate_key(&old, &new, &audit).await.map_err(duplicate_hash)?;
+        tracing::info!(account = %old.account_id, old = %old.id, new = %new.id, "key rotated");
+        let view = self.view(&new, admin.account.plan);
+        self.by_hash.insert(old.hash, Arc::new(old));
+        self.by_hash.insert(new.hash, Arc::new(new));
+        Ok(CreatedKey {
+            key: view,
+            secret: secret.map(|s| s.expose().to_string()),
+        })
+    }
+
+    pub async fn audit_log(&self, admin: &Admin, cursor: Option<&str>, limit: Option<u32>) -> Result<AuditList> {
+        let page = self.store.audit_page(&admin.account.id, parse_cursor(cursor)?, page_size(limit)?).await?;
+        Ok(AuditList {
+            events: page.items.iter().map(AuditView::from).collect(),
+            next_cursor: page.next_cursor.map(|c| c.to_string()),
+        })
+    }
+
+    // ---- background ----
+
+    /// Writes batched usage counts and last-used times in one transaction.
+    /// On failure they go back into memory for the next attempt.
+    pub async fn flush(&self) -> Result<()> {
+        let pending = self.limiter.take_pending();
+        if pending.counts.is_empty() && pending.last_used.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.store.flush_usage(&pending.counts, &pending.last_used).await {
+            self.limiter.restore(pending);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+}
+
+fn forbidden(message: String, decision: Decision) -> ServiceError {
+    ServiceError::Forbidden { message, decision }
+}
+
+fn duplicate_hash(e: StoreError) -> ServiceError {
+    match e {
+        StoreError::DuplicateHash => ServiceError::Conflict("a key with this key_hash already exists".into()),
+        e => e.into(),
+    }
+}
+
+/// Something safe to write about a presented credential: the masked key if it
+/// is key-shaped, otherwise only its length.
+fn mask_any(prefix: &KeyPrefix, raw: &SecretKey) -> String {
+    match prefix.parse(raw.expose()) {
+        Ok(p) => prefix.mask(p.environment, &p.last4),
+        Err(_) => format!("<{} characters, not a key>", raw.expose().chars().count()),
+    }
+}
+
+fn clean_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(ServiceError::Invalid(format!("name must be 1 to {MAX_NAME} printable characters")));
+    }
+    Ok(name.to_string())
+}
+
+fn clean_scopes(scopes: &[Scope]) -> Result<ScopeSet> {
+    let set = ScopeSet::new(scopes.to_vec());
+    if set.is_empty() {
+        return Err(ServiceError::Invalid("scopes must name at least one of read, write, admin".into()));
+    }
+    Ok(set)
+}
+
+fn parse_resources(list: &[String]) -> Result<Vec<Resource>> {
+    if list.len() > MAX_RESOURCES {
+        return Err(ServiceError::Invalid(format!("at most {MAX_RESOURCES} resources per key")));
+    }
+    let mut out = list
+        .iter()
+        .map(|r| r.parse::<Resource>().map_err(|e| ServiceError::Invalid(format!("resource {r:?}: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn clean_rate_limit(view: Option<RateLimitView>, plan: Plan) -> Result<RateLimitOverride> {
+    let o: RateLimitOverride = view.map(Into::into).unwrap_or_default();
+    o.validate(plan.limits()).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    Ok(o)
+}
+
+fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>> {
+    cursor
+        .filter(|c| !c.is_empty())
+        .map(|c| c.parse::<i64>().map_err(|_| ServiceError::Invalid("cursor is not one this API gave out".into())))
+        .transpose()
+}
+
+fn page_size(limit: Option<u32>) -> Result<u32> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(_) => Err(ServiceError::Invalid(format!("limit must be between 1 and {MAX_PAGE}"))),
+    }
+}
