@@ -16,8 +16,12 @@ pub enum ServiceError {
     Forbidden { message: String, decision: Decision },
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A bad request body value (422).
     #[error("{0}")]
     Invalid(String),
+    /// A bad query parameter or cursor (400).
+    #[error("{0}")]
+    BadRequest(String),
     #[error("{0}")]
     Conflict(String),
     #[error("rate limit exceeded")]

@@ -555,7 +555,7 @@ fn clean_rate_limit(view: Option<RateLimitView>, plan: Plan) -> Result<RateLimit
 fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>> {
     cursor
         .filter(|c| !c.is_empty())
-        .map(|c| c.parse::<i64>().map_err(|_| ServiceError::Invalid("cursor is not one this API gave out".into())))
+        .map(|c| c.parse::<i64>().map_err(|_| ServiceError::BadRequest("cursor is not one this API gave out".into())))
         .transpose()
 }
 
@@ -563,6 +563,6 @@ fn page_size(limit: Option<u32>) -> Result<u32> {
     match limit {
         None => Ok(DEFAULT_PAGE),
         Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(_) => Err(ServiceError::Invalid(format!("limit must be between 1 and {MAX_PAGE}"))),
+        Some(_) => Err(ServiceError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}"))),
     }
 }

@@ -75,6 +75,7 @@ impl From<ServiceError> for ApiError {
             },
             ServiceError::NotFound(what) => Self::not_found(format!("{what} not found")),
             ServiceError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m),
+            ServiceError::BadRequest(m) => Self::invalid(m),
             ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             ServiceError::RateLimited(d) => Self {
                 decision: Some(d),

@@ -1,0 +1,44 @@
+# Shared by scripts/run.sh and scripts/test.sh: system packages and the build cache.
+# shellcheck shell=bash
+
+# Debian 12 packages: Tauri's WebKitGTK stack, Xvfb for headless windows.
+SYSTEM_PACKAGES="build-essential pkg-config file curl ca-certificates libwebkit2gtk-4.1-dev libgtk-3-dev
+  libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev xvfb xauth"
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_system_packages() {
+  # shellcheck disable=SC2086
+  if dpkg -s $SYSTEM_PACKAGES $* >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "==> installing system packages"
+  as_root apt-get update -qq
+  # shellcheck disable=SC2086
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $SYSTEM_PACKAGES $* >/dev/null
+}
+
+check_rust() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo not found: install Rust 1.90 or newer (https://rustup.rs), then run this again" >&2
+    exit 1
+  fi
+  if command -v rustup >/dev/null 2>&1; then
+    rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+  fi
+}
+
+# Builds are cached outside the clone so repeat runs are fast.
+use_build_cache() {
+  if [ -z "${CARGO_TARGET_DIR:-}" ]; then
+    if mkdir -p /var/cache/keyport/target 2>/dev/null && [ -w /var/cache/keyport/target ]; then
+      CARGO_TARGET_DIR=/var/cache/keyport/target
+    else
+      CARGO_TARGET_DIR="$HOME/.cache/keyport/target"
+      mkdir -p "$CARGO_TARGET_DIR"
+    fi
+  fi
+  export CARGO_TARGET_DIR
+}
