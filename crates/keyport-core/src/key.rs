@@ -135,7 +135,8 @@ impl FromStr for KeyPrefix {
         let b = s.as_bytes();
         let ok = (2..=12).contains(&b.len())
             && b[0].is_ascii_lowercase()
-            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         if ok {
             Ok(Self(s.to_string()))
         } else {
@@ -254,7 +255,7 @@ mod tests {
         let raw = key.expose();
         assert!(raw.starts_with("to_live_"));
         assert_eq!(raw.len(), "to_live_".len() + 64);
-        let crc = crc32fast::hash(raw[..raw.len() - 8].as_bytes());
+        let crc = crc32fast::hash(&raw.as_bytes()[..raw.len() - 8]);
         assert_eq!(&raw[raw.len() - 8..], format!("{crc:08x}"));
     }
 
@@ -291,9 +292,14 @@ mod tests {
             })
         );
         let upper = format!("to_test_{}", raw["to_test_".len()..].to_ascii_uppercase());
-        assert!(matches!(p.parse(&upper), Err(KeyFormatError::NotHex { .. })));
+        assert!(matches!(
+            p.parse(&upper),
+            Err(KeyFormatError::NotHex { .. })
+        ));
         assert_eq!(p.parse(&"x".repeat(500)), Err(KeyFormatError::TooLong));
-        assert!(p.parse("to_live_ééééééééééééééééééééééééééééééééééééééééééééééééééééééééé").is_err());
+        assert!(p
+            .parse("to_live_ééééééééééééééééééééééééééééééééééééééééééééééééééééééééé")
+            .is_err());
     }
 
     #[test]
@@ -324,7 +330,10 @@ mod tests {
     fn key_shapes_in_text() {
         let key = key_from_seed(5, Environment::Live);
         let p = prefix();
-        assert!(find_key_in_text(&format!("/x?api_key={}", key.expose()), &p));
+        assert!(find_key_in_text(
+            &format!("/x?api_key={}", key.expose()),
+            &p
+        ));
         assert!(find_key_in_text("/to_live_0123456789abcdef0123", &p));
         assert!(find_key_in_text("/TO_TEST_0123456789ABCDEF0123", &p));
         assert!(!find_key_in_text("/projects/to_live_docs", &p));

@@ -11,6 +11,6 @@ pub use key::{
     find_key_in_text, Environment, KeyFormatError, KeyHash, KeyPrefix, ParsedKey, KEY_BODY_LEN,
 };
 pub use limiter::{decide, next_utc_midnight, utc_day, DayQuota, Decision, Gcra, GcraOutcome};
-pub use plan::{Limits, Plan, RateLimitOverride, RateLimitError};
+pub use plan::{Limits, Plan, RateLimitError, RateLimitOverride};
 pub use scope::{path_allowed, resource_allowed, Resource, ResourceError, Scope, ScopeSet};
 pub use secret::SecretKey;

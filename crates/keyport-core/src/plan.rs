@@ -22,7 +22,12 @@ pub struct Limits {
 }
 
 impl Plan {
-    pub const ALL: [Plan; 4] = [Plan::Free, Plan::Starter, Plan::Professional, Plan::Enterprise];
+    pub const ALL: [Plan; 4] = [
+        Plan::Free,
+        Plan::Starter,
+        Plan::Professional,
+        Plan::Enterprise,
+    ];
 
     pub fn limits(self) -> Limits {
         let (per_minute, per_day, burst) = match self {
@@ -119,7 +124,11 @@ fn min_opt(plan: u32, over: Option<u32>) -> u32 {
     over.map_or(plan, |o| o.min(plan))
 }
 
-fn check(field: &'static str, asked: Option<u32>, allowed: Option<u32>) -> Result<(), RateLimitError> {
+fn check(
+    field: &'static str,
+    asked: Option<u32>,
+    allowed: Option<u32>,
+) -> Result<(), RateLimitError> {
     match (asked, allowed) {
         (Some(0), _) => Err(RateLimitError::Zero { field }),
         (Some(asked), Some(allowed)) if asked > allowed => Err(RateLimitError::AbovePlan {

@@ -96,7 +96,9 @@ impl ScopeSet {
 pub enum ResourceError {
     #[error("a resource is written kind:name, e.g. project:alpha")]
     MissingColon,
-    #[error("a resource kind is 1 to 32 lowercase letters, digits, '-' or '_', starting with a letter")]
+    #[error(
+        "a resource kind is 1 to 32 lowercase letters, digits, '-' or '_', starting with a letter"
+    )]
     BadKind,
     #[error("a resource name is 1 to 64 letters, digits, '.', '-' or '_'")]
     BadName,
@@ -210,11 +212,23 @@ mod tests {
         let r: Resource = "project:alpha".parse().unwrap();
         assert_eq!(r.to_string(), "project:alpha");
         assert_eq!(r.path_root(), "/projects/alpha");
-        assert_eq!("alpha".parse::<Resource>(), Err(ResourceError::MissingColon));
-        assert_eq!("Project:alpha".parse::<Resource>(), Err(ResourceError::BadKind));
+        assert_eq!(
+            "alpha".parse::<Resource>(),
+            Err(ResourceError::MissingColon)
+        );
+        assert_eq!(
+            "Project:alpha".parse::<Resource>(),
+            Err(ResourceError::BadKind)
+        );
         assert_eq!("project:".parse::<Resource>(), Err(ResourceError::BadName));
-        assert_eq!("project:a/b".parse::<Resource>(), Err(ResourceError::BadName));
-        assert_eq!("project:..".parse::<Resource>(), Err(ResourceError::BadName));
+        assert_eq!(
+            "project:a/b".parse::<Resource>(),
+            Err(ResourceError::BadName)
+        );
+        assert_eq!(
+            "project:..".parse::<Resource>(),
+            Err(ResourceError::BadName)
+        );
         assert!("domain:example.com".parse::<Resource>().is_ok());
     }
 

@@ -22,7 +22,8 @@ fn parse_listen() -> Result<SocketAddr, String> {
             None => a.to_string(),
         },
     };
-    raw.parse().map_err(|e| format!("bad listen address {raw:?}: {e}"))
+    raw.parse()
+        .map_err(|e| format!("bad listen address {raw:?}: {e}"))
 }
 
 #[tokio::main]
@@ -42,7 +43,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let addr = listener.local_addr().expect("a bound socket has an address");
+    let addr = listener
+        .local_addr()
+        .expect("a bound socket has an address");
     println!("listening on http://{addr}");
     let _ = std::io::stdout().flush();
     if let Err(e) = axum::serve(listener, app).await {

@@ -111,7 +111,10 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Server
 }
 
 /// Serves an already opened service (for callers that also use it directly).
-pub async fn start_with_service(config: ServerConfig, service: Arc<KeyService>) -> Result<Server, StartError> {
+pub async fn start_with_service(
+    config: ServerConfig,
+    service: Arc<KeyService>,
+) -> Result<Server, StartError> {
     let upstream = match &config.upstream {
         Some(url) => Some(Upstream {
             url: url.clone(),
@@ -146,11 +149,14 @@ pub async fn start_with_service(config: ServerConfig, service: Arc<KeyService>) 
     let (stop, stopped) = watch::channel(false);
     let mut stop_serving = stopped.clone();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = stop_serving.wait_for(|s| *s).await;
-            })
-            .await;
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop_serving.wait_for(|s| *s).await;
+        })
+        .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "server stopped with an error");
         }

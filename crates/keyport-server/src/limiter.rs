@@ -75,7 +75,12 @@ impl Limiter {
         if !self.accounts.contains_key(account_id) {
             self.accounts
                 .entry(account_id.to_string())
-                .or_insert_with(|| Mutex::new(DayState { day: today, used: 0 }));
+                .or_insert_with(|| {
+                    Mutex::new(DayState {
+                        day: today,
+                        used: 0,
+                    })
+                });
         }
         let key_entry = self.keys.get(key_id).expect("inserted above");
         let account_entry = self.accounts.get(account_id).expect("inserted above");
@@ -139,7 +144,12 @@ impl Limiter {
             let acct = self
                 .accounts
                 .entry(c.account_id.clone())
-                .or_insert_with(|| Mutex::new(DayState { day: today, used: 0 }));
+                .or_insert_with(|| {
+                    Mutex::new(DayState {
+                        day: today,
+                        used: 0,
+                    })
+                });
             let mut a = acct.lock();
             a.roll(today);
             a.used += c.count;
@@ -202,7 +212,10 @@ mod tests {
     fn counts_are_pending_until_taken() {
         let l = Limiter::default();
         for _ in 0..3 {
-            assert!(l.check("k1", "a1", Plan::Free.limits(), Some(1000), NOW).allowed);
+            assert!(
+                l.check("k1", "a1", Plan::Free.limits(), Some(1000), NOW)
+                    .allowed
+            );
         }
         let p = l.take_pending();
         assert_eq!(p.counts.len(), 1);
@@ -245,8 +258,20 @@ mod tests {
             }],
             today,
         );
-        assert!(!l.check("k1", "a1", Plan::Free.limits(), Some(1000), NOW).allowed);
+        assert!(
+            !l.check("k1", "a1", Plan::Free.limits(), Some(1000), NOW)
+                .allowed
+        );
         // A new day starts from zero.
-        assert!(l.check("k1", "a1", Plan::Free.limits(), Some(1000), NOW + 86_400 * S).allowed);
+        assert!(
+            l.check(
+                "k1",
+                "a1",
+                Plan::Free.limits(),
+                Some(1000),
+                NOW + 86_400 * S
+            )
+            .allowed
+        );
     }
 }

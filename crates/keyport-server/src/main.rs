@@ -12,12 +12,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "keyport-server", version, about = "The Keyport API-key service")]
+#[command(
+    name = "keyport-server",
+    version,
+    about = "The Keyport API-key service"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Log format.
-    #[arg(long, global = true, env = "KEYPORT_LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        env = "KEYPORT_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     log_format: LogFormat,
 }
 
@@ -79,9 +89,20 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
     let result = match cli.command {
-        Command::Serve { listen, upstream, flush_ms, db } => serve(listen, upstream, flush_ms, db).await,
+        Command::Serve {
+            listen,
+            upstream,
+            flush_ms,
+            db,
+        } => serve(listen, upstream, flush_ms, db).await,
         Command::Account {
-            command: AccountCommand::Create { name, plan, json, db },
+            command:
+                AccountCommand::Create {
+                    name,
+                    plan,
+                    json,
+                    db,
+                },
         } => create_account(&name, plan, json, db).await,
     };
     match result {
@@ -93,7 +114,12 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(listen: SocketAddr, upstream: Option<reqwest::Url>, flush_ms: u64, db: Db) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(
+    listen: SocketAddr,
+    upstream: Option<reqwest::Url>,
+    flush_ms: u64,
+    db: Db,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = ServerConfig::new(listen, db.database);
     config.upstream = upstream;
     config.key_prefix = db.key_prefix;
@@ -121,7 +147,12 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-async fn create_account(name: &str, plan: Plan, json: bool, db: Db) -> Result<(), Box<dyn std::error::Error>> {
+async fn create_account(
+    name: &str,
+    plan: Plan,
+    json: bool,
+    db: Db,
+) -> Result<(), Box<dyn std::error::Error>> {
     let store = store::open(&db.database).await?;
     let service = KeyService::open(store, Arc::new(SystemClock), db.key_prefix).await?;
     let (account, key, secret) = service.create_account(name, plan, "cli").await?;

@@ -1,7 +1,9 @@
 //! Stored records and the JSON shapes of the API.
 
 use chrono::{DateTime, Utc};
-use keyport_core::{Environment, KeyHash, KeyPrefix, Limits, Plan, RateLimitOverride, Resource, ScopeSet};
+use keyport_core::{
+    Environment, KeyHash, KeyPrefix, Limits, Plan, RateLimitOverride, Resource, ScopeSet,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

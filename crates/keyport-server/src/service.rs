@@ -63,7 +63,11 @@ fn hex_lower(b: &[u8]) -> String {
 
 impl KeyService {
     /// Loads accounts, unrevoked keys and today's usage into memory.
-    pub async fn open(store: Arc<dyn Store>, clock: Arc<dyn Clock>, prefix: KeyPrefix) -> Result<Self> {
+    pub async fn open(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        prefix: KeyPrefix,
+    ) -> Result<Self> {
         let svc = Self {
             store,
             clock,
@@ -112,7 +116,15 @@ impl KeyService {
         v
     }
 
-    fn audit(&self, account: Option<&str>, actor: &str, action: &str, key_id: Option<&str>, source: Option<&str>, detail: serde_json::Value) -> AuditEvent {
+    fn audit(
+        &self,
+        account: Option<&str>,
+        actor: &str,
+        action: &str,
+        key_id: Option<&str>,
+        source: Option<&str>,
+        detail: serde_json::Value,
+    ) -> AuditEvent {
         AuditEvent {
             id: 0,
             account_id: account.map(str::to_string),
@@ -128,7 +140,12 @@ impl KeyService {
     // ---- accounts ----
 
     /// Creates an account and its first admin key (returned once).
-    pub async fn create_account(&self, name: &str, plan: Plan, source: &str) -> Result<(AccountView, KeyView, SecretKey)> {
+    pub async fn create_account(
+        &self,
+        name: &str,
+        plan: Plan,
+        source: &str,
+    ) -> Result<(AccountView, KeyView, SecretKey)> {
         let name = clean_name(name)?;
         let now = self.stamp();
         let account = Account {
@@ -138,12 +155,22 @@ impl KeyService {
             created_at: now,
         };
         let _w = self.writes.lock().await;
-        let audit = self.audit(Some(&account.id), source, "account.create", None, Some(source), json!({"plan": plan.as_str()}));
+        let audit = self.audit(
+            Some(&account.id),
+            source,
+            "account.create",
+            None,
+            Some(source),
+            json!({"plan": plan.as_str()}),
+        );
         self.store.create_account(&account, &audit).await?;
         let account = Arc::new(account);
         self.accounts.insert(account.id.clone(), account.clone());
         let secret = self.prefix.generate(Environment::Live, &mut OsRng);
-        let parsed = self.prefix.parse(secret.expose()).expect("generated keys parse");
+        let parsed = self
+            .prefix
+            .parse(secret.expose())
+            .expect("generated keys parse");
         let key = KeyRecord {
             id: new_id("key"),
             account_id: account.id.clone(),
@@ -161,7 +188,14 @@ impl KeyService {
             replaces: None,
             replaced_by: None,
         };
-        let audit = self.audit(Some(&account.id), source, "key.create", Some(&key.id), Some(source), json!({"name": key.name, "scopes": ["admin"]}));
+        let audit = self.audit(
+            Some(&account.id),
+            source,
+            "key.create",
+            Some(&key.id),
+            Some(source),
+            json!({"name": key.name, "scopes": ["admin"]}),
+        );
         self.store.insert_key(&key, &audit).await?;
         let view = self.view(&key, plan);
         self.by_hash.insert(key.hash, Arc::new(key));
@@ -176,7 +210,11 @@ impl KeyService {
 
     /// Checks a bearer credential for management. Anything but an active
     /// admin key of a known account is the same 401, and is audited.
-    pub async fn authenticate_admin(&self, bearer: Option<&SecretKey>, source: Option<&str>) -> Result<Admin> {
+    pub async fn authenticate_admin(
+        &self,
+        bearer: Option<&SecretKey>,
+        source: Option<&str>,
+    ) -> Result<Admin> {
         let found = match bearer {
             Some(b) => self.active_key(b.expose()).await?,
             None => None,
@@ -196,10 +234,15 @@ impl KeyService {
             },
         };
         let (account, actor, key_id) = match &found {
-            Some(k) => (Some(k.account_id.as_str()), k.id.as_str(), Some(k.id.as_str())),
+            Some(k) => (
+                Some(k.account_id.as_str()),
+                k.id.as_str(),
+                Some(k.id.as_str()),
+            ),
             None => (None, "unknown", None),
         };
-        let detail = json!({"reason": reason, "presented": bearer.map(|b| mask_any(&self.prefix, b))});
+        let detail =
+            json!({"reason": reason, "presented": bearer.map(|b| mask_any(&self.prefix, b))});
         tracing::info!(reason, source, "admin authentication failed");
         let audit = self.audit(account, actor, "auth.failed", key_id, source, detail);
         if let Err(e) = self.store.append_audit(&audit).await {
@@ -253,40 +296,75 @@ impl KeyService {
 
     /// Verifies a key for `scope` (and `resource`), counting the call against
     /// its limits. Order: credential (401), rate (429), scope/resource (403).
-    pub async fn verify(&self, raw: &SecretKey, scope: Option<Scope>, resource: Option<&Resource>) -> Result<Verified> {
+    pub async fn verify(
+        &self,
+        raw: &SecretKey,
+        scope: Option<Scope>,
+        resource: Option<&Resource>,
+    ) -> Result<Verified> {
         let verified = self.admit(raw).await?;
         let key = &verified.key;
         if let Some(scope) = scope {
             if !key.scopes.grants(scope) {
-                return Err(forbidden(format!("this key does not have the {scope} scope"), verified.decision));
+                return Err(forbidden(
+                    format!("this key does not have the {scope} scope"),
+                    verified.decision,
+                ));
             }
         }
         if let Some(r) = resource {
             if !resource_allowed(&key.resources, r) {
-                return Err(forbidden(format!("this key is not allowed to use {r}"), verified.decision));
+                return Err(forbidden(
+                    format!("this key is not allowed to use {r}"),
+                    verified.decision,
+                ));
             }
         }
         Ok(verified)
     }
 
     /// Gateway admission for `method path` (path already normalised).
-    pub async fn admit_gateway(&self, raw: &SecretKey, method: &str, path: &str) -> Result<Verified> {
+    pub async fn admit_gateway(
+        &self,
+        raw: &SecretKey,
+        method: &str,
+        path: &str,
+    ) -> Result<Verified> {
         let verified = self.admit(raw).await?;
         let needed = Scope::for_method(method);
         if !verified.key.scopes.grants(needed) {
-            return Err(forbidden(format!("{method} needs the {needed} scope, which this key does not have"), verified.decision));
+            return Err(forbidden(
+                format!("{method} needs the {needed} scope, which this key does not have"),
+                verified.decision,
+            ));
         }
         if !path_allowed(&verified.key.resources, path) {
-            return Err(forbidden("this key is limited to other resources".into(), verified.decision));
+            return Err(forbidden(
+                "this key is limited to other resources".into(),
+                verified.decision,
+            ));
         }
         Ok(verified)
     }
 
     async fn admit(&self, raw: &SecretKey) -> Result<Verified> {
-        let key = self.active_key(raw.expose()).await?.ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
-        let account = self.accounts.get(&key.account_id).map(|a| a.clone()).ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
+        let key = self
+            .active_key(raw.expose())
+            .await?
+            .ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
+        let account = self
+            .accounts
+            .get(&key.account_id)
+            .map(|a| a.clone())
+            .ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
         let limits = key.limits(account.plan);
-        let decision = self.limiter.check(&key.id, &key.account_id, limits, account.plan.limits().per_day, nanos(self.clock.now()));
+        let decision = self.limiter.check(
+            &key.id,
+            &key.account_id,
+            limits,
+            account.plan.limits().per_day,
+            nanos(self.clock.now()),
+        );
         if !decision.allowed {
             return Err(ServiceError::RateLimited(decision));
         }
@@ -295,16 +373,31 @@ impl KeyService {
 
     // ---- keys ----
 
-    pub async fn list_keys(&self, admin: &Admin, cursor: Option<&str>, limit: Option<u32>) -> Result<KeyList> {
-        let page = self.store.keys_page(&admin.account.id, parse_cursor(cursor)?, page_size(limit)?).await?;
+    pub async fn list_keys(
+        &self,
+        admin: &Admin,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<KeyList> {
+        let page = self
+            .store
+            .keys_page(&admin.account.id, parse_cursor(cursor)?, page_size(limit)?)
+            .await?;
         Ok(KeyList {
-            keys: page.items.iter().map(|k| self.view(k, admin.account.plan)).collect(),
+            keys: page
+                .items
+                .iter()
+                .map(|k| self.view(k, admin.account.plan))
+                .collect(),
             next_cursor: page.next_cursor.map(|c| c.to_string()),
         })
     }
 
     async fn own_key(&self, admin: &Admin, id: &str) -> Result<KeyRecord> {
-        self.store.key(&admin.account.id, id).await?.ok_or(ServiceError::NotFound("key"))
+        self.store
+            .key(&admin.account.id, id)
+            .await?
+            .ok_or(ServiceError::NotFound("key"))
     }
 
     pub async fn get_key(&self, admin: &Admin, id: &str) -> Result<KeyView> {
@@ -320,11 +413,17 @@ impl KeyService {
         let now = self.stamp();
         if let Some(e) = req.expires_at {
             if e <= now {
-                return Err(ServiceError::Invalid("expires_at must be in the future".into()));
+                return Err(ServiceError::Invalid(
+                    "expires_at must be in the future".into(),
+                ));
             }
         }
         let rate_limit = clean_rate_limit(req.rate_limit, plan)?;
-        let (hash, last4, secret) = self.key_material(req.environment, req.key_hash.as_deref(), req.last4.as_deref())?;
+        let (hash, last4, secret) = self.key_material(
+            req.environment,
+            req.key_hash.as_deref(),
+            req.last4.as_deref(),
+        )?;
         let key = KeyRecord {
             id: new_id("key"),
             account_id: admin.account.id.clone(),
@@ -346,9 +445,19 @@ impl KeyService {
             "name": key.name, "environment": key.environment, "scopes": key.scopes.as_slice(),
             "resources": req.resources, "generated_by": if secret.is_some() { "server" } else { "client" },
         });
-        let audit = self.audit(Some(&admin.account.id), &admin.key_id, "key.create", Some(&key.id), admin.source.as_deref(), detail);
+        let audit = self.audit(
+            Some(&admin.account.id),
+            &admin.key_id,
+            "key.create",
+            Some(&key.id),
+            admin.source.as_deref(),
+            detail,
+        );
         let _w = self.writes.lock().await;
-        self.store.insert_key(&key, &audit).await.map_err(duplicate_hash)?;
+        self.store
+            .insert_key(&key, &audit)
+            .await
+            .map_err(duplicate_hash)?;
         tracing::info!(account = %key.account_id, key_id = %key.id, key = %self.prefix.mask(key.environment, &key.last4), "key created");
         let view = self.view(&key, plan);
         self.by_hash.insert(key.hash, Arc::new(key));
@@ -360,29 +469,56 @@ impl KeyService {
 
     /// The stored hash and last4 for a new key: the caller's, checked, or a
     /// fresh server-generated key (returned so it can be shown once).
-    fn key_material(&self, env: Environment, hash: Option<&str>, last4: Option<&str>) -> Result<(KeyHash, String, Option<SecretKey>)> {
+    fn key_material(
+        &self,
+        env: Environment,
+        hash: Option<&str>,
+        last4: Option<&str>,
+    ) -> Result<(KeyHash, String, Option<SecretKey>)> {
         match (hash, last4) {
             (Some(h), Some(l)) => {
-                let hash = KeyHash::from_hex(h).ok_or_else(|| ServiceError::Invalid("key_hash must be 64 lowercase hex characters (SHA-256 of the key)".into()))?;
-                if l.len() != 4 || !l.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
-                    return Err(ServiceError::Invalid("last4 must be the key's last 4 characters (lowercase hex)".into()));
+                let hash = KeyHash::from_hex(h).ok_or_else(|| {
+                    ServiceError::Invalid(
+                        "key_hash must be 64 lowercase hex characters (SHA-256 of the key)".into(),
+                    )
+                })?;
+                if l.len() != 4
+                    || !l
+                        .bytes()
+                        .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+                {
+                    return Err(ServiceError::Invalid(
+                        "last4 must be the key's last 4 characters (lowercase hex)".into(),
+                    ));
                 }
                 Ok((hash, l.to_string(), None))
             }
             (None, None) => {
                 let secret = self.prefix.generate(env, &mut OsRng);
-                let parsed = self.prefix.parse(secret.expose()).expect("generated keys parse");
+                let parsed = self
+                    .prefix
+                    .parse(secret.expose())
+                    .expect("generated keys parse");
                 Ok((parsed.hash, parsed.last4, Some(secret)))
             }
-            _ => Err(ServiceError::Invalid("key_hash and last4 go together: send both or neither".into())),
+            _ => Err(ServiceError::Invalid(
+                "key_hash and last4 go together: send both or neither".into(),
+            )),
         }
     }
 
-    pub async fn update_key(&self, admin: &Admin, id: &str, req: UpdateKeyRequest) -> Result<KeyView> {
+    pub async fn update_key(
+        &self,
+        admin: &Admin,
+        id: &str,
+        req: UpdateKeyRequest,
+    ) -> Result<KeyView> {
         let _w = self.writes.lock().await;
         let mut key = self.own_key(admin, id).await?;
         if key.revoked_at.is_some() {
-            return Err(ServiceError::Conflict("a revoked key cannot be changed".into()));
+            return Err(ServiceError::Conflict(
+                "a revoked key cannot be changed".into(),
+            ));
         }
         let mut changed = serde_json::Map::new();
         if let Some(name) = &req.name {
@@ -403,15 +539,26 @@ impl KeyService {
         }
         if let Some(exp) = req.expires_at {
             if exp.is_some_and(|e| e <= self.clock.now()) {
-                return Err(ServiceError::Invalid("expires_at must be in the future".into()));
+                return Err(ServiceError::Invalid(
+                    "expires_at must be in the future".into(),
+                ));
             }
             key.expires_at = exp;
             changed.insert("expires_at".into(), json!(exp));
         }
         if changed.is_empty() {
-            return Err(ServiceError::Invalid("nothing to change: send name, scopes, resources, rate_limit or expires_at".into()));
+            return Err(ServiceError::Invalid(
+                "nothing to change: send name, scopes, resources, rate_limit or expires_at".into(),
+            ));
         }
-        let audit = self.audit(Some(&admin.account.id), &admin.key_id, "key.update", Some(&key.id), admin.source.as_deref(), changed.into());
+        let audit = self.audit(
+            Some(&admin.account.id),
+            &admin.key_id,
+            "key.update",
+            Some(&key.id),
+            admin.source.as_deref(),
+            changed.into(),
+        );
         self.store.update_key(&key, &audit).await?;
         let view = self.view(&key, admin.account.plan);
         self.by_hash.insert(key.hash, Arc::new(key));
@@ -425,7 +572,14 @@ impl KeyService {
         let mut key = self.own_key(admin, id).await?;
         if key.revoked_at.is_none() {
             key.revoked_at = Some(self.stamp());
-            let audit = self.audit(Some(&admin.account.id), &admin.key_id, "key.revoke", Some(&key.id), admin.source.as_deref(), json!({"name": key.name}));
+            let audit = self.audit(
+                Some(&admin.account.id),
+                &admin.key_id,
+                "key.revoke",
+                Some(&key.id),
+                admin.source.as_deref(),
+                json!({"name": key.name}),
+            );
             self.store.update_key(&key, &audit).await?;
             self.by_hash.remove(&key.hash);
             tracing::info!(account = %key.account_id, key_id = %key.id, key = %self.prefix.mask(key.environment, &key.last4), "key revoked");
@@ -435,17 +589,30 @@ impl KeyService {
 
     /// Creates the replacement with the same settings, linked both ways. The
     /// old key keeps working until it is revoked (zero-downtime rotation).
-    pub async fn rotate_key(&self, admin: &Admin, id: &str, req: RotateKeyRequest) -> Result<CreatedKey> {
+    pub async fn rotate_key(
+        &self,
+        admin: &Admin,
+        id: &str,
+        req: RotateKeyRequest,
+    ) -> Result<CreatedKey> {
         let _w = self.writes.lock().await;
         let mut old = self.own_key(admin, id).await?;
         let now = self.stamp();
         if old.status(now) != KeyStatus::Active {
-            return Err(ServiceError::Conflict("only an active key can be rotated; create a new key instead".into()));
+            return Err(ServiceError::Conflict(
+                "only an active key can be rotated; create a new key instead".into(),
+            ));
         }
         if let Some(next) = &old.replaced_by {
-            return Err(ServiceError::Conflict(format!("this key was already rotated to {next}; rotate that key instead")));
+            return Err(ServiceError::Conflict(format!(
+                "this key was already rotated to {next}; rotate that key instead"
+            )));
         }
-        let (hash, last4, secret) = self.key_material(old.environment, req.key_hash.as_deref(), req.last4.as_deref())?;
+        let (hash, last4, secret) = self.key_material(
+            old.environment,
+            req.key_hash.as_deref(),
+            req.last4.as_deref(),
+        )?;
         let new = KeyRecord {
             id: new_id("key"),
             hash,
@@ -460,8 +627,18 @@ impl KeyService {
             ..old.clone()
         };
         old.replaced_by = Some(new.id.clone());
-        let audit = self.audit(Some(&admin.account.id), &admin.key_id, "key.rotate", Some(&old.id), admin.source.as_deref(), json!({"name": old.name, "replaced_by": new.id}));
-        self.store.rotate_key(&old, &new, &audit).await.map_err(duplicate_hash)?;
+        let audit = self.audit(
+            Some(&admin.account.id),
+            &admin.key_id,
+            "key.rotate",
+            Some(&old.id),
+            admin.source.as_deref(),
+            json!({"name": old.name, "replaced_by": new.id}),
+        );
+        self.store
+            .rotate_key(&old, &new, &audit)
+            .await
+            .map_err(duplicate_hash)?;
         tracing::info!(account = %old.account_id, old = %old.id, new = %new.id, "key rotated");
         let view = self.view(&new, admin.account.plan);
         self.by_hash.insert(old.hash, Arc::new(old));
@@ -472,8 +649,16 @@ impl KeyService {
         })
     }
 
-    pub async fn audit_log(&self, admin: &Admin, cursor: Option<&str>, limit: Option<u32>) -> Result<AuditList> {
-        let page = self.store.audit_page(&admin.account.id, parse_cursor(cursor)?, page_size(limit)?).await?;
+    pub async fn audit_log(
+        &self,
+        admin: &Admin,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<AuditList> {
+        let page = self
+            .store
+            .audit_page(&admin.account.id, parse_cursor(cursor)?, page_size(limit)?)
+            .await?;
         Ok(AuditList {
             events: page.items.iter().map(AuditView::from).collect(),
             next_cursor: page.next_cursor.map(|c| c.to_string()),
@@ -489,7 +674,11 @@ impl KeyService {
         if pending.counts.is_empty() && pending.last_used.is_empty() {
             return Ok(());
         }
-        if let Err(e) = self.store.flush_usage(&pending.counts, &pending.last_used).await {
+        if let Err(e) = self
+            .store
+            .flush_usage(&pending.counts, &pending.last_used)
+            .await
+        {
             self.limiter.restore(pending);
             return Err(e.into());
         }
@@ -503,7 +692,9 @@ fn forbidden(message: String, decision: Decision) -> ServiceError {
 
 fn duplicate_hash(e: StoreError) -> ServiceError {
     match e {
-        StoreError::DuplicateHash => ServiceError::Conflict("a key with this key_hash already exists".into()),
+        StoreError::DuplicateHash => {
+            ServiceError::Conflict("a key with this key_hash already exists".into())
+        }
         e => e.into(),
     }
 }
@@ -520,7 +711,9 @@ fn mask_any(prefix: &KeyPrefix, raw: &SecretKey) -> String {
 fn clean_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(ServiceError::Invalid(format!("name must be 1 to {MAX_NAME} printable characters")));
+        return Err(ServiceError::Invalid(format!(
+            "name must be 1 to {MAX_NAME} printable characters"
+        )));
     }
     Ok(name.to_string())
 }
@@ -528,18 +721,25 @@ fn clean_name(name: &str) -> Result<String> {
 fn clean_scopes(scopes: &[Scope]) -> Result<ScopeSet> {
     let set = ScopeSet::new(scopes.to_vec());
     if set.is_empty() {
-        return Err(ServiceError::Invalid("scopes must name at least one of read, write, admin".into()));
+        return Err(ServiceError::Invalid(
+            "scopes must name at least one of read, write, admin".into(),
+        ));
     }
     Ok(set)
 }
 
 fn parse_resources(list: &[String]) -> Result<Vec<Resource>> {
     if list.len() > MAX_RESOURCES {
-        return Err(ServiceError::Invalid(format!("at most {MAX_RESOURCES} resources per key")));
+        return Err(ServiceError::Invalid(format!(
+            "at most {MAX_RESOURCES} resources per key"
+        )));
     }
     let mut out = list
         .iter()
-        .map(|r| r.parse::<Resource>().map_err(|e| ServiceError::Invalid(format!("resource {r:?}: {e}"))))
+        .map(|r| {
+            r.parse::<Resource>()
+                .map_err(|e| ServiceError::Invalid(format!("resource {r:?}: {e}")))
+        })
         .collect::<Result<Vec<_>>>()?;
     out.sort();
     out.dedup();
@@ -548,14 +748,18 @@ fn parse_resources(list: &[String]) -> Result<Vec<Resource>> {
 
 fn clean_rate_limit(view: Option<RateLimitView>, plan: Plan) -> Result<RateLimitOverride> {
     let o: RateLimitOverride = view.map(Into::into).unwrap_or_default();
-    o.validate(plan.limits()).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    o.validate(plan.limits())
+        .map_err(|e| ServiceError::Invalid(e.to_string()))?;
     Ok(o)
 }
 
 fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>> {
     cursor
         .filter(|c| !c.is_empty())
-        .map(|c| c.parse::<i64>().map_err(|_| ServiceError::BadRequest("cursor is not one this API gave out".into())))
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| ServiceError::BadRequest("cursor is not one this API gave out".into()))
+        })
         .transpose()
 }
 
@@ -563,6 +767,8 @@ fn page_size(limit: Option<u32>) -> Result<u32> {
     match limit {
         None => Ok(DEFAULT_PAGE),
         Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(_) => Err(ServiceError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}"))),
+        Some(_) => Err(ServiceError::BadRequest(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        ))),
     }
 }

@@ -35,29 +35,53 @@ pub async fn get_account(State(s): State<AppState>, admin: Admin) -> Json<Accoun
 /// The account's keys, newest first.
 #[utoipa::path(get, path = "/v1/keys", tag = "keys", params(PageParams), security(("bearer" = [])),
     responses((status = 200, body = KeyList), (status = 401, body = ErrorBody), (status = 400, body = ErrorBody)))]
-pub async fn list_keys(State(s): State<AppState>, admin: Admin, ApiQuery(p): ApiQuery<PageParams>) -> ApiResult<Json<KeyList>> {
-    Ok(Json(s.service.list_keys(&admin, p.cursor.as_deref(), p.limit).await?))
+pub async fn list_keys(
+    State(s): State<AppState>,
+    admin: Admin,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> ApiResult<Json<KeyList>> {
+    Ok(Json(
+        s.service
+            .list_keys(&admin, p.cursor.as_deref(), p.limit)
+            .await?,
+    ))
 }
 
 /// Creates a key. Without `key_hash`/`last4` the server generates it and
 /// returns it once as `secret`.
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = CreateKeyRequest, security(("bearer" = [])),
     responses((status = 201, body = CreatedKey), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_key(State(s): State<AppState>, admin: Admin, ApiJson(req): ApiJson<CreateKeyRequest>) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
-    Ok((StatusCode::CREATED, Json(s.service.create_key(&admin, req).await?)))
+pub async fn create_key(
+    State(s): State<AppState>,
+    admin: Admin,
+    ApiJson(req): ApiJson<CreateKeyRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.create_key(&admin, req).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/keys/{id}", tag = "keys", security(("bearer" = [])),
     params(("id" = String, Path, description = "Key id")),
     responses((status = 200, body = KeyView), (status = 404, body = ErrorBody)))]
-pub async fn get_key(State(s): State<AppState>, admin: Admin, Path(id): Path<String>) -> ApiResult<Json<KeyView>> {
+pub async fn get_key(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<KeyView>> {
     Ok(Json(s.service.get_key(&admin, &id).await?))
 }
 
 #[utoipa::path(patch, path = "/v1/keys/{id}", tag = "keys", request_body = UpdateKeyRequest, security(("bearer" = [])),
     params(("id" = String, Path, description = "Key id")),
     responses((status = 200, body = KeyView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_key(State(s): State<AppState>, admin: Admin, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateKeyRequest>) -> ApiResult<Json<KeyView>> {
+pub async fn update_key(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateKeyRequest>,
+) -> ApiResult<Json<KeyView>> {
     Ok(Json(s.service.update_key(&admin, &id, req).await?))
 }
 
@@ -65,7 +89,11 @@ pub async fn update_key(State(s): State<AppState>, admin: Admin, Path(id): Path<
 #[utoipa::path(post, path = "/v1/keys/{id}/revoke", tag = "keys", security(("bearer" = [])),
     params(("id" = String, Path, description = "Key id")),
     responses((status = 200, body = KeyView), (status = 404, body = ErrorBody)))]
-pub async fn revoke_key(State(s): State<AppState>, admin: Admin, Path(id): Path<String>) -> ApiResult<Json<KeyView>> {
+pub async fn revoke_key(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<KeyView>> {
     Ok(Json(s.service.revoke_key(&admin, &id).await?))
 }
 
@@ -74,21 +102,43 @@ pub async fn revoke_key(State(s): State<AppState>, admin: Admin, Path(id): Path<
 #[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", request_body(content = Option<RotateKeyRequest>), security(("bearer" = [])),
     params(("id" = String, Path, description = "Key id of the key to replace")),
     responses((status = 201, body = CreatedKey), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn rotate_key(State(s): State<AppState>, admin: Admin, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
+pub async fn rotate_key(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
     // An empty body is allowed: the server then generates the new key.
     let req = if body.iter().all(u8::is_ascii_whitespace) {
         RotateKeyRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.to_string()))?
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                e.to_string(),
+            )
+        })?
     };
-    Ok((StatusCode::CREATED, Json(s.service.rotate_key(&admin, &id, req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.rotate_key(&admin, &id, req).await?),
+    ))
 }
 
 /// Append-only audit events of the account, newest first.
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", params(PageParams), security(("bearer" = [])),
     responses((status = 200, body = AuditList), (status = 401, body = ErrorBody)))]
-pub async fn audit(State(s): State<AppState>, admin: Admin, ApiQuery(p): ApiQuery<PageParams>) -> ApiResult<Json<AuditList>> {
-    Ok(Json(s.service.audit_log(&admin, p.cursor.as_deref(), p.limit).await?))
+pub async fn audit(
+    State(s): State<AppState>,
+    admin: Admin,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> ApiResult<Json<AuditList>> {
+    Ok(Json(
+        s.service
+            .audit_log(&admin, p.cursor.as_deref(), p.limit)
+            .await?,
+    ))
 }
 
 /// Verifies a key for the vendor's own API servers. Each call counts against
@@ -99,14 +149,28 @@ pub async fn audit(State(s): State<AppState>, admin: Admin, ApiQuery(p): ApiQuer
         (status = 401, body = ErrorBody, description = "unknown, revoked, expired or malformed key"),
         (status = 403, body = ErrorBody, description = "scope or resource not granted"),
         (status = 429, body = ErrorBody, headers(("Retry-After" = u64)))))]
-pub async fn verify(State(s): State<AppState>, ApiJson(req): ApiJson<VerifyRequest>) -> ApiResult<Response> {
+pub async fn verify(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<VerifyRequest>,
+) -> ApiResult<Response> {
     let secret = SecretKey::new(req.key);
     let resource = req
         .resource
         .as_deref()
-        .map(|r| r.parse::<Resource>().map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("resource: {e}"))))
+        .map(|r| {
+            r.parse::<Resource>().map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_request",
+                    format!("resource: {e}"),
+                )
+            })
+        })
         .transpose()?;
-    let v = s.service.verify(&secret, req.scope, resource.as_ref()).await?;
+    let v = s
+        .service
+        .verify(&secret, req.scope, resource.as_ref())
+        .await?;
     let body = VerifyResponse {
         valid: true,
         key_id: v.key.id.clone(),

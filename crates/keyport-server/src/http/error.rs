@@ -74,7 +74,9 @@ impl From<ServiceError> for ApiError {
                 ..Self::new(StatusCode::FORBIDDEN, "forbidden", message)
             },
             ServiceError::NotFound(what) => Self::not_found(format!("{what} not found")),
-            ServiceError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m),
+            ServiceError::Invalid(m) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m)
+            }
             ServiceError::BadRequest(m) => Self::invalid(m),
             ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             ServiceError::RateLimited(d) => Self {
@@ -82,12 +84,19 @@ impl From<ServiceError> for ApiError {
                 ..Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate_limited",
-                    format!("rate limit exceeded; retry after {} s", d.retry_after.unwrap_or(1)),
+                    format!(
+                        "rate limit exceeded; retry after {} s",
+                        d.retry_after.unwrap_or(1)
+                    ),
                 )
             },
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "storage failure");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
             }
         }
     }
@@ -96,12 +105,20 @@ impl From<ServiceError> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         match r {
-            JsonRejection::JsonDataError(e) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.body_text()),
+            JsonRejection::JsonDataError(e) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                e.body_text(),
+            ),
             JsonRejection::MissingJsonContentType(_) => {
                 Self::invalid("send a JSON body with Content-Type: application/json")
             }
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+                Self::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is too large",
+                )
             }
             other => Self::invalid(other.body_text()),
         }

@@ -34,12 +34,17 @@ pub async fn proxy(State(s): State<AppState>, req: Request) -> Response {
 
 async fn forward(s: AppState, req: Request) -> Result<Response, ApiError> {
     let Some(upstream) = s.upstream.clone() else {
-        return Err(ApiError::not_found("no such endpoint; the API lives under /v1"));
+        return Err(ApiError::not_found(
+            "no such endpoint; the API lives under /v1",
+        ));
     };
     let path = checked_path(req.uri().path())?;
     let key = bearer(req.headers()).require()?;
     let method = req.method().clone();
-    let verified = s.service.admit_gateway(&key, method.as_str(), &path).await?;
+    let verified = s
+        .service
+        .admit_gateway(&key, method.as_str(), &path)
+        .await?;
     drop(key);
 
     let mut url = upstream.url.clone();
@@ -48,7 +53,10 @@ async fn forward(s: AppState, req: Request) -> Result<Response, ApiError> {
 
     let mut headers = forwarded_headers(req.headers());
     headers.insert("x-keyport-key-id", header_value(&verified.key.id));
-    headers.insert("x-keyport-account-id", header_value(&verified.key.account_id));
+    headers.insert(
+        "x-keyport-account-id",
+        header_value(&verified.key.account_id),
+    );
     if let Some(ip) = peer(req.extensions()) {
         headers.insert("x-forwarded-for", header_value(&ip));
     }
@@ -63,11 +71,19 @@ async fn forward(s: AppState, req: Request) -> Result<Response, ApiError> {
     let upstream_res = match sent {
         Ok(r) => r,
         Err(e) if e.is_timeout() => {
-            return Err(ApiError::new(StatusCode::GATEWAY_TIMEOUT, "gateway_timeout", "the upstream API did not answer in time"))
+            return Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "gateway_timeout",
+                "the upstream API did not answer in time",
+            ))
         }
         Err(e) => {
             tracing::warn!(error = %e, "upstream unreachable");
-            return Err(ApiError::new(StatusCode::BAD_GATEWAY, "bad_gateway", "the upstream API is unreachable"));
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                "the upstream API is unreachable",
+            ));
         }
     };
     let status = upstream_res.status();
@@ -99,7 +115,12 @@ fn forwarded_headers(h: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in h {
         let n = name.as_str();
-        if is_hop_by_hop(name) || n == "authorization" || n == "host" || n.starts_with("x-keyport-") || n == "content-length" {
+        if is_hop_by_hop(name)
+            || n == "authorization"
+            || n == "host"
+            || n.starts_with("x-keyport-")
+            || n == "content-length"
+        {
             continue;
         }
         out.append(name.clone(), value.clone());
@@ -119,7 +140,8 @@ fn join_path(base: &str, path: &str) -> String {
 /// segments, empty segments, encoded slashes or backslashes, bad UTF-8.
 fn checked_path(raw: &str) -> Result<String, ApiError> {
     let lower = raw.to_ascii_lowercase();
-    let bad = || ApiError::invalid("the path has dot segments, empty segments or encoded separators");
+    let bad =
+        || ApiError::invalid("the path has dot segments, empty segments or encoded separators");
     if lower.contains("%2f") || lower.contains("%5c") || raw.contains('\\') {
         return Err(bad());
     }
@@ -138,7 +160,10 @@ mod tests {
 
     #[test]
     fn path_checks() {
-        assert_eq!(checked_path("/projects/%61lpha/x").unwrap(), "/projects/alpha/x");
+        assert_eq!(
+            checked_path("/projects/%61lpha/x").unwrap(),
+            "/projects/alpha/x"
+        );
         assert!(checked_path("/projects/alpha/../beta").is_err());
         assert!(checked_path("/projects/alpha/%2e%2e/beta").is_err());
         assert!(checked_path("/projects/alpha%2F..%2Fbeta").is_err());

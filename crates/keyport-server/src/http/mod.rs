@@ -70,11 +70,19 @@ async fn no_such_endpoint() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
 }
 
 async fn timed_out(_: BoxError) -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long")
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "timeout",
+        "the request took too long",
+    )
 }
 
 /// Refuses any URL that carries a key-shaped value (never verified, never
@@ -84,7 +92,9 @@ async fn guard_and_log(State(s): State<AppState>, req: Request, next: Next) -> R
     let raw = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let decoded = percent_decode_str(raw).decode_utf8_lossy();
     let prefix = s.service.prefix();
-    if keyport_core::find_key_in_text(raw, prefix) || keyport_core::find_key_in_text(&decoded, prefix) {
+    if keyport_core::find_key_in_text(raw, prefix)
+        || keyport_core::find_key_in_text(&decoded, prefix)
+    {
         tracing::warn!(method = %req.method(), "refused a request with an API key in its URL");
         return ApiError::key_in_url().into_response();
     }

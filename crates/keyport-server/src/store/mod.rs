@@ -56,18 +56,35 @@ pub trait Store: Send + Sync + 'static {
     /// Saves the old key's `replaced_by` and adds the new key, atomically.
     async fn rotate_key(&self, old: &KeyRecord, new: &KeyRecord, audit: &AuditEvent) -> Result<()>;
     async fn key(&self, account_id: &str, key_id: &str) -> Result<Option<KeyRecord>>;
-    async fn keys_page(&self, account_id: &str, cursor: Option<i64>, limit: u32) -> Result<Page<KeyRecord>>;
+    async fn keys_page(
+        &self,
+        account_id: &str,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<KeyRecord>>;
     /// An unrevoked key by hash: the verify cache's fallback for keys another
     /// process (the CLI) added.
-    async fn unrevoked_key_by_hash(&self, hash: &keyport_core::KeyHash) -> Result<Option<KeyRecord>>;
+    async fn unrevoked_key_by_hash(
+        &self,
+        hash: &keyport_core::KeyHash,
+    ) -> Result<Option<KeyRecord>>;
     /// Every key that is not revoked: the verify cache is built from these.
     async fn unrevoked_keys(&self) -> Result<Vec<KeyRecord>>;
 
     async fn append_audit(&self, audit: &AuditEvent) -> Result<()>;
-    async fn audit_page(&self, account_id: &str, cursor: Option<i64>, limit: u32) -> Result<Page<AuditEvent>>;
+    async fn audit_page(
+        &self,
+        account_id: &str,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<AuditEvent>>;
 
     /// Adds usage deltas and raises last-used times, in one transaction.
-    async fn flush_usage(&self, counts: &[DayCount], last_used: &[(String, DateTime<Utc>)]) -> Result<()>;
+    async fn flush_usage(
+        &self,
+        counts: &[DayCount],
+        last_used: &[(String, DateTime<Utc>)],
+    ) -> Result<()>;
     /// Admitted requests per key on one UTC day.
     async fn day_counts(&self, day: i64) -> Result<Vec<DayCount>>;
 }

@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keyport_core::{KeyHash, RateLimitOverride, Resource, ScopeSet};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,7 +19,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-const KEY_COLUMNS: &str = "seq, id, account_id, name, environment, key_hash, last4, scopes, resources, \
+const KEY_COLUMNS: &str =
+    "seq, id, account_id, name, environment, key_hash, last4, scopes, resources, \
      expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by";
 
 impl SqliteStore {
@@ -45,13 +48,17 @@ fn key_from_row(row: &SqliteRow) -> Result<KeyRecord> {
     let opt_time = |c: &str| -> Result<Option<DateTime<Utc>>> {
         Ok(row.try_get::<Option<i64>, _>(c)?.map(from_millis))
     };
-    let resources: Vec<String> = serde_json::from_str(row.try_get("resources")?).map_err(corrupt)?;
+    let resources: Vec<String> =
+        serde_json::from_str(row.try_get("resources")?).map_err(corrupt)?;
     let rate_limit: Option<String> = row.try_get("rate_limit")?;
     Ok(KeyRecord {
         id: row.try_get("id")?,
         account_id: row.try_get("account_id")?,
         name: row.try_get("name")?,
-        environment: row.try_get::<&str, _>("environment")?.parse().map_err(corrupt)?,
+        environment: row
+            .try_get::<&str, _>("environment")?
+            .parse()
+            .map_err(corrupt)?,
         hash: KeyHash::from_hex(row.try_get("key_hash")?).ok_or_else(|| corrupt("key_hash"))?,
         last4: row.try_get("last4")?,
         scopes: ScopeSet::from_csv(row.try_get("scopes")?).map_err(corrupt)?,
@@ -176,7 +183,11 @@ async fn update_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Res
 fn page<T>(mut items: Vec<(i64, T)>, limit: u32) -> Page<T> {
     let more = items.len() > limit as usize;
     items.truncate(limit as usize);
-    let next_cursor = if more { items.last().map(|(seq, _)| *seq) } else { None };
+    let next_cursor = if more {
+        items.last().map(|(seq, _)| *seq)
+    } else {
+        None
+    };
     Page {
         items: items.into_iter().map(|(_, t)| t).collect(),
         next_cursor,
@@ -215,7 +226,8 @@ impl Store for SqliteStore {
     }
 
     async fn unrevoked_key_by_hash(&self, hash: &KeyHash) -> Result<Option<KeyRecord>> {
-        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL");
+        let sql =
+            format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL");
         let row = sqlx::query(&sql)
             .bind(hash.to_hex())
             .fetch_optional(&self.pool)
@@ -258,7 +270,12 @@ impl Store for SqliteStore {
         row.as_ref().map(key_from_row).transpose()
     }
 
-    async fn keys_page(&self, account_id: &str, cursor: Option<i64>, limit: u32) -> Result<Page<KeyRecord>> {
+    async fn keys_page(
+        &self,
+        account_id: &str,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<KeyRecord>> {
         let sql = format!(
             "SELECT {KEY_COLUMNS} FROM api_keys WHERE account_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
         );
@@ -286,7 +303,12 @@ impl Store for SqliteStore {
         insert_audit(&mut conn, audit).await
     }
 
-    async fn audit_page(&self, account_id: &str, cursor: Option<i64>, limit: u32) -> Result<Page<AuditEvent>> {
+    async fn audit_page(
+        &self,
+        account_id: &str,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<AuditEvent>> {
         let rows = sqlx::query(
             "SELECT id, account_id, at, actor, action, key_id, source, detail FROM audit_events \
              WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
@@ -303,7 +325,11 @@ impl Store for SqliteStore {
         Ok(page(items, limit))
     }
 
-    async fn flush_usage(&self, counts: &[DayCount], last_used: &[(String, DateTime<Utc>)]) -> Result<()> {
+    async fn flush_usage(
+        &self,
+        counts: &[DayCount],
+        last_used: &[(String, DateTime<Utc>)],
+    ) -> Result<()> {
         if counts.is_empty() && last_used.is_empty() {
             return Ok(());
         }
@@ -334,10 +360,11 @@ impl Store for SqliteStore {
     }
 
     async fn day_counts(&self, day: i64) -> Result<Vec<DayCount>> {
-        let rows = sqlx::query("SELECT key_id, account_id, day, count FROM key_day_usage WHERE day = ?")
-            .bind(day)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT key_id, account_id, day, count FROM key_day_usage WHERE day = ?")
+                .bind(day)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|r| {
                 Ok(DayCount {

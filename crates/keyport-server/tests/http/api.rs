@@ -20,7 +20,10 @@ async fn account_shows_plan_limits() {
         let v: Value = res.json().await.unwrap();
         assert_eq!(v["id"], a.id.as_str());
         assert_eq!(v["plan"], plan.as_str());
-        assert_eq!(v["limits"], json!({"per_minute": per_minute, "per_day": per_day, "burst": burst}));
+        assert_eq!(
+            v["limits"],
+            json!({"per_minute": per_minute, "per_day": per_day, "burst": burst})
+        );
     }
 }
 
@@ -42,18 +45,33 @@ async fn key_lifecycle_create_get_patch_rotate_revoke() {
     assert_eq!(key["status"], "active");
     assert_eq!(key["scopes"], json!(["read", "write"]));
     assert_eq!(key["resources"], json!(["project:alpha"]));
-    assert_eq!(key["rate_limit"], json!({"per_minute": 30, "per_day": null, "burst": null}));
-    assert_eq!(key["effective_limits"], json!({"per_minute": 30, "per_day": 10000, "burst": 100}));
+    assert_eq!(
+        key["rate_limit"],
+        json!({"per_minute": 30, "per_day": null, "burst": null})
+    );
+    assert_eq!(
+        key["effective_limits"],
+        json!({"per_minute": 30, "per_day": 10000, "burst": 100})
+    );
     let text = key.to_string();
     assert!(!text.contains(&secret) && !text.contains("hash"));
 
     // GET returns the same key, never the secret.
-    let got: Value = h.get(&a.admin, &format!("/v1/keys/{id}")).await.json().await.unwrap();
+    let got: Value = h
+        .get(&a.admin, &format!("/v1/keys/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got, key);
 
     // PATCH changes only what is sent; null clears.
     let res = h
-        .patch(&a.admin, &format!("/v1/keys/{id}"), json!({"name": "billing-v2", "rate_limit": null, "expires_at": "2026-06-01T00:00:00Z"}))
+        .patch(
+            &a.admin,
+            &format!("/v1/keys/{id}"),
+            json!({"name": "billing-v2", "rate_limit": null, "expires_at": "2026-06-01T00:00:00Z"}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let patched: Value = res.json().await.unwrap();
@@ -63,7 +81,9 @@ async fn key_lifecycle_create_get_patch_rotate_revoke() {
     assert_eq!(patched["scopes"], json!(["read", "write"]));
 
     // Rotate: same settings, linked both ways, old key still works.
-    let res = h.post(&a.admin, &format!("/v1/keys/{id}/rotate"), json!({})).await;
+    let res = h
+        .post(&a.admin, &format!("/v1/keys/{id}/rotate"), json!({}))
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let rotated: Value = res.json().await.unwrap();
     let new = &rotated["key"];
@@ -74,7 +94,12 @@ async fn key_lifecycle_create_get_patch_rotate_revoke() {
     assert_eq!(new["environment"], "test");
     assert_eq!(new["scopes"], patched["scopes"]);
     assert_eq!(new["resources"], patched["resources"]);
-    let old: Value = h.get(&a.admin, &format!("/v1/keys/{id}")).await.json().await.unwrap();
+    let old: Value = h
+        .get(&a.admin, &format!("/v1/keys/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(old["replaced_by"], new["id"]);
     assert_eq!(old["status"], "active");
     for s in [&secret, new_secret] {
@@ -82,20 +107,33 @@ async fn key_lifecycle_create_get_patch_rotate_revoke() {
         assert_eq!(res.status(), StatusCode::OK);
     }
     // Rotating the old key again is a conflict: rotate the replacement.
-    let res = h.post(&a.admin, &format!("/v1/keys/{id}/rotate"), json!({})).await;
+    let res = h
+        .post(&a.admin, &format!("/v1/keys/{id}/rotate"), json!({}))
+        .await;
     expect_error(res, StatusCode::CONFLICT, "conflict").await;
 
     // Revoke: immediate, idempotent, and the key can no longer be changed.
-    let res = h.post(&a.admin, &format!("/v1/keys/{id}/revoke"), json!({})).await;
+    let res = h
+        .post(&a.admin, &format!("/v1/keys/{id}/revoke"), json!({}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let revoked: Value = res.json().await.unwrap();
     assert_eq!(revoked["status"], "revoked");
     assert!(revoked["revoked_at"].is_string());
-    let again: Value = h.post(&a.admin, &format!("/v1/keys/{id}/revoke"), json!({})).await.json().await.unwrap();
+    let again: Value = h
+        .post(&a.admin, &format!("/v1/keys/{id}/revoke"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(again["revoked_at"], revoked["revoked_at"]);
-    let res = h.patch(&a.admin, &format!("/v1/keys/{id}"), json!({"name": "x"})).await;
+    let res = h
+        .patch(&a.admin, &format!("/v1/keys/{id}"), json!({"name": "x"}))
+        .await;
     expect_error(res, StatusCode::CONFLICT, "conflict").await;
-    let res = h.post(&a.admin, &format!("/v1/keys/{id}/rotate"), json!({})).await;
+    let res = h
+        .post(&a.admin, &format!("/v1/keys/{id}/rotate"), json!({}))
+        .await;
     expect_error(res, StatusCode::CONFLICT, "conflict").await;
 }
 
@@ -106,31 +144,49 @@ async fn client_generated_keys_send_only_hash_and_last4() {
     let secret = KeyPrefix::default().generate(Environment::Live, &mut OsRng);
     let hash = KeyHash::of(secret.expose()).to_hex();
     let res = h
-        .post(&a.admin, "/v1/keys", json!({"name": "desktop", "environment": "live", "scopes": ["read"],
-            "key_hash": hash, "last4": secret.last4()}))
+        .post(
+            &a.admin,
+            "/v1/keys",
+            json!({"name": "desktop", "environment": "live", "scopes": ["read"],
+            "key_hash": hash, "last4": secret.last4()}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let v: Value = res.json().await.unwrap();
-    assert!(v.get("secret").is_none(), "no secret when the client made the key");
+    assert!(
+        v.get("secret").is_none(),
+        "no secret when the client made the key"
+    );
     assert_eq!(v["key"]["last4"], secret.last4());
     let res = h.verify(json!({"key": secret.expose()})).await;
     assert_eq!(res.status(), StatusCode::OK);
     // The same hash twice is a conflict.
     let res = h
-        .post(&a.admin, "/v1/keys", json!({"name": "dup", "environment": "live", "scopes": ["read"],
-            "key_hash": hash, "last4": secret.last4()}))
+        .post(
+            &a.admin,
+            "/v1/keys",
+            json!({"name": "dup", "environment": "live", "scopes": ["read"],
+            "key_hash": hash, "last4": secret.last4()}),
+        )
         .await;
     expect_error(res, StatusCode::CONFLICT, "conflict").await;
     // Rotation with a client-made key.
     let next = KeyPrefix::default().generate(Environment::Live, &mut OsRng);
     let id = v["key"]["id"].as_str().unwrap();
     let res = h
-        .post(&a.admin, &format!("/v1/keys/{id}/rotate"), json!({"key_hash": KeyHash::of(next.expose()).to_hex(), "last4": next.last4()}))
+        .post(
+            &a.admin,
+            &format!("/v1/keys/{id}/rotate"),
+            json!({"key_hash": KeyHash::of(next.expose()).to_hex(), "last4": next.last4()}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let r: Value = res.json().await.unwrap();
     assert!(r.get("secret").is_none());
-    assert_eq!(h.verify(json!({"key": next.expose()})).await.status(), StatusCode::OK);
+    assert_eq!(
+        h.verify(json!({"key": next.expose()})).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -159,17 +215,50 @@ async fn validation_errors_are_clear_and_change_nothing() {
     let h = Harness::new().await;
     let a = h.account(Plan::Free).await;
     let cases = [
-        (json!({"name": "", "environment": "live", "scopes": ["read"]}), "name"),
-        (json!({"name": "x", "environment": "prod", "scopes": ["read"]}), "environment"),
-        (json!({"name": "x", "environment": "live", "scopes": []}), "scopes"),
-        (json!({"name": "x", "environment": "live", "scopes": ["root"]}), "root"),
-        (json!({"name": "x", "environment": "live", "scopes": ["read"], "resources": ["alpha"]}), "kind:name"),
-        (json!({"name": "x", "environment": "live", "scopes": ["read"], "rate_limit": {"per_minute": 11}}), "above the plan"),
-        (json!({"name": "x", "environment": "live", "scopes": ["read"], "rate_limit": {"burst": 0}}), "at least 1"),
-        (json!({"name": "x", "environment": "live", "scopes": ["read"], "expires_at": "2020-01-01T00:00:00Z"}), "future"),
-        (json!({"name": "x", "environment": "live", "scopes": ["read"], "key_hash": "abc", "last4": "abcd"}), "key_hash"),
-        (json!({"name": "x", "environment": "live", "scopes": ["read"], "key_hash": "a".repeat(64)}), "together"),
-        (json!({"name": "x", "environment": "live", "scopes": ["read"], "colour": "red"}), "colour"),
+        (
+            json!({"name": "", "environment": "live", "scopes": ["read"]}),
+            "name",
+        ),
+        (
+            json!({"name": "x", "environment": "prod", "scopes": ["read"]}),
+            "environment",
+        ),
+        (
+            json!({"name": "x", "environment": "live", "scopes": []}),
+            "scopes",
+        ),
+        (
+            json!({"name": "x", "environment": "live", "scopes": ["root"]}),
+            "root",
+        ),
+        (
+            json!({"name": "x", "environment": "live", "scopes": ["read"], "resources": ["alpha"]}),
+            "kind:name",
+        ),
+        (
+            json!({"name": "x", "environment": "live", "scopes": ["read"], "rate_limit": {"per_minute": 11}}),
+            "above the plan",
+        ),
+        (
+            json!({"name": "x", "environment": "live", "scopes": ["read"], "rate_limit": {"burst": 0}}),
+            "at least 1",
+        ),
+        (
+            json!({"name": "x", "environment": "live", "scopes": ["read"], "expires_at": "2020-01-01T00:00:00Z"}),
+            "future",
+        ),
+        (
+            json!({"name": "x", "environment": "live", "scopes": ["read"], "key_hash": "abc", "last4": "abcd"}),
+            "key_hash",
+        ),
+        (
+            json!({"name": "x", "environment": "live", "scopes": ["read"], "key_hash": "a".repeat(64)}),
+            "together",
+        ),
+        (
+            json!({"name": "x", "environment": "live", "scopes": ["read"], "colour": "red"}),
+            "colour",
+        ),
     ];
     for (body, needle) in cases {
         let res = h.post(&a.admin, "/v1/keys", body.clone()).await;
@@ -187,7 +276,14 @@ async fn validation_errors_are_clear_and_change_nothing() {
         .await
         .unwrap();
     expect_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
-    let res = h.http.post(h.url("/v1/keys")).bearer_auth(&a.admin).body("{}").send().await.unwrap();
+    let res = h
+        .http
+        .post(h.url("/v1/keys"))
+        .bearer_auth(&a.admin)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     expect_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
     // An oversized body is refused before parsing.
     let big = json!({"name": "x".repeat(100_000), "environment": "live", "scopes": ["read"]});
@@ -195,7 +291,13 @@ async fn validation_errors_are_clear_and_change_nothing() {
     expect_error(res, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     // PATCH with nothing to change.
     let (key, _) = h.key_with_scopes(&a.admin, &["read"], &[]).await;
-    let res = h.patch(&a.admin, &format!("/v1/keys/{}", key["id"].as_str().unwrap()), json!({})).await;
+    let res = h
+        .patch(
+            &a.admin,
+            &format!("/v1/keys/{}", key["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
     expect_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
     // Nothing was created by the failures: the admin key and the one good key.
     let list: Value = h.get(&a.admin, "/v1/keys").await.json().await.unwrap();
@@ -207,7 +309,11 @@ async fn listing_is_paged_and_bounded() {
     let h = Harness::new().await;
     let a = h.account(Plan::Free).await;
     for i in 0..7 {
-        h.create_key(&a.admin, json!({"name": format!("k{i}"), "environment": "test", "scopes": ["read"]})).await;
+        h.create_key(
+            &a.admin,
+            json!({"name": format!("k{i}"), "environment": "test", "scopes": ["read"]}),
+        )
+        .await;
     }
     let mut names = vec![];
     let mut cursor: Option<String> = None;
@@ -229,8 +335,19 @@ async fn listing_is_paged_and_bounded() {
     assert_eq!(names.len(), 8);
     assert_eq!(names[0], "k6");
     assert_eq!(names[7], "Admin key");
-    for bad in ["/v1/keys?limit=0", "/v1/keys?limit=101", "/v1/keys?limit=x", "/v1/keys?cursor=zz", "/v1/keys?page=2"] {
-        expect_error(h.get(&a.admin, bad).await, StatusCode::BAD_REQUEST, "invalid_request").await;
+    for bad in [
+        "/v1/keys?limit=0",
+        "/v1/keys?limit=101",
+        "/v1/keys?limit=x",
+        "/v1/keys?cursor=zz",
+        "/v1/keys?page=2",
+    ] {
+        expect_error(
+            h.get(&a.admin, bad).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        )
+        .await;
     }
 }
 
@@ -241,16 +358,48 @@ async fn accounts_are_isolated() {
     let b = h.account(Plan::Free).await;
     let (key_a, _) = h.key_with_scopes(&a.admin, &["read"], &[]).await;
     let id = key_a["id"].as_str().unwrap();
-    expect_error(h.get(&b.admin, &format!("/v1/keys/{id}")).await, StatusCode::NOT_FOUND, "not_found").await;
-    expect_error(h.patch(&b.admin, &format!("/v1/keys/{id}"), json!({"name": "x"})).await, StatusCode::NOT_FOUND, "not_found").await;
-    expect_error(h.post(&b.admin, &format!("/v1/keys/{id}/revoke"), json!({})).await, StatusCode::NOT_FOUND, "not_found").await;
-    expect_error(h.post(&b.admin, &format!("/v1/keys/{id}/rotate"), json!({})).await, StatusCode::NOT_FOUND, "not_found").await;
+    expect_error(
+        h.get(&b.admin, &format!("/v1/keys/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        h.patch(&b.admin, &format!("/v1/keys/{id}"), json!({"name": "x"}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        h.post(&b.admin, &format!("/v1/keys/{id}/revoke"), json!({}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        h.post(&b.admin, &format!("/v1/keys/{id}/rotate"), json!({}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
     let list: Value = h.get(&b.admin, "/v1/keys").await.json().await.unwrap();
-    assert!(list["keys"].as_array().unwrap().iter().all(|k| k["id"] != id));
+    assert!(list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|k| k["id"] != id));
     let audit: Value = h.get(&b.admin, "/v1/audit").await.json().await.unwrap();
     assert!(!audit.to_string().contains(id));
     // The key is untouched.
-    let k: Value = h.get(&a.admin, &format!("/v1/keys/{id}")).await.json().await.unwrap();
+    let k: Value = h
+        .get(&a.admin, &format!("/v1/keys/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(k["status"], "active");
 }
 
@@ -260,16 +409,31 @@ async fn management_needs_an_admin_key() {
     let a = h.account(Plan::Free).await;
     let (read_key, read_secret) = h.key_with_scopes(&a.admin, &["read", "write"], &[]).await;
     // A non-admin key gets the same answer as an unknown one.
-    let m1 = expect_error(h.get(&read_secret, "/v1/keys").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let m1 = expect_error(
+        h.get(&read_secret, "/v1/keys").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
     let unknown = KeyPrefix::default().generate(Environment::Live, &mut OsRng);
-    let m2 = expect_error(h.get(unknown.expose(), "/v1/keys").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let m2 = expect_error(
+        h.get(unknown.expose(), "/v1/keys").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
     assert_eq!(m1, m2);
     let res = h.http.get(h.url("/v1/account")).send().await.unwrap();
     assert_eq!(header(&res, "www-authenticate").as_deref(), Some("Bearer"));
     expect_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     // The failed attempt with a real key is in the account's audit log, masked.
     let audit: Value = h.get(&a.admin, "/v1/audit").await.json().await.unwrap();
-    let failed: Vec<&Value> = audit["events"].as_array().unwrap().iter().filter(|e| e["action"] == "auth.failed").collect();
+    let failed: Vec<&Value> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "auth.failed")
+        .collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["key_id"], read_key["id"]);
     assert_eq!(failed[0]["detail"]["reason"], "missing_admin_scope");
@@ -277,9 +441,22 @@ async fn management_needs_an_admin_key() {
     assert!(!audit.to_string().contains(&read_secret));
     // A revoked admin key stops working at once.
     let (admin2, admin2_secret) = h.key_with_scopes(&a.admin, &["admin"], &[]).await;
-    assert_eq!(h.get(&admin2_secret, "/v1/account").await.status(), StatusCode::OK);
-    h.post(&a.admin, &format!("/v1/keys/{}/revoke", admin2["id"].as_str().unwrap()), json!({})).await;
-    expect_error(h.get(&admin2_secret, "/v1/account").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_eq!(
+        h.get(&admin2_secret, "/v1/account").await.status(),
+        StatusCode::OK
+    );
+    h.post(
+        &a.admin,
+        &format!("/v1/keys/{}/revoke", admin2["id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await;
+    expect_error(
+        h.get(&admin2_secret, "/v1/account").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -288,12 +465,34 @@ async fn audit_records_every_change_newest_first() {
     let a = h.account(Plan::Free).await;
     let (key, _) = h.key_with_scopes(&a.admin, &["read"], &[]).await;
     let id = key["id"].as_str().unwrap();
-    h.patch(&a.admin, &format!("/v1/keys/{id}"), json!({"name": "renamed"})).await;
-    h.post(&a.admin, &format!("/v1/keys/{id}/rotate"), json!({})).await;
-    h.post(&a.admin, &format!("/v1/keys/{id}/revoke"), json!({})).await;
+    h.patch(
+        &a.admin,
+        &format!("/v1/keys/{id}"),
+        json!({"name": "renamed"}),
+    )
+    .await;
+    h.post(&a.admin, &format!("/v1/keys/{id}/rotate"), json!({}))
+        .await;
+    h.post(&a.admin, &format!("/v1/keys/{id}/revoke"), json!({}))
+        .await;
     let v: Value = h.get(&a.admin, "/v1/audit").await.json().await.unwrap();
-    let actions: Vec<&str> = v["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, vec!["key.revoke", "key.rotate", "key.update", "key.create", "key.create", "account.create"]);
+    let actions: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "key.revoke",
+            "key.rotate",
+            "key.update",
+            "key.create",
+            "key.create",
+            "account.create"
+        ]
+    );
     let revoke = &v["events"][0];
     assert_eq!(revoke["key_id"], id);
     assert!(revoke["actor"].as_str().unwrap().starts_with("key_"));
@@ -307,12 +506,35 @@ async fn openapi_and_unknown_endpoints() {
     let res = h.http.get(h.url("/v1/openapi.json")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let doc: Value = res.json().await.unwrap();
-    for p in ["/v1/account", "/v1/keys", "/v1/keys/{id}", "/v1/keys/{id}/revoke", "/v1/keys/{id}/rotate", "/v1/audit", "/v1/verify"] {
+    for p in [
+        "/v1/account",
+        "/v1/keys",
+        "/v1/keys/{id}",
+        "/v1/keys/{id}/revoke",
+        "/v1/keys/{id}/rotate",
+        "/v1/audit",
+        "/v1/verify",
+    ] {
         assert!(doc["paths"].get(p).is_some(), "{p} missing from OpenAPI");
     }
     assert!(doc["components"]["schemas"].get("KeyView").is_some());
-    expect_error(h.http.get(h.url("/v1/nope")).send().await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
-    expect_error(h.http.delete(h.url("/v1/keys")).send().await.unwrap(), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    expect_error(
+        h.http.get(h.url("/v1/nope")).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        h.http.delete(h.url("/v1/keys")).send().await.unwrap(),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
     // Without an upstream there is no gateway.
-    expect_error(h.http.get(h.url("/projects/x")).send().await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
+    expect_error(
+        h.http.get(h.url("/projects/x")).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
 }

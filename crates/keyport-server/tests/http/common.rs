@@ -136,7 +136,12 @@ impl Harness {
         (v["key"].clone(), secret)
     }
 
-    pub async fn key_with_scopes(&self, admin: &str, scopes: &[&str], resources: &[&str]) -> (Value, String) {
+    pub async fn key_with_scopes(
+        &self,
+        admin: &str,
+        scopes: &[&str],
+        resources: &[&str],
+    ) -> (Value, String) {
         self.create_key(
             admin,
             json!({"name": "k", "environment": "live", "scopes": scopes, "resources": resources}),

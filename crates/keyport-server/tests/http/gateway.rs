@@ -23,7 +23,11 @@ async fn upstream() -> (reqwest::Url, Seen) {
         .route(
             "/fail/{code}",
             any(|Path(code): Path<u16>| async move {
-                (AxStatus::from_u16(code).unwrap(), [("x-upstream", "yes")], "upstream says no")
+                (
+                    AxStatus::from_u16(code).unwrap(),
+                    [("x-upstream", "yes")],
+                    "upstream says no",
+                )
             }),
         )
         .fallback(any(move |req: Request| {
@@ -40,11 +44,18 @@ async fn upstream() -> (reqwest::Url, Seen) {
                     "body": String::from_utf8_lossy(&body),
                 });
                 log.lock().unwrap().push(seen.clone());
-                (AxStatus::OK, [("x-upstream", "yes"), ("set-cookie", "a=1")], Json(seen)).into_response()
+                (
+                    AxStatus::OK,
+                    [("x-upstream", "yes"), ("set-cookie", "a=1")],
+                    Json(seen),
+                )
+                    .into_response()
             }
         }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap()).parse().unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap())
+        .parse()
+        .unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (url, seen)
 }
@@ -86,10 +97,20 @@ async fn proxies_method_path_query_headers_and_body_without_the_credential() {
     let hdrs = &echoed["headers"];
     assert_eq!(hdrs["x-custom"], "kept");
     assert_eq!(hdrs["content-type"], "text/plain");
-    assert!(hdrs.get("authorization").is_none(), "credential must not reach upstream");
-    assert_eq!(hdrs["x-keyport-key-id"], key["id"], "the forged header is replaced");
+    assert!(
+        hdrs.get("authorization").is_none(),
+        "credential must not reach upstream"
+    );
+    assert_eq!(
+        hdrs["x-keyport-key-id"], key["id"],
+        "the forged header is replaced"
+    );
     assert_eq!(hdrs["x-keyport-account-id"], a.id.as_str());
-    assert!(!seen.lock().unwrap().iter().any(|v| v.to_string().contains(&secret)));
+    assert!(!seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|v| v.to_string().contains(&secret)));
 }
 
 #[tokio::test]
@@ -99,7 +120,9 @@ async fn methods_need_their_scopes_and_resources_their_paths() {
     let a = h.account(Plan::Enterprise).await;
     let (_, read) = h.key_with_scopes(&a.admin, &["read"], &[]).await;
     let (_, write) = h.key_with_scopes(&a.admin, &["write"], &[]).await;
-    let (_, alpha) = h.key_with_scopes(&a.admin, &["read", "write"], &["project:alpha"]).await;
+    let (_, alpha) = h
+        .key_with_scopes(&a.admin, &["read", "write"], &["project:alpha"])
+        .await;
     let cases: [(&str, &str, &str, u16); 12] = [
         ("GET", "/projects/beta", &read, 200),
         ("HEAD", "/projects/beta", &read, 200),
@@ -125,14 +148,28 @@ async fn methods_need_their_scopes_and_resources_their_paths() {
             .unwrap();
         assert_eq!(res.status().as_u16(), expected, "{method} {path}");
         let reached = seen.lock().unwrap().len() > before;
-        assert_eq!(reached, expected == 200, "{method} {path} reached upstream: {reached}");
+        assert_eq!(
+            reached,
+            expected == 200,
+            "{method} {path} reached upstream: {reached}"
+        );
         if expected == 403 && method != "HEAD" {
             expect_error(res, StatusCode::FORBIDDEN, "forbidden").await;
         }
     }
     // Dot segments could smuggle a request past the resource check.
-    for path in ["/projects/alpha/../beta", "/projects/alpha/%2e%2e/beta", "/projects/alpha%2f..%2fbeta"] {
-        let res = h.http.get(format!("{}{}", h.base, path)).bearer_auth(&alpha).send().await.unwrap();
+    for path in [
+        "/projects/alpha/../beta",
+        "/projects/alpha/%2e%2e/beta",
+        "/projects/alpha%2f..%2fbeta",
+    ] {
+        let res = h
+            .http
+            .get(format!("{}{}", h.base, path))
+            .bearer_auth(&alpha)
+            .send()
+            .await
+            .unwrap();
         assert_ne!(res.status(), StatusCode::OK, "{path}");
     }
 }
@@ -143,17 +180,37 @@ async fn credentials_are_required_and_checked() {
     let h = Harness::with_upstream(Some(url)).await;
     let a = h.account(Plan::Free).await;
     let (key, secret) = h.key_with_scopes(&a.admin, &["read"], &[]).await;
-    let msg = expect_error(h.http.get(h.url("/things")).send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let msg = expect_error(
+        h.http.get(h.url("/things")).send().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
     assert!(msg.contains("Bearer"));
     expect_error(
-        h.http.get(h.url("/things")).header("authorization", "Basic abc").send().await.unwrap(),
+        h.http
+            .get(h.url("/things"))
+            .header("authorization", "Basic abc")
+            .send()
+            .await
+            .unwrap(),
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
     .await;
     assert_eq!(h.get(&secret, "/things").await.status(), StatusCode::OK);
-    h.post(&a.admin, &format!("/v1/keys/{}/revoke", key["id"].as_str().unwrap()), json!({})).await;
-    expect_error(h.get(&secret, "/things").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    h.post(
+        &a.admin,
+        &format!("/v1/keys/{}/revoke", key["id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await;
+    expect_error(
+        h.get(&secret, "/things").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
 
@@ -175,7 +232,11 @@ async fn gateway_rate_limits_with_headers() {
         }
     }
     assert_eq!(ok, 20);
-    assert_eq!(seen.lock().unwrap().len(), 20, "refused requests never reach upstream");
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        20,
+        "refused requests never reach upstream"
+    );
 }
 
 #[tokio::test]
@@ -193,12 +254,19 @@ async fn upstream_errors_pass_through_and_unreachable_is_502() {
     }
     // A port nothing listens on.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead_url = format!("http://{}/", dead.local_addr().unwrap()).parse().unwrap();
+    let dead_url = format!("http://{}/", dead.local_addr().unwrap())
+        .parse()
+        .unwrap();
     drop(dead);
     let h2 = Harness::with_upstream(Some(dead_url)).await;
     let b = h2.account(Plan::Free).await;
     let (_, s2) = h2.key_with_scopes(&b.admin, &["read"], &[]).await;
-    expect_error(h2.get(&s2, "/anything").await, StatusCode::BAD_GATEWAY, "bad_gateway").await;
+    expect_error(
+        h2.get(&s2, "/anything").await,
+        StatusCode::BAD_GATEWAY,
+        "bad_gateway",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -215,11 +283,22 @@ async fn keys_in_urls_are_refused_and_never_forwarded() {
         format!("/v1/keys?key={secret}"),
         format!("/v1/verify?key={secret}"),
     ] {
-        let res = h.http.get(h.url(&path)).bearer_auth(&secret).send().await.unwrap();
+        let res = h
+            .http
+            .get(h.url(&path))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap();
         expect_error(res, StatusCode::BAD_REQUEST, "key_in_url").await;
     }
     // Even a lookalike with a wrong checksum: it is still someone's secret-shaped text.
-    let res = h.http.get(h.url("/x?k=to_live_0123456789abcdef0123456789")).send().await.unwrap();
+    let res = h
+        .http
+        .get(h.url("/x?k=to_live_0123456789abcdef0123456789"))
+        .send()
+        .await
+        .unwrap();
     expect_error(res, StatusCode::BAD_REQUEST, "key_in_url").await;
     assert!(seen.lock().unwrap().is_empty());
     // The refused key was not verified, so it used none of its limit.

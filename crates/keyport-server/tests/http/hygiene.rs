@@ -19,7 +19,11 @@ async fn malformed_authorization_headers_are_401_without_panic() {
     let (_, good) = h.key_with_scopes(&a.admin, &["admin"], &[]).await;
     let mut bad_checksum = good.clone().into_bytes();
     let n = bad_checksum.len();
-    bad_checksum[n - 1] = if bad_checksum[n - 1] == b'0' { b'1' } else { b'0' };
+    bad_checksum[n - 1] = if bad_checksum[n - 1] == b'0' {
+        b'1'
+    } else {
+        b'0'
+    };
     let huge = format!("Bearer {}", "a".repeat(64 * 1024));
     let values: Vec<HeaderValue> = vec![
         HeaderValue::from_static(""),
@@ -33,7 +37,13 @@ async fn malformed_authorization_headers_are_401_without_panic() {
     ];
     for v in values {
         for path in ["/v1/account", "/v1/keys"] {
-            let res = h.http.get(h.url(path)).header(AUTHORIZATION, v.clone()).send().await.unwrap();
+            let res = h
+                .http
+                .get(h.url(path))
+                .header(AUTHORIZATION, v.clone())
+                .send()
+                .await
+                .unwrap();
             expect_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
         }
     }
@@ -61,11 +71,17 @@ async fn unknown_keys_create_no_limiter_state() {
     assert_eq!(tracked, 1);
     for i in 0..300 {
         let garbage = if i % 2 == 0 {
-            KeyPrefix::default().generate(Environment::Live, &mut OsRng).expose().to_string()
+            KeyPrefix::default()
+                .generate(Environment::Live, &mut OsRng)
+                .expose()
+                .to_string()
         } else {
             format!("to_live_{i:064x}")
         };
-        assert_eq!(h.verify(json!({"key": garbage})).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            h.verify(json!({"key": garbage})).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     assert_eq!(h.server().service().limiter().tracked_keys(), tracked);
 }
@@ -76,54 +92,121 @@ async fn verify_does_no_database_write_per_request() {
     let url = format!("sqlite://{}", dir.path().join("k.db").display());
     let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), url.clone());
     config.flush_interval = std::time::Duration::from_secs(3600);
-    let server = start(config, Arc::new(ManualClock::new(t0()))).await.unwrap();
-    let (_, _, admin) = server.service().create_account("A", Plan::Enterprise, "test").await.unwrap();
+    let server = start(config, Arc::new(ManualClock::new(t0())))
+        .await
+        .unwrap();
+    let (_, _, admin) = server
+        .service()
+        .create_account("A", Plan::Enterprise, "test")
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
     let base = format!("http://{}", server.addr());
     for _ in 0..50 {
-        let res = http.post(format!("{base}/v1/verify")).json(&json!({"key": admin.expose()})).send().await.unwrap();
+        let res = http
+            .post(format!("{base}/v1/verify"))
+            .json(&json!({"key": admin.expose()}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
     }
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
     let usage_rows = |pool: sqlx::SqlitePool| async move {
-        let (rows, total): (i64, Option<i64>) = sqlx::query_as("SELECT COUNT(*), SUM(count) FROM key_day_usage").fetch_one(&pool).await.unwrap();
-        let (used,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE last_used_at IS NOT NULL").fetch_one(&pool).await.unwrap();
+        let (rows, total): (i64, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), SUM(count) FROM key_day_usage")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        let (used,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE last_used_at IS NOT NULL")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
         (rows, total, used)
     };
-    assert_eq!(usage_rows(pool.clone()).await, (0, None, 0), "nothing written while serving");
+    assert_eq!(
+        usage_rows(pool.clone()).await,
+        (0, None, 0),
+        "nothing written while serving"
+    );
     server.shutdown().await;
-    assert_eq!(usage_rows(pool).await, (1, Some(50), 1), "exact totals after the flush");
+    assert_eq!(
+        usage_rows(pool).await,
+        (1, Some(50), 1),
+        "exact totals after the flush"
+    );
 }
 
 /// Runs the real binary; returns the child and its bound address.
 fn spawn_server(db: &str, upstream: Option<&str>, log: &Path) -> (Child, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyport-server"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--database", db, "--flush-ms", "50"])
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap());
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        db,
+        "--flush-ms",
+        "50",
+    ])
+    .env("RUST_LOG", "trace")
+    .stdout(Stdio::piped())
+    .stderr(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap(),
+    );
     if let Some(u) = upstream {
         cmd.args(["--upstream", u]);
     }
     let mut child = cmd.spawn().unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on http://").expect("listening line").to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .expect("listening line")
+        .to_string();
     (child, addr)
 }
 
 fn cli_account(db: &str) -> (String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_keyport-server"))
-        .args(["account", "create", "--name", "Acme", "--plan", "starter", "--json", "--database", db])
+        .args([
+            "account",
+            "create",
+            "--name",
+            "Acme",
+            "--plan",
+            "starter",
+            "--json",
+            "--database",
+            db,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    (v["account_id"].as_str().unwrap().into(), v["admin_key"].as_str().unwrap().into())
+    (
+        v["account_id"].as_str().unwrap().into(),
+        v["admin_key"].as_str().unwrap().into(),
+    )
 }
 
 fn sigterm(child: &mut Child) {
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     child.wait().unwrap();
 }
 
@@ -145,34 +228,107 @@ async fn full_flow_leaves_no_raw_key_in_database_or_logs() {
     let http = reqwest::Client::new();
     let mut secrets = vec![admin.clone()];
 
-    let created: Value = http.post(format!("{base}/v1/keys")).bearer_auth(&admin)
+    let created: Value = http
+        .post(format!("{base}/v1/keys"))
+        .bearer_auth(&admin)
         .json(&json!({"name": "app", "environment": "live", "scopes": ["read", "write"]}))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let key_id = created["key"]["id"].as_str().unwrap().to_string();
     let secret = created["secret"].as_str().unwrap().to_string();
     secrets.push(secret.clone());
-    assert_eq!(http.post(format!("{base}/v1/verify")).json(&json!({"key": secret, "scope": "admin"})).send().await.unwrap().status(), StatusCode::FORBIDDEN);
-    assert_eq!(http.get(format!("{base}/items/1")).bearer_auth(&secret).send().await.unwrap().status(), StatusCode::OK);
-    assert_eq!(http.get(format!("{base}/v1/keys")).bearer_auth(&secret).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(http.get(format!("{base}/items?key={secret}")).send().await.unwrap().status(), StatusCode::BAD_REQUEST);
-    let rotated: Value = http.post(format!("{base}/v1/keys/{key_id}/rotate")).bearer_auth(&admin)
-        .send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        http.post(format!("{base}/v1/verify"))
+            .json(&json!({"key": secret, "scope": "admin"}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        http.get(format!("{base}/items/1"))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        http.get(format!("{base}/v1/keys"))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        http.get(format!("{base}/items?key={secret}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+    let rotated: Value = http
+        .post(format!("{base}/v1/keys/{key_id}/rotate"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     secrets.push(rotated["secret"].as_str().unwrap().to_string());
-    http.post(format!("{base}/v1/keys/{key_id}/revoke")).bearer_auth(&admin).send().await.unwrap();
-    assert_eq!(http.post(format!("{base}/v1/verify")).json(&json!({"key": secret})).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    let audit: Value = http.get(format!("{base}/v1/audit")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    http.post(format!("{base}/v1/keys/{key_id}/revoke"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        http.post(format!("{base}/v1/verify"))
+            .json(&json!({"key": secret}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let audit: Value = http
+        .get(format!("{base}/v1/audit"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(audit["events"].as_array().unwrap().len() >= 5);
-    assert!(audit.to_string().contains(&account_id) || !audit["events"].as_array().unwrap().is_empty());
+    assert!(
+        audit.to_string().contains(&account_id) || !audit["events"].as_array().unwrap().is_empty()
+    );
     sigterm(&mut child);
 
     let logs = std::fs::read_to_string(&log).unwrap();
-    assert!(logs.contains("key created") && logs.contains("key revoked"), "logs are being written");
+    assert!(
+        logs.contains("key created") && logs.contains("key revoked"),
+        "logs are being written"
+    );
     let mut checked = 0;
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         for s in &secrets {
-            assert!(!text.contains(s.as_str()), "a raw key was found on disk or in the logs");
+            assert!(
+                !text.contains(s.as_str()),
+                "a raw key was found on disk or in the logs"
+            );
             // Not even the random body without its prefix.
             assert!(!text.contains(&s[8..40]));
         }
@@ -181,7 +337,11 @@ async fn full_flow_leaves_no_raw_key_in_database_or_logs() {
     assert!(checked >= 2, "database and log files were checked");
     let hash = keyport_core::KeyHash::of(&secret).to_hex();
     let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE key_hash = ?").bind(hash).fetch_one(&pool).await.unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE key_hash = ?")
+        .bind(hash)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(n, 1, "the hash is what is stored");
 }
 
@@ -196,26 +356,67 @@ async fn acknowledged_writes_survive_kill_9() {
     let mut ids = vec![];
     let mut secrets = vec![];
     for i in 0..5 {
-        let v: Value = http.post(format!("http://{addr}/v1/keys")).bearer_auth(&admin)
+        let v: Value = http
+            .post(format!("http://{addr}/v1/keys"))
+            .bearer_auth(&admin)
             .json(&json!({"name": format!("k{i}"), "environment": "live", "scopes": ["read"]}))
-            .send().await.unwrap().json().await.unwrap();
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         ids.push(v["key"]["id"].as_str().unwrap().to_string());
         secrets.push(v["secret"].as_str().unwrap().to_string());
     }
     let revoked = &ids[0];
-    assert_eq!(http.post(format!("http://{addr}/v1/keys/{revoked}/revoke")).bearer_auth(&admin).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        http.post(format!("http://{addr}/v1/keys/{revoked}/revoke"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
     child.kill().unwrap(); // SIGKILL: no shutdown, no flush
     child.wait().unwrap();
 
     let (mut child, addr) = spawn_server(&db, None, &log);
-    let list: Value = http.get(format!("http://{addr}/v1/keys")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
-    let listed: Vec<&str> = list["keys"].as_array().unwrap().iter().map(|k| k["id"].as_str().unwrap()).collect();
+    let list: Value = http
+        .get(format!("http://{addr}/v1/keys"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<&str> = list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
     for id in &ids {
         assert!(listed.contains(&id.as_str()), "{id} lost");
     }
     for (i, s) in secrets.iter().enumerate() {
-        let status = http.post(format!("http://{addr}/v1/verify")).json(&json!({"key": s})).send().await.unwrap().status();
-        assert_eq!(status, if i == 0 { StatusCode::UNAUTHORIZED } else { StatusCode::OK });
+        let status = http
+            .post(format!("http://{addr}/v1/verify"))
+            .json(&json!({"key": s}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(
+            status,
+            if i == 0 {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::OK
+            }
+        );
     }
     sigterm(&mut child);
 }

@@ -9,8 +9,12 @@ use crate::common::*;
 async fn verify_answers_with_key_facts_and_limit_headers() {
     let h = Harness::new().await;
     let a = h.account(Plan::Starter).await;
-    let (key, secret) = h.key_with_scopes(&a.admin, &["read"], &["project:alpha"]).await;
-    let res = h.verify(json!({"key": secret, "scope": "read", "resource": "project:alpha"})).await;
+    let (key, secret) = h
+        .key_with_scopes(&a.admin, &["read"], &["project:alpha"])
+        .await;
+    let res = h
+        .verify(json!({"key": secret, "scope": "read", "resource": "project:alpha"}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(header(&res, "x-ratelimit-limit").as_deref(), Some("60"));
     assert_eq!(header(&res, "x-ratelimit-remaining").as_deref(), Some("99"));
@@ -23,7 +27,10 @@ async fn verify_answers_with_key_facts_and_limit_headers() {
     assert_eq!(v["account_id"], a.id.as_str());
     assert_eq!(v["environment"], "live");
     assert_eq!(v["scopes"], json!(["read"]));
-    assert_eq!(v["ratelimit"], json!({"limit": 60, "remaining": 99, "reset": reset}));
+    assert_eq!(
+        v["ratelimit"],
+        json!({"limit": 60, "remaining": 99, "reset": reset})
+    );
 }
 
 #[tokio::test]
@@ -35,7 +42,14 @@ async fn unknown_revoked_expired_malformed_are_401() {
     let mut bad_checksum = good.clone();
     let last = bad_checksum.pop().unwrap();
     bad_checksum.push(if last == '0' { '1' } else { '0' });
-    for k in [unknown.expose().to_string(), bad_checksum, "".into(), "hello".into(), "to_live_".into(), "x".repeat(10_000)] {
+    for k in [
+        unknown.expose().to_string(),
+        bad_checksum,
+        "".into(),
+        "hello".into(),
+        "to_live_".into(),
+        "x".repeat(10_000),
+    ] {
         let res = h.verify(json!({"key": k})).await;
         assert!(header(&res, "x-ratelimit-limit").is_none());
         expect_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
@@ -44,13 +58,36 @@ async fn unknown_revoked_expired_malformed_are_401() {
     let (_, expiring) = h
         .create_key(&a.admin, json!({"name": "e", "environment": "live", "scopes": ["read"], "expires_at": "2026-03-10T12:01:00Z"}))
         .await;
-    assert_eq!(h.verify(json!({"key": expiring})).await.status(), StatusCode::OK);
+    assert_eq!(
+        h.verify(json!({"key": expiring})).await.status(),
+        StatusCode::OK
+    );
     h.advance(60);
-    expect_error(h.verify(json!({"key": expiring})).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    expect_error(
+        h.verify(json!({"key": expiring})).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
     // Missing field / wrong types are request errors, not auth errors.
-    expect_error(h.verify(json!({})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
-    expect_error(h.verify(json!({"key": good, "scope": "root"})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
-    expect_error(h.verify(json!({"key": good, "resource": "nope"})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
+    expect_error(
+        h.verify(json!({})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_request",
+    )
+    .await;
+    expect_error(
+        h.verify(json!({"key": good, "scope": "root"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_request",
+    )
+    .await;
+    expect_error(
+        h.verify(json!({"key": good, "resource": "nope"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_request",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -58,14 +95,33 @@ async fn revocation_takes_effect_on_the_next_request() {
     let h = Harness::new().await;
     let a = h.account(Plan::Free).await;
     let (key, secret) = h.key_with_scopes(&a.admin, &["read"], &[]).await;
-    assert_eq!(h.verify(json!({"key": secret})).await.status(), StatusCode::OK);
-    let res = h.post(&a.admin, &format!("/v1/keys/{}/revoke", key["id"].as_str().unwrap()), json!({})).await;
+    assert_eq!(
+        h.verify(json!({"key": secret})).await.status(),
+        StatusCode::OK
+    );
+    let res = h
+        .post(
+            &a.admin,
+            &format!("/v1/keys/{}/revoke", key["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    expect_error(h.verify(json!({"key": secret})).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    expect_error(
+        h.verify(json!({"key": secret})).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
     // And after a restart, from the database alone.
     let mut h = h;
     h.restart().await;
-    expect_error(h.verify(json!({"key": secret})).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    expect_error(
+        h.verify(json!({"key": secret})).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -102,7 +158,12 @@ async fn scope_and_resource_matrix() {
                 body["resource"] = json!(r);
             }
             let res = h.verify(body).await;
-            assert_eq!(res.status().as_u16(), expected[i], "key {:?} scope {scope:?} resource {resource:?}", keys[i]);
+            assert_eq!(
+                res.status().as_u16(),
+                expected[i],
+                "key {:?} scope {scope:?} resource {resource:?}",
+                keys[i]
+            );
             // Every verified response carries the limit headers, refusals too.
             assert!(header(&res, "x-ratelimit-remaining").is_some());
             if expected[i] == 403 {
@@ -134,14 +195,21 @@ async fn exact_admission_on_the_free_plan() {
         assert_eq!(header(&res, "x-ratelimit-limit").as_deref(), Some("10"));
         assert_eq!(header(&res, "x-ratelimit-remaining").as_deref(), Some("0"));
         let reset: i64 = header(&res, "x-ratelimit-reset").unwrap().parse().unwrap();
-        assert_eq!(reset, t0().timestamp() + 120, "bucket is whole again after 20 × 6 s");
+        assert_eq!(
+            reset,
+            t0().timestamp() + 120,
+            "bucket is whole again after 20 × 6 s"
+        );
         retry_after = header(&res, "retry-after").unwrap().parse().unwrap();
         assert_eq!(retry_after, 6);
         expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     }
     // One second short of Retry-After is still refused; at Retry-After it passes.
     h.advance(retry_after - 1);
-    assert_eq!(h.verify(json!({"key": secret})).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        h.verify(json!({"key": secret})).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
     h.advance(1);
     let res = h.verify(json!({"key": secret})).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -178,19 +246,31 @@ async fn daily_quota_per_key_survives_restart_and_resets_at_utc_midnight() {
         .create_key(&a.admin, json!({"name": "daily", "environment": "live", "scopes": ["read"], "rate_limit": {"per_day": 5}}))
         .await;
     for _ in 0..3 {
-        assert_eq!(h.verify(json!({"key": secret})).await.status(), StatusCode::OK);
+        assert_eq!(
+            h.verify(json!({"key": secret})).await.status(),
+            StatusCode::OK
+        );
     }
     h.restart().await; // usage is flushed on shutdown and reloaded on start
     for _ in 0..2 {
-        assert_eq!(h.verify(json!({"key": secret})).await.status(), StatusCode::OK);
+        assert_eq!(
+            h.verify(json!({"key": secret})).await.status(),
+            StatusCode::OK
+        );
     }
     let res = h.verify(json!({"key": secret})).await;
     // 12:00 UTC → next midnight is 12 h away.
     assert_eq!(header(&res, "retry-after").as_deref(), Some("43200"));
-    assert_eq!(header(&res, "x-ratelimit-reset").unwrap(), (t0().timestamp() + 43_200).to_string());
+    assert_eq!(
+        header(&res, "x-ratelimit-reset").unwrap(),
+        (t0().timestamp() + 43_200).to_string()
+    );
     expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     h.advance(43_200);
-    assert_eq!(h.verify(json!({"key": secret})).await.status(), StatusCode::OK);
+    assert_eq!(
+        h.verify(json!({"key": secret})).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -213,7 +293,10 @@ async fn account_daily_quota_spans_all_keys() {
     // Another account is not affected.
     let b = h.account(Plan::Free).await;
     let (_, other) = h.key_with_scopes(&b.admin, &["read"], &[]).await;
-    assert_eq!(h.verify(json!({"key": other})).await.status(), StatusCode::OK);
+    assert_eq!(
+        h.verify(json!({"key": other})).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -224,11 +307,21 @@ async fn last_used_is_batched_not_written_per_request() {
     assert!(key["last_used_at"].is_null());
     h.verify(json!({"key": secret})).await;
     // Shown at once (from memory)…
-    let v: Value = h.get(&a.admin, &format!("/v1/keys/{}", key["id"].as_str().unwrap())).await.json().await.unwrap();
+    let v: Value = h
+        .get(
+            &a.admin,
+            &format!("/v1/keys/{}", key["id"].as_str().unwrap()),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["last_used_at"], "2026-03-10T12:00:00Z");
     // …and in the database after the next flush.
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", h.db_path().display())).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", h.db_path().display()))
+        .await
+        .unwrap();
     let (ms,): (i64,) = sqlx::query_as("SELECT last_used_at FROM api_keys WHERE id = ?")
         .bind(key["id"].as_str().unwrap())
         .fetch_one(&pool)
