@@ -35,6 +35,7 @@ pub struct KeyRecord {
     pub replaced_by: Option<String>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyStatus {
@@ -76,6 +77,7 @@ pub struct AuditEvent {
 // ---- API shapes ----
 
 /// Limits as the API shows them; `per_day: null` is unlimited.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LimitsView {
     pub per_minute: u32,
@@ -94,6 +96,7 @@ impl From<Limits> for LimitsView {
 }
 
 /// A key's own limits: each field may only lower the plan's.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitView {
@@ -122,6 +125,7 @@ impl From<RateLimitOverride> for RateLimitView {
     }
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AccountView {
     pub id: String,
@@ -145,6 +149,7 @@ impl From<&Account> for AccountView {
 }
 
 /// A key as the API shows it: never a hash, never the raw key.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct KeyView {
     pub id: String,
@@ -194,6 +199,7 @@ impl KeyView {
     }
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AuditView {
     pub id: i64,
@@ -203,6 +209,7 @@ pub struct AuditView {
     pub key_id: Option<String>,
     pub source: Option<String>,
     #[schema(value_type = Object)]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub detail: serde_json::Value,
 }
 
@@ -222,7 +229,8 @@ impl From<&AuditEvent> for AuditView {
 
 /// `POST /v1/keys`. With `key_hash` and `last4` the caller generated the key
 /// itself (the desktop app does); without them the server generates one.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
     pub name: String,
@@ -231,41 +239,60 @@ pub struct CreateKeyRequest {
     #[schema(value_type = Vec<String>, example = json!(["read", "write"]))]
     pub scopes: Vec<keyport_core::Scope>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
     pub resources: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub expires_at: Option<DateTime<Utc>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub rate_limit: Option<RateLimitView>,
     /// SHA-256 (lowercase hex) of a key the caller generated.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub key_hash: Option<String>,
     /// The last four characters of that key.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub last4: Option<String>,
 }
 
 /// `PATCH /v1/keys/{id}`: only the fields present change; `null` clears
 /// `expires_at` and `rate_limit`.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateKeyRequest {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub name: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<String>>)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub scopes: Option<Vec<keyport_core::Scope>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub resources: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<RateLimitView>)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<RateLimitView>", optional = nullable))]
     pub rate_limit: Option<Option<RateLimitView>>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<DateTime<Utc>>)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<DateTime<Utc>>", optional = nullable))]
     pub expires_at: Option<Option<DateTime<Utc>>>,
 }
 
 /// `POST /v1/keys/{id}/rotate`: optionally the hash of a caller-generated key.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateKeyRequest {
     #[serde(default)]
@@ -285,13 +312,15 @@ where
 
 /// 201 answer to create and rotate. `secret` is present only when the server
 /// generated the key, and only in this one response.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CreatedKey {
     pub key: KeyView,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct KeyList {
     pub keys: Vec<KeyView>,
@@ -299,6 +328,7 @@ pub struct KeyList {
     pub next_cursor: Option<String>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AuditList {
     pub events: Vec<AuditView>,
@@ -306,7 +336,7 @@ pub struct AuditList {
 }
 
 /// `POST /v1/verify`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     /// The raw key to check. It is hashed at once and never stored or logged.
@@ -319,6 +349,7 @@ pub struct VerifyRequest {
     pub resource: Option<String>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 pub struct RateLimitStatus {
     pub limit: u32,
