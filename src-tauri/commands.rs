@@ -1,28 +1,110 @@
-//! IPC commands exposed to the portal UI.
+//! The portal's IPC commands (docs/portal-commands.md): one-line adapters
+//! over [`keyport_portal::Portal`], which holds all the logic.
 
-use serde::Serialize;
+use keyport_core::SecretKey;
+use keyport_portal::clipboard::{self, Clipboard};
+use keyport_portal::{NewKeyInput, OnceSecret, PlanRow, Portal, PortalError, PortalStatus};
+use keyport_server::model::{AccountView, AuditList, KeyList, KeyView, UpdateKeyRequest};
+use std::sync::Arc;
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_clipboard_manager::ClipboardExt;
 
-/// What the placeholder UI shows about the running app.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AppInfo {
-    pub name: String,
-    pub version: String,
-    /// How a live key starts with the default product prefix, e.g. `to_live_`.
-    pub key_prefix_example: String,
+type Result<T> = std::result::Result<T, PortalError>;
+
+#[tauri::command(async)]
+pub async fn portal_status(portal: State<'_, Portal>) -> Result<PortalStatus> {
+    Ok(portal.status().await)
 }
 
-impl AppInfo {
-    pub fn current() -> Self {
-        Self {
-            name: "Keyport".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            key_prefix_example: keyport_core::KeyPrefix::default()
-                .display_prefix(keyport_core::Environment::Live),
-        }
-    }
+#[tauri::command(async)]
+pub async fn get_account(portal: State<'_, Portal>) -> Result<AccountView> {
+    portal.get_account().await
 }
 
 #[tauri::command]
-pub fn app_info() -> AppInfo {
-    AppInfo::current()
+pub fn plan_table(portal: State<'_, Portal>) -> Vec<PlanRow> {
+    portal.plan_table()
+}
+
+#[tauri::command(async)]
+pub async fn list_keys(portal: State<'_, Portal>, cursor: Option<String>) -> Result<KeyList> {
+    portal.list_keys(cursor).await
+}
+
+#[tauri::command(async)]
+pub async fn get_key(portal: State<'_, Portal>, id: String) -> Result<KeyView> {
+    portal.get_key(&id).await
+}
+
+#[tauri::command(async)]
+pub async fn create_key(portal: State<'_, Portal>, input: NewKeyInput) -> Result<OnceSecret> {
+    portal.create_key(input).await
+}
+
+#[tauri::command(async)]
+pub async fn update_key(
+    portal: State<'_, Portal>,
+    id: String,
+    patch: UpdateKeyRequest,
+) -> Result<KeyView> {
+    portal.update_key(&id, patch).await
+}
+
+#[tauri::command(async)]
+pub async fn revoke_key(portal: State<'_, Portal>, id: String) -> Result<KeyView> {
+    portal.revoke_key(&id).await
+}
+
+#[tauri::command(async)]
+pub async fn audit_log(portal: State<'_, Portal>, cursor: Option<String>) -> Result<AuditList> {
+    portal.audit_log(cursor).await
+}
+
+/// Writes the key to the clipboard from Rust (the webview has no clipboard
+/// permission) and clears it after 60 s if it still holds that key.
+#[tauri::command(async)]
+pub async fn copy_secret<R: Runtime>(app: AppHandle<R>, secret: String) -> Result<()> {
+    let clip: Arc<dyn Clipboard> = Arc::new(SystemClipboard(app));
+    clipboard::copy_secret(clip, SecretKey::new(secret), clipboard::CLEAR_AFTER)
+        .await
+        .map(drop)
+}
+
+#[tauri::command(async)]
+pub async fn connect_remote(
+    portal: State<'_, Portal>,
+    url: String,
+    admin_key: String,
+) -> Result<PortalStatus> {
+    portal.connect_remote(&url, SecretKey::new(admin_key)).await
+}
+
+#[tauri::command(async)]
+pub async fn use_service(portal: State<'_, Portal>, url: Option<String>) -> Result<PortalStatus> {
+    portal.use_service(url.as_deref()).await
+}
+
+#[tauri::command(async)]
+pub async fn sign_out(portal: State<'_, Portal>, url: String) -> Result<PortalStatus> {
+    portal.sign_out(&url).await
+}
+
+/// Tauri's clipboard plugin behind the portal's clipboard seam.
+struct SystemClipboard<R: Runtime>(AppHandle<R>);
+
+impl<R: Runtime> Clipboard for SystemClipboard<R> {
+    fn write_secret(&self, text: &str) -> std::result::Result<(), String> {
+        self.0
+            .clipboard()
+            .write_secret(text)
+            .map_err(|e| e.to_string())
+    }
+
+    fn read_text(&self) -> std::result::Result<String, String> {
+        self.0.clipboard().read_text().map_err(|e| e.to_string())
+    }
+
+    fn clear(&self) -> std::result::Result<(), String> {
+        self.0.clipboard().clear().map_err(|e| e.to_string())
+    }
 }

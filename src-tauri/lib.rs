@@ -1,19 +1,67 @@
-//! Keyport desktop portal (Tauri 2). For now a placeholder shell: one window
-//! and one command; the real portal lands later.
+//! Keyport desktop portal (Tauri 2). The logic lives in `keyport-portal`
+//! (no Tauri dependency); here are only the command adapters, the plugins
+//! and the app's startup and shutdown.
 
 mod commands;
 
-pub use commands::AppInfo;
+use keyport_portal::{Portal, PortalConfig, SystemKeychain};
+use std::sync::Arc;
+use tauri::{Manager, RunEvent, Runtime};
 
-/// Registers the portal's commands. Generic over the runtime so the Wry app
-/// and the `tauri::test` mock runtime share the exact same wiring.
-pub fn app_builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
-    builder.invoke_handler(tauri::generate_handler![commands::app_info])
+/// Registers the portal's commands and plugins. Generic over the runtime so
+/// the Wry app and the `tauri::test` mock runtime share the exact same
+/// wiring. The caller manages a [`Portal`].
+pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .invoke_handler(tauri::generate_handler![
+            commands::portal_status,
+            commands::get_account,
+            commands::plan_table,
+            commands::list_keys,
+            commands::get_key,
+            commands::create_key,
+            commands::update_key,
+            commands::revoke_key,
+            commands::audit_log,
+            commands::copy_secret,
+            commands::connect_remote,
+            commands::use_service,
+            commands::sign_out,
+        ])
+}
+
+/// The folders of this app: Tauri's app data and config dirs (they honour
+/// `XDG_DATA_HOME` / `XDG_CONFIG_HOME` on Linux).
+pub fn portal_config<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<PortalConfig> {
+    Ok(PortalConfig {
+        data_dir: app.path().app_data_dir()?,
+        config_dir: app.path().app_config_dir()?,
+    })
 }
 
 /// Starts the desktop app. Blocks until the last window closes.
 pub fn run() {
-    app_builder(tauri::Builder::default())
-        .run(tauri::generate_context!())
-        .expect("error while running the Keyport portal");
+    keyport_server::logging::init(keyport_server::logging::LogFormat::Text);
+    let app = app_builder(tauri::Builder::default())
+        .setup(|app| {
+            let config = portal_config(app.handle())?;
+            app.manage(Portal::new(config, Arc::new(SystemKeychain::portal())));
+            // Start the embedded service now, off the main thread; commands
+            // that arrive first wait for it.
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                handle.state::<Portal>().start().await;
+            });
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+        .expect("error while building the Keyport portal");
+    app.run(|handle, event| {
+        if let RunEvent::Exit = event {
+            // Write the last usage counts before the process ends.
+            let portal = handle.state::<Portal>();
+            tauri::async_runtime::block_on(portal.shutdown());
+        }
+    });
 }

@@ -1,11 +1,15 @@
 //! Keyport's key domain. Pure: no IO, no async, no clock reads. Randomness and
 //! time are passed in by the caller so every rule here is testable exactly.
 
+pub mod anomaly;
+pub mod hours;
 pub mod key;
 pub mod limiter;
 pub mod plan;
+pub mod rotation;
 pub mod scope;
 pub mod secret;
+pub mod usage;
 
 pub use key::{
     find_key_in_text, Environment, KeyFormatError, KeyHash, KeyPrefix, ParsedKey, KEY_BODY_LEN,
@@ -14,3 +18,4 @@ pub use limiter::{decide, next_utc_midnight, utc_day, DayQuota, Decision, Gcra, 
 pub use plan::{Limits, Plan, RateLimitError, RateLimitOverride};
 pub use scope::{path_allowed, resource_allowed, Resource, ResourceError, Scope, ScopeSet};
 pub use secret::SecretKey;
+pub use usage::{fold_endpoint, Counts, Outcome};

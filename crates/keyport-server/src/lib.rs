@@ -2,6 +2,7 @@
 //! and serve HTTP on an address of your choice (the desktop app embeds it on
 //! `127.0.0.1:0`; the `keyport-server` binary runs it standalone).
 
+pub mod alerts;
 pub mod clock;
 pub mod error;
 pub mod http;
@@ -10,6 +11,7 @@ pub mod logging;
 pub mod model;
 pub mod service;
 pub mod store;
+pub mod usage;
 
 use keyport_core::KeyPrefix;
 use std::net::SocketAddr;
@@ -20,8 +22,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
-use crate::http::{AppState, HttpLimits, Upstream};
-use crate::service::KeyService;
+use crate::http::{AppState, GeoConfig, HttpLimits, Upstream};
+use crate::service::{KeyService, ServiceOptions};
+use keyport_core::anomaly::AnomalyConfig;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -36,6 +39,16 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     pub upstream_timeout: Duration,
     pub max_json_bytes: usize,
+    /// Header with the caller's country, honoured only from `trusted_proxies`.
+    pub country_header: Option<String>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Count usage per key; off only to measure its cost.
+    pub record_usage: bool,
+    pub anomaly: AnomalyConfig,
+    /// How often the anomaly detector and reminders run.
+    pub detector_interval: Duration,
+    pub minute_retention_days: u32,
+    pub hour_retention_days: u32,
 }
 
 impl ServerConfig {
@@ -49,6 +62,23 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(30),
             upstream_timeout: Duration::from_secs(25),
             max_json_bytes: 64 * 1024,
+            country_header: None,
+            trusted_proxies: Vec::new(),
+            record_usage: true,
+            anomaly: AnomalyConfig::default(),
+            detector_interval: Duration::from_secs(60),
+            minute_retention_days: 90,
+            hour_retention_days: 400,
+        }
+    }
+
+    fn service_options(&self) -> ServiceOptions {
+        ServiceOptions {
+            prefix: self.key_prefix.clone(),
+            record_usage: self.record_usage,
+            anomaly: self.anomaly.clone(),
+            minute_retention_days: self.minute_retention_days,
+            hour_retention_days: self.hour_retention_days,
         }
     }
 }
@@ -66,6 +96,8 @@ pub enum StartError {
     },
     #[error("cannot build the upstream HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+    #[error("invalid country header name {0:?}")]
+    CountryHeader(String),
 }
 
 /// A running service. Dropping it does not stop it; call [`Server::shutdown`].
@@ -75,6 +107,7 @@ pub struct Server {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     flusher: JoinHandle<()>,
+    detector: JoinHandle<()>,
 }
 
 impl Server {
@@ -92,6 +125,7 @@ impl Server {
         let _ = self.stop.send(true);
         let _ = self.task.await;
         let _ = self.flusher.await;
+        let _ = self.detector.await;
         if let Err(e) = self.service.flush().await {
             tracing::error!(error = %e, "final usage flush failed");
         }
@@ -106,7 +140,7 @@ impl Server {
 /// Opens the database and starts serving. Returns once the socket is bound.
 pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
     let store = store::open(&config.database_url).await?;
-    let service = Arc::new(KeyService::open(store, clock, config.key_prefix.clone()).await?);
+    let service = Arc::new(KeyService::open(store, clock, config.service_options()).await?);
     start_with_service(config, service).await
 }
 
@@ -125,9 +159,20 @@ pub async fn start_with_service(
         }),
         None => None,
     };
+    let header = match &config.country_header {
+        Some(h) => Some(
+            h.parse()
+                .map_err(|_| StartError::CountryHeader(h.clone()))?,
+        ),
+        None => None,
+    };
     let state = AppState {
         service: service.clone(),
         upstream,
+        geo: Arc::new(GeoConfig {
+            header,
+            trusted_proxies: config.trusted_proxies.clone(),
+        }),
     };
     let app = http::router(
         state,
@@ -161,7 +206,16 @@ pub async fn start_with_service(
             tracing::error!(error = %e, "server stopped with an error");
         }
     });
-    let flusher = tokio::spawn(flush_loop(service.clone(), config.flush_interval, stopped));
+    let flusher = tokio::spawn(flush_loop(
+        service.clone(),
+        config.flush_interval,
+        stopped.clone(),
+    ));
+    let detector = tokio::spawn(detector_loop(
+        service.clone(),
+        config.detector_interval,
+        stopped,
+    ));
     tracing::info!(%addr, "keyport key service listening");
     Ok(Server {
         addr,
@@ -169,7 +223,26 @@ pub async fn start_with_service(
         stop,
         task,
         flusher,
+        detector,
     })
+}
+
+async fn detector_loop(
+    service: Arc<KeyService>,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        if let Err(e) = service.run_detector().await {
+            tracing::error!(error = %e, "anomaly detection failed; will retry");
+        }
+    }
 }
 
 async fn flush_loop(service: Arc<KeyService>, every: Duration, mut stopped: watch::Receiver<bool>) {

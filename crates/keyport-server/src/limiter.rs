@@ -6,8 +6,9 @@
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use keyport_core::limiter::{decide, utc_day, DayQuota, Decision};
-use keyport_core::Limits;
+use keyport_core::{Counts, Limits, Outcome};
 use parking_lot::Mutex;
+use std::collections::{HashMap, HashSet};
 
 use crate::clock::from_nanos;
 use crate::store::DayCount;
@@ -22,6 +23,63 @@ struct KeyState {
     pending: Vec<(i64, u64)>,
     last_used: Option<i64>,
     last_used_dirty: bool,
+    usage: PendingUsage,
+    /// Endpoints this key has called, bounded; the rest count as "other".
+    endpoints: HashSet<String>,
+}
+
+/// Usage counted in memory since the last flush.
+#[derive(Debug, Default)]
+struct PendingUsage {
+    /// (minute start in unix seconds, counts), usually one or two entries.
+    minutes: Vec<(i64, Counts)>,
+    endpoints: HashMap<(i64, String), u64>,
+    countries: HashMap<(i64, String), u64>,
+}
+
+/// Most distinct endpoints kept per key.
+pub const MAX_ENDPOINTS_PER_KEY: usize = 100;
+pub const OTHER_ENDPOINT: &str = "(other)";
+
+/// One request's usage facts.
+#[derive(Debug, Clone, Copy)]
+pub struct UsageEvent<'a> {
+    pub outcome: Outcome,
+    /// Folded endpoint (gateway only).
+    pub endpoint: Option<&'a str>,
+    /// Country from a trusted proxy (gateway only).
+    pub country: Option<&'a str>,
+}
+
+/// Usage rows for the database, keyed by bucket start (unix seconds).
+#[derive(Debug, Default, Clone)]
+pub struct UsageBatch {
+    pub minutes: Vec<UsageRow>,
+    pub endpoints: Vec<DimensionRow>,
+    pub countries: Vec<DimensionRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    pub key_id: String,
+    pub account_id: String,
+    pub t: i64,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DimensionRow {
+    pub key_id: String,
+    /// Minute start, unix seconds.
+    pub t: i64,
+    pub value: String,
+    pub count: u64,
+}
+
+impl UsageBatch {
+    pub fn is_empty(&self) -> bool {
+        self.minutes.is_empty() && self.endpoints.is_empty() && self.countries.is_empty()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -50,6 +108,19 @@ pub struct Limiter {
 pub struct Pending {
     pub counts: Vec<DayCount>,
     pub last_used: Vec<(String, DateTime<Utc>)>,
+    pub usage: UsageBatch,
+}
+
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty() && self.last_used.is_empty() && self.usage.is_empty()
+    }
+}
+
+const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+fn bucket(now_ns: i64, secs: i64) -> i64 {
+    now_ns.div_euclid(NANOS_PER_SEC).div_euclid(secs) * secs
 }
 
 impl Limiter {
@@ -119,6 +190,71 @@ impl Limiter {
         decision
     }
 
+    /// Counts one request of a known key by outcome (and, for the gateway,
+    /// endpoint and country). Memory only; the flusher writes it.
+    pub fn record(&self, key_id: &str, account_id: &str, now_ns: i64, event: UsageEvent<'_>) {
+        let entry = match self.keys.get(key_id) {
+            Some(e) => e,
+            None => {
+                self.keys.entry(key_id.to_string()).or_insert_with(|| {
+                    Mutex::new(KeyState {
+                        account_id: account_id.to_string(),
+                        day: utc_day(now_ns),
+                        ..Default::default()
+                    })
+                });
+                self.keys.get(key_id).expect("inserted above")
+            }
+        };
+        let mut k = entry.lock();
+        let k = &mut *k;
+        let minute = bucket(now_ns, 60);
+        let one = Counts::one(event.outcome);
+        match k.usage.minutes.last_mut() {
+            Some((t, c)) if *t == minute => c.add(&one),
+            _ => k.usage.minutes.push((minute, one)),
+        }
+        if let Some(ep) = event.endpoint {
+            let known = k.endpoints.contains(ep);
+            let name = if known || k.endpoints.len() < MAX_ENDPOINTS_PER_KEY {
+                if !known {
+                    k.endpoints.insert(ep.to_string());
+                }
+                ep
+            } else {
+                OTHER_ENDPOINT
+            };
+            *k.usage
+                .endpoints
+                .entry((minute, name.to_string()))
+                .or_default() += 1;
+        }
+        if let Some(c) = event.country {
+            *k.usage
+                .countries
+                .entry((minute, c.to_string()))
+                .or_default() += 1;
+        }
+    }
+
+    /// Seeds the endpoints each key has called, so the cardinality bound
+    /// holds across restarts.
+    pub fn preload_endpoints(&self, rows: &[(String, String, String)]) {
+        for (key_id, account_id, endpoint) in rows {
+            self.keys
+                .entry(key_id.clone())
+                .or_insert_with(|| {
+                    Mutex::new(KeyState {
+                        account_id: account_id.clone(),
+                        ..Default::default()
+                    })
+                })
+                .lock()
+                .endpoints
+                .insert(endpoint.clone());
+        }
+    }
+
     /// The newest admitted request of a key, including what is not flushed yet.
     pub fn last_used(&self, key_id: &str) -> Option<DateTime<Utc>> {
         self.keys
@@ -176,6 +312,25 @@ impl Limiter {
                     out.last_used.push((entry.key().clone(), from_nanos(t)));
                 }
             }
+            let usage = std::mem::take(&mut k.usage);
+            for (t, counts) in usage.minutes {
+                out.usage.minutes.push(UsageRow {
+                    key_id: entry.key().clone(),
+                    account_id: k.account_id.clone(),
+                    t,
+                    counts,
+                });
+            }
+            let dims = |m: HashMap<(i64, String), u64>| {
+                m.into_iter().map(|((t, value), count)| DimensionRow {
+                    key_id: entry.key().clone(),
+                    t,
+                    value,
+                    count,
+                })
+            };
+            out.usage.endpoints.extend(dims(usage.endpoints));
+            out.usage.countries.extend(dims(usage.countries));
         }
         out
     }
@@ -190,6 +345,27 @@ impl Limiter {
         for (key_id, _) in pending.last_used {
             if let Some(entry) = self.keys.get(&key_id) {
                 entry.lock().last_used_dirty = true;
+            }
+        }
+        for row in pending.usage.minutes {
+            if let Some(entry) = self.keys.get(&row.key_id) {
+                entry.lock().usage.minutes.insert(0, (row.t, row.counts));
+            }
+        }
+        for (rows, is_endpoint) in [
+            (pending.usage.endpoints, true),
+            (pending.usage.countries, false),
+        ] {
+            for r in rows {
+                if let Some(entry) = self.keys.get(&r.key_id) {
+                    let mut k = entry.lock();
+                    let map = if is_endpoint {
+                        &mut k.usage.endpoints
+                    } else {
+                        &mut k.usage.countries
+                    };
+                    *map.entry((r.t, r.value)).or_default() += r.count;
+                }
             }
         }
     }
@@ -233,6 +409,80 @@ mod tests {
         l.check("k1", "a1", Plan::Free.limits(), Some(1000), NOW);
         let total: u64 = l.take_pending().counts.iter().map(|c| c.count).sum();
         assert_eq!(total, 2);
+    }
+
+    #[test]
+    fn usage_is_counted_by_minute_outcome_endpoint_country() {
+        let l = Limiter::default();
+        let ev = |o, e: Option<&'static str>, c: Option<&'static str>| UsageEvent {
+            outcome: o,
+            endpoint: e,
+            country: c,
+        };
+        l.record(
+            "k1",
+            "a1",
+            NOW,
+            ev(Outcome::Success, Some("GET /a"), Some("DE")),
+        );
+        l.record(
+            "k1",
+            "a1",
+            NOW + 1,
+            ev(Outcome::Denied, Some("GET /a"), Some("DE")),
+        );
+        l.record(
+            "k1",
+            "a1",
+            NOW + 61 * S,
+            ev(Outcome::ServerError, None, None),
+        );
+        let p = l.take_pending();
+        assert_eq!(p.usage.minutes.len(), 2);
+        assert_eq!(p.usage.minutes[0].counts.get(Outcome::Success), 1);
+        assert_eq!(p.usage.minutes[0].counts.get(Outcome::Denied), 1);
+        assert_eq!(p.usage.minutes[0].t % 60, 0);
+        assert_eq!(p.usage.endpoints[0].count, 2);
+        assert_eq!(p.usage.countries[0].value, "DE");
+        assert!(l.take_pending().is_empty());
+        l.restore(p);
+        assert_eq!(l.take_pending().usage.minutes.len(), 2);
+    }
+
+    #[test]
+    fn endpoint_cardinality_is_bounded() {
+        let l = Limiter::default();
+        let names: Vec<String> = (0..MAX_ENDPOINTS_PER_KEY + 5)
+            .map(|i| {
+                format!(
+                    "GET /e{}",
+                    char::from(b'a' + (i % 26) as u8)
+                        .to_string()
+                        .repeat(i / 26 + 1)
+                )
+            })
+            .collect();
+        for n in &names {
+            l.record(
+                "k1",
+                "a1",
+                NOW,
+                UsageEvent {
+                    outcome: Outcome::Success,
+                    endpoint: Some(n),
+                    country: None,
+                },
+            );
+        }
+        let p = l.take_pending();
+        assert_eq!(p.usage.endpoints.len(), MAX_ENDPOINTS_PER_KEY + 1);
+        let other = p
+            .usage
+            .endpoints
+            .iter()
+            .find(|r| r.value == OTHER_ENDPOINT)
+            .unwrap();
+        assert_eq!(other.count, 5);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use keyport_core::{KeyPrefix, Plan};
 use keyport_server::clock::SystemClock;
 use keyport_server::logging::{self, LogFormat};
-use keyport_server::service::KeyService;
+use keyport_server::service::{KeyService, ServiceOptions};
 use keyport_server::{start, store, ServerConfig};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -54,6 +54,28 @@ enum Command {
         /// Largest lag of usage counts in the database, in milliseconds.
         #[arg(long, env = "KEYPORT_FLUSH_MS", default_value_t = 1000)]
         flush_ms: u64,
+        /// Header a trusted proxy sets to the caller's country (e.g. CF-IPCountry).
+        #[arg(long, env = "KEYPORT_COUNTRY_HEADER")]
+        country_header: Option<String>,
+        /// Proxy address range whose country header is trusted (repeatable).
+        #[arg(
+            long = "trusted-proxy",
+            env = "KEYPORT_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<ipnet::IpNet>,
+        /// Count usage per key (turn off only to measure its cost).
+        #[arg(long, env = "KEYPORT_RECORD_USAGE", default_value_t = true, action = clap::ArgAction::Set)]
+        record_usage: bool,
+        /// JSON file with anomaly thresholds (see keyport_core::anomaly for fields and defaults).
+        #[arg(long, env = "KEYPORT_ANOMALY_CONFIG")]
+        anomaly_config: Option<std::path::PathBuf>,
+        /// Days of minute-resolution usage to keep.
+        #[arg(long, env = "KEYPORT_MINUTE_RETENTION_DAYS", default_value_t = 90)]
+        minute_retention_days: u32,
+        /// Days of hour-resolution usage and breakdowns to keep (day totals are kept).
+        #[arg(long, env = "KEYPORT_HOUR_RETENTION_DAYS", default_value_t = 400)]
+        hour_retention_days: u32,
         #[command(flatten)]
         db: Db,
     },
@@ -93,8 +115,31 @@ async fn main() -> ExitCode {
             listen,
             upstream,
             flush_ms,
+            country_header,
+            trusted_proxies,
+            record_usage,
+            anomaly_config,
+            minute_retention_days,
+            hour_retention_days,
             db,
-        } => serve(listen, upstream, flush_ms, db).await,
+        } => {
+            let mut config = ServerConfig::new(listen, db.database);
+            config.upstream = upstream;
+            config.key_prefix = db.key_prefix;
+            config.flush_interval = Duration::from_millis(flush_ms.clamp(10, 2000));
+            config.country_header = country_header;
+            config.trusted_proxies = trusted_proxies;
+            config.record_usage = record_usage;
+            config.minute_retention_days = minute_retention_days.max(1);
+            config.hour_retention_days = hour_retention_days.max(minute_retention_days);
+            match anomaly_config.map(read_anomaly_config).transpose() {
+                Ok(a) => {
+                    config.anomaly = a.unwrap_or_default();
+                    serve(config).await
+                }
+                Err(e) => Err(e),
+            }
+        }
         Command::Account {
             command:
                 AccountCommand::Create {
@@ -114,16 +159,15 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(
-    listen: SocketAddr,
-    upstream: Option<reqwest::Url>,
-    flush_ms: u64,
-    db: Db,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let mut config = ServerConfig::new(listen, db.database);
-    config.upstream = upstream;
-    config.key_prefix = db.key_prefix;
-    config.flush_interval = Duration::from_millis(flush_ms.max(10));
+fn read_anomaly_config(
+    path: std::path::PathBuf,
+) -> Result<keyport_core::anomaly::AnomalyConfig, Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?)
+}
+
+async fn serve(config: ServerConfig) -> Result<(), Box<dyn std::error::Error>> {
     let server = start(config, Arc::new(SystemClock)).await?;
     println!("listening on http://{}", server.addr());
     shutdown_signal().await;
@@ -154,7 +198,11 @@ async fn create_account(
     db: Db,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let store = store::open(&db.database).await?;
-    let service = KeyService::open(store, Arc::new(SystemClock), db.key_prefix).await?;
+    let options = ServiceOptions {
+        prefix: db.key_prefix,
+        ..Default::default()
+    };
+    let service = KeyService::open(store, Arc::new(SystemClock), options).await?;
     let (account, key, secret) = service.create_account(name, plan, "cli").await?;
     if json {
         let out = serde_json::json!({

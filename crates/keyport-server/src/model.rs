@@ -1,8 +1,10 @@
 //! Stored records and the JSON shapes of the API.
 
 use chrono::{DateTime, Utc};
+use keyport_core::hours::BusinessHours;
+use keyport_core::rotation::RotationPolicy;
 use keyport_core::{
-    Environment, KeyHash, KeyPrefix, Limits, Plan, RateLimitOverride, Resource, ScopeSet,
+    Counts, Environment, KeyHash, KeyPrefix, Limits, Plan, RateLimitOverride, Resource, ScopeSet,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,6 +15,23 @@ pub struct Account {
     pub name: String,
     pub plan: Plan,
     pub created_at: DateTime<Utc>,
+    pub settings: AccountSettings,
+}
+
+/// What an account may tune: rotation policy and what "normal" looks like
+/// for anomaly detection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct AccountSettings {
+    /// Days between rotations per environment (default live 90, test/staging 30).
+    #[schema(value_type = Object, example = json!({"live": 90, "test": 30, "staging": 30}))]
+    pub rotation_days: RotationPolicy,
+    /// Business hours; traffic outside them can raise `after_hours` alerts.
+    #[schema(value_type = Object, example = json!({"time_zone": "Europe/Berlin", "days": [1,2,3,4,5], "start": "08:00", "end": "18:00"}))]
+    pub business_hours: BusinessHours,
+    /// ISO country codes keys may be used from; empty means anywhere.
+    pub allowed_countries: Vec<String>,
 }
 
 /// A key as stored: never the raw key, only its hash.
@@ -134,6 +153,7 @@ pub struct AccountView {
     pub plan: Plan,
     pub limits: LimitsView,
     pub created_at: DateTime<Utc>,
+    pub settings: AccountSettings,
 }
 
 impl From<&Account> for AccountView {
@@ -144,8 +164,27 @@ impl From<&Account> for AccountView {
             plan: a.plan,
             limits: a.plan.limits().into(),
             created_at: a.created_at,
+            settings: a.settings.clone(),
         }
     }
+}
+
+/// `PATCH /v1/account`: only the fields present change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct UpdateAccountRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub rotation_days: Option<RotationPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub business_hours: Option<BusinessHours>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub allowed_countries: Option<Vec<String>>,
 }
 
 /// A key as the API shows it: never a hash, never the raw key.
@@ -174,10 +213,20 @@ pub struct KeyView {
     pub effective_limits: LimitsView,
     pub replaces: Option<String>,
     pub replaced_by: Option<String>,
+    /// When the account's rotation policy wants this key replaced; null for
+    /// revoked keys and keys that were already rotated.
+    pub rotation_due_at: Option<DateTime<Utc>>,
 }
 
 impl KeyView {
-    pub fn new(k: &KeyRecord, prefix: &KeyPrefix, plan: Plan, now: DateTime<Utc>) -> Self {
+    pub fn new(k: &KeyRecord, prefix: &KeyPrefix, account: &Account, now: DateTime<Utc>) -> Self {
+        let plan = account.plan;
+        let rotation_due_at = (k.revoked_at.is_none() && k.replaced_by.is_none()).then(|| {
+            account
+                .settings
+                .rotation_days
+                .due_at(k.created_at, k.environment)
+        });
         Self {
             id: k.id.clone(),
             name: k.name.clone(),
@@ -195,6 +244,7 @@ impl KeyView {
             effective_limits: k.limits(plan).into(),
             replaces: k.replaces.clone(),
             replaced_by: k.replaced_by.clone(),
+            rotation_due_at,
         }
     }
 }
@@ -369,4 +419,154 @@ pub struct VerifyResponse {
     pub scopes: Vec<keyport_core::Scope>,
     pub resources: Vec<String>,
     pub ratelimit: RateLimitStatus,
+}
+
+// ---- usage ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum Step {
+    Minute,
+    Hour,
+    Day,
+}
+
+impl Step {
+    pub fn seconds(self) -> i64 {
+        match self {
+            Step::Minute => 60,
+            Step::Hour => 3_600,
+            Step::Day => 86_400,
+        }
+    }
+}
+
+/// One bucket of a usage series: requests by outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct UsagePoint {
+    /// Bucket start.
+    pub t: DateTime<Utc>,
+    pub success: u64,
+    pub client_error: u64,
+    pub server_error: u64,
+    pub rate_limited: u64,
+    pub denied: u64,
+}
+
+impl UsagePoint {
+    pub fn new(t: DateTime<Utc>, c: &Counts) -> Self {
+        Self {
+            t,
+            success: c.0[0],
+            client_error: c.0[1],
+            server_error: c.0[2],
+            rate_limited: c.0[3],
+            denied: c.0[4],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct EndpointCount {
+    pub endpoint: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct CountryCount {
+    pub country: String,
+    pub count: u64,
+}
+
+/// `GET /v1/keys/{id}/usage`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct KeyUsage {
+    pub key_id: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub step: Step,
+    /// Zero-filled, one per step from `from` (inclusive) to `to` (exclusive).
+    pub points: Vec<UsagePoint>,
+    /// Gateway endpoints in the window (hour resolution), most used first.
+    pub endpoints: Vec<EndpointCount>,
+    /// Callers' countries in the window (hour resolution), most used first.
+    pub countries: Vec<CountryCount>,
+}
+
+/// Per-key totals of one account (`GET /v1/usage`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct KeyTotals {
+    pub key_id: String,
+    pub name: String,
+    pub total: u64,
+    pub success: u64,
+    pub client_error: u64,
+    pub server_error: u64,
+    pub rate_limited: u64,
+    pub denied: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct AccountUsage {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Every key of the account, busiest first (keys without traffic too).
+    pub keys: Vec<KeyTotals>,
+}
+
+// ---- alerts ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum AlertStatus {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "open",
+            AlertStatus::Acknowledged => "acknowledged",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+}
+
+/// An anomaly alert or a rotation reminder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Alert {
+    pub id: String,
+    pub key_id: String,
+    /// volume_spike, error_spike, new_country, after_hours, unusual_endpoint,
+    /// rotation_due_soon, rotation_overdue, key_expiring.
+    pub kind: String,
+    /// `anomaly` or `reminder`.
+    pub category: String,
+    pub status: AlertStatus,
+    pub message: String,
+    #[schema(value_type = Object)]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    pub evidence: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub account_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct AlertList {
+    pub alerts: Vec<Alert>,
 }

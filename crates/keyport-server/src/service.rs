@@ -15,9 +15,11 @@ use std::sync::Arc;
 
 use crate::clock::{nanos, Clock};
 use crate::error::{Result, ServiceError, BAD_CREDENTIAL};
-use crate::limiter::Limiter;
+use crate::limiter::{Limiter, UsageEvent};
 use crate::model::*;
 use crate::store::{Store, StoreError};
+use keyport_core::anomaly::AnomalyConfig;
+use keyport_core::Outcome;
 
 pub const MAX_PAGE: u32 = 100;
 pub const DEFAULT_PAGE: u32 = 50;
@@ -40,12 +42,39 @@ pub struct Verified {
     pub decision: Decision,
 }
 
+/// Tunables of the service beyond storage and HTTP.
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    pub prefix: KeyPrefix,
+    /// Count usage per key (minute/outcome/endpoint/country). Off only for
+    /// benchmarking its cost.
+    pub record_usage: bool,
+    pub anomaly: AnomalyConfig,
+    /// Minute-resolution usage is kept this many days; hours and breakdowns
+    /// `hour_retention_days`; day totals forever.
+    pub minute_retention_days: u32,
+    pub hour_retention_days: u32,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        Self {
+            prefix: KeyPrefix::default(),
+            record_usage: true,
+            anomaly: AnomalyConfig::default(),
+            minute_retention_days: 90,
+            hour_retention_days: 400,
+        }
+    }
+}
+
 pub struct KeyService {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
     prefix: KeyPrefix,
-    by_hash: DashMap<KeyHash, Arc<KeyRecord>>,
-    accounts: DashMap<String, Arc<Account>>,
+    pub(crate) options: ServiceOptions,
+    pub(crate) by_hash: DashMap<KeyHash, Arc<KeyRecord>>,
+    pub(crate) accounts: DashMap<String, Arc<Account>>,
     limiter: Limiter,
     /// Serialises management writes so the cache and the database agree.
     writes: tokio::sync::Mutex<()>,
@@ -62,16 +91,17 @@ fn hex_lower(b: &[u8]) -> String {
 }
 
 impl KeyService {
-    /// Loads accounts, unrevoked keys and today's usage into memory.
+    /// Loads accounts, unrevoked keys, today's usage and known endpoints into memory.
     pub async fn open(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        prefix: KeyPrefix,
+        options: ServiceOptions,
     ) -> Result<Self> {
         let svc = Self {
             store,
             clock,
-            prefix,
+            prefix: options.prefix.clone(),
+            options,
             by_hash: DashMap::new(),
             accounts: DashMap::new(),
             limiter: Limiter::default(),
@@ -86,6 +116,8 @@ impl KeyService {
         let today = utc_day(nanos(svc.clock.now()));
         let counts = svc.store.day_counts(today).await?;
         svc.limiter.preload(&counts, today);
+        svc.limiter
+            .preload_endpoints(&svc.store.known_endpoints().await?);
         Ok(svc)
     }
 
@@ -107,8 +139,8 @@ impl KeyService {
         &self.limiter
     }
 
-    fn view(&self, k: &KeyRecord, plan: Plan) -> KeyView {
-        let mut v = KeyView::new(k, &self.prefix, plan, self.clock.now());
+    fn view(&self, k: &KeyRecord, account: &Account) -> KeyView {
+        let mut v = KeyView::new(k, &self.prefix, account, self.clock.now());
         // The database's last-used time lags by up to one flush; memory does not.
         if let Some(t) = self.limiter.last_used(&k.id) {
             v.last_used_at = Some(v.last_used_at.map_or(t, |d| d.max(t)));
@@ -153,6 +185,7 @@ impl KeyService {
             name,
             plan,
             created_at: now,
+            settings: AccountSettings::default(),
         };
         let _w = self.writes.lock().await;
         let audit = self.audit(
@@ -197,13 +230,76 @@ impl KeyService {
             json!({"name": key.name, "scopes": ["admin"]}),
         );
         self.store.insert_key(&key, &audit).await?;
-        let view = self.view(&key, plan);
+        let view = self.view(&key, &account);
         self.by_hash.insert(key.hash, Arc::new(key));
         Ok(((&*account).into(), view, secret))
     }
 
     pub fn account_view(&self, admin: &Admin) -> AccountView {
-        (&*admin.account).into()
+        // The cache holds the newest settings; `admin` may predate a PATCH.
+        match self.accounts.get(&admin.account.id) {
+            Some(a) => (&**a).into(),
+            None => (&*admin.account).into(),
+        }
+    }
+
+    /// Changes the account's rotation policy, business hours or allowed countries.
+    pub async fn update_account(
+        &self,
+        admin: &Admin,
+        req: UpdateAccountRequest,
+    ) -> Result<AccountView> {
+        let _w = self.writes.lock().await;
+        let current = self
+            .accounts
+            .get(&admin.account.id)
+            .map(|a| a.clone())
+            .unwrap_or_else(|| admin.account.clone());
+        let mut account = (*current).clone();
+        let mut changed = serde_json::Map::new();
+        if let Some(p) = req.rotation_days {
+            p.validate().map_err(ServiceError::Invalid)?;
+            account.settings.rotation_days = p;
+            changed.insert("rotation_days".into(), json!(p));
+        }
+        if let Some(h) = req.business_hours {
+            h.schedule().map_err(ServiceError::Invalid)?;
+            changed.insert("business_hours".into(), json!(h));
+            account.settings.business_hours = h;
+        }
+        if let Some(list) = req.allowed_countries {
+            let mut clean = list
+                .iter()
+                .map(|c| {
+                    keyport_core::usage::clean_country(c).ok_or_else(|| {
+                        ServiceError::Invalid(format!(
+                            "allowed_countries: {c:?} is not a two-letter country code"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            clean.sort();
+            clean.dedup();
+            changed.insert("allowed_countries".into(), json!(clean));
+            account.settings.allowed_countries = clean;
+        }
+        if changed.is_empty() {
+            return Err(ServiceError::Invalid(
+                "nothing to change: send rotation_days, business_hours or allowed_countries".into(),
+            ));
+        }
+        let audit = self.audit(
+            Some(&account.id),
+            &admin.key_id,
+            "account.update",
+            None,
+            admin.source.as_deref(),
+            changed.into(),
+        );
+        self.store.update_account_settings(&account, &audit).await?;
+        let view = (&account).into();
+        self.accounts.insert(account.id.clone(), Arc::new(account));
+        Ok(view)
     }
 
     // ---- authentication ----
@@ -302,52 +398,80 @@ impl KeyService {
         scope: Option<Scope>,
         resource: Option<&Resource>,
     ) -> Result<Verified> {
-        let verified = self.admit(raw).await?;
+        let plain = UsageEvent {
+            outcome: Outcome::Success,
+            endpoint: None,
+            country: None,
+        };
+        let verified = self.admit(raw, plain).await?;
         let key = &verified.key;
-        if let Some(scope) = scope {
-            if !key.scopes.grants(scope) {
-                return Err(forbidden(
-                    format!("this key does not have the {scope} scope"),
-                    verified.decision,
-                ));
+        let refusal = match (scope, resource) {
+            (Some(scope), _) if !key.scopes.grants(scope) => {
+                Some(format!("this key does not have the {scope} scope"))
             }
-        }
-        if let Some(r) = resource {
-            if !resource_allowed(&key.resources, r) {
-                return Err(forbidden(
-                    format!("this key is not allowed to use {r}"),
-                    verified.decision,
-                ));
+            (_, Some(r)) if !resource_allowed(&key.resources, r) => {
+                Some(format!("this key is not allowed to use {r}"))
             }
+            _ => None,
+        };
+        if let Some(message) = refusal {
+            self.record(
+                key,
+                UsageEvent {
+                    outcome: Outcome::Denied,
+                    ..plain
+                },
+            );
+            return Err(forbidden(message, verified.decision));
         }
+        self.record(key, plain);
         Ok(verified)
     }
 
-    /// Gateway admission for `method path` (path already normalised).
+    /// Counts one request of a known key (memory only; flushed in batches).
+    pub fn record(&self, key: &KeyRecord, event: UsageEvent<'_>) {
+        if self.options.record_usage {
+            self.limiter
+                .record(&key.id, &key.account_id, nanos(self.clock.now()), event);
+        }
+    }
+
+    /// Gateway admission for `method path` (path already normalised). Refusals
+    /// of a known key are counted with `event`'s endpoint and country; the
+    /// caller records the upstream's outcome for admitted requests.
     pub async fn admit_gateway(
         &self,
         raw: &SecretKey,
         method: &str,
         path: &str,
+        event: UsageEvent<'_>,
     ) -> Result<Verified> {
-        let verified = self.admit(raw).await?;
+        let verified = self.admit(raw, event).await?;
         let needed = Scope::for_method(method);
-        if !verified.key.scopes.grants(needed) {
-            return Err(forbidden(
-                format!("{method} needs the {needed} scope, which this key does not have"),
-                verified.decision,
-            ));
-        }
-        if !path_allowed(&verified.key.resources, path) {
-            return Err(forbidden(
-                "this key is limited to other resources".into(),
-                verified.decision,
-            ));
+        let refusal = if !verified.key.scopes.grants(needed) {
+            Some(format!(
+                "{method} needs the {needed} scope, which this key does not have"
+            ))
+        } else if !path_allowed(&verified.key.resources, path) {
+            Some("this key is limited to other resources".to_string())
+        } else {
+            None
+        };
+        if let Some(message) = refusal {
+            self.record(
+                &verified.key,
+                UsageEvent {
+                    outcome: Outcome::Denied,
+                    ..event
+                },
+            );
+            return Err(forbidden(message, verified.decision));
         }
         Ok(verified)
     }
 
-    async fn admit(&self, raw: &SecretKey) -> Result<Verified> {
+    /// Authenticates and rate-limits; a refusal by the limiter is counted.
+    async fn admit(&self, raw: &SecretKey, event: UsageEvent<'_>) -> Result<Verified> {
         let key = self
             .active_key(raw.expose())
             .await?
@@ -366,6 +490,13 @@ impl KeyService {
             nanos(self.clock.now()),
         );
         if !decision.allowed {
+            self.record(
+                &key,
+                UsageEvent {
+                    outcome: Outcome::RateLimited,
+                    ..event
+                },
+            );
             return Err(ServiceError::RateLimited(decision));
         }
         Ok(Verified { key, decision })
@@ -387,7 +518,7 @@ impl KeyService {
             keys: page
                 .items
                 .iter()
-                .map(|k| self.view(k, admin.account.plan))
+                .map(|k| self.view(k, &admin.account))
                 .collect(),
             next_cursor: page.next_cursor.map(|c| c.to_string()),
         })
@@ -402,7 +533,7 @@ impl KeyService {
 
     pub async fn get_key(&self, admin: &Admin, id: &str) -> Result<KeyView> {
         let key = self.own_key(admin, id).await?;
-        Ok(self.view(&key, admin.account.plan))
+        Ok(self.view(&key, &admin.account))
     }
 
     pub async fn create_key(&self, admin: &Admin, req: CreateKeyRequest) -> Result<CreatedKey> {
@@ -459,7 +590,7 @@ impl KeyService {
             .await
             .map_err(duplicate_hash)?;
         tracing::info!(account = %key.account_id, key_id = %key.id, key = %self.prefix.mask(key.environment, &key.last4), "key created");
-        let view = self.view(&key, plan);
+        let view = self.view(&key, &admin.account);
         self.by_hash.insert(key.hash, Arc::new(key));
         Ok(CreatedKey {
             key: view,
@@ -560,7 +691,7 @@ impl KeyService {
             changed.into(),
         );
         self.store.update_key(&key, &audit).await?;
-        let view = self.view(&key, admin.account.plan);
+        let view = self.view(&key, &admin.account);
         self.by_hash.insert(key.hash, Arc::new(key));
         Ok(view)
     }
@@ -584,7 +715,7 @@ impl KeyService {
             self.by_hash.remove(&key.hash);
             tracing::info!(account = %key.account_id, key_id = %key.id, key = %self.prefix.mask(key.environment, &key.last4), "key revoked");
         }
-        Ok(self.view(&key, admin.account.plan))
+        Ok(self.view(&key, &admin.account))
     }
 
     /// Creates the replacement with the same settings, linked both ways. The
@@ -640,7 +771,7 @@ impl KeyService {
             .await
             .map_err(duplicate_hash)?;
         tracing::info!(account = %old.account_id, old = %old.id, new = %new.id, "key rotated");
-        let view = self.view(&new, admin.account.plan);
+        let view = self.view(&new, &admin.account);
         self.by_hash.insert(old.hash, Arc::new(old));
         self.by_hash.insert(new.hash, Arc::new(new));
         Ok(CreatedKey {
@@ -667,16 +798,16 @@ impl KeyService {
 
     // ---- background ----
 
-    /// Writes batched usage counts and last-used times in one transaction.
-    /// On failure they go back into memory for the next attempt.
+    /// Writes batched quota counts, usage and last-used times in one
+    /// transaction. On failure they go back into memory for the next attempt.
     pub async fn flush(&self) -> Result<()> {
         let pending = self.limiter.take_pending();
-        if pending.counts.is_empty() && pending.last_used.is_empty() {
+        if pending.is_empty() {
             return Ok(());
         }
         if let Err(e) = self
             .store
-            .flush_usage(&pending.counts, &pending.last_used)
+            .flush_usage(&pending.counts, &pending.last_used, &pending.usage)
             .await
         {
             self.limiter.restore(pending);

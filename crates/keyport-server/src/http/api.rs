@@ -13,6 +13,8 @@ use super::extract::{ApiJson, ApiQuery};
 use super::AppState;
 use crate::model::*;
 use crate::service::Admin;
+use crate::usage::Window;
+use chrono::{DateTime, Utc};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -187,4 +189,121 @@ pub async fn verify(
     let mut res = Json(body).into_response();
     put_ratelimit_headers(res.headers_mut(), &v.decision);
     Ok(res)
+}
+
+/// Changes the rotation policy, business hours or allowed countries.
+#[utoipa::path(patch, path = "/v1/account", tag = "account", request_body = UpdateAccountRequest, security(("bearer" = [])),
+    responses((status = 200, body = AccountView), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_account(
+    State(s): State<AppState>,
+    admin: Admin,
+    ApiJson(req): ApiJson<UpdateAccountRequest>,
+) -> ApiResult<Json<AccountView>> {
+    Ok(Json(s.service.update_account(&admin, req).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UsageParams {
+    /// RFC 3339; default `to` − 24 h. Floored to the step.
+    pub from: Option<DateTime<Utc>>,
+    /// RFC 3339; default now. Ceiled to the step.
+    pub to: Option<DateTime<Utc>>,
+    /// minute, hour or day; default from the span (≤ 6 h minute, ≤ 14 d hour, else day).
+    pub step: Option<Step>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RangeParams {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+fn window(s: &AppState, p: &UsageParams) -> ApiResult<Window> {
+    Ok(Window::new(p.from, p.to, p.step, s.service.now())?)
+}
+
+/// A key's requests over time by outcome (zero-filled), with endpoint and
+/// country breakdowns. At most 50,000 points per call.
+#[utoipa::path(get, path = "/v1/keys/{id}/usage", tag = "usage", params(("id" = String, Path, description = "Key id"), UsageParams), security(("bearer" = [])),
+    responses((status = 200, body = KeyUsage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn key_usage(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<UsageParams>,
+) -> ApiResult<Json<KeyUsage>> {
+    let w = window(&s, &p)?;
+    Ok(Json(s.service.key_usage(&admin, &id, w).await?))
+}
+
+/// The same series as CSV, for export.
+#[utoipa::path(get, path = "/v1/keys/{id}/usage.csv", tag = "usage", params(("id" = String, Path, description = "Key id"), UsageParams), security(("bearer" = [])),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = ErrorBody)))]
+pub async fn key_usage_csv(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<UsageParams>,
+) -> ApiResult<Response> {
+    let w = window(&s, &p)?;
+    let csv = s.service.key_usage_csv(&admin, &id, w).await?;
+    let disposition = format!("attachment; filename=\"{id}-usage.csv\"");
+    Ok((
+        [
+            ("content-type", "text/csv; charset=utf-8".to_string()),
+            ("content-disposition", disposition),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+/// Totals per key for every key of the account, in one call.
+#[utoipa::path(get, path = "/v1/usage", tag = "usage", params(RangeParams), security(("bearer" = [])),
+    responses((status = 200, body = AccountUsage), (status = 400, body = ErrorBody)))]
+pub async fn account_usage(
+    State(s): State<AppState>,
+    admin: Admin,
+    ApiQuery(p): ApiQuery<RangeParams>,
+) -> ApiResult<Json<AccountUsage>> {
+    Ok(Json(s.service.account_usage(&admin, p.from, p.to).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AlertParams {
+    /// `open` (default) or `all`.
+    pub status: Option<String>,
+    /// 1 to 500, default 100.
+    pub limit: Option<u32>,
+}
+
+/// Anomaly alerts and rotation reminders together, newest first.
+#[utoipa::path(get, path = "/v1/alerts", tag = "alerts", params(AlertParams), security(("bearer" = [])),
+    responses((status = 200, body = AlertList), (status = 400, body = ErrorBody)))]
+pub async fn list_alerts(
+    State(s): State<AppState>,
+    admin: Admin,
+    ApiQuery(p): ApiQuery<AlertParams>,
+) -> ApiResult<Json<AlertList>> {
+    let open_only = match p.status.as_deref() {
+        None | Some("open") => true,
+        Some("all") => false,
+        Some(_) => return Err(ApiError::invalid("status must be open or all")),
+    };
+    Ok(Json(
+        s.service.list_alerts(&admin, open_only, p.limit).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/alerts/{id}/ack", tag = "alerts", params(("id" = String, Path, description = "Alert id")), security(("bearer" = [])),
+    responses((status = 200, body = Alert), (status = 404, body = ErrorBody)))]
+pub async fn ack_alert(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Alert>> {
+    Ok(Json(s.service.ack_alert(&admin, &id).await?))
 }

@@ -12,6 +12,8 @@ use percent_encoding::percent_decode_str;
 use super::error::{put_ratelimit_headers, ApiError};
 use super::extract::{bearer, peer};
 use super::AppState;
+use crate::limiter::UsageEvent;
+use keyport_core::{fold_endpoint, Outcome};
 
 /// Headers that describe one hop, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 8] = [
@@ -41,10 +43,25 @@ async fn forward(s: AppState, req: Request) -> Result<Response, ApiError> {
     let path = checked_path(req.uri().path())?;
     let key = bearer(req.headers()).require()?;
     let method = req.method().clone();
+    let peer_ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let country = s.geo.country(req.headers(), peer_ip);
+    let endpoint = fold_endpoint(method.as_str(), &path);
+    let event = UsageEvent {
+        outcome: Outcome::Success,
+        endpoint: Some(&endpoint),
+        country: Some(&country),
+    };
     let verified = s
         .service
-        .admit_gateway(&key, method.as_str(), &path)
+        .admit_gateway(&key, method.as_str(), &path, event)
         .await?;
+    let record = |outcome| {
+        s.service
+            .record(&verified.key, UsageEvent { outcome, ..event })
+    };
     drop(key);
 
     let mut url = upstream.url.clone();
@@ -71,13 +88,15 @@ async fn forward(s: AppState, req: Request) -> Result<Response, ApiError> {
     let upstream_res = match sent {
         Ok(r) => r,
         Err(e) if e.is_timeout() => {
+            record(Outcome::ServerError);
             return Err(ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "gateway_timeout",
                 "the upstream API did not answer in time",
-            ))
+            ));
         }
         Err(e) => {
+            record(Outcome::ServerError);
             tracing::warn!(error = %e, "upstream unreachable");
             return Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
@@ -87,6 +106,7 @@ async fn forward(s: AppState, req: Request) -> Result<Response, ApiError> {
         }
     };
     let status = upstream_res.status();
+    record(Outcome::from_status(status.as_u16()));
     let mut res_headers = HeaderMap::new();
     for (name, value) in upstream_res.headers() {
         if !is_hop_by_hop(name) {

@@ -31,6 +31,33 @@ pub struct Upstream {
 pub struct AppState {
     pub service: Arc<KeyService>,
     pub upstream: Option<Upstream>,
+    pub geo: Arc<GeoConfig>,
+}
+
+/// Where the caller's country comes from: a header set by a trusted proxy.
+#[derive(Debug, Clone, Default)]
+pub struct GeoConfig {
+    pub header: Option<axum::http::HeaderName>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl GeoConfig {
+    /// The country of a request, or `unknown` unless the header came from a
+    /// trusted proxy and holds a country code.
+    pub fn country(
+        &self,
+        headers: &axum::http::HeaderMap,
+        peer: Option<std::net::IpAddr>,
+    ) -> String {
+        let trusted = peer.is_some_and(|ip| self.trusted_proxies.iter().any(|n| n.contains(&ip)));
+        self.header
+            .as_ref()
+            .filter(|_| trusted)
+            .and_then(|h| headers.get(h))
+            .and_then(|v| v.to_str().ok())
+            .and_then(keyport_core::usage::clean_country)
+            .unwrap_or_else(|| "unknown".to_string())
+    }
 }
 
 pub struct HttpLimits {
@@ -41,7 +68,12 @@ pub struct HttpLimits {
 
 pub fn router(state: AppState, limits: &HttpLimits) -> Router {
     let v1 = Router::new()
-        .route("/account", get(api::get_account))
+        .route("/account", get(api::get_account).patch(api::update_account))
+        .route("/usage", get(api::account_usage))
+        .route("/keys/{id}/usage", get(api::key_usage))
+        .route("/keys/{id}/usage.csv", get(api::key_usage_csv))
+        .route("/alerts", get(api::list_alerts))
+        .route("/alerts/{id}/ack", post(api::ack_alert))
         .route("/keys", get(api::list_keys).post(api::create_key))
         .route("/keys/{id}", get(api::get_key).patch(api::update_key))
         .route("/keys/{id}/revoke", post(api::revoke_key))
@@ -110,4 +142,35 @@ async fn guard_and_log(State(s): State<AppState>, req: Request, next: Next) -> R
         tracing::debug!(%method, %path, status = status.as_u16(), micros, "request");
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{HeaderMap, HeaderName, HeaderValue};
+
+    #[test]
+    fn country_only_from_trusted_proxies() {
+        let geo = GeoConfig {
+            header: Some(HeaderName::from_static("cf-ipcountry")),
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+        };
+        let mut h = HeaderMap::new();
+        h.insert("cf-ipcountry", HeaderValue::from_static("de"));
+        assert_eq!(geo.country(&h, Some("10.1.2.3".parse().unwrap())), "DE");
+        assert_eq!(
+            geo.country(&h, Some("192.0.2.1".parse().unwrap())),
+            "unknown"
+        );
+        assert_eq!(geo.country(&h, None), "unknown");
+        h.insert("cf-ipcountry", HeaderValue::from_static("Germany"));
+        assert_eq!(
+            geo.country(&h, Some("10.1.2.3".parse().unwrap())),
+            "unknown"
+        );
+        assert_eq!(
+            GeoConfig::default().country(&h, Some("10.1.2.3".parse().unwrap())),
+            "unknown"
+        );
+    }
 }

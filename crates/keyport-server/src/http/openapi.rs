@@ -18,12 +18,15 @@ use crate::model::*;
     ),
     paths(
         api::get_account, api::list_keys, api::create_key, api::get_key, api::update_key,
-        api::revoke_key, api::rotate_key, api::audit, api::verify
+        api::revoke_key, api::rotate_key, api::audit, api::verify, api::update_account,
+        api::key_usage, api::key_usage_csv, api::account_usage, api::list_alerts, api::ack_alert
     ),
     components(schemas(
         AccountView, LimitsView, KeyView, KeyStatus, RateLimitView, KeyList, CreatedKey,
         CreateKeyRequest, UpdateKeyRequest, RotateKeyRequest, AuditView, AuditList,
-        VerifyRequest, VerifyResponse, RateLimitStatus, ErrorBody, ErrorDetail
+        VerifyRequest, VerifyResponse, RateLimitStatus, ErrorBody, ErrorDetail,
+        AccountSettings, UpdateAccountRequest, Step, UsagePoint, EndpointCount, CountryCount, KeyUsage,
+        KeyTotals, AccountUsage, AlertStatus, Alert, AlertList
     )),
     modifiers(&BearerAuth),
     tags(
@@ -31,6 +34,8 @@ use crate::model::*;
         (name = "keys", description = "Key lifecycle: create, update, rotate, revoke"),
         (name = "audit", description = "Append-only audit log"),
         (name = "verify", description = "Key verification for your API servers"),
+        (name = "usage", description = "Per-key usage series, breakdowns and account totals"),
+        (name = "alerts", description = "Anomaly alerts and rotation reminders"),
     )
 )]
 pub struct ApiDoc;

@@ -8,7 +8,9 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::model::{Account, AuditEvent, KeyRecord};
+use crate::limiter::{UsageBatch, UsageRow};
+use crate::model::{Account, Alert, AuditEvent, KeyRecord, Step};
+use keyport_core::Counts;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -68,6 +70,8 @@ pub trait Store: Send + Sync + 'static {
         &self,
         hash: &keyport_core::KeyHash,
     ) -> Result<Option<KeyRecord>>;
+    /// (id, name) of every key of an account, revoked ones too.
+    async fn key_names(&self, account_id: &str) -> Result<Vec<(String, String)>>;
     /// Every key that is not revoked: the verify cache is built from these.
     async fn unrevoked_keys(&self) -> Result<Vec<KeyRecord>>;
 
@@ -79,14 +83,78 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Page<AuditEvent>>;
 
-    /// Adds usage deltas and raises last-used times, in one transaction.
+    async fn update_account_settings(&self, account: &Account, audit: &AuditEvent) -> Result<()>;
+
+    /// Adds quota counts, usage (minute rows, rolled up into hours and days
+    /// in the same transaction) and raises last-used times: one transaction.
     async fn flush_usage(
         &self,
         counts: &[DayCount],
         last_used: &[(String, DateTime<Utc>)],
+        usage: &UsageBatch,
     ) -> Result<()>;
+    /// (key, account, endpoint) for every endpoint a key has called.
+    async fn known_endpoints(&self) -> Result<Vec<(String, String, String)>>;
+    /// Non-empty buckets of one key in `[from, to)` (unix seconds).
+    async fn usage_series(
+        &self,
+        key_id: &str,
+        step: Step,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Counts)>>;
+    /// Most used values of a breakdown in `[from, to)`, hour resolution.
+    async fn usage_top(
+        &self,
+        key_id: &str,
+        dim: Dimension,
+        from: i64,
+        to: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, u64)>>;
+    /// Totals per key of one account in `[from, to)` from one resolution's table.
+    async fn usage_totals(
+        &self,
+        account_id: &str,
+        step: Step,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, Counts)>>;
+    /// Minute rows of every key since `since` (the detector's recent window).
+    async fn minutes_since(&self, since: i64) -> Result<Vec<UsageRow>>;
+    /// Every value a key has used in a breakdown, with first/last minute seen.
+    async fn dimension_history(&self, key_id: &str, dim: Dimension) -> Result<Vec<Seen>>;
+    /// Drops minute rows before `minutes_before` and hour rows (and
+    /// breakdowns) before `hours_before`. Day rows are kept.
+    async fn prune_usage(&self, minutes_before: i64, hours_before: i64) -> Result<()>;
+
+    /// The newest alert of a key and kind, whatever its status.
+    async fn latest_alert(&self, key_id: &str, kind: &str) -> Result<Option<Alert>>;
+    async fn insert_alert(&self, alert: &Alert) -> Result<()>;
+    /// Newest first; `open_only` leaves out acknowledged and resolved ones.
+    async fn alerts(&self, account_id: &str, open_only: bool, limit: u32) -> Result<Vec<Alert>>;
+    async fn set_alert_status(&self, alert: &Alert) -> Result<()>;
+    /// Open alerts of every account, for resolving stale reminders.
+    async fn open_alerts(&self) -> Result<Vec<Alert>>;
     /// Admitted requests per key on one UTC day.
     async fn day_counts(&self, day: i64) -> Result<Vec<DayCount>>;
+}
+
+/// One endpoint or country a key has used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub value: String,
+    /// Minute start, unix seconds.
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub count: u64,
+}
+
+/// A usage breakdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    Endpoint,
+    Country,
 }
 
 /// Opens the store a database URL names.

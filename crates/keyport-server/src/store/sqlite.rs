@@ -11,9 +11,12 @@ use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{DayCount, Page, Result, Store, StoreError};
+use super::{DayCount, Dimension, Page, Result, Seen, Store, StoreError};
 use crate::clock::{from_millis, millis};
-use crate::model::{Account, AuditEvent, KeyRecord};
+use crate::limiter::{DimensionRow, UsageBatch, UsageRow};
+use crate::model::{Account, Alert, AlertStatus, AuditEvent, KeyRecord, Step};
+use keyport_core::Counts;
+use std::collections::HashMap;
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -85,8 +88,138 @@ fn account_from_row(r: &SqliteRow) -> Result<Account> {
         name: r.try_get("name")?,
         plan: r.try_get::<&str, _>("plan")?.parse().map_err(corrupt)?,
         created_at: from_millis(r.try_get("created_at")?),
+        settings: serde_json::from_str(r.try_get("settings")?).map_err(corrupt)?,
     })
 }
+
+const COUNT_COLUMNS: &str = "success, client_error, server_error, rate_limited, denied";
+
+fn counts_from_row(r: &SqliteRow) -> Result<Counts> {
+    let mut c = Counts::default();
+    for (i, col) in [
+        "success",
+        "client_error",
+        "server_error",
+        "rate_limited",
+        "denied",
+    ]
+    .iter()
+    .enumerate()
+    {
+        c.0[i] = r.try_get::<i64, _>(*col)?.max(0) as u64;
+    }
+    Ok(c)
+}
+
+fn table(step: Step) -> &'static str {
+    match step {
+        Step::Minute => "usage_minutes",
+        Step::Hour => "usage_hours",
+        Step::Day => "usage_days",
+    }
+}
+
+fn dim_table(dim: Dimension) -> (&'static str, &'static str) {
+    match dim {
+        Dimension::Endpoint => ("usage_endpoints", "endpoint"),
+        Dimension::Country => ("usage_countries", "country"),
+    }
+}
+
+fn as_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Adds rows into one resolution's table, summing rows of the same bucket first.
+async fn add_usage(conn: &mut sqlx::SqliteConnection, step: Step, rows: &[UsageRow]) -> Result<()> {
+    let mut merged: HashMap<(&str, i64), (&str, Counts)> = HashMap::new();
+    for r in rows {
+        let t = r.t.div_euclid(step.seconds()) * step.seconds();
+        merged
+            .entry((r.key_id.as_str(), t))
+            .or_insert((r.account_id.as_str(), Counts::default()))
+            .1
+            .add(&r.counts);
+    }
+    let sql = format!(
+        "INSERT INTO {} (key_id, account_id, t, {COUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (key_id, t) DO UPDATE SET success = success + excluded.success, \
+         client_error = client_error + excluded.client_error, server_error = server_error + excluded.server_error, \
+         rate_limited = rate_limited + excluded.rate_limited, denied = denied + excluded.denied",
+        table(step)
+    );
+    for ((key_id, t), (account_id, c)) in merged {
+        let mut q = sqlx::query(&sql).bind(key_id).bind(account_id).bind(t);
+        for n in c.0 {
+            q = q.bind(as_i64(n));
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Hourly breakdown rows plus first/last-seen per value.
+async fn add_dimension(
+    conn: &mut sqlx::SqliteConnection,
+    dim: Dimension,
+    rows: &[DimensionRow],
+) -> Result<()> {
+    let (tbl, col) = dim_table(dim);
+    let hourly = format!(
+        "INSERT INTO {tbl} (key_id, t, {col}, count) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (key_id, t, {col}) DO UPDATE SET count = count + excluded.count"
+    );
+    let seen = "INSERT INTO key_dimensions (key_id, dimension, value, first_seen, last_seen, count) \
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key_id, dimension, value) DO UPDATE SET \
+         first_seen = MIN(first_seen, excluded.first_seen), last_seen = MAX(last_seen, excluded.last_seen), \
+         count = count + excluded.count";
+    for r in rows {
+        sqlx::query(&hourly)
+            .bind(&r.key_id)
+            .bind(r.t.div_euclid(3600) * 3600)
+            .bind(&r.value)
+            .bind(as_i64(r.count))
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(seen)
+            .bind(&r.key_id)
+            .bind(col)
+            .bind(&r.value)
+            .bind(r.t)
+            .bind(r.t)
+            .bind(as_i64(r.count))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+fn alert_from_row(r: &SqliteRow) -> Result<Alert> {
+    let kind: String = r.try_get("kind")?;
+    let status = match r.try_get::<&str, _>("status")? {
+        "open" => AlertStatus::Open,
+        "acknowledged" => AlertStatus::Acknowledged,
+        "resolved" => AlertStatus::Resolved,
+        other => return Err(corrupt(format!("alert status {other}"))),
+    };
+    Ok(Alert {
+        id: r.try_get("id")?,
+        account_id: r.try_get("account_id")?,
+        key_id: r.try_get("key_id")?,
+        category: crate::alerts::category(&kind).to_string(),
+        kind,
+        status,
+        message: r.try_get("message")?,
+        evidence: serde_json::from_str(r.try_get("evidence")?).map_err(corrupt)?,
+        created_at: from_millis(r.try_get("created_at")?),
+        acknowledged_at: r
+            .try_get::<Option<i64>, _>("acknowledged_at")?
+            .map(from_millis),
+        resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(from_millis),
+    })
+}
+
+const ALERT_COLUMNS: &str = "id, account_id, key_id, kind, status, message, evidence, created_at, acknowledged_at, resolved_at";
 
 fn audit_from_row(row: &SqliteRow) -> Result<AuditEvent> {
     Ok(AuditEvent {
@@ -198,30 +331,34 @@ fn page<T>(mut items: Vec<(i64, T)>, limit: u32) -> Page<T> {
 impl Store for SqliteStore {
     async fn create_account(&self, a: &Account, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO accounts (id, name, plan, created_at) VALUES (?, ?, ?, ?)")
-            .bind(&a.id)
-            .bind(&a.name)
-            .bind(a.plan.as_str())
-            .bind(millis(a.created_at))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO accounts (id, name, plan, created_at, settings) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&a.id)
+        .bind(&a.name)
+        .bind(a.plan.as_str())
+        .bind(millis(a.created_at))
+        .bind(serde_json::to_string(&a.settings).map_err(corrupt)?)
+        .execute(&mut *tx)
+        .await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn accounts(&self) -> Result<Vec<Account>> {
-        let rows = sqlx::query("SELECT id, name, plan, created_at FROM accounts")
+        let rows = sqlx::query("SELECT id, name, plan, created_at, settings FROM accounts")
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(account_from_row).collect()
     }
 
     async fn account(&self, id: &str) -> Result<Option<Account>> {
-        let row = sqlx::query("SELECT id, name, plan, created_at FROM accounts WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, name, plan, created_at, settings FROM accounts WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.as_ref().map(account_from_row).transpose()
     }
 
@@ -292,6 +429,16 @@ impl Store for SqliteStore {
         Ok(page(items, limit))
     }
 
+    async fn key_names(&self, account_id: &str) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT id, name FROM api_keys WHERE account_id = ? ORDER BY seq")
+            .bind(account_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+            .collect()
+    }
+
     async fn unrevoked_keys(&self) -> Result<Vec<KeyRecord>> {
         let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL");
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
@@ -325,15 +472,33 @@ impl Store for SqliteStore {
         Ok(page(items, limit))
     }
 
+    async fn update_account_settings(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE accounts SET settings = ? WHERE id = ?")
+            .bind(serde_json::to_string(&account.settings).map_err(corrupt)?)
+            .bind(&account.id)
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn flush_usage(
         &self,
         counts: &[DayCount],
         last_used: &[(String, DateTime<Utc>)],
+        usage: &UsageBatch,
     ) -> Result<()> {
-        if counts.is_empty() && last_used.is_empty() {
+        if counts.is_empty() && last_used.is_empty() && usage.is_empty() {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
+        for step in [Step::Minute, Step::Hour, Step::Day] {
+            add_usage(&mut tx, step, &usage.minutes).await?;
+        }
+        add_dimension(&mut tx, Dimension::Endpoint, &usage.endpoints).await?;
+        add_dimension(&mut tx, Dimension::Country, &usage.countries).await?;
         for c in counts {
             sqlx::query(
                 "INSERT INTO key_day_usage (key_id, account_id, day, count) VALUES (?, ?, ?, ?) \
@@ -375,5 +540,210 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn known_endpoints(&self) -> Result<Vec<(String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT d.key_id, k.account_id, d.value FROM key_dimensions d \
+             JOIN api_keys k ON k.id = d.key_id WHERE d.dimension = 'endpoint'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("key_id")?,
+                    r.try_get("account_id")?,
+                    r.try_get("value")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn usage_series(
+        &self,
+        key_id: &str,
+        step: Step,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Counts)>> {
+        let sql = format!(
+            "SELECT t, {COUNT_COLUMNS} FROM {} WHERE key_id = ? AND t >= ? AND t < ? ORDER BY t",
+            table(step)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(key_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("t")?, counts_from_row(r)?)))
+            .collect()
+    }
+
+    async fn usage_top(
+        &self,
+        key_id: &str,
+        dim: Dimension,
+        from: i64,
+        to: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, u64)>> {
+        let (tbl, col) = dim_table(dim);
+        let sql = format!(
+            "SELECT {col} AS v, SUM(count) AS n FROM {tbl} WHERE key_id = ? AND t >= ? AND t < ? \
+             GROUP BY {col} ORDER BY n DESC, v LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(key_id)
+            .bind(from.div_euclid(3600) * 3600)
+            .bind(to)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("v")?, r.try_get::<i64, _>("n")?.max(0) as u64)))
+            .collect()
+    }
+
+    async fn usage_totals(
+        &self,
+        account_id: &str,
+        step: Step,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, Counts)>> {
+        let sql = format!(
+            "SELECT key_id, SUM(success) AS success, SUM(client_error) AS client_error, \
+             SUM(server_error) AS server_error, SUM(rate_limited) AS rate_limited, SUM(denied) AS denied \
+             FROM {} WHERE account_id = ? AND t >= ? AND t < ? GROUP BY key_id",
+            table(step)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(account_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("key_id")?, counts_from_row(r)?)))
+            .collect()
+    }
+
+    async fn minutes_since(&self, since: i64) -> Result<Vec<UsageRow>> {
+        let sql = format!(
+            "SELECT key_id, account_id, t, {COUNT_COLUMNS} FROM usage_minutes WHERE t >= ?"
+        );
+        let rows = sqlx::query(&sql).bind(since).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(UsageRow {
+                    key_id: r.try_get("key_id")?,
+                    account_id: r.try_get("account_id")?,
+                    t: r.try_get("t")?,
+                    counts: counts_from_row(r)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn dimension_history(&self, key_id: &str, dim: Dimension) -> Result<Vec<Seen>> {
+        let (_, col) = dim_table(dim);
+        let rows = sqlx::query(
+            "SELECT value, first_seen, last_seen, count FROM key_dimensions WHERE key_id = ? AND dimension = ?",
+        )
+        .bind(key_id)
+        .bind(col)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Seen {
+                    value: r.try_get("value")?,
+                    first_seen: r.try_get("first_seen")?,
+                    last_seen: r.try_get("last_seen")?,
+                    count: r.try_get::<i64, _>("count")?.max(0) as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn prune_usage(&self, minutes_before: i64, hours_before: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM usage_minutes WHERE t < ?")
+            .bind(minutes_before)
+            .execute(&mut *tx)
+            .await?;
+        for tbl in ["usage_hours", "usage_endpoints", "usage_countries"] {
+            sqlx::query(&format!("DELETE FROM {tbl} WHERE t < ?"))
+                .bind(hours_before)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn latest_alert(&self, key_id: &str, kind: &str) -> Result<Option<Alert>> {
+        let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE key_id = ? AND kind = ? ORDER BY seq DESC LIMIT 1");
+        let row = sqlx::query(&sql)
+            .bind(key_id)
+            .bind(kind)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(alert_from_row).transpose()
+    }
+
+    async fn insert_alert(&self, a: &Alert) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO alerts (id, account_id, key_id, kind, status, message, evidence, created_at, \
+             acknowledged_at, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&a.id)
+        .bind(&a.account_id)
+        .bind(&a.key_id)
+        .bind(&a.kind)
+        .bind(a.status.as_str())
+        .bind(&a.message)
+        .bind(a.evidence.to_string())
+        .bind(millis(a.created_at))
+        .bind(a.acknowledged_at.map(millis))
+        .bind(a.resolved_at.map(millis))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn alerts(&self, account_id: &str, open_only: bool, limit: u32) -> Result<Vec<Alert>> {
+        let filter = if open_only { "AND status = 'open'" } else { "" };
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE account_id = ? {filter} ORDER BY created_at DESC, seq DESC LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(account_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(alert_from_row).collect()
+    }
+
+    async fn set_alert_status(&self, a: &Alert) -> Result<()> {
+        sqlx::query(
+            "UPDATE alerts SET status = ?, acknowledged_at = ?, resolved_at = ? WHERE id = ?",
+        )
+        .bind(a.status.as_str())
+        .bind(a.acknowledged_at.map(millis))
+        .bind(a.resolved_at.map(millis))
+        .bind(&a.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn open_alerts(&self) -> Result<Vec<Alert>> {
+        let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE status = 'open'");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(alert_from_row).collect()
     }
 }

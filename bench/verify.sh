@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Verify-path benchmark: POST /v1/verify on a real keyport-server, against a
+# bare axum hello-world on the same runtime as the baseline. See README.md.
+#
+# Environment:
+#   BENCH_KEYS     keys to seed and rotate over        (default 3000)
+#   BENCH_SECONDS  measured wrk run, per target         (default 10)
+#   BENCH_WARMUP   unmeasured wrk run before each, 0=off (default 2)
+#   BENCH_CONNS    wrk connections                      (default 64)
+#   BENCH_THREADS  wrk threads                          (default 2)
+#   CARGO_TARGET_DIR                                    (default /var/cache/keyport/target)
+#   RUST_LOG       passed through to the server (unset: its default, info)
+#
+# Exit status: 0 when the runs completed with only 2xx responses and no socket
+# errors (targets missed are reported, not failed); 2 when a measured run saw
+# non-2xx responses or socket errors; 1 on setup failure.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+OUT=$BENCH_DIR/out
+KEYS=${BENCH_KEYS:-3000}
+DURATION=${BENCH_SECONDS:-10}
+WARMUP=${BENCH_WARMUP:-2}
+CONNS=${BENCH_CONNS:-64}
+THREADS=${BENCH_THREADS:-2}
+TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/keyport/target}
+case $TARGET_DIR in /*) ;; *) TARGET_DIR=$PWD/$TARGET_DIR ;; esac
+export BENCH_DIR BENCH_THREADS=$THREADS
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'verify.sh: %s\n' "$*" >&2; exit 1; }
+
+# ---- 1. build -------------------------------------------------------------
+log "building release binaries in $TARGET_DIR"
+CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --manifest-path "$ROOT/Cargo.toml" \
+  -p keyport-server --bin keyport-server --example hello
+SERVER_BIN=$TARGET_DIR/release/keyport-server
+HELLO_BIN=$TARGET_DIR/release/examples/hello
+[[ -x $SERVER_BIN && -x $HELLO_BIN ]] || die "binaries not found under $TARGET_DIR/release"
+
+if ! command -v wrk >/dev/null; then
+  log "installing wrk"
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+command -v python3 >/dev/null || die "python3 is needed to seed keys"
+command -v curl >/dev/null || die "curl is needed for the smoke checks"
+
+# ---- temp dir, servers, cleanup -------------------------------------------
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/keyport-bench.XXXXXX")
+SERVER_PID=
+HELLO_PID=
+cleanup() {
+  local pid
+  for pid in "$SERVER_PID" "$HELLO_PID"; do
+    [[ -n $pid ]] || continue
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# wait_listening PID STDOUT_FILE: prints the URL from "listening on http://ADDR".
+wait_listening() {
+  local pid=$1 file=$2 line _
+  for _ in $(seq 1 200); do
+    kill -0 "$pid" 2>/dev/null || die "process $pid exited before listening (see $file)"
+    line=$(head -n 1 "$file" 2>/dev/null || true)
+    if [[ $line == "listening on http://"* ]]; then
+      printf '%s\n' "${line#listening on }"
+      return
+    fi
+    sleep 0.05
+  done
+  die "process $pid did not print its address within 10 s"
+}
+
+DB="sqlite://$TMP/bench.db"
+log "creating an enterprise account"
+"$SERVER_BIN" account create --name Bench --plan enterprise --json --database "$DB" \
+  2>>"$TMP/server.log" | python3 -c 'import json, sys; print(json.load(sys.stdin)["admin_key"])' \
+  >"$TMP/admin.key"
+chmod 600 "$TMP/admin.key"
+
+"$SERVER_BIN" serve --listen 127.0.0.1:0 --database "$DB" >"$TMP/server.out" 2>>"$TMP/server.log" &
+SERVER_PID=$!
+"$HELLO_BIN" --listen 127.0.0.1:0 >"$TMP/hello.out" 2>"$TMP/hello.log" &
+HELLO_PID=$!
+SERVER_URL=$(wait_listening "$SERVER_PID" "$TMP/server.out")
+HELLO_URL=$(wait_listening "$HELLO_PID" "$TMP/hello.out")
+log "keyport-server at $SERVER_URL (pid $SERVER_PID), hello at $HELLO_URL (pid $HELLO_PID)"
+
+# ---- 2. seed keys ---------------------------------------------------------
+log "seeding $KEYS keys"
+python3 "$BENCH_DIR/seed_keys.py" "$SERVER_URL" "$TMP/admin.key" "$KEYS" "$TMP/keys.txt" >&2
+[[ $(wc -l <"$TMP/keys.txt") -eq $KEYS ]] || die "key file does not hold $KEYS keys"
+
+# Smoke checks, so a broken setup fails here and not as a fast stream of errors.
+[[ $(curl -fsS "$HELLO_URL/") == "Hello, world!" ]] || die "hello server gave an unexpected answer"
+status=$(head -n 1 "$TMP/keys.txt" | python3 -c 'import json, sys; print(json.dumps({"key": sys.stdin.read().strip()}))' |
+  curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @- "$SERVER_URL/v1/verify")
+[[ $status == 200 ]] || die "POST /v1/verify with a seeded key answered $status, not 200"
+
+# ---- 3. load --------------------------------------------------------------
+mkdir -p "$OUT"
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+WRK_HELLO=(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$BENCH_DIR/hello.lua" "$HELLO_URL/")
+WRK_VERIFY=(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$BENCH_DIR/verify.lua"
+  "$SERVER_URL/v1/verify" -- "$TMP/keys.txt")
+
+# cpu_ticks PID: user+system CPU of a process so far, in clock ticks.
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+
+# run_wrk NAME SERVER_PID CMD...: optional warm-up (the same command with a
+# shorter -d), then the measured run, saved to $OUT; sets cpu_NAME to the
+# server's CPU ticks during the measured run.
+run_wrk() {
+  local name=$1 pid=$2 before
+  shift 2
+  if [[ $WARMUP != 0 ]]; then
+    log "$name: warm-up ${WARMUP}s"
+    "${@/#-d${DURATION}s/-d${WARMUP}s}" >/dev/null
+  fi
+  log "$name: measuring ${DURATION}s"
+  before=$(cpu_ticks "$pid")
+  "$@" >"$OUT/$STAMP-$name.txt"
+  printf -v "cpu_$name" '%s' $(($(cpu_ticks "$pid") - before))
+}
+
+# Other work on the machine skews everything: say so in the report.
+# shellcheck disable=SC2009 # pgrep -x refuses patterns over 15 characters
+busy=$(ps -eo comm= | grep -cxE 'rustc|cargo|cc|ld|node' || true)
+((busy == 0)) || log "WARNING: $busy compiler/build processes are running; numbers will be noisy"
+load_before=$(cut -d' ' -f1 /proc/loadavg)
+log_lines_before=$(wc -l <"$TMP/server.log")
+log_bytes_before=$(wc -c <"$TMP/server.log")
+cpu_hello=0 cpu_verify=0
+run_wrk hello "$HELLO_PID" "${WRK_HELLO[@]}"
+run_wrk verify "$SERVER_PID" "${WRK_VERIFY[@]}"
+sleep 1.5 # let the usage flusher run once more, so its log lines (if any) land
+log_lines=$(($(wc -l <"$TMP/server.log") - log_lines_before))
+log_bytes=$(($(wc -c <"$TMP/server.log") - log_bytes_before))
+cp "$TMP/server.log" "$OUT/$STAMP-server-stderr.log"
+
+# ---- 4. report ------------------------------------------------------------
+# field NAME KEY: a value from the BENCH line of a run.
+field() {
+  sed -n "s/^BENCH .*\\b$2=\\([0-9.]*\\).*/\\1/p" "$OUT/$STAMP-$1.txt"
+}
+for name in hello verify; do
+  grep -q '^BENCH ' "$OUT/$STAMP-$name.txt" || die "no summary in $OUT/$STAMP-$name.txt"
+done
+h_rps=$(field hello rps)
+v_rps=$(field verify rps)
+ratio=$(awk -v v="$v_rps" -v h="$h_rps" 'BEGIN { printf "%.2f", v / h }')
+ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
+verdict() { if awk -v x="$1" -v t="$2" "BEGIN { exit !(x $3 t) }"; then echo "ok"; else echo "MISSED"; fi; }
+errors() { echo $(($(field "$1" connect_err) + $(field "$1" read_err) + $(field "$1" write_err) + $(field "$1" timeout_err))); }
+v_non2xx=$(field verify non2xx)
+h_non2xx=$(field hello non2xx)
+v_errors=$(errors verify)
+h_errors=$(errors hello)
+# cpu NAME: the server's share of all CPUs and its CPU time per request.
+cpu() {
+  awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" -v d="$(field "$2" duration_us)" -v r="$(field "$2" requests)" \
+    'BEGIN { s = t / hz; printf "%.0f%% of %d CPUs, %.1f us/req", 100 * s / (d / 1e6) / n, n, 1e6 * s / r }'
+}
+tree=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
+
+cat <<EOF
+
+Keyport verify benchmark  ($(date -u +%F\ %TZ), $(nproc) CPUs shared by wrk and the server)
+  keys seeded:          $KEYS (plan enterprise: 1000/min per key, burst 2000)
+  wrk:                  $THREADS threads, $CONNS connections, ${DURATION}s (+${WARMUP}s warm-up)
+  RUST_LOG:             ${RUST_LOG:-<unset; server default info,sqlx=warn>}
+  source tree:          $tree
+  load before runs:     $load_before (1-min avg), other build processes: $busy
+
+                        hello GET /        verify POST /v1/verify
+  requests/s            $(printf '%-18s %s' "$h_rps" "$v_rps")
+  p50 latency           $(printf '%-18s %s' "$(ms "$(field hello p50_us)")" "$(ms "$(field verify p50_us)")")
+  p99 latency           $(printf '%-18s %s' "$(ms "$(field hello p99_us)")" "$(ms "$(field verify p99_us)")")
+  max latency           $(printf '%-18s %s' "$(ms "$(field hello max_us)")" "$(ms "$(field verify max_us)")")
+  non-2xx responses     $(printf '%-18s %s' "$h_non2xx" "$v_non2xx")
+  socket errors         $(printf '%-18s %s' "$h_errors" "$v_errors")
+  server CPU, hello:    $(cpu "$cpu_hello" hello)
+  server CPU, verify:   $(cpu "$cpu_verify" verify)
+
+  verify/hello ratio    $ratio   (target >= 0.70: $(verdict "$ratio" 0.70 '>='))
+  verify p99            $(ms "$(field verify p99_us)")   (target < 2 ms: $(verdict "$(field verify p99_us)" 2000 '<'))
+  server stderr         $log_lines lines, $log_bytes bytes during the load runs
+
+  commands:
+    ${WRK_HELLO[*]}
+    ${WRK_VERIFY[*]}
+  raw output: $OUT/$STAMP-{hello,verify,server-stderr}.txt/.log
+EOF
+
+if ((v_non2xx + h_non2xx + v_errors + h_errors > 0)); then
+  echo "WARNING: non-2xx responses or socket errors: the numbers above are not clean" >&2
+  exit 2
+fi

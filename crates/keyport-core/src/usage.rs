@@ -1,0 +1,160 @@
+//! Usage outcomes and endpoint folding.
+
+use serde::{Deserialize, Serialize};
+
+/// What happened to one request of a known key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// 2xx or 3xx.
+    Success,
+    /// 4xx other than 429 and the gateway's own scope/resource 403.
+    ClientError,
+    /// 5xx, including an unreachable upstream.
+    ServerError,
+    /// Refused by the limiter (429).
+    RateLimited,
+    /// Refused for scope or resource (403).
+    Denied,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Success,
+        Outcome::ClientError,
+        Outcome::ServerError,
+        Outcome::RateLimited,
+        Outcome::Denied,
+    ];
+
+    /// The outcome of a response the upstream (or the service) gave.
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            429 => Outcome::RateLimited,
+            400..=499 => Outcome::ClientError,
+            500..=599 => Outcome::ServerError,
+            _ => Outcome::Success,
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Requests per outcome, in [`Outcome::ALL`] order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts(pub [u64; 5]);
+
+impl Counts {
+    pub fn one(outcome: Outcome) -> Self {
+        let mut c = Self::default();
+        c.0[outcome.index()] = 1;
+        c
+    }
+
+    pub fn add(&mut self, other: &Counts) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a += b;
+        }
+    }
+
+    pub fn get(&self, o: Outcome) -> u64 {
+        self.0[o.index()]
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// Client and server errors (not limiter or scope refusals).
+    pub fn errors(&self) -> u64 {
+        self.get(Outcome::ClientError) + self.get(Outcome::ServerError)
+    }
+}
+
+/// Longest folded endpoint, in path segments kept.
+const MAX_SEGMENTS: usize = 8;
+
+/// `GET /projects/alpha/items/42` → `GET /projects/alpha/items/{id}`: a segment
+/// that holds a digit, or is very long, is an id. Keeps cardinality bounded
+/// while names such as `alpha` stay readable.
+pub fn fold_endpoint(method: &str, path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + method.len() + 1);
+    out.push_str(method);
+    out.push(' ');
+    let mut segments = path.split('/').filter(|s| !s.is_empty()).peekable();
+    if segments.peek().is_none() {
+        out.push('/');
+    }
+    for (i, seg) in segments.enumerate() {
+        if i == MAX_SEGMENTS {
+            out.push_str("/…");
+            break;
+        }
+        out.push('/');
+        if seg.len() >= 24 || seg.bytes().any(|c| c.is_ascii_digit()) {
+            out.push_str("{id}");
+        } else {
+            out.push_str(seg);
+        }
+    }
+    out
+}
+
+/// A country code from a trusted proxy header: two ASCII letters or digits
+/// (ISO 3166 alpha-2, plus proxies' specials such as `XX` or `T1`), upper-cased.
+pub fn clean_country(value: &str) -> Option<String> {
+    let v = value.trim();
+    (v.len() == 2 && v.bytes().all(|c| c.is_ascii_alphanumeric())).then(|| v.to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_outcomes() {
+        assert_eq!(Outcome::from_status(200), Outcome::Success);
+        assert_eq!(Outcome::from_status(304), Outcome::Success);
+        assert_eq!(Outcome::from_status(404), Outcome::ClientError);
+        assert_eq!(Outcome::from_status(429), Outcome::RateLimited);
+        assert_eq!(Outcome::from_status(502), Outcome::ServerError);
+    }
+
+    #[test]
+    fn folding() {
+        assert_eq!(
+            fold_endpoint("GET", "/projects/alpha/items/42"),
+            "GET /projects/alpha/items/{id}"
+        );
+        assert_eq!(
+            fold_endpoint("GET", "/projects/7/items"),
+            "GET /projects/{id}/items"
+        );
+        assert_eq!(
+            fold_endpoint("DELETE", "/u/550e8400-e29b-41d4-a716-446655440000"),
+            "DELETE /u/{id}"
+        );
+        assert_eq!(fold_endpoint("GET", "/"), "GET /");
+        assert_eq!(
+            fold_endpoint("GET", "/a/b/c/d/e/f/g/h/i/j"),
+            "GET /a/b/c/d/e/f/g/h/…"
+        );
+    }
+
+    #[test]
+    fn countries() {
+        assert_eq!(clean_country(" de "), Some("DE".into()));
+        assert_eq!(clean_country("DEU"), None);
+        assert_eq!(clean_country("d-"), None);
+    }
+
+    #[test]
+    fn counts() {
+        let mut c = Counts::one(Outcome::Success);
+        c.add(&Counts::one(Outcome::ServerError));
+        assert_eq!(c.total(), 2);
+        assert_eq!(c.errors(), 1);
+    }
+}

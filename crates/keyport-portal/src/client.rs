@@ -1,0 +1,419 @@
+//! The one HTTP client for the key service API, embedded or remote. The admin
+//! credential is held as a [`SecretKey`] and leaves this struct only as an
+//! `Authorization: Bearer` header. Every failure becomes a [`PortalError`]
+//! whose message is safe to show: server messages are passed on only after
+//! a check that they carry nothing key-shaped.
+
+use keyport_core::{find_key_in_text, KeyPrefix, SecretKey};
+use keyport_server::model::{
+    AccountView, AuditList, CreateKeyRequest, CreatedKey, KeyList, KeyView, UpdateKeyRequest,
+};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::error::{PortalError, Result};
+
+/// Page size the portal asks for (the API's maximum).
+pub const PAGE_SIZE: u32 = 100;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest server message shown to the user.
+const MAX_MESSAGE: usize = 300;
+
+/// Checks and normalises a service address typed by the user:
+/// `http(s)://host[:port][/path]`, without credentials, query or fragment; a
+/// trailing `/` or `/v1` is dropped. Plain `http` is allowed only for this
+/// machine (`localhost`, `127.0.0.0/8`, `::1`): the admin key must not cross
+/// a network unencrypted.
+pub fn normalize_service_url(input: &str) -> Result<Url> {
+    let input = input.trim();
+    let invalid = |m: &str| PortalError::Invalid(m.to_string());
+    let mut url = Url::parse(input).map_err(|_| {
+        invalid("Enter the service address with http:// or https://, e.g. https://keys.example.com")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid(
+            "Enter the service address with http:// or https://, e.g. https://keys.example.com",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "Remove the user name and password from the address; the admin key goes in its own field.",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "The service address cannot have a query (?…) or fragment (#…).",
+        ));
+    }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(invalid(
+            "Use https:// for a service on another machine: plain http would send the admin key unencrypted. \
+             http:// is allowed only for localhost.",
+        ));
+    }
+    let mut path = url.path().trim_end_matches('/').to_string();
+    if let Some(p) = path.strip_suffix("/v1") {
+        path = p.to_string();
+    }
+    url.set_path(&path);
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// The text form used as a service's identity (settings, keychain entry):
+/// the normalised URL without a trailing `/`.
+pub fn service_id(url: &Url) -> String {
+    url.as_str().trim_end_matches('/').to_string()
+}
+
+/// The product prefix of a key (`to` in `to_live_…`), checked by parsing the
+/// whole key with it, checksum included.
+pub fn key_prefix_of(raw: &str) -> Result<KeyPrefix> {
+    let head = raw.split('_').next().unwrap_or_default();
+    let prefix: KeyPrefix = head.parse().map_err(|_| {
+        PortalError::Invalid(
+            "That is not a Keyport key: a key looks like to_live_ followed by 64 characters."
+                .into(),
+        )
+    })?;
+    prefix
+        .parse(raw)
+        .map_err(|e| PortalError::Invalid(format!("That is not a valid Keyport key: {e}.")))?;
+    Ok(prefix)
+}
+
+pub struct ServiceClient {
+    http: reqwest::Client,
+    base: Url,
+    credential: SecretKey,
+    /// The credential's prefix, to spot key-shaped text in server messages.
+    prefix: Option<KeyPrefix>,
+}
+
+impl fmt::Debug for ServiceClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceClient")
+            .field("base", &self.base.as_str())
+            .field("credential", &self.credential)
+            .finish()
+    }
+}
+
+impl ServiceClient {
+    /// A client for the service at `base` (already normalised) acting with
+    /// the admin key `credential`.
+    pub fn new(base: Url, credential: SecretKey) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            // Never follow a redirect with the credential.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("keyport-portal/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|_| PortalError::Internal("Could not set up the HTTP client.".into()))?;
+        let prefix = key_prefix_of(credential.expose()).ok();
+        Ok(Self {
+            http,
+            base,
+            credential,
+            prefix,
+        })
+    }
+
+    /// The service address, e.g. `http://127.0.0.1:41234`.
+    pub fn service_url(&self) -> String {
+        service_id(&self.base)
+    }
+
+    /// The admin key, for the keychain write after a successful check.
+    pub(crate) fn credential(&self) -> &SecretKey {
+        &self.credential
+    }
+
+    /// The prefix of keys this service issues, taken from the admin key.
+    pub fn key_prefix(&self) -> Option<&KeyPrefix> {
+        self.prefix.as_ref()
+    }
+
+    pub async fn account(&self) -> Result<AccountView> {
+        self.call(Method::GET, &["v1", "account"], &[], None::<&()>)
+            .await
+    }
+
+    /// One page of keys, newest first.
+    pub async fn list_keys(&self, cursor: Option<&str>) -> Result<KeyList> {
+        let query = page_query(cursor);
+        self.call(Method::GET, &["v1", "keys"], &query, None::<&()>)
+            .await
+    }
+
+    pub async fn get_key(&self, id: &str) -> Result<KeyView> {
+        self.call(Method::GET, &["v1", "keys", id], &[], None::<&()>)
+            .await
+    }
+
+    pub async fn create_key(&self, req: &CreateKeyRequest) -> Result<CreatedKey> {
+        self.call(Method::POST, &["v1", "keys"], &[], Some(req))
+            .await
+    }
+
+    pub async fn update_key(&self, id: &str, patch: &UpdateKeyRequest) -> Result<KeyView> {
+        self.call(Method::PATCH, &["v1", "keys", id], &[], Some(patch))
+            .await
+    }
+
+    pub async fn revoke_key(&self, id: &str) -> Result<KeyView> {
+        self.call(
+            Method::POST,
+            &["v1", "keys", id, "revoke"],
+            &[],
+            None::<&()>,
+        )
+        .await
+    }
+
+    pub async fn audit_log(&self, cursor: Option<&str>) -> Result<AuditList> {
+        let query = page_query(cursor);
+        self.call(Method::GET, &["v1", "audit"], &query, None::<&()>)
+            .await
+    }
+
+    fn endpoint(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("http(s) URLs have a path")
+            .pop_if_empty()
+            .extend(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        url
+    }
+
+    async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> Result<T> {
+        let mut req = self
+            .http
+            .request(method, self.endpoint(segments, query))
+            .bearer_auth(self.credential.expose());
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let res = req.send().await.map_err(|e| self.transport_error(&e))?;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.map_err(|e| self.transport_error(&e))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|_| self.not_understood());
+        }
+        Err(self.http_error(status, &headers, &bytes))
+    }
+
+    fn not_understood(&self) -> PortalError {
+        PortalError::Internal(format!(
+            "The answer from {} was not understood. Is this address a Keyport key service?",
+            self.service_url()
+        ))
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> PortalError {
+        let url = self.service_url();
+        if e.is_timeout() {
+            PortalError::Unreachable(format!(
+                "The key service at {url} did not answer in time. Check your connection, then retry."
+            ))
+        } else if e.is_connect() {
+            PortalError::Unreachable(format!(
+                "Cannot connect to the key service at {url}. Check that it is running and that the address is right, then retry."
+            ))
+        } else {
+            PortalError::Unreachable(format!(
+                "The connection to the key service at {url} failed. Retry in a moment."
+            ))
+        }
+    }
+
+    fn http_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> PortalError {
+        let server_message = error_message(body).and_then(|m| self.safe_message(&m));
+        let msg = |fallback: &str| server_message.clone().unwrap_or_else(|| fallback.into());
+        match status {
+            StatusCode::UNAUTHORIZED => PortalError::Unauthorized(
+                "The key service did not accept the admin key: it may have been revoked or expired. \
+                 Sign in again with a valid admin key."
+                    .into(),
+            ),
+            StatusCode::FORBIDDEN => {
+                PortalError::Forbidden(msg("The admin key is not allowed to do this."))
+            }
+            StatusCode::NOT_FOUND => PortalError::NotFound(msg("Not found.")),
+            StatusCode::CONFLICT => PortalError::Conflict(msg("This conflicts with the key's current state.")),
+            StatusCode::BAD_REQUEST
+            | StatusCode::UNPROCESSABLE_ENTITY
+            | StatusCode::PAYLOAD_TOO_LARGE => {
+                PortalError::Invalid(msg("The service did not accept this input."))
+            }
+            StatusCode::TOO_MANY_REQUESTS => {
+                let retry_after = retry_after(headers);
+                PortalError::RateLimited {
+                    message: match retry_after {
+                        Some(s) => format!("Too many requests: try again in {s} s."),
+                        None => "Too many requests: try again in a moment.".into(),
+                    },
+                    retry_after,
+                }
+            }
+            StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => {
+                PortalError::Unreachable(format!(
+                    "The key service at {} is not available right now ({}). Retry in a moment.",
+                    self.service_url(),
+                    status.as_u16()
+                ))
+            }
+            _ => PortalError::Internal(format!(
+                "The key service answered with an error ({}). Retry, and if it persists check the service's log.",
+                status.as_u16()
+            )),
+        }
+    }
+
+    /// A server message fit to show: short, printable, and without anything
+    /// that looks like a key or the credential.
+    fn safe_message(&self, m: &str) -> Option<String> {
+        let m: String = m.chars().filter(|c| !c.is_control()).collect();
+        let m = m.trim();
+        if m.is_empty() || m.contains(self.credential.expose()) {
+            return None;
+        }
+        if let Some(p) = &self.prefix {
+            if find_key_in_text(m, p) {
+                return None;
+            }
+        }
+        Some(if m.chars().count() > MAX_MESSAGE {
+            format!("{}…", m.chars().take(MAX_MESSAGE).collect::<String>())
+        } else {
+            m.to_string()
+        })
+    }
+}
+
+fn page_query(cursor: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut q = vec![("limit", PAGE_SIZE.to_string())];
+    if let Some(c) = cursor.filter(|c| !c.is_empty()) {
+        q.push(("cursor", c.to_string()));
+    }
+    q
+}
+
+/// `{"error":{"code":"…","message":"…"}}` → the message.
+fn error_message(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("error")?.get("message")?.as_str().map(str::to_string)
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<u32> {
+    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let secs: u64 = v.parse().ok()?;
+    Some(secs.min(u64::from(u32::MAX)) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_normalised() {
+        let n = |s| service_id(&normalize_service_url(s).unwrap());
+        assert_eq!(n("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(n(" http://localhost:8080/ "), "http://localhost:8080");
+        assert_eq!(n("http://[::1]:8080/v1/"), "http://[::1]:8080");
+        assert_eq!(n("https://keys.example.com/v1"), "https://keys.example.com");
+        assert_eq!(
+            n("https://example.com/keyport/"),
+            "https://example.com/keyport"
+        );
+        assert_eq!(n("HTTPS://Keys.Example.com"), "https://keys.example.com");
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        for bad in [
+            "",
+            "keys.example.com",
+            "ftp://keys.example.com",
+            "http://keys.example.com",
+            "http://10.0.0.5:8080",
+            "https://user:pw@keys.example.com",
+            "https://keys.example.com/?x=1",
+            "https://keys.example.com/#frag",
+        ] {
+            let e = normalize_service_url(bad).unwrap_err();
+            assert!(matches!(e, PortalError::Invalid(_)), "{bad}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn key_prefix_comes_from_a_valid_key_only() {
+        let k =
+            KeyPrefix::default().generate(keyport_core::Environment::Live, &mut rand::rngs::OsRng);
+        assert_eq!(key_prefix_of(k.expose()).unwrap().as_str(), "to");
+        let acme: KeyPrefix = "acme".parse().unwrap();
+        let k = acme.generate(keyport_core::Environment::Test, &mut rand::rngs::OsRng);
+        assert_eq!(key_prefix_of(k.expose()).unwrap().as_str(), "acme");
+        let raw = k.expose();
+        let last = if raw.ends_with('0') { '1' } else { '0' };
+        let typo = format!("{}{last}", &raw[..raw.len() - 1]);
+        let e = key_prefix_of(&typo).unwrap_err();
+        assert!(e.to_string().contains("checksum"), "{e}");
+        assert!(!e.to_string().contains(&typo));
+        assert!(key_prefix_of("hunter2").is_err());
+    }
+
+    #[test]
+    fn endpoints_escape_ids() {
+        let c = ServiceClient::new(
+            normalize_service_url("https://example.com/base").unwrap(),
+            SecretKey::new("x".into()),
+        )
+        .unwrap();
+        assert_eq!(
+            c.endpoint(&["v1", "keys", "a/b?c"], &[]).as_str(),
+            "https://example.com/base/v1/keys/a%2Fb%3Fc"
+        );
+        assert_eq!(
+            c.endpoint(&["v1", "keys"], &page_query(Some("42")))
+                .as_str(),
+            "https://example.com/base/v1/keys?limit=100&cursor=42"
+        );
+    }
+
+    #[test]
+    fn debug_does_not_show_the_credential() {
+        let c = ServiceClient::new(
+            normalize_service_url("http://127.0.0.1:1").unwrap(),
+            SecretKey::new("to_live_verysecret".into()),
+        )
+        .unwrap();
+        assert!(!format!("{c:?}").contains("verysecret"));
+    }
+}

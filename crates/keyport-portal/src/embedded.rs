@@ -1,0 +1,281 @@
+//! The embedded key service: `keyport_server` in this process on
+//! `127.0.0.1:0`, its SQLite file in the app data folder, and the sample API
+//! as its gateway upstream. On first launch it creates the local account
+//! (Professional plan) and keeps that account's admin key in the keychain.
+//!
+//! Nothing secret is written to a file: `embedded.json` next to the database
+//! holds only the local account's id and its admin key's id, so that a lost
+//! keychain entry can be replaced and the old admin key revoked.
+
+use keyport_core::{Environment, KeyHash, Plan, Scope, SecretKey};
+use keyport_server::clock::SystemClock;
+use keyport_server::model::{Account, AccountView, CreateKeyRequest};
+use keyport_server::service::{Admin, KeyService, ServiceOptions};
+use keyport_server::store::Store;
+use keyport_server::{Server, ServerConfig};
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{PortalError, Result};
+use crate::fsutil;
+use crate::keychain::CredentialStore;
+use crate::portal::TryIt;
+use crate::sample_api::SampleApi;
+
+pub const DATABASE_FILE: &str = "keyport.db";
+pub const STATE_FILE: &str = "embedded.json";
+pub const LOCAL_ACCOUNT_NAME: &str = "Local account";
+pub const LOCAL_PLAN: Plan = Plan::Professional;
+/// Actor and source of the portal's own changes in the audit log.
+const PORTAL_ACTOR: &str = "portal";
+
+/// Ids only: which account is the local one and which admin key the keychain
+/// holds for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbeddedState {
+    pub account_id: String,
+    pub admin_key_id: String,
+}
+
+/// The keychain entry ("user") of the local account's admin key.
+pub fn keychain_user(account_id: &str) -> String {
+    format!("embedded:{account_id}")
+}
+
+pub struct Embedded {
+    data_dir: PathBuf,
+    server: Server,
+    store: Arc<dyn Store>,
+    sample: SampleApi,
+}
+
+impl Embedded {
+    /// Opens (or creates) the database in `data_dir` and starts the service
+    /// and the sample API.
+    pub async fn start(data_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            PortalError::Internal(format!(
+                "Cannot create the data folder {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let sample = SampleApi::start()
+            .await
+            .map_err(|e| PortalError::Internal(format!("Cannot start the sample API: {e}")))?;
+        let url = format!("sqlite://{}", data_dir.join(DATABASE_FILE).display());
+        let opened = async {
+            let store = keyport_server::store::open(&url)
+                .await
+                .map_err(start_error)?;
+            let service = KeyService::open(
+                store.clone(),
+                Arc::new(SystemClock),
+                ServiceOptions::default(),
+            )
+            .await
+            .map_err(start_error)?;
+            let mut config = ServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), url.clone());
+            config.upstream = Some(sample.url());
+            let server = keyport_server::start_with_service(config, Arc::new(service))
+                .await
+                .map_err(start_error)?;
+            Ok::<_, PortalError>((store, server))
+        }
+        .await;
+        match opened {
+            Ok((store, server)) => Ok(Self {
+                data_dir: data_dir.to_path_buf(),
+                server,
+                store,
+                sample,
+            }),
+            Err(e) => {
+                sample.shutdown().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`: the API and the gateway.
+    pub fn service_url(&self) -> String {
+        format!("http://{}", self.server.addr())
+    }
+
+    pub fn try_it(&self) -> TryIt {
+        TryIt::for_gateway(&self.service_url())
+    }
+
+    fn service(&self) -> &Arc<KeyService> {
+        self.server.service()
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.data_dir.join(STATE_FILE)
+    }
+
+    pub fn state(&self) -> Option<EmbeddedState> {
+        fsutil::read_json(&self.state_path())
+    }
+
+    /// The local account's admin key, from the keychain. First launch creates
+    /// the account; a missing or dead keychain entry is replaced by a new
+    /// admin key (and the old one revoked). Blocking keychain calls run on
+    /// the blocking pool.
+    pub async fn sign_in(
+        &self,
+        keychain: &Arc<dyn CredentialStore>,
+    ) -> Result<(SecretKey, AccountView)> {
+        let Some(account) = self.local_account().await? else {
+            return self.first_launch(keychain).await;
+        };
+        let user = keychain_user(&account.id);
+        let stored = blocking({
+            let k = keychain.clone();
+            let user = user.clone();
+            move || k.get(&user)
+        })
+        .await?;
+        if let Some(secret) = stored {
+            match self
+                .service()
+                .authenticate_admin(Some(&secret), Some(PORTAL_ACTOR))
+                .await
+            {
+                Ok(admin) if admin.account.id == account.id => {
+                    return Ok((secret, (&*admin.account).into()));
+                }
+                Ok(_) | Err(keyport_server::error::ServiceError::Unauthorized(_)) => {}
+                Err(e) => return Err(service_error(e)),
+            }
+        }
+        self.replace_admin_key(keychain, account).await
+    }
+
+    /// The account this portal created: the one named in `embedded.json`,
+    /// else the oldest in the database.
+    async fn local_account(&self) -> Result<Option<Account>> {
+        if let Some(st) = self.state() {
+            if let Some(a) = self
+                .store
+                .account(&st.account_id)
+                .await
+                .map_err(service_error)?
+            {
+                return Ok(Some(a));
+            }
+        }
+        let mut all = self.store.accounts().await.map_err(service_error)?;
+        all.sort_by_key(|a| a.created_at);
+        Ok(all.into_iter().next())
+    }
+
+    async fn first_launch(
+        &self,
+        keychain: &Arc<dyn CredentialStore>,
+    ) -> Result<(SecretKey, AccountView)> {
+        let (account, admin_key, secret) = self
+            .service()
+            .create_account(LOCAL_ACCOUNT_NAME, LOCAL_PLAN, PORTAL_ACTOR)
+            .await
+            .map_err(service_error)?;
+        let secret = store_secret(keychain, keychain_user(&account.id), secret).await?;
+        self.save_state(&EmbeddedState {
+            account_id: account.id.clone(),
+            admin_key_id: admin_key.id,
+        })?;
+        tracing::info!(account = %account.id, "created the local account");
+        Ok((secret, account))
+    }
+
+    /// The keychain lost the admin key (or holds a dead one): issue a new
+    /// admin key for the local account, store it, then revoke the old one
+    /// so a key nobody holds any more cannot be used.
+    async fn replace_admin_key(
+        &self,
+        keychain: &Arc<dyn CredentialStore>,
+        account: Account,
+    ) -> Result<(SecretKey, AccountView)> {
+        let admin = Admin {
+            account: Arc::new(account),
+            key_id: PORTAL_ACTOR.into(),
+            source: Some(PORTAL_ACTOR.into()),
+        };
+        let secret = self
+            .service()
+            .prefix()
+            .generate(Environment::Live, &mut OsRng);
+        let created = self
+            .service()
+            .create_key(
+                &admin,
+                CreateKeyRequest {
+                    name: "Admin key (portal, replaced)".into(),
+                    environment: Environment::Live,
+                    scopes: vec![Scope::Admin],
+                    resources: vec![],
+                    expires_at: None,
+                    rate_limit: None,
+                    key_hash: Some(KeyHash::of(secret.expose()).to_hex()),
+                    last4: Some(secret.last4()),
+                },
+            )
+            .await
+            .map_err(service_error)?;
+        let secret = store_secret(keychain, keychain_user(&admin.account.id), secret).await?;
+        let old = self.state().filter(|s| s.account_id == admin.account.id);
+        self.save_state(&EmbeddedState {
+            account_id: admin.account.id.clone(),
+            admin_key_id: created.key.id.clone(),
+        })?;
+        if let Some(old) = old.filter(|o| o.admin_key_id != created.key.id) {
+            match self.service().revoke_key(&admin, &old.admin_key_id).await {
+                Ok(_) | Err(keyport_server::error::ServiceError::NotFound(_)) => {}
+                Err(e) => tracing::warn!(error = %e, "could not revoke the lost admin key"),
+            }
+        }
+        tracing::warn!(
+            account = %admin.account.id,
+            "the local admin key was missing from the keychain; issued a new one"
+        );
+        Ok((secret, (&*admin.account).into()))
+    }
+
+    fn save_state(&self, st: &EmbeddedState) -> Result<()> {
+        fsutil::write_json(&self.state_path(), st)
+    }
+
+    /// Stops the service (writing the last usage batch) and the sample API.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+        self.sample.shutdown().await;
+    }
+}
+
+async fn store_secret(
+    keychain: &Arc<dyn CredentialStore>,
+    user: String,
+    secret: SecretKey,
+) -> Result<SecretKey> {
+    let k = keychain.clone();
+    blocking(move || k.set(&user, &secret).map(|()| secret)).await
+}
+
+/// Runs a blocking keychain call on the blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| PortalError::Internal("A keychain call failed unexpectedly.".into()))?
+}
+
+fn start_error(e: impl std::fmt::Display) -> PortalError {
+    PortalError::Internal(format!("The embedded key service could not start: {e}"))
+}
+
+fn service_error(e: impl std::fmt::Display) -> PortalError {
+    PortalError::Internal(format!("The embedded key service failed: {e}"))
+}

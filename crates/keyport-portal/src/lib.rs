@@ -1,0 +1,21 @@
+//! The desktop portal's logic, without Tauri: the key service client, the OS
+//! keychain, the embedded service with its sample API, and the [`Portal`]
+//! state the app's commands call. Testable without a window.
+
+pub mod client;
+pub mod clipboard;
+pub mod embedded;
+pub mod error;
+mod fsutil;
+pub mod keychain;
+pub mod portal;
+pub mod sample_api;
+pub mod settings;
+
+pub use client::ServiceClient;
+pub use error::{PortalError, PortalErrorBody, PortalErrorCode, Result};
+pub use keychain::{CredentialStore, KeychainStatus, MemoryKeychain, SystemKeychain};
+pub use portal::{
+    plan_table, Mode, NewKeyInput, OnceSecret, PlanRow, Portal, PortalConfig, PortalStatus, TryIt,
+};
+pub use settings::SavedService;

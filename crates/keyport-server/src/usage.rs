@@ -1,0 +1,220 @@
+//! Usage queries: per-key series with breakdowns, per-account totals, CSV.
+
+use chrono::{DateTime, Duration, Utc};
+use keyport_core::Counts;
+use std::collections::HashMap;
+
+use crate::error::{Result, ServiceError};
+use crate::model::*;
+use crate::service::{Admin, KeyService};
+use crate::store::Dimension;
+
+/// Most points one series call returns: 30 days at minute resolution fit.
+pub const MAX_POINTS: i64 = 50_000;
+const TOP_BREAKDOWN: u32 = 20;
+
+/// A validated, step-aligned window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from: i64,
+    pub to: i64,
+    pub step: Step,
+}
+
+impl Window {
+    /// Defaults: the last 24 hours; the step from the span (≤ 6 h minute,
+    /// ≤ 14 d hour, else day). `from` is floored and `to` ceiled to the step.
+    pub fn new(
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        step: Option<Step>,
+        now: DateTime<Utc>,
+    ) -> Result<Self> {
+        let to = to.unwrap_or(now);
+        let from = from.unwrap_or(to - Duration::hours(24));
+        if from >= to {
+            return Err(ServiceError::BadRequest("from must be before to".into()));
+        }
+        let span = to - from;
+        let step = step.unwrap_or(if span <= Duration::hours(6) {
+            Step::Minute
+        } else if span <= Duration::days(14) {
+            Step::Hour
+        } else {
+            Step::Day
+        });
+        let s = step.seconds();
+        let from = from.timestamp().div_euclid(s) * s;
+        let to = (to.timestamp() + s - 1).div_euclid(s) * s;
+        let points = (to - from) / s;
+        if points > MAX_POINTS {
+            return Err(ServiceError::BadRequest(format!(
+                "that window is {points} points at step {}; at most {MAX_POINTS} per call: use a larger step or a shorter window",
+                step_name(step)
+            )));
+        }
+        Ok(Self { from, to, step })
+    }
+}
+
+fn step_name(s: Step) -> &'static str {
+    match s {
+        Step::Minute => "minute",
+        Step::Hour => "hour",
+        Step::Day => "day",
+    }
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
+impl KeyService {
+    pub async fn key_usage(&self, admin: &Admin, key_id: &str, w: Window) -> Result<KeyUsage> {
+        self.store
+            .key(&admin.account.id, key_id)
+            .await?
+            .ok_or(ServiceError::NotFound("key"))?;
+        let rows = self
+            .store
+            .usage_series(key_id, w.step, w.from, w.to)
+            .await?;
+        let by_t: HashMap<i64, Counts> = rows.into_iter().collect();
+        let s = w.step.seconds();
+        let points = (0..(w.to - w.from) / s)
+            .map(|i| {
+                let t = w.from + i * s;
+                UsagePoint::new(at(t), by_t.get(&t).unwrap_or(&Counts::default()))
+            })
+            .collect();
+        let top = |dim| {
+            self.store
+                .usage_top(key_id, dim, w.from, w.to, TOP_BREAKDOWN)
+        };
+        let endpoints = top(Dimension::Endpoint).await?;
+        let countries = top(Dimension::Country).await?;
+        Ok(KeyUsage {
+            key_id: key_id.to_string(),
+            from: at(w.from),
+            to: at(w.to),
+            step: w.step,
+            points,
+            endpoints: endpoints
+                .into_iter()
+                .map(|(endpoint, count)| EndpointCount { endpoint, count })
+                .collect(),
+            countries: countries
+                .into_iter()
+                .map(|(country, count)| CountryCount { country, count })
+                .collect(),
+        })
+    }
+
+    /// The same series as CSV: `t,success,client_error,server_error,rate_limited,denied`.
+    pub async fn key_usage_csv(&self, admin: &Admin, key_id: &str, w: Window) -> Result<String> {
+        let usage = self.key_usage(admin, key_id, w).await?;
+        let mut out = String::from("t,success,client_error,server_error,rate_limited,denied\n");
+        for p in usage.points {
+            out.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                p.t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                p.success,
+                p.client_error,
+                p.server_error,
+                p.rate_limited,
+                p.denied
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Totals per key for every key of the account, in one query. Hour-aligned
+    /// windows read the hour table, others the minute table.
+    pub async fn account_usage(
+        &self,
+        admin: &Admin,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<AccountUsage> {
+        let to = to.unwrap_or_else(|| self.now());
+        let from = from.unwrap_or(to - Duration::hours(24));
+        if from >= to {
+            return Err(ServiceError::BadRequest("from must be before to".into()));
+        }
+        let (f, t) = (from.timestamp(), to.timestamp());
+        let step = if f % 3600 == 0 && t % 3600 == 0 {
+            Step::Hour
+        } else {
+            Step::Minute
+        };
+        let totals: HashMap<String, Counts> = self
+            .store
+            .usage_totals(&admin.account.id, step, f, t)
+            .await?
+            .into_iter()
+            .collect();
+        let mut keys: Vec<KeyTotals> = self
+            .store
+            .key_names(&admin.account.id)
+            .await?
+            .into_iter()
+            .map(|(id, name)| {
+                let c = totals.get(&id).copied().unwrap_or_default();
+                let p = UsagePoint::new(from, &c);
+                KeyTotals {
+                    key_id: id,
+                    name,
+                    total: c.total(),
+                    success: p.success,
+                    client_error: p.client_error,
+                    server_error: p.server_error,
+                    rate_limited: p.rate_limited,
+                    denied: p.denied,
+                }
+            })
+            .collect();
+        keys.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.name.cmp(&b.name)));
+        Ok(AccountUsage { from, to, keys })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 10, 12, 30, 20).unwrap()
+    }
+
+    #[test]
+    fn defaults_and_alignment() {
+        let w = Window::new(None, None, None, now()).unwrap();
+        assert_eq!(w.step, Step::Hour);
+        assert_eq!(w.to - w.from, 25 * 3600, "floored from, ceiled to");
+        let w = Window::new(Some(now() - Duration::hours(1)), Some(now()), None, now()).unwrap();
+        assert_eq!(w.step, Step::Minute);
+        assert_eq!((w.to - w.from) / 60, 61);
+    }
+
+    #[test]
+    fn thirty_days_per_minute_fit_more_do_not() {
+        let d30 = Window::new(
+            Some(now() - Duration::days(30)),
+            Some(now()),
+            Some(Step::Minute),
+            now(),
+        )
+        .unwrap();
+        assert!((d30.to - d30.from) / 60 <= MAX_POINTS);
+        let err = Window::new(
+            Some(now() - Duration::days(40)),
+            Some(now()),
+            Some(Step::Minute),
+            now(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("at most"));
+        assert!(Window::new(Some(now()), Some(now() - Duration::hours(1)), None, now()).is_err());
+    }
+}

@@ -1,0 +1,141 @@
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { api, inTauri, isPortalError, onCall, toPortalError } from "./api";
+
+type Call = { cmd: string; args: unknown };
+let calls: Call[] = [];
+let reply: (cmd: string, args: unknown) => unknown;
+
+beforeEach(() => {
+  calls = [];
+  reply = () => null;
+  mockIPC((cmd, args) => {
+    calls.push({ cmd, args });
+    return reply(cmd, args);
+  });
+});
+
+afterEach(() => clearMocks());
+
+describe("commands and arguments (docs/portal-commands.md)", () => {
+  it("sends every command with the contract's camelCase argument names", async () => {
+    const input = {
+      name: "n",
+      environment: "test" as const,
+      scopes: ["read" as const],
+      resources: [],
+      expires_at: null,
+      rate_limit: null,
+    };
+    await api.portalStatus();
+    await api.getAccount();
+    await api.planTable();
+    await api.listKeys();
+    await api.listKeys("c2");
+    await api.getKey("key_1");
+    await api.createKey(input);
+    await api.updateKey("key_1", { name: "m" });
+    await api.revokeKey("key_1");
+    await api.auditLog();
+    await api.auditLog("c9");
+    await api.copySecret("to_test_x");
+    await api.connectRemote("https://k.example", "to_live_admin");
+    await api.useService(null);
+    await api.useService("https://k.example");
+    await api.signOut("https://k.example");
+    expect(calls).toEqual([
+      { cmd: "portal_status", args: {} },
+      { cmd: "get_account", args: {} },
+      { cmd: "plan_table", args: {} },
+      { cmd: "list_keys", args: { cursor: null } },
+      { cmd: "list_keys", args: { cursor: "c2" } },
+      { cmd: "get_key", args: { id: "key_1" } },
+      { cmd: "create_key", args: { input } },
+      { cmd: "update_key", args: { id: "key_1", patch: { name: "m" } } },
+      { cmd: "revoke_key", args: { id: "key_1" } },
+      { cmd: "audit_log", args: { cursor: null } },
+      { cmd: "audit_log", args: { cursor: "c9" } },
+      { cmd: "copy_secret", args: { secret: "to_test_x" } },
+      { cmd: "connect_remote", args: { url: "https://k.example", adminKey: "to_live_admin" } },
+      { cmd: "use_service", args: { url: null } },
+      { cmd: "use_service", args: { url: "https://k.example" } },
+      { cmd: "sign_out", args: { url: "https://k.example" } },
+    ]);
+  });
+
+  it("resolves to what the command returned", async () => {
+    reply = () => ({ keys: [], next_cursor: null });
+    await expect(api.listKeys()).resolves.toEqual({ keys: [], next_cursor: null });
+  });
+
+  it("knows it runs in Tauri when the internals exist", () => {
+    expect(inTauri()).toBe(true);
+  });
+});
+
+describe("rejections become PortalError", () => {
+  it("passes a PortalError through", async () => {
+    reply = () => {
+      throw { code: "rate_limited", message: "Slow down.", retry_after: 30 };
+    };
+    const e = await api.listKeys().catch((x: unknown) => x);
+    expect(e).toEqual({ code: "rate_limited", message: "Slow down.", retry_after: 30 });
+    expect(isPortalError(e)).toBe(true);
+  });
+
+  it("wraps Tauri's plain string errors", async () => {
+    reply = () => {
+      throw "command list_keys not found";
+    };
+    await expect(api.listKeys()).rejects.toEqual({
+      code: "internal",
+      message: "command list_keys not found",
+      retry_after: null,
+    });
+  });
+
+  it("normalises odd shapes", () => {
+    expect(toPortalError({ code: "teapot", message: "short and stout" })).toEqual({
+      code: "internal",
+      message: "short and stout",
+      retry_after: null,
+    });
+    expect(toPortalError({ code: "unreachable" }).message).toMatch(/could not be reached/);
+    expect(toPortalError({ code: "rate_limited", message: "x", retry_after: 12n }).retry_after).toBe(12);
+    expect(toPortalError({ code: "rate_limited", message: "x", retry_after: "7" }).retry_after).toBe(7);
+    expect(toPortalError({ code: "rate_limited", message: "x", retry_after: -1 }).retry_after).toBeNull();
+    expect(toPortalError(new Error("boom")).message).toBe("boom");
+    expect(toPortalError(undefined)).toEqual({
+      code: "internal",
+      message: "Something went wrong inside the app.",
+      retry_after: null,
+    });
+  });
+});
+
+describe("onCall", () => {
+  it("reports each outcome and can be removed", async () => {
+    const seen: string[] = [];
+    const off = onCall(({ command, error }) => seen.push(`${command}:${error?.code ?? "ok"}`));
+    await api.getAccount();
+    reply = () => {
+      throw { code: "unreachable", message: "down", retry_after: null };
+    };
+    await api.getAccount().catch(() => {});
+    off();
+    await api.getAccount().catch(() => {});
+    expect(seen).toEqual(["get_account:ok", "get_account:unreachable"]);
+  });
+});
+
+describe("outside Tauri", () => {
+  it("refuses clearly instead of crashing", async () => {
+    clearMocks();
+    delete (window as { __TAURI_INTERNALS__?: unknown }).__TAURI_INTERNALS__;
+    expect(inTauri()).toBe(false);
+    await expect(api.portalStatus()).rejects.toMatchObject({
+      code: "internal",
+      message: expect.stringMatching(/Keyport desktop app/),
+    });
+  });
+});

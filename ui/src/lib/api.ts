@@ -1,0 +1,149 @@
+// The one typed wrapper over Tauri's `invoke` for every command of
+// docs/portal-commands.md. Every rejection becomes a PortalError.
+import { invoke } from "@tauri-apps/api/core";
+import type {
+  AccountView,
+  AuditList,
+  KeyList,
+  KeyView,
+  NewKeyInput,
+  OnceSecret,
+  PlanRow,
+  PortalError,
+  PortalErrorCode,
+  PortalStatus,
+  UpdateKeyRequest,
+} from "./types";
+
+type Invoke = (cmd: string, args?: Record<string, unknown>) => Promise<unknown>;
+
+const CODES: ReadonlySet<string> = new Set<PortalErrorCode>([
+  "unreachable",
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "invalid",
+  "conflict",
+  "rate_limited",
+  "keychain_unavailable",
+  "not_connected",
+  "internal",
+]);
+
+const FALLBACK: Record<PortalErrorCode, string> = {
+  unreachable: "The key service could not be reached.",
+  unauthorized: "The service did not accept this portal's credential.",
+  forbidden: "This credential is not allowed to do that.",
+  not_found: "That no longer exists.",
+  invalid: "Some of what was sent is not valid.",
+  conflict: "That conflicts with the current state.",
+  rate_limited: "Too many requests right now.",
+  keychain_unavailable: "The system keychain is not available.",
+  not_connected: "Not connected to a key service.",
+  internal: "Something went wrong inside the app.",
+};
+
+export function isPortalError(e: unknown): e is PortalError {
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    typeof (e as { code?: unknown }).code === "string" &&
+    CODES.has((e as { code: string }).code) &&
+    typeof (e as { message?: unknown }).message === "string"
+  );
+}
+
+function toSeconds(v: unknown): number | null {
+  if (typeof v === "number" && Number.isFinite(v) && v >= 0) return Math.ceil(v);
+  if (typeof v === "bigint" && v >= 0n) return Number(v);
+  if (typeof v === "string" && /^\d+$/.test(v)) return Number(v);
+  return null;
+}
+
+/** Whatever `invoke` rejected with, as a PortalError (never throws). */
+export function toPortalError(e: unknown): PortalError {
+  if (typeof e === "object" && e !== null && typeof (e as { code?: unknown }).code === "string") {
+    const raw = e as { code: string; message?: unknown; retry_after?: unknown };
+    const code: PortalErrorCode = CODES.has(raw.code) ? (raw.code as PortalErrorCode) : "internal";
+    const message =
+      typeof raw.message === "string" && raw.message.trim() !== "" ? raw.message : FALLBACK[code];
+    return { code, message, retry_after: toSeconds(raw.retry_after) };
+  }
+  // Tauri itself rejects with a plain string (unknown command, bad arguments).
+  if (typeof e === "string" && e.trim() !== "") {
+    return { code: "internal", message: e, retry_after: null };
+  }
+  if (e instanceof Error && e.message) {
+    return { code: "internal", message: e.message, retry_after: null };
+  }
+  return { code: "internal", message: FALLBACK.internal, retry_after: null };
+}
+
+/** True inside the Tauri webview. */
+export function inTauri(): boolean {
+  return typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
+}
+
+const notInApp: Invoke = () =>
+  Promise.reject({
+    code: "internal",
+    message: "This page only works inside the Keyport desktop app.",
+    retry_after: null,
+  });
+
+let mockBackend: Promise<Invoke> | null = null;
+
+function getBackend(): Promise<Invoke> {
+  if (inTauri()) return Promise.resolve(invoke as Invoke);
+  // The in-memory mock exists only in `--mode mock` builds and the dev server,
+  // and even there only outside Tauri. In the production build this branch is
+  // constant-false and the mock module is never bundled.
+  if (__KEYPORT_MOCK__) {
+    mockBackend ??= import("./mock-backend").then((m) => m.mockInvoke as Invoke);
+    return mockBackend;
+  }
+  return Promise.resolve(notInApp);
+}
+
+export type CallOutcome = { command: string; error: PortalError | null };
+type Listener = (outcome: CallOutcome) => void;
+const listeners = new Set<Listener>();
+
+/** Observe every call's outcome (the app uses it for the connection indicator). */
+export function onCall(listener: Listener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  let result: T;
+  try {
+    const run = await getBackend();
+    result = (await run(command, args)) as T;
+  } catch (e) {
+    const error = toPortalError(e);
+    for (const l of listeners) l({ command, error });
+    throw error;
+  }
+  for (const l of listeners) l({ command, error: null });
+  return result;
+}
+
+export const api = {
+  portalStatus: () => call<PortalStatus>("portal_status"),
+  getAccount: () => call<AccountView>("get_account"),
+  planTable: () => call<PlanRow[]>("plan_table"),
+  listKeys: (cursor?: string | null) => call<KeyList>("list_keys", { cursor: cursor ?? null }),
+  getKey: (id: string) => call<KeyView>("get_key", { id }),
+  createKey: (input: NewKeyInput) => call<OnceSecret>("create_key", { input }),
+  updateKey: (id: string, patch: UpdateKeyRequest) => call<KeyView>("update_key", { id, patch }),
+  revokeKey: (id: string) => call<KeyView>("revoke_key", { id }),
+  auditLog: (cursor?: string | null) => call<AuditList>("audit_log", { cursor: cursor ?? null }),
+  copySecret: (secret: string) => call<void>("copy_secret", { secret }),
+  connectRemote: (url: string, adminKey: string) =>
+    call<PortalStatus>("connect_remote", { url, adminKey }),
+  useService: (url: string | null) => call<PortalStatus>("use_service", { url }),
+  signOut: (url: string) => call<PortalStatus>("sign_out", { url }),
+};
+
+export type Api = typeof api;

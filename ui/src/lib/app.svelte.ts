@@ -1,0 +1,364 @@
+// App state: the connection, the loaded keys and audit events, which screen
+// and which dialog is open. Components read it and call its actions.
+import { api, onCall } from "./api";
+import { errorLine } from "./errors";
+import { appendPage, EMPTY_FILTER, upsertKey, type KeyFilter } from "./filters";
+import { maskKey } from "./format";
+import { needsAttention } from "./rotation";
+import { toasts } from "./toasts.svelte";
+import type {
+  AccountView,
+  AuditView,
+  KeyView,
+  OnceSecret,
+  PlanRow,
+  PortalError,
+  PortalStatus,
+  SavedService,
+} from "./types";
+import { emptyForm, type KeyForm } from "./validation";
+
+export type View = "keys" | "usage" | "alerts" | "audit" | "account" | "services";
+export type Health = "ok" | "unreachable" | "unauthorized";
+
+/** Commands that talk to the key service (their outcome says if it is healthy). */
+const SERVICE_CALLS = new Set([
+  "get_account",
+  "list_keys",
+  "get_key",
+  "create_key",
+  "update_key",
+  "revoke_key",
+  "audit_log",
+]);
+
+type Paged<T> = {
+  items: T[];
+  cursor: string | null;
+  loaded: boolean;
+  loading: boolean;
+  loadingMore: boolean;
+  error: PortalError | null;
+};
+
+function paged<T>(): Paged<T> {
+  return { items: [], cursor: null, loaded: false, loading: false, loadingMore: false, error: null };
+}
+
+class App {
+  // ---- connection ----
+  status = $state<PortalStatus | null>(null);
+  statusError = $state<PortalError | null>(null);
+  booting = $state(true);
+  health = $state<Health>("ok");
+  switching = $state(false);
+
+  // ---- screens ----
+  view = $state<View>("keys");
+  /** Ticks every 15 s so relative times stay fresh. */
+  now = $state(Date.now());
+
+  // ---- data ----
+  keys = $state<Paged<KeyView>>(paged());
+  filter = $state<KeyFilter>({ ...EMPTY_FILTER });
+  audit = $state<Paged<AuditView>>(paged());
+  plans = $state<PlanRow[] | null>(null);
+  plansError = $state<PortalError | null>(null);
+  accountLoading = $state(false);
+  accountError = $state<PortalError | null>(null);
+
+  // ---- dialogs ----
+  createOpen = $state(false);
+  /** What was typed in Create key: kept until a key is created. */
+  createDraft = $state<KeyForm>(emptyForm());
+  once = $state.raw<OnceSecret | null>(null);
+  detailsId = $state<string | null>(null);
+  revokeTarget = $state<KeyView | null>(null);
+  signOutTarget = $state<SavedService | null>(null);
+  /** Prefill for the connect form (e.g. reconnecting a service whose key was revoked). */
+  connectUrl = $state("");
+  /** Bumped to ask the Keys screen to focus its search field. */
+  searchFocus = $state(0);
+
+  account: AccountView | null = $derived(this.status?.account ?? null);
+  connected = $derived(this.account !== null);
+  attention = $derived(needsAttention(this.keys.items, this.now));
+
+  constructor() {
+    onCall(({ command, error }) => {
+      if (!SERVICE_CALLS.has(command)) return;
+      if (error === null) this.health = "ok";
+      else if (error.code === "unreachable") this.health = "unreachable";
+      else if (error.code === "unauthorized") this.health = "unauthorized";
+    });
+  }
+
+  // ---- start and connection ----
+
+  async start() {
+    this.booting = true;
+    await this.refreshStatus();
+    this.booting = false;
+  }
+
+  async refreshStatus() {
+    try {
+      this.applyStatus(await api.portalStatus());
+      this.statusError = null;
+    } catch (e) {
+      this.statusError = e as PortalError;
+    }
+  }
+
+  /** A new status (start, connect, switch, sign-out): reload what depends on it. */
+  applyStatus(s: PortalStatus) {
+    const before = this.status;
+    const changed =
+      before === null ||
+      before.service_url !== s.service_url ||
+      before.account?.id !== s.account?.id;
+    this.status = s;
+    if (!changed) return;
+    this.health = "ok";
+    this.keys = paged();
+    this.audit = paged();
+    this.filter = { ...EMPTY_FILTER };
+    this.detailsId = null;
+    if (s.account === null) {
+      this.view = "services";
+      return;
+    }
+    if (this.view === "services" && before !== null) this.view = "keys";
+    void this.loadKeys();
+  }
+
+  async connect(url: string, adminKey: string): Promise<PortalError | null> {
+    try {
+      const s = await api.connectRemote(url, adminKey);
+      this.applyStatus(s);
+      this.view = "keys";
+      this.connectUrl = "";
+      toasts.success(`Connected to ${s.account?.name ?? url}.`);
+      return null;
+    } catch (e) {
+      return e as PortalError;
+    }
+  }
+
+  async useService(url: string | null) {
+    this.switching = true;
+    try {
+      const s = await api.useService(url);
+      this.applyStatus(s);
+      this.view = "keys";
+      toasts.success(url === null ? "Using the embedded service." : `Switched to ${url}.`);
+    } catch (e) {
+      toasts.error(errorLine(e as PortalError));
+    } finally {
+      this.switching = false;
+    }
+  }
+
+  async signOut(url: string): Promise<PortalError | null> {
+    try {
+      this.applyStatus(await api.signOut(url));
+      toasts.success(`Signed out of ${url}. Its admin key was removed from the keychain.`);
+      return null;
+    } catch (e) {
+      return e as PortalError;
+    }
+  }
+
+  /** The credential was rejected: go to the connect form for this service. */
+  reconnect() {
+    const s = this.status;
+    this.closeDialogs();
+    this.connectUrl = s?.mode === "remote" ? s.service_url : "";
+    this.view = "services";
+  }
+
+  // ---- keys ----
+
+  async loadKeys() {
+    this.keys.loading = true;
+    this.keys.error = null;
+    try {
+      const page = await api.listKeys(null);
+      this.keys.items = page.keys;
+      this.keys.cursor = page.next_cursor;
+      this.keys.loaded = true;
+    } catch (e) {
+      this.keys.error = e as PortalError;
+    } finally {
+      this.keys.loading = false;
+    }
+  }
+
+  async loadMoreKeys() {
+    if (this.keys.cursor === null || this.keys.loadingMore) return;
+    this.keys.loadingMore = true;
+    try {
+      const page = await api.listKeys(this.keys.cursor);
+      this.keys.items = appendPage(this.keys.items, page.keys);
+      this.keys.cursor = page.next_cursor;
+    } catch (e) {
+      toasts.error(errorLine(e as PortalError));
+    } finally {
+      this.keys.loadingMore = false;
+    }
+  }
+
+  keyById(id: string): KeyView | undefined {
+    return this.keys.items.find((k) => k.id === id);
+  }
+
+  storeKey(key: KeyView) {
+    this.keys.items = upsertKey(this.keys.items, key);
+  }
+
+  /** Create: on success the show-once dialog takes over and the draft is cleared. */
+  async createKey(input: Parameters<typeof api.createKey>[0]): Promise<PortalError | null> {
+    try {
+      const once = await api.createKey(input);
+      this.storeKey(once.key);
+      this.createOpen = false;
+      this.createDraft = emptyForm();
+      this.once = once;
+      return null;
+    } catch (e) {
+      return e as PortalError;
+    }
+  }
+
+  /** "I have stored it": drop the only copy of the raw key the webview has. */
+  closeOnce() {
+    const once = this.once;
+    if (once) {
+      toasts.success(`Key “${once.key.name}” created.`);
+      once.secret = "";
+    }
+    this.once = null;
+  }
+
+  async updateKey(id: string, patch: Parameters<typeof api.updateKey>[1]): Promise<PortalError | null> {
+    try {
+      const key = await api.updateKey(id, patch);
+      this.storeKey(key);
+      toasts.success(`Saved “${key.name}”.`);
+      return null;
+    } catch (e) {
+      return e as PortalError;
+    }
+  }
+
+  async revokeKey(key: KeyView): Promise<PortalError | null> {
+    try {
+      const revoked = await api.revokeKey(key.id);
+      this.storeKey(revoked);
+      this.revokeTarget = null;
+      toasts.success(`Revoked “${revoked.name}” (${maskKey(revoked)}). It stops working now.`);
+      return null;
+    } catch (e) {
+      return e as PortalError;
+    }
+  }
+
+  /** Opens a key's details, fetching it when it is not among the loaded pages. */
+  async openKey(id: string) {
+    if (!this.keyById(id)) {
+      try {
+        this.storeKey(await api.getKey(id));
+      } catch (e) {
+        toasts.error(errorLine(e as PortalError));
+        return;
+      }
+    }
+    this.detailsId = id;
+  }
+
+  // ---- audit, account ----
+
+  async loadAudit() {
+    this.audit.loading = true;
+    this.audit.error = null;
+    try {
+      const page = await api.auditLog(null);
+      this.audit.items = page.events;
+      this.audit.cursor = page.next_cursor;
+      this.audit.loaded = true;
+    } catch (e) {
+      this.audit.error = e as PortalError;
+    } finally {
+      this.audit.loading = false;
+    }
+  }
+
+  async loadMoreAudit() {
+    if (this.audit.cursor === null || this.audit.loadingMore) return;
+    this.audit.loadingMore = true;
+    try {
+      const page = await api.auditLog(this.audit.cursor);
+      const seen = new Set(this.audit.items.map((e) => String(e.id)));
+      this.audit.items = [...this.audit.items, ...page.events.filter((e) => !seen.has(String(e.id)))];
+      this.audit.cursor = page.next_cursor;
+    } catch (e) {
+      toasts.error(errorLine(e as PortalError));
+    } finally {
+      this.audit.loadingMore = false;
+    }
+  }
+
+  async loadAccount() {
+    this.accountLoading = true;
+    this.accountError = null;
+    this.plansError = null;
+    const [account, plans] = await Promise.allSettled([api.getAccount(), api.planTable()]);
+    if (account.status === "fulfilled") {
+      if (this.status) this.status = { ...this.status, account: account.value };
+    } else {
+      this.accountError = account.reason as PortalError;
+    }
+    if (plans.status === "fulfilled") this.plans = plans.value;
+    else this.plansError = plans.reason as PortalError;
+    this.accountLoading = false;
+  }
+
+  // ---- navigation ----
+
+  go(view: View) {
+    this.view = view;
+  }
+
+  anyDialogOpen(): boolean {
+    return (
+      this.createOpen ||
+      this.once !== null ||
+      this.detailsId !== null ||
+      this.revokeTarget !== null ||
+      this.signOutTarget !== null
+    );
+  }
+
+  closeDialogs() {
+    // Never the show-once dialog: only "I have stored it" closes it.
+    this.createOpen = false;
+    this.detailsId = null;
+    this.revokeTarget = null;
+    this.signOutTarget = null;
+  }
+
+  openCreate(seed?: KeyForm) {
+    if (!this.connected || this.once !== null) return;
+    if (seed) this.createDraft = seed;
+    this.view = "keys";
+    this.detailsId = null;
+    this.createOpen = true;
+  }
+
+  focusSearch() {
+    this.view = "keys";
+    this.searchFocus += 1;
+  }
+}
+
+export const app = new App();

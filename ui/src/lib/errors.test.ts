@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { adviseError, errorLine } from "./errors";
+import type { PortalError, PortalErrorCode } from "./types";
+
+const err = (code: PortalErrorCode, retry_after: number | null = null): PortalError => ({
+  code,
+  message: "The service said so.",
+  retry_after,
+});
+
+describe("adviseError", () => {
+  it("offers a way forward for each failure", () => {
+    expect(adviseError(err("unreachable")).steps).toEqual(["retry", "switch"]);
+    expect(adviseError(err("unauthorized")).steps).toEqual(["reconnect"]);
+    expect(adviseError(err("unauthorized")).detail).toMatch(/revoked/);
+    expect(adviseError(err("not_connected")).steps).toEqual(["connect"]);
+    expect(adviseError(err("invalid")).steps).toEqual([]);
+  });
+  it("keeps the service's message", () => {
+    for (const code of ["unreachable", "unauthorized", "invalid", "internal", "conflict"] as const) {
+      expect(adviseError(err(code)).detail).toContain("The service said so.");
+    }
+  });
+  it("says when to retry after a 429", () => {
+    expect(adviseError(err("rate_limited", 30)).detail).toMatch(/30 s/);
+    expect(errorLine(err("rate_limited", 90))).toBe("Too many requests: try again in 1 min 30 s.");
+    expect(adviseError(err("rate_limited")).detail).toMatch(/moment/);
+  });
+});

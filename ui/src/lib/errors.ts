@@ -1,0 +1,72 @@
+// What to tell a person about a PortalError, and what they can do next.
+import { formatSeconds } from "./format";
+import type { PortalError } from "./types";
+
+export type NextStep = "retry" | "reconnect" | "connect" | "switch" | "refresh";
+
+export type ErrorAdvice = {
+  title: string;
+  /** The backend's message (safe to show) with what to do next. */
+  detail: string;
+  steps: NextStep[];
+};
+
+export function adviseError(e: PortalError): ErrorAdvice {
+  switch (e.code) {
+    case "unreachable":
+      return {
+        title: "Can't reach the key service",
+        detail: `${e.message} Check that the service is running and reachable from this computer, then try again.`,
+        steps: ["retry", "switch"],
+      };
+    case "unauthorized":
+      return {
+        title: "The service no longer accepts this portal's credential",
+        detail: `${e.message} The admin key may have been revoked. Reconnect with a valid admin key.`,
+        steps: ["reconnect"],
+      };
+    case "forbidden":
+      return {
+        title: "Not allowed",
+        detail: `${e.message} The connected credential needs the admin scope.`,
+        steps: ["reconnect"],
+      };
+    case "rate_limited":
+      return {
+        title: "Too many requests",
+        detail:
+          e.retry_after !== null
+            ? `${e.message} You can try again in ${formatSeconds(e.retry_after)}.`
+            : `${e.message} Wait a moment, then try again.`,
+        steps: ["retry"],
+      };
+    case "not_connected":
+      return {
+        title: "Not connected to a key service",
+        detail: `${e.message} Connect to a service to manage its keys.`,
+        steps: ["connect"],
+      };
+    case "keychain_unavailable":
+      return {
+        title: "The system keychain is not available",
+        detail: e.message,
+        steps: ["retry"],
+      };
+    case "not_found":
+      return { title: "Not found", detail: `${e.message} It may have been removed.`, steps: ["refresh"] };
+    case "conflict":
+      return { title: "That can't be done now", detail: e.message, steps: ["refresh"] };
+    case "invalid":
+      return { title: "Please check what you entered", detail: e.message, steps: [] };
+    case "internal":
+      return { title: "Something went wrong", detail: e.message, steps: ["retry"] };
+  }
+}
+
+/** Short one-liner for toasts. */
+export function errorLine(e: PortalError): string {
+  const a = adviseError(e);
+  return e.code === "rate_limited" && e.retry_after !== null
+    ? `${a.title}: try again in ${formatSeconds(e.retry_after)}.`
+    : `${a.title}. ${e.message}`;
+}
