@@ -30,6 +30,7 @@ impl Window {
         step: Option<Step>,
         now: DateTime<Utc>,
     ) -> Result<Self> {
+        let to_given = to.is_some();
         let to = to.unwrap_or(now);
         let from = from.unwrap_or(to - Duration::hours(24));
         if from >= to {
@@ -45,7 +46,13 @@ impl Window {
         });
         let s = step.seconds();
         let from = from.timestamp().div_euclid(s) * s;
-        let to = (to.timestamp() + s - 1).div_euclid(s) * s;
+        // Without an explicit end, the current bucket is included whole.
+        let end = if to_given {
+            to.timestamp()
+        } else {
+            to.timestamp() + 1
+        };
+        let to = (end + s - 1).div_euclid(s) * s;
         let points = (to - from) / s;
         if points > MAX_POINTS {
             return Err(ServiceError::BadRequest(format!(
@@ -192,6 +199,13 @@ mod tests {
         let w = Window::new(None, None, None, now()).unwrap();
         assert_eq!(w.step, Step::Hour);
         assert_eq!(w.to - w.from, 25 * 3600, "floored from, ceiled to");
+        let on_boundary = Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap();
+        let w = Window::new(None, None, Some(Step::Hour), on_boundary).unwrap();
+        assert_eq!(
+            w.to,
+            on_boundary.timestamp() + 3600,
+            "the current hour is included"
+        );
         let w = Window::new(Some(now() - Duration::hours(1)), Some(now()), None, now()).unwrap();
         assert_eq!(w.step, Step::Minute);
         assert_eq!((w.to - w.from) / 60, 61);

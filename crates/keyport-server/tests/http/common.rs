@@ -20,6 +20,8 @@ pub struct Harness {
     pub clock: Arc<ManualClock>,
     pub dir: TempDir,
     pub upstream: Option<reqwest::Url>,
+    /// Proxy range whose CF-IPCountry header is trusted.
+    pub trusted: &'static str,
 }
 
 pub struct Account {
@@ -33,6 +35,10 @@ impl Harness {
     }
 
     pub async fn with_upstream(upstream: Option<reqwest::Url>) -> Self {
+        Self::build(upstream, "127.0.0.0/8").await
+    }
+
+    pub async fn build(upstream: Option<reqwest::Url>, trusted: &'static str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(t0()));
         let mut h = Self {
@@ -42,6 +48,7 @@ impl Harness {
             clock,
             dir,
             upstream,
+            trusted,
         };
         h.boot().await;
         h
@@ -58,6 +65,8 @@ impl Harness {
         );
         c.upstream = self.upstream.clone();
         c.flush_interval = std::time::Duration::from_millis(100);
+        c.country_header = Some("CF-IPCountry".into());
+        c.trusted_proxies = vec![self.trusted.parse().unwrap()];
         c
     }
 

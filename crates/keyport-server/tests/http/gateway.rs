@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 use crate::common::*;
 
 /// What the upstream saw: every request it received.
-type Seen = Arc<Mutex<Vec<Value>>>;
+pub type Seen = Arc<Mutex<Vec<Value>>>;
 
 /// A small upstream API: echoes what it received; `/fail/{code}` answers
 /// with that status.
-async fn upstream() -> (reqwest::Url, Seen) {
+pub async fn upstream() -> (reqwest::Url, Seen) {
     let seen: Seen = Arc::default();
     let log = seen.clone();
     let app = Router::new()

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod analytics;
 mod api;
 mod gateway;
 mod hygiene;
