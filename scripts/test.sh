@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine and runs every check and test:
-# formatting, clippy, unit + property tests, HTTP integration tests on
-# loopback with real SQLite files, and the desktop app's window-free tests.
+# formatting, clippy, TypeScript types generated from Rust (drift check), the
+# UI's type check and unit tests, unit + property tests, HTTP integration
+# tests on loopback with real SQLite files, and the desktop app's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -16,8 +17,27 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export XDG_DATA_HOME=$tmp/data XDG_CONFIG_HOME=$tmp/config XDG_CACHE_HOME=$tmp/cache
 
+echo "==> npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+
+echo "==> UI: type check, unit tests, build (the app embeds ui/dist)"
+npm run --silent ui:check
+npm run --silent ui:test
+npm run --silent ui:build
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
+
+echo "==> TypeScript bindings generated from Rust are committed and current"
+bindings=ui/src/lib/bindings
+TS_RS_EXPORT_DIR="$PWD/$bindings" cargo test --locked -q \
+  -p keyport-server --features keyport-server/ts --lib export_bindings >/dev/null
+if [ -n "$(git status --porcelain -- "$bindings")" ]; then
+  git status --short -- "$bindings"
+  git --no-pager diff --stat -- "$bindings"
+  echo "error: $bindings is out of date: run scripts/bindings.sh and commit" >&2
+  exit 1
+fi
 
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings

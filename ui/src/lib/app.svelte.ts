@@ -184,6 +184,7 @@ class App {
     this.keys.error = null;
     try {
       const page = await api.listKeys(null);
+      this.now = Date.now();
       this.keys.items = page.keys;
       this.keys.cursor = page.next_cursor;
       this.keys.loaded = true;
@@ -213,6 +214,7 @@ class App {
   }
 
   storeKey(key: KeyView) {
+    this.now = Date.now();
     this.keys.items = upsertKey(this.keys.items, key);
   }
 

@@ -34,10 +34,8 @@ export function adviseError(e: PortalError): ErrorAdvice {
     case "rate_limited":
       return {
         title: "Too many requests",
-        detail:
-          e.retry_after !== null
-            ? `${e.message} You can try again in ${formatSeconds(e.retry_after)}.`
-            : `${e.message} Wait a moment, then try again.`,
+        // With a Retry-After the notice counts down itself.
+        detail: e.retry_after !== null ? e.message : `${e.message} Wait a moment, then try again.`,
         steps: ["retry"],
       };
     case "not_connected":

@@ -23,8 +23,9 @@ describe("maskKey", () => {
 });
 
 describe("relativeTime", () => {
-  it("says just now for under 45 s", () => {
+  it("says just now for under 45 s, and for a moment ahead (clock drift)", () => {
     expect(relativeTime(ago(10_000), NOW)).toBe("just now");
+    expect(relativeTime(ago(-20_000), NOW)).toBe("just now");
   });
   it("counts minutes, hours and days", () => {
     expect(relativeTime(ago(3 * 60_000), NOW)).toBe("3 min ago");

@@ -46,7 +46,9 @@ export function relativeTime(iso: string, now: number): string {
   const diff = now - t;
   const abs = Math.abs(diff);
   const future = diff < 0;
-  if (abs < 45_000) return future ? "in a moment" : "just now";
+  // Clocks drift a little (the page's "now" ticks every few seconds): a moment
+  // ahead still reads "just now".
+  if (abs < 45_000 || (future && abs < 90_000)) return "just now";
   let phrase: string;
   if (abs < HOUR) {
     const m = Math.max(1, Math.round(abs / MINUTE));
@@ -94,7 +96,7 @@ export const ENV_LABEL: Record<Environment, string> = {
 export const SCOPE_HINT: Record<Scope, string> = {
   read: "Read resources (GET, HEAD)",
   write: "Create and change resources",
-  admin: "Manage the account and its keys — use sparingly",
+  admin: "Manage the account and its keys",
 };
 
 /** Audit actions as a person says them. */

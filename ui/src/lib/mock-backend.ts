@@ -80,7 +80,17 @@ const account: AccountView = {
   plan: "professional",
   limits: limitsOf("professional"),
   created_at: iso(now0 - 120 * DAY),
+  settings: {
+    rotation_days: { live: 90, test: 30, staging: 30 },
+    business_hours: { time_zone: "UTC", days: [1, 2, 3, 4, 5], start: "08:00", end: "18:00" },
+    allowed_countries: [],
+  },
 };
+
+/** What the service computes: created + the account's policy, none once revoked or rotated. */
+function dueAt(env: Environment, created: number, revoked: boolean): string | null {
+  return revoked ? null : iso(created + account.settings.rotation_days[env] * DAY);
+}
 
 let keys: KeyView[] = [];
 let audit: AuditView[] = [];
@@ -119,6 +129,7 @@ function addSeed(s: Seed) {
     effective_limits: effective(account.limits, rl),
     replaces: null,
     replaced_by: null,
+    rotation_due_at: dueAt(s.env, created, s.revokedDaysAgo !== undefined),
   };
   keys.unshift(key);
   record("key.create", key, created, { name: key.name });
@@ -163,6 +174,9 @@ function seed() {
   repl.replaces = old.id;
 }
 seed();
+// Newest first, like the service.
+keys.sort((a, b) => b.created_at.localeCompare(a.created_at));
+audit.sort((a, b) => b.at.localeCompare(a.at));
 
 function status(): PortalStatus {
   const connected = scenario !== "disconnected" && scenario !== "nokeychain";
@@ -250,6 +264,7 @@ function handle(cmd: string, a: Record<string, unknown>): unknown {
         effective_limits: effective(account.limits, input.rate_limit),
         replaces: null,
         replaced_by: null,
+        rotation_due_at: dueAt(input.environment, Date.now(), false),
       };
       keys.unshift(key);
       record("key.create", key, Date.now(), { name: key.name });
@@ -319,8 +334,9 @@ if (typeof document !== "undefined") {
   flag.setAttribute("aria-hidden", "true");
   Object.assign(flag.style, {
     position: "fixed",
-    top: "8px",
-    right: "12px",
+    bottom: "6px",
+    left: "50%",
+    transform: "translateX(-50%)",
     zIndex: "90",
     padding: "2px 8px",
     borderRadius: "10px",

@@ -1,6 +1,6 @@
-// Rotation reminders, the same rules as keyport-core's rotation module (the
-// seed's policy: live keys every 90 days, test and staging every 30).
-import type { Environment, KeyView } from "./types";
+// Rotation reminders from the service's `rotation_due_at` (the account's
+// policy; the seed's default: live keys every 90 days, test and staging every 30).
+import type { AccountView, Environment, KeyView } from "./types";
 
 export type RotationPolicy = Record<Environment, number>;
 
@@ -23,24 +23,29 @@ export type KeyHealth = {
 };
 
 export function keyHealth(
-  key: Pick<KeyView, "environment" | "created_at" | "expires_at" | "status" | "replaced_by">,
+  key: Pick<KeyView, "rotation_due_at" | "expires_at" | "status">,
   now: number,
-  policy: RotationPolicy = DEFAULT_POLICY,
 ): KeyHealth {
-  const created = Date.parse(key.created_at);
-  const dueAt = created + policy[key.environment] * DAY;
-  const quiet = key.status !== "active" || key.replaced_by !== null;
+  // The service computes the due date from the account's policy; null means
+  // the key needs no rotation (revoked, or already rotated).
+  const dueAt = key.rotation_due_at === null ? Number.POSITIVE_INFINITY : Date.parse(key.rotation_due_at);
+  const quiet = key.status !== "active" || key.rotation_due_at === null;
   let rotation: Rotation = "ok";
   if (!quiet) {
     if (now >= dueAt) rotation = "overdue";
     else if (now >= dueAt - DUE_SOON_DAYS * DAY) rotation = "due_soon";
   }
   let expiring = false;
-  if (!quiet && key.expires_at !== null) {
+  if (key.status === "active" && key.expires_at !== null) {
     const exp = Date.parse(key.expires_at);
     expiring = now < exp && now >= exp - EXPIRING_DAYS * DAY;
   }
   return { rotation, dueAt, expiring };
+}
+
+/** The account's rotation policy, or the seed's default before it loads. */
+export function policyOf(account: AccountView | null): RotationPolicy {
+  return account?.settings.rotation_days ?? DEFAULT_POLICY;
 }
 
 export type Attention = { key: KeyView; health: KeyHealth };

@@ -11,9 +11,11 @@ export function daysAgo(d: number): string {
 }
 
 let n = 0;
+const POLICY = { live: 90, test: 30, staging: 30 } as const;
+
 export function key(over: Partial<KeyView> = {}): KeyView {
   n += 1;
-  return {
+  const k: KeyView = {
     id: `key_${n.toString().padStart(4, "0")}`,
     name: `Key ${n}`,
     environment: "live",
@@ -30,8 +32,14 @@ export function key(over: Partial<KeyView> = {}): KeyView {
     effective_limits: PRO,
     replaces: null,
     replaced_by: null,
+    rotation_due_at: null,
     ...over,
   };
+  // Like the service: due = created + policy, none when revoked or rotated.
+  if (over.rotation_due_at === undefined && k.status !== "revoked" && k.replaced_by === null) {
+    k.rotation_due_at = new Date(Date.parse(k.created_at) + POLICY[k.environment] * DAY).toISOString();
+  }
+  return k;
 }
 
 export const ACCOUNT: AccountView = {
@@ -40,6 +48,11 @@ export const ACCOUNT: AccountView = {
   plan: "professional",
   limits: PRO,
   created_at: daysAgo(100),
+  settings: {
+    rotation_days: { live: 90, test: 30, staging: 30 },
+    business_hours: { time_zone: "UTC", days: [1, 2, 3, 4, 5], start: "08:00", end: "18:00" },
+    allowed_countries: [],
+  },
 };
 
 export function status(over: Partial<PortalStatus> = {}): PortalStatus {

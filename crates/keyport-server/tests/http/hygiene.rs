@@ -138,8 +138,31 @@ async fn verify_does_no_database_write_per_request() {
     );
 }
 
+/// A server process that is killed when the test ends, even by a panic.
+struct ServerProc(Child);
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for ServerProc {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ServerProc {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
 /// Runs the real binary; returns the child and its bound address.
-fn spawn_server(db: &str, upstream: Option<&str>, log: &Path) -> (Child, String) {
+fn spawn_server(db: &str, upstream: Option<&str>, log: &Path) -> (ServerProc, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyport-server"));
     cmd.args([
         "serve",
@@ -172,7 +195,7 @@ fn spawn_server(db: &str, upstream: Option<&str>, log: &Path) -> (Child, String)
         .strip_prefix("listening on http://")
         .expect("listening line")
         .to_string();
-    (child, addr)
+    (ServerProc(child), addr)
 }
 
 fn cli_account(db: &str) -> (String, String) {
@@ -202,7 +225,7 @@ fn cli_account(db: &str) -> (String, String) {
     )
 }
 
-fn sigterm(child: &mut Child) {
+fn sigterm(child: &mut ServerProc) {
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

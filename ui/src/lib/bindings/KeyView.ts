@@ -24,4 +24,9 @@ rate_limit: RateLimitView | null,
 /**
  * The limits that apply: plan and override combined.
  */
-effective_limits: LimitsView, replaces: string | null, replaced_by: string | null, };
+effective_limits: LimitsView, replaces: string | null, replaced_by: string | null, 
+/**
+ * When the account's rotation policy wants this key replaced; null for
+ * revoked keys and keys that were already rotated.
+ */
+rotation_due_at: string | null, };
