@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 use_build_cache
 out="$PWD/ui/src/lib/bindings"
 TS_RS_EXPORT_DIR="$out" cargo test --locked -q -p keyport-server --features keyport-server/ts --lib export_bindings >/dev/null
+TS_RS_EXPORT_DIR="$out" cargo test --locked -q -p keyport-portal --features keyport-portal/ts --lib export_bindings >/dev/null
 echo "bindings written to ui/src/lib/bindings"

@@ -1,9 +1,18 @@
 # Shared by scripts/run.sh and scripts/test.sh: system packages and the build cache.
 # shellcheck shell=bash
 
+# Node.js 20+ and npm for the UI build (Debian's nodejs when missing).
+ensure_node() {
+  if ! command -v npm >/dev/null 2>&1; then
+    install_system_packages nodejs npm
+  fi
+}
+
 # Debian 12 packages: Tauri's WebKitGTK stack, Xvfb for headless windows.
 SYSTEM_PACKAGES="build-essential pkg-config file curl ca-certificates libwebkit2gtk-4.1-dev libgtk-3-dev
-  libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev xvfb xauth"
+  libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev libdbus-1-dev xvfb xauth"
+# The keychain tests: a private D-Bus session with a throwaway gnome-keyring.
+KEYCHAIN_PACKAGES="dbus dbus-x11 gnome-keyring libsecret-tools"
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

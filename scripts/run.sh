@@ -4,10 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-install_system_packages
+install_system_packages gnome-keyring
+ensure_node
 check_rust
 use_build_cache
-if [ -f package-lock.json ]; then
-  npm ci --no-audit --no-fund --silent
-fi
-exec cargo run --locked -p keyport --bin keyport "$@"
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent ui:build
+cargo build --locked -p keyport --bin keyport
+exec "$CARGO_TARGET_DIR/debug/keyport" "$@"

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-install_system_packages
+install_system_packages $KEYCHAIN_PACKAGES
+ensure_node
 check_rust
 use_build_cache
 echo "==> build cache: $CARGO_TARGET_DIR"
@@ -30,8 +31,7 @@ cargo fmt --all -- --check
 
 echo "==> TypeScript bindings generated from Rust are committed and current"
 bindings=ui/src/lib/bindings
-TS_RS_EXPORT_DIR="$PWD/$bindings" cargo test --locked -q \
-  -p keyport-server --features keyport-server/ts --lib export_bindings >/dev/null
+scripts/bindings.sh >/dev/null
 if [ -n "$(git status --porcelain -- "$bindings")" ]; then
   git status --short -- "$bindings"
   git --no-pager diff --stat -- "$bindings"
@@ -41,6 +41,9 @@ fi
 
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "==> keychain tests against the real Secret Service (private D-Bus + gnome-keyring)"
+scripts/with-secret-service.sh cargo test --locked -p keyport-portal --features keyport-portal/keychain-tests --test keychain
 
 echo "==> cargo test"
 cargo test --workspace --locked

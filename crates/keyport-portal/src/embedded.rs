@@ -181,11 +181,13 @@ impl Embedded {
             .create_account(LOCAL_ACCOUNT_NAME, LOCAL_PLAN, PORTAL_ACTOR)
             .await
             .map_err(service_error)?;
-        let secret = store_secret(keychain, keychain_user(&account.id), secret).await?;
+        // Ids first: if the keychain write fails, the next launch finds the
+        // account, issues a new admin key and revokes this one.
         self.save_state(&EmbeddedState {
             account_id: account.id.clone(),
             admin_key_id: admin_key.id,
         })?;
+        let secret = store_secret(keychain, keychain_user(&account.id), secret).await?;
         tracing::info!(account = %account.id, "created the local account");
         Ok((secret, account))
     }
@@ -224,7 +226,14 @@ impl Embedded {
             )
             .await
             .map_err(service_error)?;
-        let secret = store_secret(keychain, keychain_user(&admin.account.id), secret).await?;
+        let secret = match store_secret(keychain, keychain_user(&admin.account.id), secret).await {
+            Ok(s) => s,
+            Err(e) => {
+                // Nobody holds the new key: revoke it at once.
+                let _ = self.service().revoke_key(&admin, &created.key.id).await;
+                return Err(e);
+            }
+        };
         let old = self.state().filter(|s| s.account_id == admin.account.id);
         self.save_state(&EmbeddedState {
             account_id: admin.account.id.clone(),

@@ -235,7 +235,7 @@ fn keyring_error(e: keyring::Error) -> PortalError {
 #[derive(Default)]
 pub struct MemoryKeychain {
     entries: Mutex<HashMap<String, Zeroizing<String>>>,
-    broken: Option<KeychainStatus>,
+    broken: Mutex<Option<KeychainStatus>>,
 }
 
 impl MemoryKeychain {
@@ -245,13 +245,26 @@ impl MemoryKeychain {
 
     /// A store that behaves like a system without a keychain.
     pub fn unavailable() -> Self {
-        Self {
-            entries: Mutex::default(),
-            broken: Some(unavailable(
+        let k = Self::default();
+        k.set_available(false);
+        k
+    }
+
+    /// Turns the simulated keychain off or (back) on; entries are kept.
+    pub fn set_available(&self, available: bool) {
+        *self.broken.lock().unwrap_or_else(|p| p.into_inner()) = (!available).then(|| {
+            unavailable(
                 format!("{NO_KEYCHAIN} (Detail: test store without a keychain.)"),
                 KEYCHAIN_FIX,
-            )),
-        }
+            )
+        });
+    }
+
+    fn broken(&self) -> Option<KeychainStatus> {
+        self.broken
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The users that have an entry, sorted.
@@ -266,7 +279,7 @@ impl MemoryKeychain {
     }
 
     fn check(&self) -> Result<()> {
-        match self.broken.as_ref().and_then(KeychainStatus::error) {
+        match self.broken().as_ref().and_then(KeychainStatus::error) {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -298,8 +311,7 @@ impl CredentialStore for MemoryKeychain {
     }
 
     fn probe(&self) -> KeychainStatus {
-        self.broken
-            .clone()
+        self.broken()
             .unwrap_or_else(|| KeychainStatus::ok("in-memory (tests)"))
     }
 }

@@ -37,8 +37,8 @@ async fn talks_to_a_real_service() {
     let account = c.account().await.unwrap();
     assert_eq!(account.name, name);
 
-    let secret = keyport_core::KeyPrefix::default()
-        .generate(Environment::Test, &mut rand::rngs::OsRng);
+    let secret =
+        keyport_core::KeyPrefix::default().generate(Environment::Test, &mut rand::rngs::OsRng);
     let mut req = request("ci");
     req.key_hash = Some(KeyHash::of(secret.expose()).to_hex());
     req.last4 = Some(secret.last4());

@@ -7,9 +7,7 @@ use common::{dead_port, files_containing, new_admin_shaped_key, Remote, Stub, Te
 use keyport_core::{Environment, KeyHash, KeyPrefix, Plan, Scope, SecretKey};
 use keyport_portal::embedded::{keychain_user, EmbeddedState, STATE_FILE};
 use keyport_portal::settings::SETTINGS_FILE;
-use keyport_portal::{
-    CredentialStore, MemoryKeychain, Mode, NewKeyInput, PortalErrorCode, TryIt,
-};
+use keyport_portal::{MemoryKeychain, Mode, NewKeyInput, PortalErrorCode, TryIt};
 use keyport_server::model::{KeyStatus, RateLimitView, UpdateKeyRequest};
 use std::sync::Arc;
 
@@ -63,10 +61,8 @@ async fn first_launch_creates_the_local_account_and_keeps_its_admin_key_in_the_k
     assert_eq!(res.status(), 200);
 
     // Only ids on disk, never the admin key.
-    let state: EmbeddedState = serde_json::from_slice(
-        &std::fs::read(t.data_dir().join(STATE_FILE)).unwrap(),
-    )
-    .unwrap();
+    let state: EmbeddedState =
+        serde_json::from_slice(&std::fs::read(t.data_dir().join(STATE_FILE)).unwrap()).unwrap();
     assert_eq!(state.account_id, account.id);
     assert!(files_containing(t.dir.path(), admin.expose()).is_empty());
     t.portal.shutdown().await;
@@ -156,9 +152,11 @@ async fn create_key_shows_the_raw_key_once_and_the_service_has_only_its_hash() {
     let listed = list.keys.iter().find(|k| k.id == once.key.id).unwrap();
     assert_eq!(listed.last4, parsed.last4);
     assert!(!serde_json::to_string(&list).unwrap().contains(&raw));
-    assert!(!serde_json::to_string(&t.portal.get_key(&once.key.id).await.unwrap())
-        .unwrap()
-        .contains(&raw));
+    assert!(
+        !serde_json::to_string(&t.portal.get_key(&once.key.id).await.unwrap())
+            .unwrap()
+            .contains(&raw)
+    );
 
     // The service was told the key came from the client.
     let audit = t.portal.audit_log(None).await.unwrap();
@@ -203,7 +201,10 @@ async fn create_key_shows_the_raw_key_once_and_the_service_has_only_its_hash() {
 
     // Nothing on disk holds the raw key (database, WAL, settings, state).
     t.portal.shutdown().await;
-    assert_eq!(files_containing(t.dir.path(), &raw), Vec::<std::path::PathBuf>::new());
+    assert_eq!(
+        files_containing(t.dir.path(), &raw),
+        Vec::<std::path::PathBuf>::new()
+    );
 }
 
 #[tokio::test]
@@ -254,11 +255,23 @@ async fn create_key_sends_only_the_hash_and_last4() {
     assert_eq!(body["key_hash"], KeyHash::of(&raw).to_hex().as_str());
     assert_eq!(body["last4"], once.secret.last4().as_str());
     assert!(!body.to_string().contains(&raw));
-    let mut fields: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut fields: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     fields.sort();
     assert_eq!(
         fields,
-        ["environment", "key_hash", "last4", "name", "resources", "scopes"]
+        [
+            "environment",
+            "key_hash",
+            "last4",
+            "name",
+            "resources",
+            "scopes"
+        ]
     );
     t.portal.shutdown().await;
 }
@@ -315,7 +328,10 @@ async fn connect_switch_and_sign_out_of_a_remote_service() {
     assert!(st.try_it.is_none());
     assert_eq!(st.saved_services.len(), 1);
     assert_eq!(st.saved_services[0].url, remote.url);
-    assert_eq!(st.saved_services[0].account_name.as_deref(), Some("Acme Inc"));
+    assert_eq!(
+        st.saved_services[0].account_name.as_deref(),
+        Some("Acme Inc")
+    );
     assert_eq!(
         t.keychain.get(&remote.url).unwrap().unwrap().expose(),
         admin_raw
@@ -341,7 +357,10 @@ async fn connect_switch_and_sign_out_of_a_remote_service() {
     // Back to the embedded one, and to the remote again.
     let st = t.portal.use_service(None).await.unwrap();
     assert_eq!(st.mode, Mode::Embedded);
-    assert_eq!(st.account.unwrap().id, embedded.account.as_ref().unwrap().id);
+    assert_eq!(
+        st.account.unwrap().id,
+        embedded.account.as_ref().unwrap().id
+    );
     assert!(st.try_it.is_some());
     assert_eq!(st.saved_services.len(), 1, "still saved");
     let st = t.portal.use_service(Some(&remote.url)).await.unwrap();
@@ -380,7 +399,11 @@ async fn connect_remote_refuses_bad_input_with_clear_codes() {
     // A typo: caught by the checksum before any request.
     let (_, admin) = remote.account("Acme").await;
     let raw = admin.expose();
-    let typo = format!("{}{}", &raw[..raw.len() - 1], if raw.ends_with('0') { '1' } else { '0' });
+    let typo = format!(
+        "{}{}",
+        &raw[..raw.len() - 1],
+        if raw.ends_with('0') { '1' } else { '0' }
+    );
     let e = t
         .portal
         .connect_remote(&remote.url, SecretKey::new(typo.clone()))
@@ -409,14 +432,20 @@ async fn connect_remote_refuses_bad_input_with_clear_codes() {
     assert_eq!(e.code(), PortalErrorCode::Unreachable);
 
     // Not a key service: the sample API answers 404 for /v1/account.
-    let sample = keyport_portal::sample_api::SampleApi::start().await.unwrap();
+    let sample = keyport_portal::sample_api::SampleApi::start()
+        .await
+        .unwrap();
     let e = t
         .portal
         .connect_remote(sample.url().as_str(), new_admin_shaped_key())
         .await
         .unwrap_err();
     assert_eq!(e.code(), PortalErrorCode::Invalid);
-    assert!(e.to_string().contains("does not look like a Keyport key service"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("does not look like a Keyport key service"),
+        "{e}"
+    );
     sample.shutdown().await;
 
     let st = t.portal.status().await;
@@ -480,11 +509,57 @@ async fn without_a_keychain_the_portal_says_why_and_stores_nothing() {
 
     let e = t.portal.list_keys(None).await.unwrap_err();
     assert_eq!(e.code(), PortalErrorCode::KeychainUnavailable);
-    let e = t.portal.connect_remote(&remote.url, admin).await.unwrap_err();
+    let e = t
+        .portal
+        .connect_remote(&remote.url, admin)
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), PortalErrorCode::KeychainUnavailable);
     // The plan table needs no service.
     assert_eq!(t.portal.plan_table().len(), 4);
     assert!(files_containing(t.dir.path(), &admin_raw).is_empty());
+    t.portal.shutdown().await;
+}
+
+#[tokio::test]
+async fn once_the_keychain_is_fixed_the_portal_signs_in() {
+    let kc = Arc::new(MemoryKeychain::unavailable());
+    let t = TestPortal::with_keychain(kc.clone());
+    let st = t.portal.status().await;
+    assert!(!st.keychain.available);
+    assert!(st.account.is_none());
+
+    kc.set_available(true);
+    let st = t.portal.status().await;
+    assert!(st.keychain.available);
+    assert_eq!(st.account.unwrap().plan, Plan::Professional);
+    t.portal.list_keys(None).await.unwrap();
+    t.portal.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_remote_whose_admin_key_was_revoked_opens_with_a_way_forward() {
+    let remote = Remote::start().await;
+    let (_, admin) = remote.account("Acme").await;
+    let mut t = TestPortal::new();
+    t.portal.connect_remote(&remote.url, admin).await.unwrap();
+    let admin_id = t.portal.list_keys(None).await.unwrap().keys[0].id.clone();
+    t.portal.revoke_key(&admin_id).await.unwrap();
+    t.restart().await;
+
+    // Still the remote service, not silently another one.
+    let st = t.portal.status().await;
+    assert_eq!(st.mode, Mode::Remote);
+    assert_eq!(st.service_url, remote.url);
+    assert!(st.account.is_none());
+    let e = t.portal.get_account().await.unwrap_err();
+    assert_eq!(e.code(), PortalErrorCode::Unauthorized);
+
+    // Sign in again with a new admin key.
+    let (_, fresh) = remote.account("Acme 2").await;
+    let st = t.portal.connect_remote(&remote.url, fresh).await.unwrap();
+    assert_eq!(st.account.unwrap().name, "Acme 2");
+    assert_eq!(st.saved_services.len(), 1);
     t.portal.shutdown().await;
 }
 
@@ -516,7 +591,10 @@ async fn commands_wait_for_startup_and_run_concurrently() {
     for i in 0..8 {
         let t = t.clone();
         tasks.push(tokio::spawn(async move {
-            t.portal.create_key(new_key(&format!("k{i}"))).await.map(|o| o.key.id)
+            t.portal
+                .create_key(new_key(&format!("k{i}")))
+                .await
+                .map(|o| o.key.id)
         }));
     }
     let mut ids = Vec::new();

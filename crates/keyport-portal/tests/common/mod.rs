@@ -102,10 +102,7 @@ pub fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
             if p.is_dir() {
                 stack.push(p);
             } else if let Ok(bytes) = std::fs::read(&p) {
-                if bytes
-                    .windows(needle.len())
-                    .any(|w| w == needle.as_bytes())
-                {
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
                     hits.push(p);
                 }
             }
@@ -121,7 +118,8 @@ pub fn dead_port() -> u16 {
 }
 
 pub fn new_admin_shaped_key() -> SecretKey {
-    keyport_core::KeyPrefix::default().generate(keyport_core::Environment::Live, &mut rand::rngs::OsRng)
+    keyport_core::KeyPrefix::default()
+        .generate(keyport_core::Environment::Live, &mut rand::rngs::OsRng)
 }
 
 /// A scriptable fake key service: `GET /v1/keys/{status}` answers with that
@@ -150,14 +148,6 @@ impl Stub {
                 .into_response()
         }
 
-        async fn account() -> Json<serde_json::Value> {
-            Json(json!({
-                "id": "acc_stub", "name": "Stub account", "plan": "starter",
-                "limits": {"per_minute": 60, "per_day": 10000, "burst": 100},
-                "created_at": "2026-01-01T00:00:00Z"
-            }))
-        }
-
         async fn key(h: HeaderMap, Path(id): Path<String>) -> Response {
             match id.as_str() {
                 "echo-credential" => {
@@ -181,29 +171,63 @@ impl Stub {
             }
         }
 
-        async fn create(
-            State(created): State<Created>,
-            Json(body): Json<serde_json::Value>,
-        ) -> Response {
-            created.lock().unwrap().push(body.clone());
-            let key = json!({
-                "id": "key_stub", "name": body["name"], "environment": body["environment"],
-                "prefix": format!("to_{}_", body["environment"].as_str().unwrap()),
-                "last4": body["last4"], "scopes": body["scopes"], "resources": [],
-                "created_at": "2026-01-01T00:00:00Z", "expires_at": null, "revoked_at": null,
-                "last_used_at": null, "status": "active", "rate_limit": null,
-                "effective_limits": {"per_minute": 60, "per_day": 10000, "burst": 100},
-                "replaces": null, "replaced_by": null
-            });
+        #[derive(Clone)]
+        struct St {
+            created: Created,
+            account: serde_json::Value,
+            key: serde_json::Value,
+        }
+
+        async fn account(State(st): State<St>) -> Json<serde_json::Value> {
+            Json(st.account)
+        }
+
+        async fn create(State(st): State<St>, Json(body): Json<serde_json::Value>) -> Response {
+            st.created.lock().unwrap().push(body.clone());
+            let mut key = st.key.clone();
+            key["name"] = body["name"].clone();
+            key["environment"] = body["environment"].clone();
+            key["prefix"] = json!(format!("to_{}_", body["environment"].as_str().unwrap()));
+            key["last4"] = body["last4"].clone();
             (StatusCode::CREATED, Json(json!({"key": key}))).into_response()
         }
 
+        // Answers shaped exactly like the real service's, taken from one.
+        let (account_json, key_json) = {
+            let remote = Remote::start().await;
+            let (_, admin) = remote.account("Stub account").await;
+            let http = reqwest::Client::new();
+            let account: serde_json::Value = http
+                .get(format!("{}/v1/account", remote.url))
+                .bearer_auth(admin.expose())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let list: serde_json::Value = http
+                .get(format!("{}/v1/keys", remote.url))
+                .bearer_auth(admin.expose())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            remote.server.shutdown().await;
+            (account, list["keys"][0].clone())
+        };
         let created: Created = Arc::default();
         let app = axum::Router::new()
             .route("/v1/account", get(account))
             .route("/v1/keys", axum::routing::post(create))
             .route("/v1/keys/{id}", get(key))
-            .with_state(created.clone());
+            .with_state(St {
+                created: created.clone(),
+                account: account_json,
+                key: key_json,
+            });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

@@ -1,0 +1,262 @@
+//! The portal's commands through Tauri's mock runtime (the real IPC path,
+//! argument names and error shape) against a real embedded key service on
+//! loopback with its SQLite file in a temp folder. No display needed.
+
+use keyport_app::app_builder;
+use keyport_portal::{MemoryKeychain, Portal, PortalConfig};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{
+    get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
+};
+use tauri::webview::InvokeRequest;
+use tauri::{Manager, WebviewWindow};
+
+struct App {
+    app: tauri::App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+    _dir: tempfile::TempDir,
+}
+
+impl App {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app_builder(mock_builder())
+            .build(mock_context(noop_assets()))
+            .expect("mock app");
+        app.manage(Portal::new(
+            PortalConfig {
+                data_dir: dir.path().join("data"),
+                config_dir: dir.path().join("config"),
+            },
+            Arc::new(MemoryKeychain::new()),
+        ));
+        let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .expect("mock window");
+        Self {
+            app,
+            window,
+            _dir: dir,
+        }
+    }
+
+    /// Invokes like `invoke(cmd, args)` from the webview.
+    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        let req = InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        };
+        get_ipc_response(&self.window, req).map(|b| b.deserialize::<Value>().unwrap())
+    }
+
+    fn ok(&self, cmd: &str, args: Value) -> Value {
+        self.invoke(cmd, args)
+            .unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let portal = self.app.state::<Portal>();
+        tauri::async_runtime::block_on(portal.shutdown());
+    }
+}
+
+fn get(url: String, key: Option<&str>) -> reqwest::StatusCode {
+    tauri::async_runtime::block_on(async {
+        let mut req = reqwest::Client::new().get(url);
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        req.send().await.unwrap().status()
+    })
+}
+
+#[test]
+fn portal_status_on_first_launch() {
+    let app = App::new();
+    let st = app.ok("portal_status", json!({}));
+    assert_eq!(st["mode"], "embedded");
+    assert_eq!(st["account"]["plan"], "professional");
+    assert_eq!(st["keychain"]["available"], true);
+    assert_eq!(st["saved_services"], json!([]));
+    let url = st["service_url"].as_str().unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"));
+    assert_eq!(st["try_it"]["gateway_url"], url);
+    assert_eq!(
+        st["try_it"]["curl"],
+        format!("curl -H \"Authorization: Bearer $KEYPORT_KEY\" {url}/hello")
+    );
+    let account = app.ok("get_account", json!({}));
+    assert_eq!(account["id"], st["account"]["id"]);
+}
+
+#[test]
+fn create_key_then_list_shows_it_masked_then_revoke() {
+    let app = App::new();
+    let st = app.ok("portal_status", json!({}));
+    let gateway = st["try_it"]["gateway_url"].as_str().unwrap().to_string();
+
+    let once = app.ok(
+        "create_key",
+        json!({"input": {
+            "name": "CI deploys", "environment": "test", "scopes": ["read", "write"],
+            "resources": [], "expires_at": null, "rate_limit": null
+        }}),
+    );
+    let secret = once["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("to_test_"));
+    let id = once["key"]["id"].as_str().unwrap().to_string();
+    assert_eq!(once["key"]["last4"], &secret[secret.len() - 4..]);
+    assert_eq!(once["key"]["prefix"], "to_test_");
+
+    // Listed masked: prefix and last4 only.
+    let list = app.ok("list_keys", json!({}));
+    assert!(
+        !list.to_string().contains(&secret),
+        "the raw key is never listed"
+    );
+    let listed = list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id.as_str())
+        .expect("the new key is listed");
+    assert_eq!(listed["last4"], &secret[secret.len() - 4..]);
+    assert_eq!(listed["status"], "active");
+    assert_eq!(list["keys"][0]["id"], id.as_str(), "newest first");
+    assert_eq!(
+        app.ok("list_keys", json!({"cursor": null}))["keys"],
+        list["keys"]
+    );
+
+    let got = app.ok("get_key", json!({"id": id}));
+    assert_eq!(got["name"], "CI deploys");
+    assert!(!got.to_string().contains(&secret));
+
+    // The raw key works against the embedded gateway.
+    assert_eq!(get(format!("{gateway}/hello"), Some(&secret)), 200);
+
+    let patched = app.ok(
+        "update_key",
+        json!({"id": id, "patch": {"name": "CI deploys (main)"}}),
+    );
+    assert_eq!(patched["name"], "CI deploys (main)");
+
+    let revoked = app.ok("revoke_key", json!({"id": id}));
+    assert_eq!(revoked["status"], "revoked");
+    assert_eq!(get(format!("{gateway}/hello"), Some(&secret)), 401);
+    let list = app.ok("list_keys", json!({}));
+    let listed = list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(listed["status"], "revoked");
+
+    let audit = app.ok("audit_log", json!({}));
+    let actions: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in ["key.create", "key.update", "key.revoke"] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+}
+
+#[test]
+fn errors_have_the_contract_shape() {
+    let app = App::new();
+    let e = app
+        .invoke("get_key", json!({"id": "key_nope"}))
+        .unwrap_err();
+    assert_eq!(e["code"], "not_found");
+    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert_eq!(e["retry_after"], Value::Null);
+
+    let e = app
+        .invoke(
+            "create_key",
+            json!({"input": {"name": "", "environment": "live", "scopes": ["read"],
+                              "resources": [], "expires_at": null, "rate_limit": null}}),
+        )
+        .unwrap_err();
+    assert_eq!(e["code"], "invalid");
+
+    // camelCase argument from JS: adminKey.
+    let e = app
+        .invoke(
+            "connect_remote",
+            json!({"url": "http://10.1.2.3:8080", "adminKey": "to_live_x"}),
+        )
+        .unwrap_err();
+    assert_eq!(e["code"], "invalid");
+
+    // Only keys go to the clipboard.
+    let e = app
+        .invoke("copy_secret", json!({"secret": "hello"}))
+        .unwrap_err();
+    assert_eq!(e["code"], "invalid");
+
+    let e = app
+        .invoke("use_service", json!({"url": "https://unknown.example"}))
+        .unwrap_err();
+    assert_eq!(e["code"], "not_found");
+    let st = app.ok("use_service", json!({"url": null}));
+    assert_eq!(st["mode"], "embedded");
+    let st = app.ok("sign_out", json!({"url": "https://unknown.example"}));
+    assert_eq!(st["mode"], "embedded");
+}
+
+#[test]
+fn without_a_keychain_commands_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_builder(mock_builder())
+        .build(mock_context(noop_assets()))
+        .expect("mock app");
+    app.manage(Portal::new(
+        PortalConfig {
+            data_dir: dir.path().join("data"),
+            config_dir: dir.path().join("config"),
+        },
+        Arc::new(MemoryKeychain::unavailable()),
+    ));
+    let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    let call = |cmd: &str| {
+        get_ipc_response(
+            &window,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().unwrap(),
+                body: InvokeBody::Json(json!({})),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|b| b.deserialize::<Value>().unwrap())
+    };
+    let st = call("portal_status").unwrap();
+    assert_eq!(st["keychain"]["available"], false);
+    assert!(st["keychain"]["fix"]
+        .as_str()
+        .unwrap()
+        .contains("gnome-keyring"));
+    assert_eq!(st["account"], Value::Null);
+    let e = call("list_keys").unwrap_err();
+    assert_eq!(e["code"], "keychain_unavailable");
+    tauri::async_runtime::block_on(app.state::<Portal>().shutdown());
+}
