@@ -222,17 +222,33 @@ fn is_lower_hex(c: u8) -> bool {
 /// (`to_live_` followed by a run of hex), valid checksum or not. Used to refuse
 /// keys sent in URLs. Case-insensitive, so `TO_LIVE_ABC…` counts too.
 pub fn find_key_in_text(text: &str, prefix: &KeyPrefix) -> bool {
-    let lower = text.to_ascii_lowercase();
-    Environment::ALL.iter().any(|env| {
-        let marker = prefix.display_prefix(*env);
-        lower.match_indices(&marker).any(|(i, m)| {
-            lower[i + m.len()..]
-                .bytes()
-                .take_while(|c| c.is_ascii_hexdigit())
-                .count()
-                >= KEY_SHAPE_MIN_HEX
-        })
-    })
+    // Runs on every request: no allocation, one pass per `{prefix}_` hit.
+    let bytes = text.as_bytes();
+    let p = prefix.0.as_bytes();
+    let mut i = 0;
+    while i + p.len() < bytes.len() {
+        let rest = &bytes[i..];
+        if rest[..p.len()].eq_ignore_ascii_case(p) && rest[p.len()] == b'_' {
+            let after = &rest[p.len() + 1..];
+            for env in Environment::ALL {
+                let e = env.as_str().as_bytes();
+                if after.len() > e.len()
+                    && after[..e.len()].eq_ignore_ascii_case(e)
+                    && after[e.len()] == b'_'
+                {
+                    let hex = after[e.len() + 1..]
+                        .iter()
+                        .take_while(|c| c.is_ascii_hexdigit())
+                        .count();
+                    if hex >= KEY_SHAPE_MIN_HEX {
+                        return true;
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    false
 }
 
 #[cfg(test)]

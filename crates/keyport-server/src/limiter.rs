@@ -134,16 +134,20 @@ impl Limiter {
         now_ns: i64,
     ) -> Decision {
         let today = utc_day(now_ns);
-        if !self.keys.contains_key(key_id) {
-            self.keys.entry(key_id.to_string()).or_insert_with(|| {
-                Mutex::new(KeyState {
-                    account_id: account_id.to_string(),
-                    day: today,
-                    ..Default::default()
+        // The common case is one lookup each; an entry is made on first use.
+        let key_entry = self.keys.get(key_id).unwrap_or_else(|| {
+            self.keys
+                .entry(key_id.to_string())
+                .or_insert_with(|| {
+                    Mutex::new(KeyState {
+                        account_id: account_id.to_string(),
+                        day: today,
+                        ..Default::default()
+                    })
                 })
-            });
-        }
-        if !self.accounts.contains_key(account_id) {
+                .downgrade()
+        });
+        let account_entry = self.accounts.get(account_id).unwrap_or_else(|| {
             self.accounts
                 .entry(account_id.to_string())
                 .or_insert_with(|| {
@@ -151,10 +155,9 @@ impl Limiter {
                         day: today,
                         used: 0,
                     })
-                });
-        }
-        let key_entry = self.keys.get(key_id).expect("inserted above");
-        let account_entry = self.accounts.get(account_id).expect("inserted above");
+                })
+                .downgrade()
+        });
         // Lock order is always key, then account.
         let mut key = key_entry.lock();
         let mut account = account_entry.lock();

@@ -120,27 +120,36 @@ async fn timed_out(_: BoxError) -> ApiError {
 /// Refuses any URL that carries a key-shaped value (never verified, never
 /// logged raw), then logs the request with its outcome.
 async fn guard_and_log(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let uri = req.uri();
-    let raw = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let decoded = percent_decode_str(raw).decode_utf8_lossy();
+    let raw = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let prefix = s.service.prefix();
-    if keyport_core::find_key_in_text(raw, prefix)
-        || keyport_core::find_key_in_text(&decoded, prefix)
-    {
+    let in_url = keyport_core::find_key_in_text(raw, prefix)
+        || (raw.contains('%')
+            && keyport_core::find_key_in_text(
+                &percent_decode_str(raw).decode_utf8_lossy(),
+                prefix,
+            ));
+    if in_url {
         tracing::warn!(method = %req.method(), "refused a request with an API key in its URL");
         return ApiError::key_in_url().into_response();
     }
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        let res = next.run(req).await;
+        if res.status().is_server_error() {
+            tracing::warn!(status = res.status().as_u16(), "request failed");
+        }
+        return res;
+    }
     let method = req.method().clone();
-    let path = uri.path().to_string();
+    let path = req.uri().path().to_string();
     let started = Instant::now();
     let res = next.run(req).await;
     let status = res.status();
     let micros = started.elapsed().as_micros() as u64;
-    if status.is_server_error() {
-        tracing::warn!(%method, %path, status = status.as_u16(), micros, "request");
-    } else {
-        tracing::debug!(%method, %path, status = status.as_u16(), micros, "request");
-    }
+    tracing::debug!(%method, %path, status = status.as_u16(), micros, "request");
     res
 }
 
