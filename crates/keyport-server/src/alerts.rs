@@ -300,10 +300,8 @@ impl KeyService {
     pub async fn ack_alert(&self, admin: &Admin, id: &str) -> Result<Alert> {
         let mut alert = self
             .store
-            .alerts(&admin.account.id, false, MAX_ALERTS)
+            .alert(&admin.account.id, id)
             .await?
-            .into_iter()
-            .find(|a| a.id == id)
             .ok_or(ServiceError::NotFound("alert"))?;
         if alert.status == AlertStatus::Open {
             alert.status = AlertStatus::Acknowledged;

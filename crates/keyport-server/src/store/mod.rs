@@ -133,6 +133,7 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_alert(&self, alert: &Alert) -> Result<()>;
     /// Newest first; `open_only` leaves out acknowledged and resolved ones.
     async fn alerts(&self, account_id: &str, open_only: bool, limit: u32) -> Result<Vec<Alert>>;
+    async fn alert(&self, account_id: &str, id: &str) -> Result<Option<Alert>>;
     async fn set_alert_status(&self, alert: &Alert) -> Result<()>;
     /// Open alerts of every account, for resolving stale reminders.
     async fn open_alerts(&self) -> Result<Vec<Alert>>;

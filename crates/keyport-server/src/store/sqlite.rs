@@ -728,6 +728,16 @@ impl Store for SqliteStore {
         rows.iter().map(alert_from_row).collect()
     }
 
+    async fn alert(&self, account_id: &str, id: &str) -> Result<Option<Alert>> {
+        let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE account_id = ? AND id = ?");
+        let row = sqlx::query(&sql)
+            .bind(account_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(alert_from_row).transpose()
+    }
+
     async fn set_alert_status(&self, a: &Alert) -> Result<()> {
         sqlx::query(
             "UPDATE alerts SET status = ?, acknowledged_at = ?, resolved_at = ? WHERE id = ?",
