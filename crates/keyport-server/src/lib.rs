@@ -206,15 +206,25 @@ pub async fn start_with_service(
             tracing::error!(error = %e, "server stopped with an error");
         }
     });
-    let flusher = tokio::spawn(flush_loop(
-        service.clone(),
+    let svc = service.clone();
+    let flusher = tokio::spawn(every(
         config.flush_interval,
         stopped.clone(),
+        "usage flush",
+        move || {
+            let svc = svc.clone();
+            async move { svc.flush().await }
+        },
     ));
-    let detector = tokio::spawn(detector_loop(
-        service.clone(),
+    let svc = service.clone();
+    let detector = tokio::spawn(every(
         config.detector_interval,
         stopped,
+        "anomaly detection",
+        move || {
+            let svc = svc.clone();
+            async move { svc.run_detector().await.map(drop) }
+        },
     ));
     tracing::info!(%addr, "keyport key service listening");
     Ok(Server {
@@ -227,11 +237,18 @@ pub async fn start_with_service(
     })
 }
 
-async fn detector_loop(
-    service: Arc<KeyService>,
+/// Runs `job` every `every` until the server stops; a failure is logged
+/// and retried on the next tick.
+async fn every<F, Fut, E>(
     every: Duration,
     mut stopped: watch::Receiver<bool>,
-) {
+    what: &'static str,
+    job: F,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -239,22 +256,8 @@ async fn detector_loop(
             _ = tick.tick() => {}
             _ = stopped.changed() => return,
         }
-        if let Err(e) = service.run_detector().await {
-            tracing::error!(error = %e, "anomaly detection failed; will retry");
-        }
-    }
-}
-
-async fn flush_loop(service: Arc<KeyService>, every: Duration, mut stopped: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stopped.changed() => return,
-        }
-        if let Err(e) = service.flush().await {
-            tracing::error!(error = %e, "usage flush failed; will retry");
+        if let Err(e) = job().await {
+            tracing::error!(error = %e, "{what} failed; will retry");
         }
     }
 }
