@@ -113,21 +113,40 @@ WRK_VERIFY=(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$BENCH_DI
 
 # cpu_ticks PID: user+system CPU of a process so far, in clock ticks.
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+# machine_ticks: busy and total CPU ticks of the whole machine so far.
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+# children_ticks VAR: sets VAR to the user+system CPU of this shell's
+# finished children (wrk), in ticks. Not for $(...): `times` must run in this
+# shell, a subshell sees its own, empty, counters.
+children_ticks() {
+  times >"$TMP/times"
+  printf -v "$1" '%s' "$(awk -v hz="$(getconf CLK_TCK)" 'NR == 2 {
+    t = 0
+    for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] }
+    printf "%d\n", t * hz
+  }' "$TMP/times")"
+}
 
 # run_wrk NAME SERVER_PID CMD...: optional warm-up (the same command with a
-# shorter -d), then the measured run, saved to $OUT; sets cpu_NAME to the
-# server's CPU ticks during the measured run.
+# shorter -d), then the measured run, saved to $OUT. Sets cpu_NAME to
+# "SERVER WRK OTHER TOTAL": CPU ticks of the server, of wrk, of everything
+# else on the machine, and the machine's total, during the measured run.
 run_wrk() {
-  local name=$1 pid=$2 before
+  local name=$1 pid=$2 s0 w0 b0 t0 s1 w1 b1 t1
   shift 2
   if [[ $WARMUP != 0 ]]; then
     log "$name: warm-up ${WARMUP}s"
     "${@/#-d${DURATION}s/-d${WARMUP}s}" >/dev/null
   fi
   log "$name: measuring ${DURATION}s"
-  before=$(cpu_ticks "$pid")
+  s0=$(cpu_ticks "$pid")
+  children_ticks w0
+  read -r b0 t0 < <(machine_ticks)
   "$@" >"$OUT/$STAMP-$name.txt"
-  printf -v "cpu_$name" '%s' $(($(cpu_ticks "$pid") - before))
+  read -r b1 t1 < <(machine_ticks)
+  s1=$(cpu_ticks "$pid")
+  children_ticks w1
+  printf -v "cpu_$name" '%s %s %s %s' $((s1 - s0)) $((w1 - w0)) $((b1 - b0 - (s1 - s0) - (w1 - w0))) $((t1 - t0))
 }
 
 # Other work on the machine skews everything: say so in the report.
@@ -137,7 +156,6 @@ busy=$(ps -eo comm= | grep -cxE 'rustc|cargo|cc|ld|node' || true)
 load_before=$(cut -d' ' -f1 /proc/loadavg)
 log_lines_before=$(wc -l <"$TMP/server.log")
 log_bytes_before=$(wc -c <"$TMP/server.log")
-cpu_hello=0 cpu_verify=0
 run_wrk hello "$HELLO_PID" "${WRK_HELLO[@]}"
 run_wrk verify "$SERVER_PID" "${WRK_VERIFY[@]}"
 sleep 1.5 # let the usage flusher run once more, so its log lines (if any) land
@@ -163,10 +181,24 @@ v_non2xx=$(field verify non2xx)
 h_non2xx=$(field hello non2xx)
 v_errors=$(errors verify)
 h_errors=$(errors hello)
-# cpu NAME: the server's share of all CPUs and its CPU time per request.
+# cpu NAME: where the CPU went during a measured run, and the server's CPU
+# time per request. "other" is everything but the server and wrk: when it
+# is more than a few percent, another job was competing and the run is noisy.
 cpu() {
-  awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" -v d="$(field "$2" duration_us)" -v r="$(field "$2" requests)" \
-    'BEGIN { s = t / hz; printf "%.0f%% of %d CPUs, %.1f us/req", 100 * s / (d / 1e6) / n, n, 1e6 * s / r }'
+  local ticks=cpu_$1
+  # shellcheck disable=SC2086 # four numbers, split on purpose
+  set -- ${!ticks} "$(getconf CLK_TCK)" "$(field "$1" requests)"
+  awk -v s="$1" -v w="$2" -v o="$3" -v t="$4" -v hz="$5" -v r="$6" 'BEGIN {
+    if (t <= 0) t = 1
+    printf "server %2.0f%%, wrk %2.0f%%, other %2.0f%% of all CPUs; server %.1f us/req", 100 * s / t, 100 * w / t, 100 * o / t, 1e6 * s / hz / r
+  }'
+}
+# other_pct NAME: the "other" share, as an integer percentage.
+other_pct() {
+  local ticks=cpu_$1
+  # shellcheck disable=SC2086
+  set -- ${!ticks}
+  echo $((100 * $3 / ($4 > 0 ? $4 : 1)))
 }
 tree=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 
@@ -186,8 +218,8 @@ Keyport verify benchmark  ($(date -u +%F\ %TZ), $(nproc) CPUs shared by wrk and 
   max latency           $(printf '%-18s %s' "$(ms "$(field hello max_us)")" "$(ms "$(field verify max_us)")")
   non-2xx responses     $(printf '%-18s %s' "$h_non2xx" "$v_non2xx")
   socket errors         $(printf '%-18s %s' "$h_errors" "$v_errors")
-  server CPU, hello:    $(cpu "$cpu_hello" hello)
-  server CPU, verify:   $(cpu "$cpu_verify" verify)
+  CPU during hello:     $(cpu hello)
+  CPU during verify:    $(cpu verify)
 
   verify/hello ratio    $ratio   (target >= 0.70: $(verdict "$ratio" 0.70 '>='))
   verify p99            $(ms "$(field verify p99_us)")   (target < 2 ms: $(verdict "$(field verify p99_us)" 2000 '<'))
@@ -199,6 +231,10 @@ Keyport verify benchmark  ($(date -u +%F\ %TZ), $(nproc) CPUs shared by wrk and 
   raw output: $OUT/$STAMP-{hello,verify,server-stderr}.txt/.log
 EOF
 
+noise=$(($(other_pct hello) > $(other_pct verify) ? $(other_pct hello) : $(other_pct verify)))
+if ((noise > 10)); then
+  echo "NOTE: other processes took up to ${noise}% of the CPUs during a run: these numbers are noisy; re-run on a quiet machine" >&2
+fi
 if ((v_non2xx + h_non2xx + v_errors + h_errors > 0)); then
   echo "WARNING: non-2xx responses or socket errors: the numbers above are not clean" >&2
   exit 2

@@ -150,13 +150,13 @@ pub async fn start_with_service(
     service: Arc<KeyService>,
 ) -> Result<Server, StartError> {
     let upstream = match &config.upstream {
-        Some(url) => Some(Upstream {
+        Some(url) => Some(Arc::new(Upstream {
             url: url.clone(),
             client: reqwest::Client::builder()
                 .timeout(config.upstream_timeout)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()?,
-        }),
+        })),
         None => None,
     };
     let header = match &config.country_header {

@@ -30,7 +30,7 @@ pub struct Upstream {
 #[derive(Clone)]
 pub struct AppState {
     pub service: Arc<KeyService>,
-    pub upstream: Option<Upstream>,
+    pub upstream: Option<Arc<Upstream>>,
     pub geo: Arc<GeoConfig>,
 }
 

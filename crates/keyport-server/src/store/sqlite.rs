@@ -16,6 +16,7 @@ use crate::clock::{from_millis, millis};
 use crate::limiter::{DimensionRow, UsageBatch, UsageRow};
 use crate::model::{Account, Alert, AlertStatus, AuditEvent, KeyRecord, Step};
 use keyport_core::Counts;
+use serde_json::json;
 use std::collections::HashMap;
 
 pub struct SqliteStore {
@@ -131,6 +132,17 @@ fn as_i64(n: u64) -> i64 {
 }
 
 /// Adds rows into one resolution's table, summing rows of the same bucket first.
+/// `json_extract(value, '$[0]'), …` for `n` columns of a row array.
+fn json_columns(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("json_extract(value, '$[{i}]')"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Adds rows into one resolution's table in one statement: the rows travel
+/// as one JSON array (`json_each`), so a flush costs a statement per table,
+/// not per key.
 async fn add_usage(conn: &mut sqlx::SqliteConnection, step: Step, rows: &[UsageRow]) -> Result<()> {
     let mut merged: HashMap<(&str, i64), (&str, Counts)> = HashMap::new();
     for r in rows {
@@ -141,56 +153,72 @@ async fn add_usage(conn: &mut sqlx::SqliteConnection, step: Step, rows: &[UsageR
             .1
             .add(&r.counts);
     }
+    if merged.is_empty() {
+        return Ok(());
+    }
+    let data: Vec<serde_json::Value> = merged
+        .into_iter()
+        .map(|((key_id, t), (account_id, c))| {
+            let mut row = vec![json!(key_id), json!(account_id), json!(t)];
+            row.extend(c.0.iter().map(|n| json!(as_i64(*n))));
+            serde_json::Value::Array(row)
+        })
+        .collect();
     let sql = format!(
-        "INSERT INTO {} (key_id, account_id, t, {COUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+        "INSERT INTO {} (key_id, account_id, t, {COUNT_COLUMNS}) SELECT {} FROM json_each(?) WHERE true \
          ON CONFLICT (key_id, t) DO UPDATE SET success = success + excluded.success, \
          client_error = client_error + excluded.client_error, server_error = server_error + excluded.server_error, \
          rate_limited = rate_limited + excluded.rate_limited, denied = denied + excluded.denied",
-        table(step)
+        table(step),
+        json_columns(8)
     );
-    for ((key_id, t), (account_id, c)) in merged {
-        let mut q = sqlx::query(&sql).bind(key_id).bind(account_id).bind(t);
-        for n in c.0 {
-            q = q.bind(as_i64(n));
-        }
-        q.execute(&mut *conn).await?;
-    }
+    sqlx::query(&sql)
+        .bind(serde_json::Value::Array(data).to_string())
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
-/// Hourly breakdown rows plus first/last-seen per value.
+/// Hourly breakdown rows plus first/last-seen per value, one statement each.
 async fn add_dimension(
     conn: &mut sqlx::SqliteConnection,
     dim: Dimension,
     rows: &[DimensionRow],
 ) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     let (tbl, col) = dim_table(dim);
+    let data: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            json!([
+                r.key_id,
+                r.t.div_euclid(3600) * 3600,
+                r.value,
+                as_i64(r.count),
+                r.t
+            ])
+        })
+        .collect();
+    let data = serde_json::Value::Array(data).to_string();
     let hourly = format!(
-        "INSERT INTO {tbl} (key_id, t, {col}, count) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (key_id, t, {col}) DO UPDATE SET count = count + excluded.count"
+        "INSERT INTO {tbl} (key_id, t, {col}, count) SELECT {} FROM json_each(?) WHERE true \
+         ON CONFLICT (key_id, t, {col}) DO UPDATE SET count = count + excluded.count",
+        json_columns(4)
     );
+    sqlx::query(&hourly).bind(&data).execute(&mut *conn).await?;
     let seen = "INSERT INTO key_dimensions (key_id, dimension, value, first_seen, last_seen, count) \
-         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key_id, dimension, value) DO UPDATE SET \
+         SELECT json_extract(value, '$[0]'), ?, json_extract(value, '$[2]'), json_extract(value, '$[4]'), \
+         json_extract(value, '$[4]'), json_extract(value, '$[3]') FROM json_each(?) WHERE true \
+         ON CONFLICT (key_id, dimension, value) DO UPDATE SET \
          first_seen = MIN(first_seen, excluded.first_seen), last_seen = MAX(last_seen, excluded.last_seen), \
          count = count + excluded.count";
-    for r in rows {
-        sqlx::query(&hourly)
-            .bind(&r.key_id)
-            .bind(r.t.div_euclid(3600) * 3600)
-            .bind(&r.value)
-            .bind(as_i64(r.count))
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query(seen)
-            .bind(&r.key_id)
-            .bind(col)
-            .bind(&r.value)
-            .bind(r.t)
-            .bind(r.t)
-            .bind(as_i64(r.count))
-            .execute(&mut *conn)
-            .await?;
-    }
+    sqlx::query(seen)
+        .bind(col)
+        .bind(&data)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -499,24 +527,31 @@ impl Store for SqliteStore {
         }
         add_dimension(&mut tx, Dimension::Endpoint, &usage.endpoints).await?;
         add_dimension(&mut tx, Dimension::Country, &usage.countries).await?;
-        for c in counts {
-            sqlx::query(
-                "INSERT INTO key_day_usage (key_id, account_id, day, count) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count",
-            )
-            .bind(&c.key_id)
-            .bind(&c.account_id)
-            .bind(c.day)
-            .bind(i64::try_from(c.count).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
-            .await?;
+        if !counts.is_empty() {
+            let data: Vec<serde_json::Value> = counts
+                .iter()
+                .map(|c| json!([c.key_id, c.account_id, c.day, as_i64(c.count)]))
+                .collect();
+            let sql = format!(
+                "INSERT INTO key_day_usage (key_id, account_id, day, count) SELECT {} FROM json_each(?) \
+                 WHERE true ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count",
+                json_columns(4)
+            );
+            sqlx::query(&sql)
+                .bind(serde_json::Value::Array(data).to_string())
+                .execute(&mut *tx)
+                .await?;
         }
-        for (key_id, at) in last_used {
+        if !last_used.is_empty() {
+            let data: Vec<serde_json::Value> = last_used
+                .iter()
+                .map(|(id, at)| json!([id, millis(*at)]))
+                .collect();
             sqlx::query(
-                "UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?",
+                "UPDATE api_keys SET last_used_at = MAX(COALESCE(api_keys.last_used_at, 0), json_extract(j.value, '$[1]')) \
+                 FROM json_each(?) AS j WHERE api_keys.id = json_extract(j.value, '$[0]')",
             )
-            .bind(millis(*at))
-            .bind(key_id)
+            .bind(serde_json::Value::Array(data).to_string())
             .execute(&mut *tx)
             .await?;
         }
