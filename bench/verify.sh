@@ -50,9 +50,10 @@ command -v curl >/dev/null || die "curl is needed for the smoke checks"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/keyport-bench.XXXXXX")
 SERVER_PID=
 HELLO_PID=
+NOREC_PID=
 cleanup() {
   local pid
-  for pid in "$SERVER_PID" "$HELLO_PID"; do
+  for pid in "$SERVER_PID" "$HELLO_PID" "$NOREC_PID"; do
     [[ -n $pid ]] || continue
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
@@ -104,12 +105,23 @@ status=$(head -n 1 "$TMP/keys.txt" | python3 -c 'import json, sys; print(json.du
   curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @- "$SERVER_URL/v1/verify")
 [[ $status == 200 ]] || die "POST /v1/verify with a seeded key answered $status, not 200"
 
+# The same keys served with usage recording off (issue: recording must cost
+# under 10%): a second server on the same database, started after seeding so
+# it loads every key.
+"$SERVER_BIN" serve --listen 127.0.0.1:0 --database "$DB" --record-usage false \
+  >"$TMP/norec.out" 2>>"$TMP/norec.log" &
+NOREC_PID=$!
+NOREC_URL=$(wait_listening "$NOREC_PID" "$TMP/norec.out")
+log "keyport-server without usage recording at $NOREC_URL (pid $NOREC_PID)"
+
 # ---- 3. load --------------------------------------------------------------
 mkdir -p "$OUT"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 WRK_HELLO=(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$BENCH_DIR/hello.lua" "$HELLO_URL/")
 WRK_VERIFY=(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$BENCH_DIR/verify.lua"
   "$SERVER_URL/v1/verify" -- "$TMP/keys.txt")
+WRK_NOREC=(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$BENCH_DIR/verify.lua"
+  "$NOREC_URL/v1/verify" -- "$TMP/keys.txt")
 
 # cpu_ticks PID: user+system CPU of a process so far, in clock ticks.
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
@@ -158,6 +170,7 @@ log_lines_before=$(wc -l <"$TMP/server.log")
 log_bytes_before=$(wc -c <"$TMP/server.log")
 run_wrk hello "$HELLO_PID" "${WRK_HELLO[@]}"
 run_wrk verify "$SERVER_PID" "${WRK_VERIFY[@]}"
+run_wrk norec "$NOREC_PID" "${WRK_NOREC[@]}"
 sleep 1.5 # let the usage flusher run once more, so its log lines (if any) land
 log_lines=$(($(wc -l <"$TMP/server.log") - log_lines_before))
 log_bytes=$(($(wc -c <"$TMP/server.log") - log_bytes_before))
@@ -168,17 +181,21 @@ cp "$TMP/server.log" "$OUT/$STAMP-server-stderr.log"
 field() {
   sed -n "s/^BENCH .*\\b$2=\\([0-9.]*\\).*/\\1/p" "$OUT/$STAMP-$1.txt"
 }
-for name in hello verify; do
+for name in hello verify norec; do
   grep -q '^BENCH ' "$OUT/$STAMP-$name.txt" || die "no summary in $OUT/$STAMP-$name.txt"
 done
 h_rps=$(field hello rps)
 v_rps=$(field verify rps)
 ratio=$(awk -v v="$v_rps" -v h="$h_rps" 'BEGIN { printf "%.2f", v / h }')
+n_rps=$(field norec rps)
+# Throughput lost to usage recording, in percent of the run without it.
+rec_cost=$(awk -v v="$v_rps" -v n="$n_rps" 'BEGIN { printf "%.1f", 100 * (1 - v / n) }')
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 verdict() { if awk -v x="$1" -v t="$2" "BEGIN { exit !(x $3 t) }"; then echo "ok"; else echo "MISSED"; fi; }
 errors() { echo $(($(field "$1" connect_err) + $(field "$1" read_err) + $(field "$1" write_err) + $(field "$1" timeout_err))); }
 v_non2xx=$(field verify non2xx)
 h_non2xx=$(field hello non2xx)
+n_non2xx=$(field norec non2xx)
 v_errors=$(errors verify)
 h_errors=$(errors hello)
 # cpu NAME: where the CPU went during a measured run, and the server's CPU
@@ -220,14 +237,18 @@ Keyport verify benchmark  ($(date -u +%F\ %TZ), $(nproc) CPUs shared by wrk and 
   socket errors         $(printf '%-18s %s' "$h_errors" "$v_errors")
   CPU during hello:     $(cpu hello)
   CPU during verify:    $(cpu verify)
+  CPU, no recording:    $(cpu norec)
 
   verify/hello ratio    $ratio   (target >= 0.70: $(verdict "$ratio" 0.70 '>='))
   verify p99            $(ms "$(field verify p99_us)")   (target < 2 ms: $(verdict "$(field verify p99_us)" 2000 '<'))
+  verify, no recording  $n_rps requests/s, p99 $(ms "$(field norec p99_us)")
+  usage recording cost  ${rec_cost}% of throughput   (target < 10%: $(verdict "$rec_cost" 10 '<'))
   server stderr         $log_lines lines, $log_bytes bytes during the load runs
 
   commands:
     ${WRK_HELLO[*]}
     ${WRK_VERIFY[*]}
+    ${WRK_NOREC[*]}
   raw output: $OUT/$STAMP-{hello,verify,server-stderr}.txt/.log
 EOF
 
@@ -235,7 +256,7 @@ noise=$(($(other_pct hello) > $(other_pct verify) ? $(other_pct hello) : $(other
 if ((noise > 10)); then
   echo "NOTE: other processes took up to ${noise}% of the CPUs during a run: these numbers are noisy; re-run on a quiet machine" >&2
 fi
-if ((v_non2xx + h_non2xx + v_errors + h_errors > 0)); then
+if ((v_non2xx + h_non2xx + n_non2xx + v_errors + h_errors > 0)); then
   echo "WARNING: non-2xx responses or socket errors: the numbers above are not clean" >&2
   exit 2
 fi
