@@ -13,6 +13,8 @@ SYSTEM_PACKAGES="build-essential pkg-config file curl ca-certificates libwebkit2
   libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev libdbus-1-dev xvfb xauth"
 # The keychain tests: a private D-Bus session with a throwaway gnome-keyring.
 KEYCHAIN_PACKAGES="dbus dbus-x11 gnome-keyring libsecret-tools"
+# The real-window E2E tests: WebKitWebDriver, driven through tauri-driver.
+E2E_PACKAGES="webkit2gtk-driver"
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -2,12 +2,13 @@
 # Sets up a fresh Debian 12 machine and runs every check and test:
 # formatting, clippy, TypeScript types generated from Rust (drift check), the
 # UI's type check and unit tests, unit + property tests, HTTP integration
-# tests on loopback with real SQLite files, and the desktop app's tests.
+# tests on loopback with real SQLite files, the desktop app's command tests,
+# and the real-window E2E tests of the built app under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-install_system_packages $KEYCHAIN_PACKAGES
+install_system_packages $KEYCHAIN_PACKAGES $E2E_PACKAGES
 ensure_node
 check_rust
 use_build_cache
@@ -44,6 +45,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "==> keychain tests against the real Secret Service (private D-Bus + gnome-keyring)"
 scripts/with-secret-service.sh cargo test --locked -p keyport-portal --features keyport-portal/keychain-tests --test keychain
+
+echo "==> real-window E2E (Xvfb + tauri-driver + WebKitWebDriver + Secret Service)"
+scripts/e2e.sh
 
 echo "==> cargo test"
 cargo test --workspace --locked

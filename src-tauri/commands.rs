@@ -89,6 +89,14 @@ pub async fn sign_out(portal: State<'_, Portal>, url: String) -> Result<PortalSt
     portal.sign_out(&url).await
 }
 
+/// Benchmark probe (bench/portal.sh): the UI calls it once, after its first
+/// key list is painted. Prints the ready time only when
+/// `KEYPORT_STARTUP_PROBE=1`; otherwise it does nothing.
+#[tauri::command]
+pub fn startup_ready() {
+    keyport_portal::startup::startup_ready();
+}
+
 /// Tauri's clipboard plugin behind the portal's clipboard seam.
 struct SystemClipboard<R: Runtime>(AppHandle<R>);
 

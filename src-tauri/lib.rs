@@ -28,6 +28,7 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> 
             commands::connect_remote,
             commands::use_service,
             commands::sign_out,
+            commands::startup_ready,
         ])
 }
 

@@ -117,3 +117,15 @@ fn the_config_keeps_a_strict_csp_and_no_remote_content() {
     assert_eq!(conf["build"]["frontendDist"], "ui/dist");
     assert!(conf["build"].get("devUrl").is_none());
 }
+
+#[test]
+fn startup_ready_is_registered_and_does_nothing_without_the_probe() {
+    // bench/portal.sh sets KEYPORT_STARTUP_PROBE=1; tests never do.
+    assert!(!keyport_portal::startup::probe_enabled());
+    let app = app_builder(mock_builder())
+        .build(mock_context(noop_assets()))
+        .expect("mock app");
+    let window = main_window(&app);
+    let res = get_ipc_response(&window, request("startup_ready", serde_json::json!({})));
+    assert!(res.is_ok(), "startup_ready is callable: {res:?}");
+}

@@ -11,6 +11,7 @@ pub mod keychain;
 pub mod portal;
 pub mod sample_api;
 pub mod settings;
+pub mod startup;
 
 pub use client::ServiceClient;
 pub use error::{PortalError, PortalErrorBody, PortalErrorCode, Result};

@@ -43,6 +43,7 @@ describe("commands and arguments (docs/portal-commands.md)", () => {
     await api.useService(null);
     await api.useService("https://k.example");
     await api.signOut("https://k.example");
+    await api.startupReady();
     expect(calls).toEqual([
       { cmd: "portal_status", args: {} },
       { cmd: "get_account", args: {} },
@@ -60,6 +61,7 @@ describe("commands and arguments (docs/portal-commands.md)", () => {
       { cmd: "use_service", args: { url: null } },
       { cmd: "use_service", args: { url: "https://k.example" } },
       { cmd: "sign_out", args: { url: "https://k.example" } },
+      { cmd: "startup_ready", args: {} },
     ]);
   });
 

@@ -144,6 +144,7 @@ export const api = {
     call<PortalStatus>("connect_remote", { url, adminKey }),
   useService: (url: string | null) => call<PortalStatus>("use_service", { url }),
   signOut: (url: string) => call<PortalStatus>("sign_out", { url }),
+  startupReady: () => call<void>("startup_ready"),
 };
 
 export type Api = typeof api;

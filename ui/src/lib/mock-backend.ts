@@ -303,6 +303,7 @@ function handle(cmd: string, a: Record<string, unknown>): unknown {
       return { events: p.items, next_cursor: p.next };
     }
     case "copy_secret":
+    case "startup_ready":
       return null;
     case "connect_remote": {
       const url = String(a.url ?? "");
