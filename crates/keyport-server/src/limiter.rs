@@ -88,6 +88,53 @@ struct DayState {
     used: u64,
 }
 
+impl KeyState {
+    /// Counts one request by minute and outcome, endpoint and country.
+    fn count(&mut self, now_ns: i64, event: UsageEvent<'_>) {
+        let minute = bucket(now_ns, 60);
+        let one = Counts::one(event.outcome);
+        match self.usage.minutes.last_mut() {
+            Some((t, c)) if *t == minute => c.add(&one),
+            _ => self.usage.minutes.push((minute, one)),
+        }
+        if let Some(ep) = event.endpoint {
+            let known = self.endpoints.contains(ep);
+            let name = if known || self.endpoints.len() < MAX_ENDPOINTS_PER_KEY {
+                if !known {
+                    self.endpoints.insert(ep.to_string());
+                }
+                ep
+            } else {
+                OTHER_ENDPOINT
+            };
+            *self
+                .usage
+                .endpoints
+                .entry((minute, name.to_string()))
+                .or_default() += 1;
+        }
+        if let Some(c) = event.country {
+            *self
+                .usage
+                .countries
+                .entry((minute, c.to_string()))
+                .or_default() += 1;
+        }
+    }
+}
+
+/// What `check` counts as usage, under the same lock as the decision.
+#[derive(Debug, Clone, Copy)]
+pub enum Count<'a> {
+    Nothing,
+    /// Count only a refusal by the limiter (as `rate_limited`); the caller
+    /// counts the outcome of an admitted request later (the gateway).
+    OnRefusal(UsageEvent<'a>),
+    /// Count the request either way: as given when admitted, as
+    /// `rate_limited` when refused (verify).
+    Always(UsageEvent<'a>),
+}
+
 impl DayState {
     fn roll(&mut self, today: i64) {
         if self.day != today {
@@ -132,6 +179,7 @@ impl Limiter {
         limits: Limits,
         account_cap: Option<u32>,
         now_ns: i64,
+        count: Count<'_>,
     ) -> Decision {
         let today = utc_day(now_ns);
         // The common case is one lookup each; an entry is made on first use.
@@ -190,6 +238,17 @@ impl Limiter {
             key.last_used = Some(key.last_used.map_or(now_ns, |t| t.max(now_ns)));
             key.last_used_dirty = true;
         }
+        match count {
+            Count::Always(e) if decision.allowed => key.count(now_ns, e),
+            Count::Always(e) | Count::OnRefusal(e) if !decision.allowed => key.count(
+                now_ns,
+                UsageEvent {
+                    outcome: Outcome::RateLimited,
+                    ..e
+                },
+            ),
+            _ => {}
+        }
         decision
     }
 
@@ -209,35 +268,7 @@ impl Limiter {
                 self.keys.get(key_id).expect("inserted above")
             }
         };
-        let mut k = entry.lock();
-        let k = &mut *k;
-        let minute = bucket(now_ns, 60);
-        let one = Counts::one(event.outcome);
-        match k.usage.minutes.last_mut() {
-            Some((t, c)) if *t == minute => c.add(&one),
-            _ => k.usage.minutes.push((minute, one)),
-        }
-        if let Some(ep) = event.endpoint {
-            let known = k.endpoints.contains(ep);
-            let name = if known || k.endpoints.len() < MAX_ENDPOINTS_PER_KEY {
-                if !known {
-                    k.endpoints.insert(ep.to_string());
-                }
-                ep
-            } else {
-                OTHER_ENDPOINT
-            };
-            *k.usage
-                .endpoints
-                .entry((minute, name.to_string()))
-                .or_default() += 1;
-        }
-        if let Some(c) = event.country {
-            *k.usage
-                .countries
-                .entry((minute, c.to_string()))
-                .or_default() += 1;
-        }
+        entry.lock().count(now_ns, event);
     }
 
     /// Seeds the endpoints each key has called, so the cardinality bound
@@ -392,8 +423,15 @@ mod tests {
         let l = Limiter::default();
         for _ in 0..3 {
             assert!(
-                l.check("k1", "a1", Plan::Free.limits(), Some(1000), NOW)
-                    .allowed
+                l.check(
+                    "k1",
+                    "a1",
+                    Plan::Free.limits(),
+                    Some(1000),
+                    NOW,
+                    Count::Nothing
+                )
+                .allowed
             );
         }
         let p = l.take_pending();
@@ -406,10 +444,24 @@ mod tests {
     #[test]
     fn restore_keeps_counts_after_failure() {
         let l = Limiter::default();
-        l.check("k1", "a1", Plan::Free.limits(), Some(1000), NOW);
+        l.check(
+            "k1",
+            "a1",
+            Plan::Free.limits(),
+            Some(1000),
+            NOW,
+            Count::Nothing,
+        );
         let p = l.take_pending();
         l.restore(p);
-        l.check("k1", "a1", Plan::Free.limits(), Some(1000), NOW);
+        l.check(
+            "k1",
+            "a1",
+            Plan::Free.limits(),
+            Some(1000),
+            NOW,
+            Count::Nothing,
+        );
         let total: u64 = l.take_pending().counts.iter().map(|c| c.count).sum();
         assert_eq!(total, 2);
     }
@@ -492,10 +544,22 @@ mod tests {
     fn account_quota_spans_keys() {
         let l = Limiter::default();
         let limits = Plan::Enterprise.limits();
-        assert!(l.check("k1", "a1", limits, Some(2), NOW).allowed);
-        assert!(l.check("k2", "a1", limits, Some(2), NOW).allowed);
-        assert!(!l.check("k3", "a1", limits, Some(2), NOW).allowed);
-        assert!(l.check("k4", "a2", limits, Some(2), NOW).allowed);
+        assert!(
+            l.check("k1", "a1", limits, Some(2), NOW, Count::Nothing)
+                .allowed
+        );
+        assert!(
+            l.check("k2", "a1", limits, Some(2), NOW, Count::Nothing)
+                .allowed
+        );
+        assert!(
+            !l.check("k3", "a1", limits, Some(2), NOW, Count::Nothing)
+                .allowed
+        );
+        assert!(
+            l.check("k4", "a2", limits, Some(2), NOW, Count::Nothing)
+                .allowed
+        );
     }
 
     #[test]
@@ -512,8 +576,15 @@ mod tests {
             today,
         );
         assert!(
-            !l.check("k1", "a1", Plan::Free.limits(), Some(1000), NOW)
-                .allowed
+            !l.check(
+                "k1",
+                "a1",
+                Plan::Free.limits(),
+                Some(1000),
+                NOW,
+                Count::Nothing
+            )
+            .allowed
         );
         // A new day starts from zero.
         assert!(
@@ -522,7 +593,8 @@ mod tests {
                 "a1",
                 Plan::Free.limits(),
                 Some(1000),
-                NOW + 86_400 * S
+                NOW + 86_400 * S,
+                Count::Nothing
             )
             .allowed
         );

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::clock::{nanos, Clock};
 use crate::error::{Result, ServiceError, BAD_CREDENTIAL};
-use crate::limiter::{Limiter, UsageEvent};
+use crate::limiter::{Count, Limiter, UsageEvent};
 use crate::model::*;
 use crate::store::{Store, StoreError};
 use keyport_core::anomaly::AnomalyConfig;
@@ -419,14 +419,12 @@ impl KeyService {
         scope: Option<Scope>,
         resource: Option<&Resource>,
     ) -> Result<Verified> {
-        let plain = UsageEvent {
+        let event = UsageEvent {
             outcome: Outcome::Success,
             endpoint: None,
             country: None,
         };
-        let verified = self.admit(raw, plain).await?;
-        let key = &verified.key;
-        let refusal = match (scope, resource) {
+        self.admit(raw, event, true, |key| match (scope, resource) {
             (Some(scope), _) if !key.scopes.grants(scope) => {
                 Some(format!("this key does not have the {scope} scope"))
             }
@@ -434,19 +432,8 @@ impl KeyService {
                 Some(format!("this key is not allowed to use {r}"))
             }
             _ => None,
-        };
-        if let Some(message) = refusal {
-            self.record(
-                key,
-                UsageEvent {
-                    outcome: Outcome::Denied,
-                    ..plain
-                },
-            );
-            return Err(forbidden(message, verified.decision));
-        }
-        self.record(key, plain);
-        Ok(verified)
+        })
+        .await
     }
 
     /// Counts one request of a known key (memory only; flushed in batches).
@@ -467,32 +454,32 @@ impl KeyService {
         path: &str,
         event: UsageEvent<'_>,
     ) -> Result<Verified> {
-        let verified = self.admit(raw, event).await?;
-        let needed = Scope::for_method(method);
-        let refusal = if !verified.key.scopes.grants(needed) {
-            Some(format!(
-                "{method} needs the {needed} scope, which this key does not have"
-            ))
-        } else if !path_allowed(&verified.key.resources, path) {
-            Some("this key is limited to other resources".to_string())
-        } else {
-            None
-        };
-        if let Some(message) = refusal {
-            self.record(
-                &verified.key,
-                UsageEvent {
-                    outcome: Outcome::Denied,
-                    ..event
-                },
-            );
-            return Err(forbidden(message, verified.decision));
-        }
-        Ok(verified)
+        self.admit(raw, event, false, |key| {
+            let needed = Scope::for_method(method);
+            if !key.scopes.grants(needed) {
+                Some(format!(
+                    "{method} needs the {needed} scope, which this key does not have"
+                ))
+            } else if !path_allowed(&key.resources, path) {
+                Some("this key is limited to other resources".to_string())
+            } else {
+                None
+            }
+        })
+        .await
     }
 
-    /// Authenticates and rate-limits; a refusal by the limiter is counted.
-    async fn admit(&self, raw: &SecretKey, event: UsageEvent<'_>) -> Result<Verified> {
+    /// Authenticates, rate-limits and applies `refuse` (scope/resource). The
+    /// usage count is taken under the limiter's lock: a 429 as rate_limited,
+    /// a 403 as denied, and an admitted request as `event` when
+    /// `count_admitted` (verify; the gateway counts the upstream's outcome).
+    async fn admit(
+        &self,
+        raw: &SecretKey,
+        event: UsageEvent<'_>,
+        count_admitted: bool,
+        refuse: impl FnOnce(&KeyRecord) -> Option<String>,
+    ) -> Result<Verified> {
         let key = self
             .active_key(raw.expose())
             .await?
@@ -502,23 +489,31 @@ impl KeyService {
             .get(&key.account_id)
             .map(|a| a.clone())
             .ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
+        let refusal = refuse(&key);
+        let count = match (&refusal, count_admitted) {
+            _ if !self.options.record_usage => Count::Nothing,
+            (Some(_), _) => Count::Always(UsageEvent {
+                outcome: Outcome::Denied,
+                ..event
+            }),
+            (None, true) => Count::Always(event),
+            (None, false) => Count::OnRefusal(event),
+        };
         let limits = key.limits(account.plan);
+        let now = nanos(self.clock.now());
         let decision = self.limiter.check(
             &key.id,
             &key.account_id,
             limits,
             account.plan.limits().per_day,
-            nanos(self.clock.now()),
+            now,
+            count,
         );
         if !decision.allowed {
-            self.record(
-                &key,
-                UsageEvent {
-                    outcome: Outcome::RateLimited,
-                    ..event
-                },
-            );
             return Err(ServiceError::RateLimited(decision));
+        }
+        if let Some(message) = refusal {
+            return Err(forbidden(message, decision));
         }
         Ok(Verified { key, decision })
     }
