@@ -225,6 +225,11 @@ fn cli_account(db: &str) -> (String, String) {
     )
 }
 
+/// The status of one request (the flows below only care about that).
+async fn status(req: reqwest::RequestBuilder) -> StatusCode {
+    req.send().await.unwrap().status()
+}
+
 fn sigterm(child: &mut ServerProc) {
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -265,38 +270,23 @@ async fn full_flow_leaves_no_raw_key_in_database_or_logs() {
     let secret = created["secret"].as_str().unwrap().to_string();
     secrets.push(secret.clone());
     assert_eq!(
-        http.post(format!("{base}/v1/verify"))
-            .json(&json!({"key": secret, "scope": "admin"}))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        status(
+            http.post(format!("{base}/v1/verify"))
+                .json(&json!({"key": secret, "scope": "admin"}))
+        )
+        .await,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        http.get(format!("{base}/items/1"))
-            .bearer_auth(&secret)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        status(http.get(format!("{base}/items/1")).bearer_auth(&secret)).await,
         StatusCode::OK
     );
     assert_eq!(
-        http.get(format!("{base}/v1/keys"))
-            .bearer_auth(&secret)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        status(http.get(format!("{base}/v1/keys")).bearer_auth(&secret)).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        http.get(format!("{base}/items?key={secret}"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        status(http.get(format!("{base}/items?key={secret}"))).await,
         StatusCode::BAD_REQUEST
     );
     let rotated: Value = http
@@ -315,12 +305,11 @@ async fn full_flow_leaves_no_raw_key_in_database_or_logs() {
         .await
         .unwrap();
     assert_eq!(
-        http.post(format!("{base}/v1/verify"))
-            .json(&json!({"key": secret}))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        status(
+            http.post(format!("{base}/v1/verify"))
+                .json(&json!({"key": secret}))
+        )
+        .await,
         StatusCode::UNAUTHORIZED
     );
     let audit: Value = http
@@ -394,12 +383,11 @@ async fn acknowledged_writes_survive_kill_9() {
     }
     let revoked = &ids[0];
     assert_eq!(
-        http.post(format!("http://{addr}/v1/keys/{revoked}/revoke"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        status(
+            http.post(format!("http://{addr}/v1/keys/{revoked}/revoke"))
+                .bearer_auth(&admin)
+        )
+        .await,
         StatusCode::OK
     );
     child.kill().unwrap(); // SIGKILL: no shutdown, no flush
