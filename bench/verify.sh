@@ -7,7 +7,11 @@
 #   BENCH_SECONDS  measured wrk run, per target         (default 10)
 #   BENCH_WARMUP   unmeasured wrk run before each, 0=off (default 2)
 #   BENCH_CONNS    wrk connections                      (default 64)
-#   BENCH_THREADS  wrk threads                          (default 2)
+#   BENCH_THREADS  wrk threads                 (default: one per wrk CPU)
+#   BENCH_PIN      1: servers on CPU 0, wrk on the other CPUs (taskset), so
+#                  the load generator never takes the server's CPU; 0: all
+#                  processes share every CPU                 (default 1 when
+#                  the machine has 2 or more CPUs)
 #   CARGO_TARGET_DIR                                    (default /var/cache/keyport/target)
 #   RUST_LOG       passed through to the server (unset: its default, info)
 #
@@ -23,13 +27,27 @@ KEYS=${BENCH_KEYS:-3000}
 DURATION=${BENCH_SECONDS:-10}
 WARMUP=${BENCH_WARMUP:-2}
 CONNS=${BENCH_CONNS:-64}
-THREADS=${BENCH_THREADS:-2}
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'verify.sh: %s\n' "$*" >&2; exit 1; }
+
+NCPU=$(nproc)
+PIN=${BENCH_PIN:-$((NCPU >= 2 ? 1 : 0))}
+if [[ $PIN == 1 ]]; then
+  ((NCPU >= 2)) || die "BENCH_PIN=1 needs at least 2 CPUs"
+  # taskset also sizes each tokio runtime: available_parallelism() follows
+  # the affinity mask, so both servers run one worker per server CPU.
+  SERVER_PIN=(taskset -c 0)
+  WRK_PIN=(taskset -c "1-$((NCPU - 1))")
+  THREADS=${BENCH_THREADS:-$((NCPU - 1))}
+else
+  SERVER_PIN=()
+  WRK_PIN=()
+  THREADS=${BENCH_THREADS:-2}
+fi
 TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/keyport/target}
 case $TARGET_DIR in /*) ;; *) TARGET_DIR=$PWD/$TARGET_DIR ;; esac
 export BENCH_DIR BENCH_THREADS=$THREADS
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'verify.sh: %s\n' "$*" >&2; exit 1; }
 
 # ---- 1. build -------------------------------------------------------------
 log "building release binaries in $TARGET_DIR"
@@ -86,9 +104,9 @@ log "creating an enterprise account"
   >"$TMP/admin.key"
 chmod 600 "$TMP/admin.key"
 
-"$SERVER_BIN" serve --listen 127.0.0.1:0 --database "$DB" >"$TMP/server.out" 2>>"$TMP/server.log" &
+"${SERVER_PIN[@]}" "$SERVER_BIN" serve --listen 127.0.0.1:0 --database "$DB" >"$TMP/server.out" 2>>"$TMP/server.log" &
 SERVER_PID=$!
-"$HELLO_BIN" --listen 127.0.0.1:0 >"$TMP/hello.out" 2>"$TMP/hello.log" &
+"${SERVER_PIN[@]}" "$HELLO_BIN" --listen 127.0.0.1:0 >"$TMP/hello.out" 2>"$TMP/hello.log" &
 HELLO_PID=$!
 SERVER_URL=$(wait_listening "$SERVER_PID" "$TMP/server.out")
 HELLO_URL=$(wait_listening "$HELLO_PID" "$TMP/hello.out")
@@ -108,7 +126,7 @@ status=$(head -n 1 "$TMP/keys.txt" | python3 -c 'import json, sys; print(json.du
 # The same keys served with usage recording off (issue: recording must cost
 # under 10%): a second server on the same database, started after seeding so
 # it loads every key.
-"$SERVER_BIN" serve --listen 127.0.0.1:0 --database "$DB" --record-usage false \
+"${SERVER_PIN[@]}" "$SERVER_BIN" serve --listen 127.0.0.1:0 --database "$DB" --record-usage false \
   >"$TMP/norec.out" 2>>"$TMP/norec.log" &
 NOREC_PID=$!
 NOREC_URL=$(wait_listening "$NOREC_PID" "$TMP/norec.out")
@@ -117,10 +135,10 @@ log "keyport-server without usage recording at $NOREC_URL (pid $NOREC_PID)"
 # ---- 3. load --------------------------------------------------------------
 mkdir -p "$OUT"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-WRK_HELLO=(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$BENCH_DIR/hello.lua" "$HELLO_URL/")
-WRK_VERIFY=(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$BENCH_DIR/verify.lua"
+WRK_HELLO=("${WRK_PIN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$BENCH_DIR/hello.lua" "$HELLO_URL/")
+WRK_VERIFY=("${WRK_PIN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$BENCH_DIR/verify.lua"
   "$SERVER_URL/v1/verify" -- "$TMP/keys.txt")
-WRK_NOREC=(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$BENCH_DIR/verify.lua"
+WRK_NOREC=("${WRK_PIN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$BENCH_DIR/verify.lua"
   "$NOREC_URL/v1/verify" -- "$TMP/keys.txt")
 
 # cpu_ticks PID: user+system CPU of a process so far, in clock ticks.
@@ -224,6 +242,7 @@ cat <<EOF
 Keyport verify benchmark  ($(date -u +%F\ %TZ), $(nproc) CPUs shared by wrk and the server)
   keys seeded:          $KEYS (plan enterprise: 1000/min per key, burst 2000)
   wrk:                  $THREADS threads, $CONNS connections, ${DURATION}s (+${WARMUP}s warm-up)
+  CPU pinning:          $(if [[ $PIN == 1 ]]; then echo "servers on CPU 0, wrk on CPUs 1-$((NCPU - 1)) (BENCH_PIN=1)"; else echo "none: servers and wrk share all CPUs (BENCH_PIN=0)"; fi)
   RUST_LOG:             ${RUST_LOG:-<unset; server default info,sqlx=warn>}
   source tree:          $tree
   load before runs:     $load_before (1-min avg), other build processes: $busy

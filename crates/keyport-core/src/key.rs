@@ -203,7 +203,8 @@ impl KeyPrefix {
         }
         let signed_len = raw.len() - (KEY_BODY_LEN - RANDOM_HEX);
         let expected = crc32fast::hash(&raw.as_bytes()[..signed_len]);
-        if format!("{expected:08x}") != raw[signed_len..] {
+        // Lowercase hex was checked above, so this parse cannot fail.
+        if u32::from_str_radix(&raw[signed_len..], 16).ok() != Some(expected) {
             return Err(KeyFormatError::ChecksumMismatch);
         }
         Ok(ParsedKey {

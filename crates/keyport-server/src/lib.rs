@@ -150,13 +150,13 @@ pub async fn start_with_service(
     service: Arc<KeyService>,
 ) -> Result<Server, StartError> {
     let upstream = match &config.upstream {
-        Some(url) => Some(Arc::new(Upstream {
+        Some(url) => Some(Upstream {
             url: url.clone(),
             client: reqwest::Client::builder()
                 .timeout(config.upstream_timeout)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()?,
-        })),
+        }),
         None => None,
     };
     let header = match &config.country_header {
@@ -166,16 +166,12 @@ pub async fn start_with_service(
         ),
         None => None,
     };
-    let state = AppState {
-        service: service.clone(),
-        upstream,
-        geo: Arc::new(GeoConfig {
-            header,
-            trusted_proxies: config.trusted_proxies.clone(),
-        }),
+    let geo = GeoConfig {
+        header,
+        trusted_proxies: config.trusted_proxies.clone(),
     };
-    let app = http::router(
-        state,
+    let app = http::app(
+        AppState::new(service.clone(), upstream, geo),
         &HttpLimits {
             request_timeout: config.request_timeout,
             max_json_bytes: config.max_json_bytes,
@@ -196,7 +192,9 @@ pub async fn start_with_service(
     let task = tokio::spawn(async move {
         let served = axum::serve(
             listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(app),
         )
         .with_graceful_shutdown(async move {
             let _ = stop_serving.wait_for(|s| *s).await;

@@ -75,7 +75,7 @@ pub struct KeyService {
     prefix: KeyPrefix,
     pub(crate) options: ServiceOptions,
     pub(crate) by_hash: DashMap<KeyHash, Arc<KeyRecord>, BuildHasherDefault<DigestHasher>>,
-    pub(crate) accounts: DashMap<String, Arc<Account>>,
+    pub(crate) accounts: crate::limiter::IdMap<Arc<Account>>,
     limiter: Limiter,
     /// Serialises management writes so the cache and the database agree.
     writes: tokio::sync::Mutex<()>,
@@ -124,7 +124,7 @@ impl KeyService {
             prefix: options.prefix.clone(),
             options,
             by_hash: DashMap::default(),
-            accounts: DashMap::new(),
+            accounts: Default::default(),
             limiter: Limiter::default(),
             writes: tokio::sync::Mutex::new(()),
         };
@@ -817,10 +817,12 @@ impl KeyService {
     /// Writes batched quota counts, usage and last-used times in one
     /// transaction. On failure they go back into memory for the next attempt.
     pub async fn flush(&self) -> Result<()> {
+        let started = std::time::Instant::now();
         let pending = self.limiter.take_pending();
         if pending.is_empty() {
             return Ok(());
         }
+        let taken = started.elapsed();
         if let Err(e) = self
             .store
             .flush_usage(&pending.counts, &pending.last_used, &pending.usage)
@@ -829,6 +831,13 @@ impl KeyService {
             self.limiter.restore(pending);
             return Err(e.into());
         }
+        tracing::debug!(
+            keys = pending.last_used.len(),
+            minute_rows = pending.usage.minutes.len(),
+            take_micros = taken.as_micros() as u64,
+            micros = started.elapsed().as_micros() as u64,
+            "usage flushed"
+        );
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use keyport_core::{Resource, SecretKey};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 use super::error::{put_ratelimit_headers, ApiError, ErrorBody};
@@ -173,22 +173,18 @@ pub async fn verify(
         .service
         .verify(&secret, req.scope, resource.as_ref())
         .await?;
-    let body = VerifyResponse {
-        valid: true,
-        key_id: v.key.id.clone(),
-        account_id: v.key.account_id.clone(),
-        environment: v.key.environment,
-        scopes: v.key.scopes.as_slice().to_vec(),
-        resources: v.key.resources.iter().map(ToString::to_string).collect(),
-        ratelimit: RateLimitStatus {
-            limit: v.decision.limit,
-            remaining: v.decision.remaining,
-            reset: v.decision.reset,
-        },
-    };
-    let mut res = Json(body).into_response();
+    let mut res = Json(VerifyBody::new(&v.key, &v.decision)).into_response();
     put_ratelimit_headers(res.headers_mut(), &v.decision);
     Ok(res)
+}
+
+/// [`verify`] for a whole request, without the router (see `http::Guarded`).
+pub async fn verify_request(state: AppState, req: axum::extract::Request) -> Response {
+    use axum::extract::FromRequest;
+    match ApiJson::<VerifyRequest>::from_request(req, &state).await {
+        Ok(body) => verify(State(state), body).await.into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Changes the rotation policy, business hours or allowed countries.
@@ -306,4 +302,86 @@ pub async fn ack_alert(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Alert>> {
     Ok(Json(s.service.ack_alert(&admin, &id).await?))
+}
+
+/// The JSON of [`VerifyResponse`], serialised straight from the cached key:
+/// the hot path copies no strings into an intermediate value.
+#[derive(Serialize)]
+struct VerifyBody<'a> {
+    valid: bool,
+    key_id: &'a str,
+    account_id: &'a str,
+    environment: keyport_core::Environment,
+    scopes: &'a [keyport_core::Scope],
+    resources: Vec<AsText<'a, Resource>>,
+    ratelimit: RateLimitStatus,
+}
+
+impl<'a> VerifyBody<'a> {
+    fn new(key: &'a crate::model::KeyRecord, d: &keyport_core::Decision) -> Self {
+        VerifyBody {
+            valid: true,
+            key_id: &key.id,
+            account_id: &key.account_id,
+            environment: key.environment,
+            scopes: key.scopes.as_slice(),
+            resources: key.resources.iter().map(AsText).collect(),
+            ratelimit: RateLimitStatus {
+                limit: d.limit,
+                remaining: d.remaining,
+                reset: d.reset,
+            },
+        }
+    }
+}
+
+/// Serialises a value as its `Display` text.
+struct AsText<'a, T>(&'a T);
+
+impl<T: std::fmt::Display> Serialize for AsText<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_body_is_the_documented_verify_response() {
+        let key = crate::model::KeyRecord {
+            id: "key_1".into(),
+            account_id: "acct_1".into(),
+            name: "ci".into(),
+            environment: keyport_core::Environment::Live,
+            hash: keyport_core::KeyHash::of("to_live_x"),
+            last4: "abcd".into(),
+            scopes: keyport_core::ScopeSet::new(vec![
+                keyport_core::Scope::Read,
+                keyport_core::Scope::Write,
+            ]),
+            resources: vec!["project:alpha".parse().unwrap()],
+            expires_at: None,
+            rate_limit: Default::default(),
+            created_at: chrono::Utc::now(),
+            revoked_at: None,
+            last_used_at: None,
+            replaces: None,
+            replaced_by: None,
+        };
+        let d = keyport_core::Decision {
+            allowed: true,
+            limit: 60,
+            remaining: 59,
+            reset: 1_700_000_000,
+            retry_after: None,
+        };
+        let json = serde_json::to_value(VerifyBody::new(&key, &d)).unwrap();
+        let typed: VerifyResponse = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&typed).unwrap(), json);
+        assert_eq!(typed.key_id, key.id);
+        assert_eq!(typed.resources, vec!["project:alpha".to_string()]);
+        assert_eq!(typed.scopes, key.scopes.as_slice());
+    }
 }

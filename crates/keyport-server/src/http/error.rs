@@ -2,7 +2,7 @@
 //! Internal errors are logged and answered with a plain 500.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use keyport_core::Decision;
 use serde::Serialize;
@@ -132,12 +132,17 @@ impl From<QueryRejection> for ApiError {
 }
 
 /// `X-RateLimit-*` on every verified response, `Retry-After` on refusals.
+// Constants, so the names are not parsed again on every response.
+const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
 pub fn put_ratelimit_headers(h: &mut HeaderMap, d: &Decision) {
-    h.insert("x-ratelimit-limit", HeaderValue::from(d.limit));
-    h.insert("x-ratelimit-remaining", HeaderValue::from(d.remaining));
-    h.insert("x-ratelimit-reset", HeaderValue::from(d.reset));
+    h.insert(RATELIMIT_LIMIT, HeaderValue::from(d.limit));
+    h.insert(RATELIMIT_REMAINING, HeaderValue::from(d.remaining));
+    h.insert(RATELIMIT_RESET, HeaderValue::from(d.reset));
     if let Some(s) = d.retry_after {
-        h.insert("retry-after", HeaderValue::from(s));
+        h.insert(axum::http::header::RETRY_AFTER, HeaderValue::from(s));
     }
 }
 

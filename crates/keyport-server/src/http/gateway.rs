@@ -35,7 +35,7 @@ pub async fn proxy(State(s): State<AppState>, req: Request) -> Response {
 }
 
 async fn forward(s: AppState, req: Request) -> Result<Response, ApiError> {
-    let Some(upstream) = s.upstream.clone() else {
+    let Some(upstream) = s.upstream.as_ref() else {
         return Err(ApiError::not_found(
             "no such endpoint; the API lives under /v1",
         ));

@@ -6,17 +6,20 @@ pub mod extract;
 pub mod gateway;
 pub mod openapi;
 
-use axum::error_handling::HandleErrorLayer;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
-use axum::middleware::{self, Next};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use axum::{BoxError, Router};
+use axum::Router;
 use percent_encoding::percent_decode_str;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tower::ServiceBuilder;
+use tower::Service;
 
 use crate::service::KeyService;
 use error::ApiError;
@@ -27,11 +30,32 @@ pub struct Upstream {
     pub client: reqwest::Client,
 }
 
+/// What every handler shares. One `Arc`, so the per-request `State` clone
+/// is a single reference-count increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppInner>);
+
+pub struct AppInner {
     pub service: Arc<KeyService>,
-    pub upstream: Option<Arc<Upstream>>,
-    pub geo: Arc<GeoConfig>,
+    pub upstream: Option<Upstream>,
+    pub geo: GeoConfig,
+}
+
+impl AppState {
+    pub fn new(service: Arc<KeyService>, upstream: Option<Upstream>, geo: GeoConfig) -> Self {
+        AppState(Arc::new(AppInner {
+            service,
+            upstream,
+            geo,
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
 }
 
 /// Where the caller's country comes from: a header set by a trusted proxy.
@@ -66,35 +90,118 @@ pub struct HttpLimits {
     pub max_json_bytes: usize,
 }
 
+/// The whole HTTP surface: the routes wrapped in the URL guard and the
+/// request timeout. The guard and timeout sit outside the router (not as
+/// router layers), so a request pays for them once, not per route clone.
+pub fn app(state: AppState, limits: &HttpLimits) -> Guarded {
+    Guarded {
+        prefix: Arc::new(state.service.prefix().clone()),
+        timeout: limits.request_timeout,
+        max_json_bytes: limits.max_json_bytes,
+        inner: router(state.clone(), limits),
+        state,
+    }
+}
+
+/// The routes. `/v1` is spelled out on each route rather than nested, which
+/// would rewrite every request's URI.
 pub fn router(state: AppState, limits: &HttpLimits) -> Router {
-    let v1 = Router::new()
-        .route("/account", get(api::get_account).patch(api::update_account))
-        .route("/usage", get(api::account_usage))
-        .route("/keys/{id}/usage", get(api::key_usage))
-        .route("/keys/{id}/usage.csv", get(api::key_usage_csv))
-        .route("/alerts", get(api::list_alerts))
-        .route("/alerts/{id}/ack", post(api::ack_alert))
-        .route("/keys", get(api::list_keys).post(api::create_key))
-        .route("/keys/{id}", get(api::get_key).patch(api::update_key))
-        .route("/keys/{id}/revoke", post(api::revoke_key))
-        .route("/keys/{id}/rotate", post(api::rotate_key))
-        .route("/audit", get(api::audit))
-        .route("/verify", post(api::verify))
-        .route("/openapi.json", get(openapi::serve))
-        .route("/{*rest}", any(no_such_endpoint))
-        .route("/", any(no_such_endpoint))
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(limits.max_json_bytes));
     Router::new()
-        .nest("/v1", v1)
-        .fallback(gateway::proxy)
-        .layer(middleware::from_fn_with_state(state.clone(), guard_and_log))
-        .layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(timed_out))
-                .timeout(limits.request_timeout),
+        .route(
+            "/v1/account",
+            get(api::get_account).patch(api::update_account),
         )
+        .route("/v1/usage", get(api::account_usage))
+        .route("/v1/keys/{id}/usage", get(api::key_usage))
+        .route("/v1/keys/{id}/usage.csv", get(api::key_usage_csv))
+        .route("/v1/alerts", get(api::list_alerts))
+        .route("/v1/alerts/{id}/ack", post(api::ack_alert))
+        .route("/v1/keys", get(api::list_keys).post(api::create_key))
+        .route("/v1/keys/{id}", get(api::get_key).patch(api::update_key))
+        .route("/v1/keys/{id}/revoke", post(api::revoke_key))
+        .route("/v1/keys/{id}/rotate", post(api::rotate_key))
+        .route("/v1/audit", get(api::audit))
+        .route("/v1/verify", post(api::verify))
+        .route("/v1/openapi.json", get(openapi::serve))
+        .route("/v1/{*rest}", any(no_such_endpoint))
+        .route("/v1/", any(no_such_endpoint))
+        .route("/v1", any(no_such_endpoint))
+        .method_not_allowed_fallback(method_not_allowed)
+        // Layered before the fallback: the JSON limit is for `/v1` only, the
+        // gateway streams bodies of any size to the upstream.
+        .layer(DefaultBodyLimit::max(limits.max_json_bytes))
+        .fallback(gateway::proxy)
         .with_state(state)
+}
+
+/// [`router`] behind the URL guard and the request timeout.
+#[derive(Clone)]
+pub struct Guarded {
+    inner: Router,
+    state: AppState,
+    prefix: Arc<keyport_core::KeyPrefix>,
+    timeout: Duration,
+    max_json_bytes: usize,
+}
+
+impl Service<Request> for Guarded {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // A Router is always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        if key_in_url(&req, &self.prefix) {
+            tracing::warn!(method = %req.method(), "refused a request with an API key in its URL");
+            return Box::pin(std::future::ready(Ok(
+                ApiError::key_in_url().into_response()
+            )));
+        }
+        let log = RequestLog::start(&req);
+        let limit = self.timeout;
+        // `POST /v1/verify` is the call every request of a customer's API
+        // makes: it goes straight to its handler (same extractor, same
+        // errors) instead of through the router. Every other method on
+        // that path still gets the router's 405.
+        if req.method() == Method::POST && req.uri().path() == "/v1/verify" {
+            let state = self.state.clone();
+            let req = req.map(|b| Body::new(http_body_util::Limited::new(b, self.max_json_bytes)));
+            return Box::pin(async move {
+                let res = match tokio::time::timeout(limit, api::verify_request(state, req)).await {
+                    Ok(res) => res,
+                    Err(_) => timed_out().into_response(),
+                };
+                log.finish(&res);
+                Ok(res)
+            });
+        }
+        let routed = self.inner.call(req);
+        Box::pin(async move {
+            let res = match tokio::time::timeout(limit, routed).await {
+                Ok(Ok(res)) => res,
+                Ok(Err(never)) => match never {},
+                Err(_) => timed_out().into_response(),
+            };
+            log.finish(&res);
+            Ok(res)
+        })
+    }
+}
+
+/// True when the URL (raw or percent-decoded) carries a key-shaped value.
+fn key_in_url(req: &Request, prefix: &keyport_core::KeyPrefix) -> bool {
+    let raw = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    keyport_core::find_key_in_text(raw, prefix)
+        || (raw.contains('%')
+            && keyport_core::find_key_in_text(&percent_decode_str(raw).decode_utf8_lossy(), prefix))
 }
 
 async fn no_such_endpoint() -> ApiError {
@@ -109,7 +216,7 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-async fn timed_out(_: BoxError) -> ApiError {
+fn timed_out() -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "timeout",
@@ -117,40 +224,46 @@ async fn timed_out(_: BoxError) -> ApiError {
     )
 }
 
-/// Refuses any URL that carries a key-shaped value (never verified, never
-/// logged raw), then logs the request with its outcome.
-async fn guard_and_log(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let raw = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let prefix = s.service.prefix();
-    let in_url = keyport_core::find_key_in_text(raw, prefix)
-        || (raw.contains('%')
-            && keyport_core::find_key_in_text(
-                &percent_decode_str(raw).decode_utf8_lossy(),
-                prefix,
-            ));
-    if in_url {
-        tracing::warn!(method = %req.method(), "refused a request with an API key in its URL");
-        return ApiError::key_in_url().into_response();
-    }
-    if !tracing::enabled!(tracing::Level::DEBUG) {
-        let res = next.run(req).await;
-        if res.status().is_server_error() {
-            tracing::warn!(status = res.status().as_u16(), "request failed");
+/// What a request is logged with: at debug level every request with its
+/// time, otherwise only server errors.
+enum RequestLog {
+    Errors,
+    Debug {
+        method: axum::http::Method,
+        path: String,
+        started: Instant,
+    },
+}
+
+impl RequestLog {
+    fn start(req: &Request) -> Self {
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return RequestLog::Errors;
         }
-        return res;
+        RequestLog::Debug {
+            method: req.method().clone(),
+            path: req.uri().path().to_string(),
+            started: Instant::now(),
+        }
     }
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let started = Instant::now();
-    let res = next.run(req).await;
-    let status = res.status();
-    let micros = started.elapsed().as_micros() as u64;
-    tracing::debug!(%method, %path, status = status.as_u16(), micros, "request");
-    res
+
+    fn finish(self, res: &Response) {
+        let status = res.status().as_u16();
+        match self {
+            RequestLog::Errors if res.status().is_server_error() => {
+                tracing::warn!(status, "request failed");
+            }
+            RequestLog::Errors => {}
+            RequestLog::Debug {
+                method,
+                path,
+                started,
+            } => {
+                let micros = started.elapsed().as_micros() as u64;
+                tracing::debug!(%method, %path, status, micros, "request");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@ use crate::clock::{from_millis, millis};
 use crate::limiter::{DimensionRow, UsageBatch, UsageRow};
 use crate::model::{Account, Alert, AlertStatus, AuditEvent, KeyRecord, Step};
 use keyport_core::Counts;
-use serde_json::json;
 use std::collections::HashMap;
 
 pub struct SqliteStore {
@@ -156,12 +155,13 @@ async fn add_usage(conn: &mut sqlx::SqliteConnection, step: Step, rows: &[UsageR
     if merged.is_empty() {
         return Ok(());
     }
-    let data: Vec<serde_json::Value> = merged
+    // Tuples serialise straight to text: no JSON value tree per row.
+    type Row<'a> = (&'a str, &'a str, i64, i64, i64, i64, i64, i64);
+    let data: Vec<Row> = merged
         .into_iter()
         .map(|((key_id, t), (account_id, c))| {
-            let mut row = vec![json!(key_id), json!(account_id), json!(t)];
-            row.extend(c.0.iter().map(|n| json!(as_i64(*n))));
-            serde_json::Value::Array(row)
+            let [a, b, c, d, e] = c.0.map(as_i64);
+            (key_id, account_id, t, a, b, c, d, e)
         })
         .collect();
     let sql = format!(
@@ -172,11 +172,24 @@ async fn add_usage(conn: &mut sqlx::SqliteConnection, step: Step, rows: &[UsageR
         table(step),
         json_columns(8)
     );
-    sqlx::query(&sql)
-        .bind(serde_json::Value::Array(data).to_string())
-        .execute(&mut *conn)
-        .await?;
+    for chunk in data.chunks(FLUSH_CHUNK) {
+        sqlx::query(&sql)
+            .bind(json_rows(chunk)?)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
+}
+
+/// Rows per statement in a usage flush. The flush stays one transaction, but
+/// its statements are short, so the database thread hands the CPU back
+/// between them instead of holding it for the whole batch (the verify path
+/// shares the machine with it).
+const FLUSH_CHUNK: usize = 256;
+
+/// Rows as one JSON array of arrays, for `json_each(?)`.
+fn json_rows<T: serde::Serialize>(rows: &[T]) -> Result<String> {
+    serde_json::to_string(rows).map_err(|e| corrupt(format!("usage rows: {e}")))
 }
 
 /// Hourly breakdown rows plus first/last-seen per value, one statement each.
@@ -189,25 +202,36 @@ async fn add_dimension(
         return Ok(());
     }
     let (tbl, col) = dim_table(dim);
-    let data: Vec<serde_json::Value> = rows
+    let data: Vec<(&str, i64, &str, i64, i64)> = rows
         .iter()
         .map(|r| {
-            json!([
-                r.key_id,
+            (
+                r.key_id.as_str(),
                 r.t.div_euclid(3600) * 3600,
-                r.value,
+                r.value.as_str(),
                 as_i64(r.count),
-                r.t
-            ])
+                r.t,
+            )
         })
         .collect();
-    let data = serde_json::Value::Array(data).to_string();
+    for chunk in data.chunks(FLUSH_CHUNK) {
+        add_dimension_rows(conn, tbl, col, &json_rows(chunk)?).await?;
+    }
+    Ok(())
+}
+
+async fn add_dimension_rows(
+    conn: &mut sqlx::SqliteConnection,
+    tbl: &str,
+    col: &str,
+    data: &str,
+) -> Result<()> {
     let hourly = format!(
         "INSERT INTO {tbl} (key_id, t, {col}, count) SELECT {} FROM json_each(?) WHERE true \
          ON CONFLICT (key_id, t, {col}) DO UPDATE SET count = count + excluded.count",
         json_columns(4)
     );
-    sqlx::query(&hourly).bind(&data).execute(&mut *conn).await?;
+    sqlx::query(&hourly).bind(data).execute(&mut *conn).await?;
     let seen = "INSERT INTO key_dimensions (key_id, dimension, value, first_seen, last_seen, count) \
          SELECT json_extract(value, '$[0]'), ?, json_extract(value, '$[2]'), json_extract(value, '$[4]'), \
          json_extract(value, '$[4]'), json_extract(value, '$[3]') FROM json_each(?) WHERE true \
@@ -216,7 +240,7 @@ async fn add_dimension(
          count = count + excluded.count";
     sqlx::query(seen)
         .bind(col)
-        .bind(&data)
+        .bind(data)
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -528,32 +552,43 @@ impl Store for SqliteStore {
         add_dimension(&mut tx, Dimension::Endpoint, &usage.endpoints).await?;
         add_dimension(&mut tx, Dimension::Country, &usage.countries).await?;
         if !counts.is_empty() {
-            let data: Vec<serde_json::Value> = counts
+            let data: Vec<(&str, &str, i64, i64)> = counts
                 .iter()
-                .map(|c| json!([c.key_id, c.account_id, c.day, as_i64(c.count)]))
+                .map(|c| {
+                    (
+                        c.key_id.as_str(),
+                        c.account_id.as_str(),
+                        c.day,
+                        as_i64(c.count),
+                    )
+                })
                 .collect();
             let sql = format!(
                 "INSERT INTO key_day_usage (key_id, account_id, day, count) SELECT {} FROM json_each(?) \
                  WHERE true ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count",
                 json_columns(4)
             );
-            sqlx::query(&sql)
-                .bind(serde_json::Value::Array(data).to_string())
-                .execute(&mut *tx)
-                .await?;
+            for chunk in data.chunks(FLUSH_CHUNK) {
+                sqlx::query(&sql)
+                    .bind(json_rows(chunk)?)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         if !last_used.is_empty() {
-            let data: Vec<serde_json::Value> = last_used
+            let data: Vec<(&str, i64)> = last_used
                 .iter()
-                .map(|(id, at)| json!([id, millis(*at)]))
+                .map(|(id, at)| (id.as_str(), millis(*at)))
                 .collect();
-            sqlx::query(
-                "UPDATE api_keys SET last_used_at = MAX(COALESCE(api_keys.last_used_at, 0), json_extract(j.value, '$[1]')) \
-                 FROM json_each(?) AS j WHERE api_keys.id = json_extract(j.value, '$[0]')",
-            )
-            .bind(serde_json::Value::Array(data).to_string())
-            .execute(&mut *tx)
-            .await?;
+            for chunk in data.chunks(FLUSH_CHUNK) {
+                sqlx::query(
+                    "UPDATE api_keys SET last_used_at = MAX(COALESCE(api_keys.last_used_at, 0), json_extract(j.value, '$[1]')) \
+                     FROM json_each(?) AS j WHERE api_keys.id = json_extract(j.value, '$[0]')",
+                )
+                .bind(json_rows(chunk)?)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(())

@@ -337,3 +337,56 @@ async fn last_used_is_batched_not_written_per_request() {
     let ms = ms.expect("last_used_at flushed within 5 s");
     assert_eq!(ms, t0().timestamp_millis());
 }
+
+/// `POST /v1/verify` skips the router; its body handling must match every
+/// other JSON endpoint's (same limit, same errors), and other methods on the
+/// path still get the router's 405.
+#[tokio::test]
+async fn verify_body_errors_match_the_rest_of_the_api() {
+    let h = Harness::new().await;
+    let a = h.account(Plan::Free).await;
+    let big = json!({"key": "x".repeat(70 * 1024)});
+    for path in ["/v1/verify", "/v1/keys"] {
+        let too_big = h
+            .http
+            .post(h.url(path))
+            .bearer_auth(&a.admin)
+            .json(&big)
+            .send()
+            .await
+            .unwrap();
+        expect_error(too_big, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+        let not_json = h
+            .http
+            .post(h.url(path))
+            .bearer_auth(&a.admin)
+            .body("key=abc")
+            .send()
+            .await
+            .unwrap();
+        let msg = expect_error(not_json, StatusCode::BAD_REQUEST, "invalid_request").await;
+        assert!(msg.contains("Content-Type"), "{path}: {msg}");
+        let broken = h
+            .http
+            .post(h.url(path))
+            .bearer_auth(&a.admin)
+            .header("content-type", "application/json")
+            .body("{not json}")
+            .send()
+            .await
+            .unwrap();
+        expect_error(broken, StatusCode::BAD_REQUEST, "invalid_request").await;
+    }
+    let wrong_type = h.verify(json!({"key": 42})).await;
+    expect_error(wrong_type, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
+    let get = h.http.get(h.url("/v1/verify")).send().await.unwrap();
+    expect_error(get, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    let in_url = h
+        .http
+        .post(h.url(&format!("/v1/verify?key=to_live_{}", "0a".repeat(32))))
+        .json(&json!({"key": "x"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(in_url, StatusCode::BAD_REQUEST, "key_in_url").await;
+}
