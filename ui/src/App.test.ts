@@ -67,6 +67,24 @@ describe("the app", () => {
     expect(screen.getAllByTestId("key-row").map((r) => r.dataset.keyName)).toEqual(["Billing worker"]);
   });
 
+  it("marks the portal's own admin key and will not revoke it", async () => {
+    const own = key({ id: "key_portal_admin", name: "Admin key", scopes: ["admin"] });
+    const other = key({ name: "Billing worker" });
+    keysReply = () => ({ keys: [own, other], next_cursor: null });
+    await started();
+    expect(screen.getAllByTestId("own-credential-tag")).toHaveLength(1);
+    const ownRow = screen.getAllByTestId("key-row").find((r) => r.dataset.keyId === own.id)!;
+    await fireEvent.click(ownRow);
+    await waitFor(() => expect(screen.getByTestId("own-credential-note")).toBeTruthy());
+    expect((screen.getByTestId("revoke-button") as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.click(screen.getByTestId("close-details"));
+    const otherRow = screen.getAllByTestId("key-row").find((r) => r.dataset.keyId === other.id)!;
+    await fireEvent.click(otherRow);
+    await waitFor(() => expect(screen.getByTestId("details-name").textContent).toBe("Billing worker"));
+    expect(screen.queryByTestId("own-credential-note")).toBeNull();
+    expect((screen.getByTestId("revoke-button") as HTMLButtonElement).disabled).toBe(false);
+  });
+
   it("shows the try-it curl line while no app key has traffic", async () => {
     await started();
     expect(screen.getByTestId("try-it-curl").textContent).toMatch(/\$KEYPORT_KEY/);

@@ -145,7 +145,8 @@ impl Embedded {
                 .await
             {
                 Ok(admin) if admin.account.id == account.id => {
-                    return Ok((secret, (&*admin.account).into()));
+                    let view = AccountView::new(&admin.account, &admin.key_id);
+                    return Ok((secret, view));
                 }
                 Ok(_) | Err(keyport_server::error::ServiceError::Unauthorized(_)) => {}
                 Err(e) => return Err(service_error(e)),
@@ -249,7 +250,7 @@ impl Embedded {
             account = %admin.account.id,
             "the local admin key was missing from the keychain; issued a new one"
         );
-        Ok((secret, (&*admin.account).into()))
+        Ok((secret, AccountView::new(&admin.account, &created.key.id)))
     }
 
     fn save_state(&self, st: &EmbeddedState) -> Result<()> {

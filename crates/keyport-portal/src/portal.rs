@@ -423,8 +423,18 @@ impl Portal {
         self.client().await?.update_key(id, &patch).await
     }
 
+    /// Revokes a key, unless it is the admin key the portal itself signs in
+    /// with: that would lock the portal out of the account.
     pub async fn revoke_key(&self, id: &str) -> Result<KeyView> {
-        self.client().await?.revoke_key(id).await
+        let client = self.client().await?;
+        if client.account().await?.credential_key_id == id {
+            return Err(PortalError::Conflict(
+                "This is the admin key this portal signs in with; revoking it here would lock \
+                 the portal out. Connect with another admin key first, then revoke this one."
+                    .into(),
+            ));
+        }
+        client.revoke_key(id).await
     }
 
     pub async fn audit_log(&self, cursor: Option<String>) -> Result<AuditList> {

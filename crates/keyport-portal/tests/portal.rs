@@ -188,6 +188,16 @@ async fn create_key_shows_the_raw_key_once_and_the_service_has_only_its_hash() {
         .unwrap();
     assert_eq!(res.status(), 403);
 
+    // The portal's own admin key is shown but cannot be revoked from here.
+    let own = t.portal.get_account().await.unwrap().credential_key_id;
+    assert_ne!(own, once.key.id);
+    let e = t.portal.revoke_key(&own).await.unwrap_err();
+    assert_eq!(e.code(), PortalErrorCode::Conflict);
+    assert_eq!(
+        t.portal.get_key(&own).await.unwrap().status,
+        KeyStatus::Active
+    );
+
     // Revoke: the very next request is refused.
     let revoked = t.portal.revoke_key(&once.key.id).await.unwrap();
     assert_eq!(revoked.status, KeyStatus::Revoked);
@@ -463,12 +473,21 @@ async fn connect_remote_refuses_bad_input_with_clear_codes() {
 async fn a_revoked_remote_admin_key_gives_unauthorized() {
     let remote = Remote::start().await;
     let (_, admin) = remote.account("Acme").await;
+    let admin_raw = admin.expose().to_string();
     let t = TestPortal::new();
     t.portal.connect_remote(&remote.url, admin).await.unwrap();
-    // Revoke the admin key from the service side.
     let keys = t.portal.list_keys(None).await.unwrap();
     let admin_id = keys.keys[0].id.clone();
-    t.portal.revoke_key(&admin_id).await.unwrap();
+    // The portal will not revoke the key it signs in with...
+    let e = t.portal.revoke_key(&admin_id).await.unwrap_err();
+    assert_eq!(e.code(), PortalErrorCode::Conflict);
+    assert!(e.to_string().contains("lock the portal out"), "{e}");
+    assert_eq!(
+        t.portal.get_account().await.unwrap().credential_key_id,
+        admin_id
+    );
+    // ...so revoke it from the service side.
+    remote.revoke(&admin_raw, &admin_id).await;
     let e = t.portal.list_keys(None).await.unwrap_err();
     assert_eq!(e.code(), PortalErrorCode::Unauthorized);
     t.portal.shutdown().await;
@@ -541,10 +560,11 @@ async fn once_the_keychain_is_fixed_the_portal_signs_in() {
 async fn a_remote_whose_admin_key_was_revoked_opens_with_a_way_forward() {
     let remote = Remote::start().await;
     let (_, admin) = remote.account("Acme").await;
+    let admin_raw = admin.expose().to_string();
     let mut t = TestPortal::new();
     t.portal.connect_remote(&remote.url, admin).await.unwrap();
     let admin_id = t.portal.list_keys(None).await.unwrap().keys[0].id.clone();
-    t.portal.revoke_key(&admin_id).await.unwrap();
+    remote.revoke(&admin_raw, &admin_id).await;
     t.restart().await;
 
     // Still the remote service, not silently another one.

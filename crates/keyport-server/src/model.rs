@@ -154,10 +154,13 @@ pub struct AccountView {
     pub limits: LimitsView,
     pub created_at: DateTime<Utc>,
     pub settings: AccountSettings,
+    /// The id of the admin key this request was made with, so a client can
+    /// tell which key is its own credential (and not revoke it by mistake).
+    pub credential_key_id: String,
 }
 
-impl From<&Account> for AccountView {
-    fn from(a: &Account) -> Self {
+impl AccountView {
+    pub fn new(a: &Account, credential_key_id: &str) -> Self {
         Self {
             id: a.id.clone(),
             name: a.name.clone(),
@@ -165,6 +168,7 @@ impl From<&Account> for AccountView {
             limits: a.plan.limits().into(),
             created_at: a.created_at,
             settings: a.settings.clone(),
+            credential_key_id: credential_key_id.to_string(),
         }
     }
 }

@@ -252,15 +252,16 @@ impl KeyService {
         );
         self.store.insert_key(&key, &audit).await?;
         let view = self.view(&key, &account);
+        let account_view = AccountView::new(&account, &key.id);
         self.by_hash.insert(key.hash, Arc::new(key));
-        Ok(((&*account).into(), view, secret))
+        Ok((account_view, view, secret))
     }
 
     pub fn account_view(&self, admin: &Admin) -> AccountView {
         // The cache holds the newest settings; `admin` may predate a PATCH.
         match self.accounts.get(&admin.account.id) {
-            Some(a) => (&**a).into(),
-            None => (&*admin.account).into(),
+            Some(a) => AccountView::new(&a, &admin.key_id),
+            None => AccountView::new(&admin.account, &admin.key_id),
         }
     }
 
@@ -318,7 +319,7 @@ impl KeyService {
             changed.into(),
         );
         self.store.update_account_settings(&account, &audit).await?;
-        let view = (&account).into();
+        let view = AccountView::new(&account, &admin.key_id);
         self.accounts.insert(account.id.clone(), Arc::new(account));
         Ok(view)
     }

@@ -85,6 +85,7 @@ const account: AccountView = {
     business_hours: { time_zone: "UTC", days: [1, 2, 3, 4, 5], start: "08:00", end: "18:00" },
     allowed_countries: [],
   },
+  credential_key_id: "key_admin",
 };
 
 /** What the service computes: created + the account's policy, none once revoked or rotated. */
@@ -140,7 +141,13 @@ function addSeed(s: Seed) {
 function seed() {
   record("account.create", null, now0 - 120 * DAY, { plan: "professional" });
   if (scenario === "fresh") return;
-  addSeed({ name: "Admin key", env: "live", scopes: ["admin"], ageDays: 120, usedMinAgo: 0.2 });
+  account.credential_key_id = addSeed({
+    name: "Admin key",
+    env: "live",
+    scopes: ["admin"],
+    ageDays: 120,
+    usedMinAgo: 0.2,
+  }).id;
   if (scenario === "starter") return;
   const old = addSeed({
     name: "Billing worker",
@@ -290,6 +297,12 @@ function handle(cmd: string, a: Record<string, unknown>): unknown {
     case "revoke_key": {
       checkService();
       const k = findKey(a.id);
+      if (k.id === account.credential_key_id) {
+        fail(
+          "conflict",
+          "This is the admin key this portal signs in with; revoking it here would lock the portal out. Connect with another admin key first, then revoke this one.",
+        );
+      }
       if (k.status !== "revoked") {
         k.status = "revoked";
         k.revoked_at = iso(Date.now());

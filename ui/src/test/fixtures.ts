@@ -53,6 +53,7 @@ export const ACCOUNT: AccountView = {
     business_hours: { time_zone: "UTC", days: [1, 2, 3, 4, 5], start: "08:00", end: "18:00" },
     allowed_countries: [],
   },
+  credential_key_id: "key_portal_admin",
 };
 
 export function status(over: Partial<PortalStatus> = {}): PortalStatus {

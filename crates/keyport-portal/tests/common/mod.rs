@@ -87,6 +87,21 @@ impl Remote {
             .unwrap();
         (a.name, secret)
     }
+
+    /// Revokes a key from the service side, as another admin tool would.
+    pub async fn revoke(&self, admin: &str, key_id: &str) {
+        let res = reqwest::Client::new()
+            .post(format!("{}/v1/keys/{key_id}/revoke", self.url))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.status().is_success(),
+            "revoke answered {}",
+            res.status()
+        );
+    }
 }
 
 /// Every file under `dir` whose bytes contain `needle`.

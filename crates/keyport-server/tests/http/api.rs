@@ -441,10 +441,20 @@ async fn management_needs_an_admin_key() {
     assert!(!audit.to_string().contains(&read_secret));
     // A revoked admin key stops working at once.
     let (admin2, admin2_secret) = h.key_with_scopes(&a.admin, &["admin"], &[]).await;
-    assert_eq!(
-        h.get(&admin2_secret, "/v1/account").await.status(),
-        StatusCode::OK
-    );
+    // The account view names the key the call was made with.
+    let as_admin2: Value = h
+        .get(&admin2_secret, "/v1/account")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(as_admin2["credential_key_id"], admin2["id"]);
+    let as_first: Value = h.get(&a.admin, "/v1/account").await.json().await.unwrap();
+    assert_ne!(as_first["credential_key_id"], admin2["id"]);
+    assert!(as_first["credential_key_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("key_"));
     h.post(
         &a.admin,
         &format!("/v1/keys/{}/revoke", admin2["id"].as_str().unwrap()),

@@ -378,7 +378,12 @@ async fn verify_body_errors_match_the_rest_of_the_api() {
         expect_error(broken, StatusCode::BAD_REQUEST, "invalid_request").await;
     }
     let wrong_type = h.verify(json!({"key": 42})).await;
-    expect_error(wrong_type, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
+    expect_error(
+        wrong_type,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_request",
+    )
+    .await;
     let get = h.http.get(h.url("/v1/verify")).send().await.unwrap();
     expect_error(get, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
     let in_url = h

@@ -3,4 +3,9 @@ import type { AccountSettings } from "./AccountSettings";
 import type { LimitsView } from "./LimitsView";
 import type { Plan } from "./Plan";
 
-export type AccountView = { id: string, name: string, plan: Plan, limits: LimitsView, created_at: string, settings: AccountSettings, };
+export type AccountView = { id: string, name: string, plan: Plan, limits: LimitsView, created_at: string, settings: AccountSettings, 
+/**
+ * The id of the admin key this request was made with, so a client can
+ * tell which key is its own credential (and not revoke it by mistake).
+ */
+credential_key_id: string, };
