@@ -155,6 +155,11 @@ pub async fn verify(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> ApiResult<Response> {
+    verified(&s, req).await
+}
+
+/// The verify call itself, after the body was read.
+async fn verified(s: &AppState, req: VerifyRequest) -> ApiResult<Response> {
     let secret = SecretKey::new(req.key);
     let resource = req
         .resource
@@ -173,19 +178,80 @@ pub async fn verify(
         .service
         .verify(&secret, req.scope, resource.as_ref())
         .await?;
-    let mut res = Json(VerifyBody::new(&v.key, &v.decision)).into_response();
+    // Written straight into a buffer of the right size, headers reserved:
+    // this response is the service's hottest path.
+    let mut body = Vec::with_capacity(VERIFY_BODY_CAPACITY);
+    serde_json::to_writer(&mut body, &VerifyBody::new(&v.key, &v.decision))
+        .map_err(|e| ApiError::internal(format!("verify body: {e}")))?;
+    let mut res = Response::new(axum::body::Body::from(body));
+    res.headers_mut().reserve(6);
+    res.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
     put_ratelimit_headers(res.headers_mut(), &v.decision);
     Ok(res)
 }
 
-/// [`verify`] for a whole request, without the router (see `http::Guarded`).
+/// Room for a typical verify answer (ids, scopes, a few resources).
+const VERIFY_BODY_CAPACITY: usize = 320;
+
+/// `POST /v1/verify` without the router (see `http::Guarded`). The body
+/// checks and error codes are those of [`ApiJson`], without its per-field
+/// path tracking; the caller has put the JSON size limit on the body.
 pub async fn verify_request(state: AppState, req: axum::extract::Request) -> Response {
-    use axum::extract::FromRequest;
-    match ApiJson::<VerifyRequest>::from_request(req, &state).await {
-        Ok(body) => verify(State(state), body).await.into_response(),
-        Err(e) => e.into_response(),
-    }
+    let result = match read_json::<VerifyRequest>(req).await {
+        Ok(body) => verified(&state, body).await,
+        Err(e) => Err(e),
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
 }
+
+async fn read_json<T: serde::de::DeserializeOwned>(
+    req: axum::extract::Request,
+) -> Result<T, ApiError> {
+    if !is_json(req.headers()) {
+        return Err(ApiError::invalid(
+            "send a JSON body with Content-Type: application/json",
+        ));
+    }
+    let bytes = http_body_util::BodyExt::collect(req.into_body())
+        .await
+        .map_err(|e| {
+            if super::error::is_length_limit(&e) {
+                ApiError::payload_too_large()
+            } else {
+                ApiError::invalid(format!("could not read the request body: {e}"))
+            }
+        })?
+        .to_bytes();
+    serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            format!("Failed to deserialize the JSON body into the target type: {e}"),
+        ),
+        _ => ApiError::invalid(format!("Failed to parse the request body as JSON: {e}")),
+    })
+}
+
+/// `application/json` or `application/<anything>+json`, parameters allowed.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    let Some((kind, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case("json")
+            || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case("+json"))
+}
+
 
 /// Changes the rotation policy, business hours or allowed countries.
 #[utoipa::path(patch, path = "/v1/account", tag = "account", request_body = UpdateAccountRequest, security(("bearer" = [])),
@@ -347,6 +413,27 @@ impl<T: std::fmt::Display> Serialize for AsText<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_content_types() {
+        let ok = |v: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert("content-type", v.parse().unwrap());
+            is_json(&h)
+        };
+        for yes in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/vnd.api+json",
+        ] {
+            assert!(ok(yes), "{yes}");
+        }
+        for no in ["text/plain", "application/jsonx", "application/+json", "json", ""] {
+            assert!(!ok(no), "{no}");
+        }
+        assert!(!is_json(&axum::http::HeaderMap::new()));
+    }
 
     #[test]
     fn verify_body_is_the_documented_verify_response() {

@@ -47,6 +47,24 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }
 
+    /// A 500 that says nothing; `detail` goes to the log only.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
+    }
+
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is too large",
+        )
+    }
+
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
@@ -90,14 +108,7 @@ impl From<ServiceError> for ApiError {
                     ),
                 )
             },
-            ServiceError::Store(e) => {
-                tracing::error!(error = %e, "storage failure");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error",
-                )
-            }
+            ServiceError::Store(e) => Self::internal(format!("storage failure: {e}")),
         }
     }
 }
@@ -114,11 +125,7 @@ impl From<JsonRejection> for ApiError {
                 Self::invalid("send a JSON body with Content-Type: application/json")
             }
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the request body is too large",
-                )
+                Self::payload_too_large()
             }
             other => Self::invalid(other.body_text()),
         }
@@ -164,4 +171,16 @@ impl IntoResponse for ApiError {
         }
         res
     }
+}
+
+/// True when a body error is (or wraps) the size limit's error.
+pub fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }
