@@ -26,6 +26,7 @@ import tempfile
 import time
 
 READY = "KEYPORT_STARTUP_READY"
+PHASE = "KEYPORT_STARTUP_PHASE"
 
 
 def now_ns():
@@ -134,6 +135,7 @@ def launch(name, binary, profile, settle, log_path, timeout):
         sel.register(proc.stdout, selectors.EVENT_READ)
         buf = b""
         ready = None
+        phases = {}
         deadline = time.monotonic() + timeout
         while ready is None:
             left = deadline - time.monotonic()
@@ -148,6 +150,10 @@ def launch(name, binary, profile, settle, log_path, timeout):
             *lines, buf = buf.split(b"\n")
             for line in lines:
                 text = line.decode(errors="replace")
+                if text.startswith(PHASE + " name="):
+                    fields = dict(f.split("=", 1) for f in text.split()[1:] if "=" in f)
+                    if fields.get("monotonic_ns", "").isdigit():
+                        phases[fields["name"]] = (int(fields["monotonic_ns"]) - t0) / 1e6
                 if text.startswith(READY + " monotonic_ns="):
                     ready = int(text.split("=", 1)[1])
                     break
@@ -158,6 +164,7 @@ def launch(name, binary, profile, settle, log_path, timeout):
         procs = memory(proc.pid)
         return {
             "start_ms": start_ms,
+            "phases_ms": phases,
             "rss_mib": sum(p[1] for p in procs) / 1024,
             "pss_mib": sum(p[2] for p in procs) / 1024,
             "processes": [{"comm": c, "rss_mib": r / 1024, "pss_mib": s / 1024} for c, r, s in procs],
@@ -226,6 +233,16 @@ def main():
     ok = lambda r: "ok" if r <= a.target else f"ABOVE the {a.target:g}x target"  # noqa: E731
     print(f"  ratio portal/bare: cold start {ratio_start:.2f}x ({ok(ratio_start)}), "
           f"RSS {ratio_rss:.2f}x ({ok(ratio_rss)})   [PSS {ratio_pss:.2f}x, for information]")
+    phases = sorted(
+        {p for r in runs["portal"] for p in r["phases_ms"]},
+        key=lambda p: statistics.median(r["phases_ms"].get(p, 0) for r in runs["portal"]),
+    )
+    if phases:
+        print()
+        print("portal startup phases (medians, ms after exec; ui.* from the page's performance.now()):")
+        for p in phases:
+            at = [r["phases_ms"][p] for r in runs["portal"] if p in r["phases_ms"]]
+            print(f"  {p:<18} {statistics.median(at):7.0f} ms")
     print()
     print("per process (medians, MiB RSS / PSS):")
     for n in apps:

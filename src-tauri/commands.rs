@@ -93,8 +93,8 @@ pub async fn sign_out(portal: State<'_, Portal>, url: String) -> Result<PortalSt
 /// key list is painted. Prints the ready time only when
 /// `KEYPORT_STARTUP_PROBE=1`; otherwise it does nothing.
 #[tauri::command]
-pub fn startup_ready() {
-    keyport_portal::startup::startup_ready();
+pub fn startup_ready(marks: Option<Vec<keyport_portal::startup::UiMark>>, now_ms: Option<f64>) {
+    keyport_portal::startup::startup_ready(&marks.unwrap_or_default(), now_ms.unwrap_or(0.0));
 }
 
 /// Tauri's clipboard plugin behind the portal's clipboard seam.

@@ -43,9 +43,11 @@ pub fn portal_config<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<Por
 
 /// Starts the desktop app. Blocks until the last window closes.
 pub fn run() {
+    keyport_portal::startup::mark("main");
     keyport_server::logging::init(keyport_server::logging::LogFormat::Text);
     let app = app_builder(tauri::Builder::default())
         .setup(|app| {
+            keyport_portal::startup::mark("setup");
             let config = portal_config(app.handle())?;
             app.manage(Portal::new(config, Arc::new(SystemKeychain::portal())));
             // Start the embedded service now, off the main thread; commands
@@ -53,6 +55,7 @@ pub fn run() {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 handle.state::<Portal>().start().await;
+                keyport_portal::startup::mark("service_started");
             });
             Ok(())
         })

@@ -1,3 +1,5 @@
+import { startupMark } from "./lib/startup";
+startupMark("script");
 import { mount } from "svelte";
 import "./app.css";
 import App from "./App.svelte";
@@ -5,4 +7,6 @@ import App from "./App.svelte";
 const target = document.getElementById("app");
 if (!target) throw new Error("#app is missing from index.html");
 
-export default mount(App, { target });
+const app = mount(App, { target });
+startupMark("mounted");
+export default app;

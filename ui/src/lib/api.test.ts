@@ -43,7 +43,7 @@ describe("commands and arguments (docs/portal-commands.md)", () => {
     await api.useService(null);
     await api.useService("https://k.example");
     await api.signOut("https://k.example");
-    await api.startupReady();
+    await api.startupReady([{ name: "keys", at_ms: 12.5 }], 20);
     expect(calls).toEqual([
       { cmd: "portal_status", args: {} },
       { cmd: "get_account", args: {} },
@@ -61,7 +61,7 @@ describe("commands and arguments (docs/portal-commands.md)", () => {
       { cmd: "use_service", args: { url: null } },
       { cmd: "use_service", args: { url: "https://k.example" } },
       { cmd: "sign_out", args: { url: "https://k.example" } },
-      { cmd: "startup_ready", args: {} },
+      { cmd: "startup_ready", args: { marks: [{ name: "keys", at_ms: 12.5 }], nowMs: 20 } },
     ]);
   });
 

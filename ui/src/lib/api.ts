@@ -1,6 +1,7 @@
 // The one typed wrapper over Tauri's `invoke` for every command of
 // docs/portal-commands.md. Every rejection becomes a PortalError.
 import { invoke } from "@tauri-apps/api/core";
+import type { StartupMark } from "./startup";
 import type {
   AccountView,
   AuditList,
@@ -144,7 +145,7 @@ export const api = {
     call<PortalStatus>("connect_remote", { url, adminKey }),
   useService: (url: string | null) => call<PortalStatus>("use_service", { url }),
   signOut: (url: string) => call<PortalStatus>("sign_out", { url }),
-  startupReady: () => call<void>("startup_ready"),
+  startupReady: (marks: StartupMark[] = [], nowMs = 0) => call<void>("startup_ready", { marks, nowMs }),
 };
 
 export type Api = typeof api;

@@ -17,6 +17,7 @@ import type {
   PortalStatus,
   SavedService,
 } from "./types";
+import { startupMark, startupMarks } from "./startup";
 import { emptyForm, type KeyForm } from "./validation";
 
 export type View = "keys" | "usage" | "alerts" | "audit" | "account" | "services";
@@ -55,10 +56,21 @@ function reportStartup() {
   startupReported = true;
   const frame = (f: () => void) =>
     typeof requestAnimationFrame === "function" ? requestAnimationFrame(f) : setTimeout(f, 0);
-  void tick().then(() =>
+  startupMark("keys");
+  void tick().then(() => {
+    startupMark("dom");
+    // Style and layout now, so the marks tell them apart from painting.
+    void document.body.getBoundingClientRect();
+    startupMark("layout");
     // The second frame callback runs after the frame with the list was produced.
-    frame(() => frame(() => void api.startupReady().catch(() => undefined))),
-  );
+    frame(() => {
+      startupMark("frame");
+      frame(() => {
+        startupMark("painted");
+        void api.startupReady(startupMarks(), performance.now()).catch(() => undefined);
+      });
+    });
+  });
 }
 
 function paged<T>(): Paged<T> {
@@ -117,7 +129,9 @@ class App {
 
   async start() {
     this.booting = true;
+    startupMark("start");
     await this.refreshStatus();
+    startupMark("status");
     this.booting = false;
   }
 

@@ -252,7 +252,6 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
             || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case("+json"))
 }
 
-
 /// Changes the rotation policy, business hours or allowed countries.
 #[utoipa::path(patch, path = "/v1/account", tag = "account", request_body = UpdateAccountRequest, security(("bearer" = [])),
     responses((status = 200, body = AccountView), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -429,7 +428,13 @@ mod tests {
         ] {
             assert!(ok(yes), "{yes}");
         }
-        for no in ["text/plain", "application/jsonx", "application/+json", "json", ""] {
+        for no in [
+            "text/plain",
+            "application/jsonx",
+            "application/+json",
+            "json",
+            "",
+        ] {
             assert!(!ok(no), "{no}");
         }
         assert!(!is_json(&axum::http::HeaderMap::new()));

@@ -917,6 +917,9 @@ mod tests {
         let nice = db_thread_nice();
         assert!(!nice.is_empty(), "no {DB_THREAD}-* threads found");
         let want = (base + DB_THREAD_NICE).min(19);
-        assert!(nice.iter().all(|&n| n == want), "nice {nice:?}, want {want}");
+        assert!(
+            nice.iter().all(|&n| n == want),
+            "nice {nice:?}, want {want}"
+        );
     }
 }
