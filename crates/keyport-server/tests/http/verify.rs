@@ -345,34 +345,22 @@ async fn last_used_is_batched_not_written_per_request() {
 async fn verify_body_errors_match_the_rest_of_the_api() {
     let h = Harness::new().await;
     let a = h.account(Plan::Free).await;
-    let big = json!({"key": "x".repeat(70 * 1024)});
+    let send = |path: &'static str, content_type: &'static str, body: String| {
+        h.http
+            .post(h.url(path))
+            .bearer_auth(&a.admin)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let big = json!({"key": "x".repeat(70 * 1024)}).to_string();
     for path in ["/v1/verify", "/v1/keys"] {
-        let too_big = h
-            .http
-            .post(h.url(path))
-            .bearer_auth(&a.admin)
-            .json(&big)
-            .send()
-            .await
-            .unwrap();
+        let too_big = send(path, "application/json", big.clone()).await.unwrap();
         expect_error(too_big, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
-        let not_json = h
-            .http
-            .post(h.url(path))
-            .bearer_auth(&a.admin)
-            .body("key=abc")
-            .send()
-            .await
-            .unwrap();
+        let not_json = send(path, "text/plain", "key=abc".into()).await.unwrap();
         let msg = expect_error(not_json, StatusCode::BAD_REQUEST, "invalid_request").await;
         assert!(msg.contains("Content-Type"), "{path}: {msg}");
-        let broken = h
-            .http
-            .post(h.url(path))
-            .bearer_auth(&a.admin)
-            .header("content-type", "application/json")
-            .body("{not json}")
-            .send()
+        let broken = send(path, "application/json", "{not json}".into())
             .await
             .unwrap();
         expect_error(broken, StatusCode::BAD_REQUEST, "invalid_request").await;
