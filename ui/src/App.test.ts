@@ -67,6 +67,20 @@ describe("the app", () => {
     expect(screen.getAllByTestId("key-row").map((r) => r.dataset.keyName)).toEqual(["Billing worker"]);
   });
 
+  it("asks for the first key page next to the status, once", async () => {
+    const calls: string[] = [];
+    mockIPC((cmd) => {
+      calls.push(cmd);
+      if (cmd === "portal_status") return current;
+      if (cmd === "list_keys") return keysReply();
+      throw { code: "internal", message: `unexpected ${cmd}`, retry_after: null };
+    });
+    await started();
+    expect(calls.filter((c) => c === "list_keys")).toHaveLength(1);
+    // Sent before the status was even asked for, not after it came back.
+    expect(calls.indexOf("list_keys")).toBeLessThan(calls.indexOf("portal_status"));
+  });
+
   it("marks the portal's own admin key and will not revoke it", async () => {
     const own = key({ id: "key_portal_admin", name: "Admin key", scopes: ["admin"] });
     const other = key({ name: "Billing worker" });
