@@ -193,9 +193,13 @@ impl Portal {
         }
         inner.started = true;
         inner.keychain = self.probe().await;
+        crate::startup::mark("keychain_probed");
         inner.settings = Settings::load(&self.config.config_dir);
         match Embedded::start(&self.config.data_dir).await {
-            Ok(e) => inner.embedded = Some(e),
+            Ok(e) => {
+                crate::startup::mark("embedded_listening");
+                inner.embedded = Some(e)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "embedded service did not start");
                 inner.embedded_error = Some(e);
@@ -222,6 +226,7 @@ impl Portal {
         if let Err(e) = self.activate_embedded(inner).await {
             tracing::warn!(error = %e, "not signed in to the embedded service");
         }
+        crate::startup::mark("signed_in");
     }
 
     /// Without a session (e.g. the keychain was unavailable), tries again:
