@@ -258,8 +258,22 @@ impl Limiter {
 
     /// Counts one request of a known key by outcome (and, for the gateway,
     /// endpoint and country). Memory only; the flusher writes it.
-    pub fn record(&self, key_id: &str, account_id: &str, now_ns: i64, event: UsageEvent<'_>) {
-        let entry = match self.keys.get(key_id) {
+    /// Marks a key as used now (its `last_used_at`, flushed in the next
+    /// batch) without counting a request against its limits or usage.
+    pub fn touch(&self, key_id: &str, account_id: &str, now_ns: i64) {
+        let entry = self.entry(key_id, account_id, now_ns);
+        let mut key = entry.lock();
+        key.last_used = Some(key.last_used.map_or(now_ns, |t| t.max(now_ns)));
+        key.last_used_dirty = true;
+    }
+
+    fn entry(
+        &self,
+        key_id: &str,
+        account_id: &str,
+        now_ns: i64,
+    ) -> dashmap::mapref::one::Ref<'_, String, Mutex<KeyState>> {
+        match self.keys.get(key_id) {
             Some(e) => e,
             None => {
                 self.keys.entry(key_id.to_string()).or_insert_with(|| {
@@ -271,8 +285,13 @@ impl Limiter {
                 });
                 self.keys.get(key_id).expect("inserted above")
             }
-        };
-        entry.lock().count(now_ns, event);
+        }
+    }
+
+    pub fn record(&self, key_id: &str, account_id: &str, now_ns: i64, event: UsageEvent<'_>) {
+        self.entry(key_id, account_id, now_ns)
+            .lock()
+            .count(now_ns, event);
     }
 
     /// Seeds the endpoints each key has called, so the cardinality bound

@@ -342,11 +342,15 @@ impl KeyService {
             Some(k) if !k.scopes.grants(Scope::Admin) => "missing_admin_scope",
             Some(k) => match self.accounts.get(&k.account_id) {
                 Some(a) => {
+                    // A management call is a use of the key too (the portal's
+                    // own admin key would otherwise always say "never used").
+                    self.limiter
+                        .touch(&k.id, &k.account_id, nanos(self.clock.now()));
                     return Ok(Admin {
                         account: a.clone(),
                         key_id: k.id.clone(),
                         source: source.map(str::to_string),
-                    })
+                    });
                 }
                 None => "unknown_account",
             },

@@ -548,3 +548,53 @@ async fn openapi_and_unknown_endpoints() {
     )
     .await;
 }
+
+/// Management calls mark the admin key as used (so a portal's own key does
+/// not say "never used"), without counting against its limits or usage.
+#[tokio::test]
+async fn management_calls_mark_the_admin_key_used_without_counting() {
+    let h = Harness::new().await;
+    let a = h.account(Plan::Free).await;
+    let me: Value = h.get(&a.admin, "/v1/account").await.json().await.unwrap();
+    let admin_id = me["credential_key_id"].as_str().unwrap().to_string();
+    h.advance(90);
+    // Far more calls than the free plan's burst of 20: none is limited.
+    for _ in 0..30 {
+        assert_eq!(h.get(&a.admin, "/v1/keys").await.status(), StatusCode::OK);
+    }
+    let key: Value = h
+        .get(&a.admin, &format!("/v1/keys/{admin_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        key["last_used_at"],
+        (t0() + chrono::Duration::seconds(90)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    h.server().service().flush().await.unwrap();
+    let usage: Value = h
+        .get(&a.admin, &format!("/v1/keys/{admin_id}/usage"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let total: u64 = usage["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            [
+                "success",
+                "client_error",
+                "server_error",
+                "rate_limited",
+                "denied",
+            ]
+            .iter()
+            .map(|k| p[*k].as_u64().unwrap())
+            .sum::<u64>()
+        })
+        .sum();
+    assert_eq!(total, 0, "management calls are not API usage");
+}
