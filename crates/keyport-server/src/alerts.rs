@@ -199,7 +199,7 @@ impl KeyService {
     /// (the key was rotated or revoked, or a stronger reminder replaced it).
     async fn refresh_reminders(&self, now: DateTime<Utc>) -> Result<usize> {
         let accounts = self.accounts_snapshot();
-        let keys: Vec<_> = self.by_hash.iter().map(|e| e.value().clone()).collect();
+        let keys: Vec<_> = self.by_hash.iter().map(|e| e.value().key.clone()).collect();
         let mut due: HashSet<(String, String)> = HashSet::new();
         let mut raised = 0;
         for key in keys {

@@ -9,6 +9,7 @@ use keyport_core::limiter::{decide, utc_day, DayQuota, Decision};
 use keyport_core::{Counts, Limits, Outcome};
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::clock::from_nanos;
 use crate::store::DayCount;
@@ -150,8 +151,17 @@ pub(crate) type IdMap<V> = DashMap<String, V, foldhash::fast::RandomState>;
 
 #[derive(Default)]
 pub struct Limiter {
-    keys: IdMap<Mutex<KeyState>>,
-    accounts: IdMap<Mutex<DayState>>,
+    keys: IdMap<Arc<Mutex<KeyState>>>,
+    accounts: IdMap<Arc<Mutex<DayState>>>,
+}
+
+/// A key's and its account's limiter state, held by the service's key cache
+/// so a verify finds them without two more map lookups. Entries are never
+/// removed from the limiter, so a slot stays the key's state for good.
+#[derive(Clone)]
+pub struct Slots {
+    key: Arc<Mutex<KeyState>>,
+    account: Arc<Mutex<DayState>>,
 }
 
 /// What the flusher takes out of memory in one go.
@@ -185,34 +195,56 @@ impl Limiter {
         now_ns: i64,
         count: Count<'_>,
     ) -> Decision {
+        let slots = self.slots(key_id, account_id, now_ns);
+        self.check_slots(&slots, limits, account_cap, now_ns, count)
+    }
+
+    /// The state of a key and its account, made on first use.
+    pub fn slots(&self, key_id: &str, account_id: &str, now_ns: i64) -> Slots {
         let today = utc_day(now_ns);
-        // The common case is one lookup each; an entry is made on first use.
-        let key_entry = self.keys.get(key_id).unwrap_or_else(|| {
+        let key = self.keys.get(key_id).map(|e| e.clone()).unwrap_or_else(|| {
             self.keys
                 .entry(key_id.to_string())
                 .or_insert_with(|| {
-                    Mutex::new(KeyState {
+                    Arc::new(Mutex::new(KeyState {
                         account_id: account_id.to_string(),
                         day: today,
                         ..Default::default()
-                    })
+                    }))
                 })
-                .downgrade()
+                .clone()
         });
-        let account_entry = self.accounts.get(account_id).unwrap_or_else(|| {
-            self.accounts
-                .entry(account_id.to_string())
-                .or_insert_with(|| {
-                    Mutex::new(DayState {
-                        day: today,
-                        used: 0,
+        let account = self
+            .accounts
+            .get(account_id)
+            .map(|e| e.clone())
+            .unwrap_or_else(|| {
+                self.accounts
+                    .entry(account_id.to_string())
+                    .or_insert_with(|| {
+                        Arc::new(Mutex::new(DayState {
+                            day: today,
+                            used: 0,
+                        }))
                     })
-                })
-                .downgrade()
-        });
+                    .clone()
+            });
+        Slots { key, account }
+    }
+
+    /// [`Limiter::check`] on state already looked up.
+    pub fn check_slots(
+        &self,
+        slots: &Slots,
+        limits: Limits,
+        account_cap: Option<u32>,
+        now_ns: i64,
+        count: Count<'_>,
+    ) -> Decision {
+        let today = utc_day(now_ns);
         // Lock order is always key, then account.
-        let mut key = key_entry.lock();
-        let mut account = account_entry.lock();
+        let mut key = slots.key.lock();
+        let mut account = slots.account.lock();
         if key.day != today {
             key.day = today;
             key.used = 0;
@@ -272,16 +304,16 @@ impl Limiter {
         key_id: &str,
         account_id: &str,
         now_ns: i64,
-    ) -> dashmap::mapref::one::Ref<'_, String, Mutex<KeyState>> {
+    ) -> dashmap::mapref::one::Ref<'_, String, Arc<Mutex<KeyState>>> {
         match self.keys.get(key_id) {
             Some(e) => e,
             None => {
                 self.keys.entry(key_id.to_string()).or_insert_with(|| {
-                    Mutex::new(KeyState {
+                    Arc::new(Mutex::new(KeyState {
                         account_id: account_id.to_string(),
                         day: utc_day(now_ns),
                         ..Default::default()
-                    })
+                    }))
                 });
                 self.keys.get(key_id).expect("inserted above")
             }
@@ -301,10 +333,10 @@ impl Limiter {
             self.keys
                 .entry(key_id.clone())
                 .or_insert_with(|| {
-                    Mutex::new(KeyState {
+                    Arc::new(Mutex::new(KeyState {
                         account_id: account_id.clone(),
                         ..Default::default()
-                    })
+                    }))
                 })
                 .lock()
                 .endpoints
@@ -326,11 +358,11 @@ impl Limiter {
             self.keys
                 .entry(c.key_id.clone())
                 .or_insert_with(|| {
-                    Mutex::new(KeyState {
+                    Arc::new(Mutex::new(KeyState {
                         account_id: c.account_id.clone(),
                         day: today,
                         ..Default::default()
-                    })
+                    }))
                 })
                 .lock()
                 .used += c.count;
@@ -338,10 +370,10 @@ impl Limiter {
                 .accounts
                 .entry(c.account_id.clone())
                 .or_insert_with(|| {
-                    Mutex::new(DayState {
+                    Arc::new(Mutex::new(DayState {
                         day: today,
                         used: 0,
-                    })
+                    }))
                 });
             let mut a = acct.lock();
             a.roll(today);

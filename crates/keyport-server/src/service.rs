@@ -69,12 +69,29 @@ impl Default for ServiceOptions {
     }
 }
 
+/// A verifiable key in memory: the record, and its limiter state once the key
+/// has been used (looked up once, then held here).
+#[derive(Clone)]
+pub(crate) struct Cached {
+    pub(crate) key: Arc<KeyRecord>,
+    slots: Arc<std::sync::OnceLock<crate::limiter::Slots>>,
+}
+
+impl Cached {
+    fn new(key: Arc<KeyRecord>) -> Self {
+        Cached {
+            key,
+            slots: Arc::default(),
+        }
+    }
+}
+
 pub struct KeyService {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     prefix: KeyPrefix,
     pub(crate) options: ServiceOptions,
-    pub(crate) by_hash: DashMap<KeyHash, Arc<KeyRecord>, BuildHasherDefault<DigestHasher>>,
+    pub(crate) by_hash: DashMap<KeyHash, Cached, BuildHasherDefault<DigestHasher>>,
     pub(crate) accounts: crate::limiter::IdMap<Arc<Account>>,
     limiter: Limiter,
     /// Serialises management writes so the cache and the database agree.
@@ -132,7 +149,7 @@ impl KeyService {
             svc.accounts.insert(a.id.clone(), Arc::new(a));
         }
         for k in svc.store.unrevoked_keys().await? {
-            svc.by_hash.insert(k.hash, Arc::new(k));
+            svc.by_hash.insert(k.hash, Cached::new(Arc::new(k)));
         }
         let today = utc_day(nanos(svc.clock.now()));
         let counts = svc.store.day_counts(today).await?;
@@ -253,7 +270,7 @@ impl KeyService {
         self.store.insert_key(&key, &audit).await?;
         let view = self.view(&key, &account);
         let account_view = AccountView::new(&account, &key.id);
-        self.by_hash.insert(key.hash, Arc::new(key));
+        self.by_hash.insert(key.hash, Cached::new(Arc::new(key)));
         Ok((account_view, view, secret))
     }
 
@@ -377,21 +394,26 @@ impl KeyService {
     /// has not expired. Served from memory; a miss (a key another process
     /// such as `account create` added) costs one indexed read, never a write.
     async fn active_key(&self, raw: &str) -> Result<Option<Arc<KeyRecord>>> {
+        Ok(self.active(raw).await?.map(|c| c.key))
+    }
+
+    /// [`KeyService::active_key`] with the key's limiter slot.
+    async fn active(&self, raw: &str) -> Result<Option<Cached>> {
         let Ok(parsed) = self.prefix.parse(raw) else {
             return Ok(None);
         };
         let cached = self.by_hash.get(&parsed.hash).map(|k| k.clone());
-        let key = match cached {
-            Some(k) => k,
+        let found = match cached {
+            Some(c) => c,
             None => match self.load_key(&parsed.hash).await? {
-                Some(k) => k,
+                Some(c) => c,
                 None => return Ok(None),
             },
         };
-        Ok((key.status(self.clock.now()) == KeyStatus::Active).then_some(key))
+        Ok((found.key.status(self.clock.now()) == KeyStatus::Active).then_some(found))
     }
 
-    async fn load_key(&self, hash: &KeyHash) -> Result<Option<Arc<KeyRecord>>> {
+    async fn load_key(&self, hash: &KeyHash) -> Result<Option<Cached>> {
         let Some(key) = self.store.unrevoked_key_by_hash(hash).await? else {
             return Ok(None);
         };
@@ -403,15 +425,15 @@ impl KeyService {
                 None => return Ok(None),
             }
         }
-        let key = Arc::new(key);
+        let cached = Cached::new(Arc::new(key));
         // A concurrent revoke holds `writes` and removes the entry after us
         // only if we inserted first; taking the lock keeps that order.
         let _w = self.writes.lock().await;
         if self.store.unrevoked_key_by_hash(hash).await?.is_none() {
             return Ok(None);
         }
-        self.by_hash.insert(key.hash, key.clone());
-        Ok(Some(key))
+        self.by_hash.insert(cached.key.hash, cached.clone());
+        Ok(Some(cached))
     }
 
     // ---- verification ----
@@ -485,8 +507,8 @@ impl KeyService {
         count_admitted: bool,
         refuse: impl FnOnce(&KeyRecord) -> Option<String>,
     ) -> Result<Verified> {
-        let key = self
-            .active_key(raw.expose())
+        let Cached { key, slots } = self
+            .active(raw.expose())
             .await?
             .ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
         let account = self
@@ -506,14 +528,10 @@ impl KeyService {
         };
         let limits = key.limits(account.plan);
         let now = nanos(self.clock.now());
-        let decision = self.limiter.check(
-            &key.id,
-            &key.account_id,
-            limits,
-            account.plan.limits().per_day,
-            now,
-            count,
-        );
+        let slots = slots.get_or_init(|| self.limiter.slots(&key.id, &key.account_id, now));
+        let decision =
+            self.limiter
+                .check_slots(slots, limits, account.plan.limits().per_day, now, count);
         if !decision.allowed {
             return Err(ServiceError::RateLimited(decision));
         }
@@ -612,7 +630,7 @@ impl KeyService {
             .map_err(duplicate_hash)?;
         tracing::info!(account = %key.account_id, key_id = %key.id, key = %self.prefix.mask(key.environment, &key.last4), "key created");
         let view = self.view(&key, &admin.account);
-        self.by_hash.insert(key.hash, Arc::new(key));
+        self.by_hash.insert(key.hash, Cached::new(Arc::new(key)));
         Ok(CreatedKey {
             key: view,
             secret: secret.map(|s| s.expose().to_string()),
@@ -713,7 +731,7 @@ impl KeyService {
         );
         self.store.update_key(&key, &audit).await?;
         let view = self.view(&key, &admin.account);
-        self.by_hash.insert(key.hash, Arc::new(key));
+        self.by_hash.insert(key.hash, Cached::new(Arc::new(key)));
         Ok(view)
     }
 
@@ -793,8 +811,8 @@ impl KeyService {
             .map_err(duplicate_hash)?;
         tracing::info!(account = %old.account_id, old = %old.id, new = %new.id, "key rotated");
         let view = self.view(&new, &admin.account);
-        self.by_hash.insert(old.hash, Arc::new(old));
-        self.by_hash.insert(new.hash, Arc::new(new));
+        self.by_hash.insert(old.hash, Cached::new(Arc::new(old)));
+        self.by_hash.insert(new.hash, Cached::new(Arc::new(new)));
         Ok(CreatedKey {
             key: view,
             secret: secret.map(|s| s.expose().to_string()),
