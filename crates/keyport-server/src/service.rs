@@ -69,19 +69,20 @@ impl Default for ServiceOptions {
     }
 }
 
-/// A verifiable key in memory: the record, and its limiter state once the key
-/// has been used (looked up once, then held here).
+/// A verifiable key in memory: the record, and once the key has been used,
+/// its account's plan and its limiter state (looked up once, then held here;
+/// a key never changes account and an account's plan never changes).
 #[derive(Clone)]
 pub(crate) struct Cached {
     pub(crate) key: Arc<KeyRecord>,
-    slots: Arc<std::sync::OnceLock<crate::limiter::Slots>>,
+    hot: Arc<std::sync::OnceLock<(Plan, crate::limiter::Slots)>>,
 }
 
 impl Cached {
     fn new(key: Arc<KeyRecord>) -> Self {
         Cached {
             key,
-            slots: Arc::default(),
+            hot: Arc::default(),
         }
     }
 }
@@ -507,15 +508,23 @@ impl KeyService {
         count_admitted: bool,
         refuse: impl FnOnce(&KeyRecord) -> Option<String>,
     ) -> Result<Verified> {
-        let Cached { key, slots } = self
+        let Cached { key, hot } = self
             .active(raw.expose())
             .await?
             .ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
-        let account = self
-            .accounts
-            .get(&key.account_id)
-            .map(|a| a.clone())
-            .ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
+        let now = nanos(self.clock.now());
+        let (plan, slots) = match hot.get() {
+            Some(h) => h,
+            None => {
+                let plan = self
+                    .accounts
+                    .get(&key.account_id)
+                    .map(|a| a.plan)
+                    .ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
+                let slots = self.limiter.slots(&key.id, &key.account_id, now);
+                hot.get_or_init(|| (plan, slots))
+            }
+        };
         let refusal = refuse(&key);
         let count = match (&refusal, count_admitted) {
             _ if !self.options.record_usage => Count::Nothing,
@@ -526,12 +535,10 @@ impl KeyService {
             (None, true) => Count::Always(event),
             (None, false) => Count::OnRefusal(event),
         };
-        let limits = key.limits(account.plan);
-        let now = nanos(self.clock.now());
-        let slots = slots.get_or_init(|| self.limiter.slots(&key.id, &key.account_id, now));
-        let decision =
-            self.limiter
-                .check_slots(slots, limits, account.plan.limits().per_day, now, count);
+        let limits = key.limits(*plan);
+        let decision = self
+            .limiter
+            .check_slots(slots, limits, plan.limits().per_day, now, count);
         if !decision.allowed {
             return Err(ServiceError::RateLimited(decision));
         }
