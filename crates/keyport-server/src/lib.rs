@@ -9,6 +9,7 @@ pub mod http;
 pub mod limiter;
 pub mod logging;
 pub mod model;
+mod priority;
 pub mod service;
 pub mod store;
 pub mod usage;
@@ -98,6 +99,8 @@ pub enum StartError {
     Client(#[from] reqwest::Error),
     #[error("invalid country header name {0:?}")]
     CountryHeader(String),
+    #[error("cannot start the background thread: {0}")]
+    Background(std::io::Error),
 }
 
 /// A running service. Dropping it does not stop it; call [`Server::shutdown`].
@@ -106,8 +109,8 @@ pub struct Server {
     service: Arc<KeyService>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
-    flusher: JoinHandle<()>,
-    detector: JoinHandle<()>,
+    /// The usage flush and the anomaly detector (see [`spawn_background`]).
+    background: std::thread::JoinHandle<()>,
 }
 
 impl Server {
@@ -124,8 +127,8 @@ impl Server {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
-        let _ = self.flusher.await;
-        let _ = self.detector.await;
+        let background = self.background;
+        let _ = tokio::task::spawn_blocking(move || background.join()).await;
         if let Err(e) = self.service.flush().await {
             tracing::error!(error = %e, "final usage flush failed");
         }
@@ -204,35 +207,51 @@ pub async fn start_with_service(
             tracing::error!(error = %e, "server stopped with an error");
         }
     });
-    let svc = service.clone();
-    let flusher = tokio::spawn(every(
-        config.flush_interval,
-        stopped.clone(),
-        "usage flush",
-        move || {
-            let svc = svc.clone();
-            async move { svc.flush().await }
-        },
-    ));
-    let svc = service.clone();
-    let detector = tokio::spawn(every(
-        config.detector_interval,
-        stopped,
-        "anomaly detection",
-        move || {
-            let svc = svc.clone();
-            async move { svc.run_detector().await.map(drop) }
-        },
-    ));
+    let background =
+        spawn_background(service.clone(), &config, stopped).map_err(StartError::Background)?;
     tracing::info!(%addr, "keyport key service listening");
     Ok(Server {
         addr,
         service,
         stop,
         task,
-        flusher,
-        detector,
+        background,
     })
+}
+
+/// Starts the background jobs, the usage flush and the anomaly detector (with
+/// rotation reminders), on a thread of their own: its own single-threaded
+/// runtime, below the request path's CPU priority (see `priority`). On a
+/// busy machine they then never hold up a verify; they still run, only
+/// later. They stop when `stopped` turns true.
+fn spawn_background(
+    service: Arc<KeyService>,
+    config: &ServerConfig,
+    stopped: watch::Receiver<bool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (flush_every, detect_every) = (config.flush_interval, config.detector_interval);
+    std::thread::Builder::new()
+        .name("keyport-background".into())
+        .spawn(move || {
+            priority::lower_current_thread();
+            let flusher = service.clone();
+            let detector = service;
+            runtime.block_on(async move {
+                tokio::join!(
+                    every(flush_every, stopped.clone(), "usage flush", move || {
+                        let svc = flusher.clone();
+                        async move { svc.flush().await }
+                    }),
+                    every(detect_every, stopped, "anomaly detection", move || {
+                        let svc = detector.clone();
+                        async move { svc.run_detector().await.map(drop) }
+                    }),
+                );
+            });
+        })
 }
 
 /// Runs `job` every `every` until the server stops; a failure is logged

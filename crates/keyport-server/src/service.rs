@@ -12,7 +12,7 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use serde_json::json;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::clock::{nanos, Clock};
 use crate::error::{Result, ServiceError, BAD_CREDENTIAL};
@@ -41,6 +41,10 @@ pub struct Admin {
 pub struct Verified {
     pub key: Arc<KeyRecord>,
     pub decision: Decision,
+    /// Kept with the cached key for the caller to fill once: the HTTP layer
+    /// keeps the unchanging part of the key's verify answer here. A changed
+    /// key is a new cache entry, so the memo never outlives what it shows.
+    pub memo: Arc<OnceLock<Box<[u8]>>>,
 }
 
 /// Tunables of the service beyond storage and HTTP.
@@ -75,7 +79,8 @@ impl Default for ServiceOptions {
 #[derive(Clone)]
 pub(crate) struct Cached {
     pub(crate) key: Arc<KeyRecord>,
-    hot: Arc<std::sync::OnceLock<(Plan, crate::limiter::Slots)>>,
+    hot: Arc<OnceLock<(Plan, crate::limiter::Slots)>>,
+    memo: Arc<OnceLock<Box<[u8]>>>,
 }
 
 impl Cached {
@@ -83,6 +88,7 @@ impl Cached {
         Cached {
             key,
             hot: Arc::default(),
+            memo: Arc::default(),
         }
     }
 }
@@ -508,7 +514,7 @@ impl KeyService {
         count_admitted: bool,
         refuse: impl FnOnce(&KeyRecord) -> Option<String>,
     ) -> Result<Verified> {
-        let Cached { key, hot } = self
+        let Cached { key, hot, memo } = self
             .active(raw.expose())
             .await?
             .ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
@@ -545,7 +551,11 @@ impl KeyService {
         if let Some(message) = refusal {
             return Err(forbidden(message, decision));
         }
-        Ok(Verified { key, decision })
+        Ok(Verified {
+            key,
+            decision,
+            memo,
+        })
     }
 
     // ---- keys ----

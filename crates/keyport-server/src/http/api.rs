@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use keyport_core::{Resource, SecretKey};
 use serde::{Deserialize, Serialize};
+use std::io::Write;
 use utoipa::IntoParams;
 
 use super::error::{put_ratelimit_headers, ApiError, ErrorBody};
@@ -178,12 +179,7 @@ async fn verified(s: &AppState, req: VerifyRequest) -> ApiResult<Response> {
         .service
         .verify(&secret, req.scope, resource.as_ref())
         .await?;
-    // Written straight into a buffer of the right size, headers reserved:
-    // this response is the service's hottest path.
-    let mut body = Vec::with_capacity(VERIFY_BODY_CAPACITY);
-    serde_json::to_writer(&mut body, &VerifyBody::new(&v.key, &v.decision))
-        .map_err(|e| ApiError::internal(format!("verify body: {e}")))?;
-    let mut res = Response::new(axum::body::Body::from(body));
+    let mut res = Response::new(axum::body::Body::from(verify_answer(&v)?));
     res.headers_mut().reserve(6);
     res.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
@@ -193,8 +189,37 @@ async fn verified(s: &AppState, req: VerifyRequest) -> ApiResult<Response> {
     Ok(res)
 }
 
-/// Room for a typical verify answer (ids, scopes, a few resources).
-const VERIFY_BODY_CAPACITY: usize = 320;
+/// The verify answer: the key's unchanging part, serialised once per cached
+/// key and kept in its memo, then the rate-limit numbers. This response is
+/// the service's hottest path.
+fn verify_answer(v: &crate::service::Verified) -> Result<Vec<u8>, ApiError> {
+    let prefix = match v.memo.get() {
+        Some(p) => p,
+        None => {
+            let p = verify_prefix(&v.key)?;
+            v.memo.get_or_init(|| p)
+        }
+    };
+    let d = &v.decision;
+    let mut body = Vec::with_capacity(prefix.len() + 64);
+    body.extend_from_slice(prefix);
+    // Infallible: writing to a Vec.
+    let _ = write!(
+        body,
+        r#"{{"limit":{},"remaining":{},"reset":{}}}}}"#,
+        d.limit, d.remaining, d.reset
+    );
+    Ok(body)
+}
+
+/// `{"valid":true,…,"resources":[…],"ratelimit":` for a key.
+fn verify_prefix(key: &crate::model::KeyRecord) -> Result<Box<[u8]>, ApiError> {
+    let mut out = serde_json::to_vec(&VerifyStatic::new(key))
+        .map_err(|e| ApiError::internal(format!("verify body: {e}")))?;
+    out.pop(); // the object's closing brace
+    out.extend_from_slice(br#","ratelimit":"#);
+    Ok(out.into_boxed_slice())
+}
 
 /// `POST /v1/verify` without the router (see `http::Guarded`). The body
 /// checks and error codes are those of [`ApiJson`], without its per-field
@@ -369,33 +394,27 @@ pub async fn ack_alert(
     Ok(Json(s.service.ack_alert(&admin, &id).await?))
 }
 
-/// The JSON of [`VerifyResponse`], serialised straight from the cached key:
-/// the hot path copies no strings into an intermediate value.
+/// [`VerifyResponse`] without its last field, `ratelimit`, serialised from
+/// the cached key (see [`verify_answer`]).
 #[derive(Serialize)]
-struct VerifyBody<'a> {
+struct VerifyStatic<'a> {
     valid: bool,
     key_id: &'a str,
     account_id: &'a str,
     environment: keyport_core::Environment,
     scopes: &'a [keyport_core::Scope],
     resources: Vec<AsText<'a, Resource>>,
-    ratelimit: RateLimitStatus,
 }
 
-impl<'a> VerifyBody<'a> {
-    fn new(key: &'a crate::model::KeyRecord, d: &keyport_core::Decision) -> Self {
-        VerifyBody {
+impl<'a> VerifyStatic<'a> {
+    fn new(key: &'a crate::model::KeyRecord) -> Self {
+        VerifyStatic {
             valid: true,
             key_id: &key.id,
             account_id: &key.account_id,
             environment: key.environment,
             scopes: key.scopes.as_slice(),
             resources: key.resources.iter().map(AsText).collect(),
-            ratelimit: RateLimitStatus {
-                limit: d.limit,
-                remaining: d.remaining,
-                reset: d.reset,
-            },
         }
     }
 }
@@ -469,11 +488,22 @@ mod tests {
             reset: 1_700_000_000,
             retry_after: None,
         };
-        let json = serde_json::to_value(VerifyBody::new(&key, &d)).unwrap();
+        let verified = crate::service::Verified {
+            key: std::sync::Arc::new(key.clone()),
+            decision: d,
+            memo: Default::default(),
+        };
+        let first = verify_answer(&verified).unwrap();
+        // The second answer comes from the memo and is the same.
+        assert_eq!(verify_answer(&verified).unwrap(), first);
+        assert!(verified.memo.get().is_some());
+        let json: serde_json::Value = serde_json::from_slice(&first).unwrap();
         let typed: VerifyResponse = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(serde_json::to_value(&typed).unwrap(), json);
         assert_eq!(typed.key_id, key.id);
         assert_eq!(typed.resources, vec!["project:alpha".to_string()]);
         assert_eq!(typed.scopes, key.scopes.as_slice());
+        assert_eq!(typed.ratelimit.remaining, 59);
+        assert_eq!(typed.ratelimit.reset, 1_700_000_000);
     }
 }

@@ -29,43 +29,6 @@ const KEY_COLUMNS: &str =
 /// Name prefix of the SQLite connection threads (sqlx runs one per connection).
 const DB_THREAD: &str = "keyport-db";
 
-/// How much lower than the rest of the process the database threads run,
-/// in Unix nice steps.
-const DB_THREAD_NICE: i32 = 10;
-
-/// Puts the database threads below the request path's CPU priority. `POST
-/// /v1/verify` needs no database at all, so a usage flush or a management
-/// query must not take its CPU when the machine is busy (measured with
-/// `bench/verify.sh`: p99 3.5 ms → 1.6 ms). On Linux nice is per thread;
-/// elsewhere this does nothing.
-#[cfg(target_os = "linux")]
-fn lower_db_threads() {
-    use rustix::process::{getpriority_process, setpriority_process, Pid};
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return;
-    };
-    let target = getpriority_process(None).map_or(DB_THREAD_NICE, |base| {
-        base.saturating_add(DB_THREAD_NICE).min(19)
-    });
-    for task in tasks.flatten() {
-        let ours = std::fs::read_to_string(task.path().join("comm"))
-            .is_ok_and(|name| name.starts_with(DB_THREAD));
-        let tid = task
-            .file_name()
-            .to_str()
-            .and_then(|t| t.parse().ok())
-            .and_then(Pid::from_raw);
-        if let (true, Some(tid)) = (ours, tid) {
-            if let Err(e) = setpriority_process(Some(tid), target) {
-                tracing::debug!(error = %e, "could not lower a database thread's priority");
-            }
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn lower_db_threads() {}
-
 impl SqliteStore {
     pub async fn open(url: &str) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
@@ -86,7 +49,8 @@ impl SqliteStore {
             .max_connections(4)
             .after_connect(|_, _| {
                 Box::pin(async {
-                    lower_db_threads();
+                    // The verify path needs no database: see `priority`.
+                    crate::priority::lower_threads_named(DB_THREAD);
                     Ok(())
                 })
             })
@@ -913,10 +877,9 @@ mod tests {
         let (a, b) = tokio::join!(store.day_counts(0), store.day_counts(1));
         a.unwrap();
         b.unwrap();
-        let base = rustix::process::getpriority_process(None).unwrap();
         let nice = db_thread_nice();
         assert!(!nice.is_empty(), "no {DB_THREAD}-* threads found");
-        let want = (base + DB_THREAD_NICE).min(19);
+        let want = crate::priority::background_nice();
         assert!(
             nice.iter().all(|&n| n == want),
             "nice {nice:?}, want {want}"
