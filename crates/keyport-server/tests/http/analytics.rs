@@ -287,24 +287,7 @@ async fn totals_after_a_flush_equal_requests_served() {
         .json()
         .await
         .unwrap();
-    let total: u64 = u["points"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            [
-                "success",
-                "client_error",
-                "server_error",
-                "rate_limited",
-                "denied",
-            ]
-            .iter()
-            .map(|f| p[*f].as_u64().unwrap())
-            .sum::<u64>()
-        })
-        .sum();
-    assert_eq!(total, served);
+    assert_eq!(usage_total(&u), served);
 }
 
 #[tokio::test]

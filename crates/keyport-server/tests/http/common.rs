@@ -183,3 +183,24 @@ pub fn header(res: &Response, name: &str) -> Option<String> {
         .get(name)
         .map(|v| v.to_str().unwrap().to_string())
 }
+
+/// All requests in a usage series (`GET /v1/keys/{id}/usage`), every outcome.
+pub fn usage_total(usage: &Value) -> u64 {
+    usage["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            [
+                "success",
+                "client_error",
+                "server_error",
+                "rate_limited",
+                "denied",
+            ]
+            .iter()
+            .map(|f| p[*f].as_u64().unwrap())
+            .sum::<u64>()
+        })
+        .sum()
+}
