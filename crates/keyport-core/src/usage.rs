@@ -40,6 +40,17 @@ impl Outcome {
     pub fn index(self) -> usize {
         self as usize
     }
+
+    /// The name in the API and the database (`client_error`), as serde writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::ClientError => "client_error",
+            Outcome::ServerError => "server_error",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Denied => "denied",
+        }
+    }
 }
 
 /// Requests per outcome, in [`Outcome::ALL`] order.
@@ -120,6 +131,14 @@ mod tests {
         assert_eq!(Outcome::from_status(404), Outcome::ClientError);
         assert_eq!(Outcome::from_status(429), Outcome::RateLimited);
         assert_eq!(Outcome::from_status(502), Outcome::ServerError);
+    }
+
+    #[test]
+    fn names_are_what_serde_writes_and_follow_the_index() {
+        for (i, o) in Outcome::ALL.into_iter().enumerate() {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.name());
+            assert_eq!(o.index(), i);
+        }
     }
 
     #[test]

@@ -202,34 +202,38 @@ impl Limiter {
     /// The state of a key and its account, made on first use.
     pub fn slots(&self, key_id: &str, account_id: &str, now_ns: i64) -> Slots {
         let today = utc_day(now_ns);
-        let key = self.keys.get(key_id).map(|e| e.clone()).unwrap_or_else(|| {
-            self.keys
-                .entry(key_id.to_string())
-                .or_insert_with(|| {
-                    Arc::new(Mutex::new(KeyState {
-                        account_id: account_id.to_string(),
-                        day: today,
-                        ..Default::default()
-                    }))
-                })
-                .clone()
-        });
-        let account = self
-            .accounts
-            .get(account_id)
-            .map(|e| e.clone())
-            .unwrap_or_else(|| {
-                self.accounts
-                    .entry(account_id.to_string())
-                    .or_insert_with(|| {
-                        Arc::new(Mutex::new(DayState {
-                            day: today,
-                            used: 0,
-                        }))
-                    })
-                    .clone()
-            });
-        Slots { key, account }
+        Slots {
+            key: self.key_state(key_id, account_id, today),
+            account: self.account_state(account_id, today),
+        }
+    }
+
+    /// A key's state, made (for `day`) on first use.
+    fn key_state(&self, key_id: &str, account_id: &str, day: i64) -> Arc<Mutex<KeyState>> {
+        if let Some(state) = self.keys.get(key_id) {
+            return state.clone();
+        }
+        self.keys
+            .entry(key_id.to_string())
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(KeyState {
+                    account_id: account_id.to_string(),
+                    day,
+                    ..Default::default()
+                }))
+            })
+            .clone()
+    }
+
+    /// An account's daily count, made (for `day`) on first use.
+    fn account_state(&self, account_id: &str, day: i64) -> Arc<Mutex<DayState>> {
+        if let Some(state) = self.accounts.get(account_id) {
+            return state.clone();
+        }
+        self.accounts
+            .entry(account_id.to_string())
+            .or_insert_with(|| Arc::new(Mutex::new(DayState { day, used: 0 })))
+            .clone()
     }
 
     /// [`Limiter::check`] on state already looked up.
@@ -288,40 +292,19 @@ impl Limiter {
         decision
     }
 
-    /// Counts one request of a known key by outcome (and, for the gateway,
-    /// endpoint and country). Memory only; the flusher writes it.
     /// Marks a key as used now (its `last_used_at`, flushed in the next
     /// batch) without counting a request against its limits or usage.
     pub fn touch(&self, key_id: &str, account_id: &str, now_ns: i64) {
-        let entry = self.entry(key_id, account_id, now_ns);
-        let mut key = entry.lock();
+        let state = self.key_state(key_id, account_id, utc_day(now_ns));
+        let mut key = state.lock();
         key.last_used = Some(key.last_used.map_or(now_ns, |t| t.max(now_ns)));
         key.last_used_dirty = true;
     }
 
-    fn entry(
-        &self,
-        key_id: &str,
-        account_id: &str,
-        now_ns: i64,
-    ) -> dashmap::mapref::one::Ref<'_, String, Arc<Mutex<KeyState>>> {
-        match self.keys.get(key_id) {
-            Some(e) => e,
-            None => {
-                self.keys.entry(key_id.to_string()).or_insert_with(|| {
-                    Arc::new(Mutex::new(KeyState {
-                        account_id: account_id.to_string(),
-                        day: utc_day(now_ns),
-                        ..Default::default()
-                    }))
-                });
-                self.keys.get(key_id).expect("inserted above")
-            }
-        }
-    }
-
+    /// Counts one request of a known key by outcome (and, for the gateway,
+    /// endpoint and country). Memory only; the flusher writes it.
     pub fn record(&self, key_id: &str, account_id: &str, now_ns: i64, event: UsageEvent<'_>) {
-        self.entry(key_id, account_id, now_ns)
+        self.key_state(key_id, account_id, utc_day(now_ns))
             .lock()
             .count(now_ns, event);
     }
@@ -330,14 +313,8 @@ impl Limiter {
     /// holds across restarts.
     pub fn preload_endpoints(&self, rows: &[(String, String, String)]) {
         for (key_id, account_id, endpoint) in rows {
-            self.keys
-                .entry(key_id.clone())
-                .or_insert_with(|| {
-                    Arc::new(Mutex::new(KeyState {
-                        account_id: account_id.clone(),
-                        ..Default::default()
-                    }))
-                })
+            // Day 0: the key's first request rolls its day forward.
+            self.key_state(key_id, account_id, 0)
                 .lock()
                 .endpoints
                 .insert(endpoint.clone());
@@ -355,26 +332,8 @@ impl Limiter {
     /// Seeds today's counts after a restart, so daily quotas hold across it.
     pub fn preload(&self, counts: &[DayCount], today: i64) {
         for c in counts.iter().filter(|c| c.day == today) {
-            self.keys
-                .entry(c.key_id.clone())
-                .or_insert_with(|| {
-                    Arc::new(Mutex::new(KeyState {
-                        account_id: c.account_id.clone(),
-                        day: today,
-                        ..Default::default()
-                    }))
-                })
-                .lock()
-                .used += c.count;
-            let acct = self
-                .accounts
-                .entry(c.account_id.clone())
-                .or_insert_with(|| {
-                    Arc::new(Mutex::new(DayState {
-                        day: today,
-                        used: 0,
-                    }))
-                });
+            self.key_state(&c.key_id, &c.account_id, today).lock().used += c.count;
+            let acct = self.account_state(&c.account_id, today);
             let mut a = acct.lock();
             a.roll(today);
             a.used += c.count;
@@ -473,21 +432,25 @@ mod tests {
     const S: i64 = 1_000_000_000;
     const NOW: i64 = 1_800_000_000 * S;
 
+    /// Whether key `k1` of account `a1` (free plan, account cap 1000) is
+    /// admitted at `now`, counting nothing but the limits.
+    fn free_k1(l: &Limiter, now: i64) -> bool {
+        l.check(
+            "k1",
+            "a1",
+            Plan::Free.limits(),
+            Some(1000),
+            now,
+            Count::Nothing,
+        )
+        .allowed
+    }
+
     #[test]
     fn counts_are_pending_until_taken() {
         let l = Limiter::default();
         for _ in 0..3 {
-            assert!(
-                l.check(
-                    "k1",
-                    "a1",
-                    Plan::Free.limits(),
-                    Some(1000),
-                    NOW,
-                    Count::Nothing
-                )
-                .allowed
-            );
+            assert!(free_k1(&l, NOW));
         }
         let p = l.take_pending();
         assert_eq!(p.counts.len(), 1);
@@ -630,28 +593,8 @@ mod tests {
             }],
             today,
         );
-        assert!(
-            !l.check(
-                "k1",
-                "a1",
-                Plan::Free.limits(),
-                Some(1000),
-                NOW,
-                Count::Nothing
-            )
-            .allowed
-        );
+        assert!(!free_k1(&l, NOW));
         // A new day starts from zero.
-        assert!(
-            l.check(
-                "k1",
-                "a1",
-                Plan::Free.limits(),
-                Some(1000),
-                NOW + 86_400 * S,
-                Count::Nothing
-            )
-            .allowed
-        );
+        assert!(free_k1(&l, NOW + 86_400 * S));
     }
 }

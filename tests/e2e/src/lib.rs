@@ -524,6 +524,16 @@ impl App {
         self.text_of(&el).await
     }
 
+    /// How many elements with this `data-testid` are on the page now.
+    pub async fn count(&self, id: &str) -> Result<usize> {
+        let found = self
+            .client()
+            .find_all(fantoccini::Locator::Css(&testid(id)))
+            .await
+            .ctx(id)?;
+        Ok(found.len())
+    }
+
     /// Clicks once the element is there and clickable (dialogs animate in:
     /// an intercepted click is retried until the step times out).
     pub async fn click_css(&self, css: &str) -> Result<()> {

@@ -73,17 +73,14 @@ struct Created {
 async fn embedded_flow(app: &mut App) -> Result<Created> {
     // First launch: the embedded service, its local account and admin key.
     app.wait("keys-table").await?;
-    let rows = app
-        .client()
-        .find_all(fantoccini::Locator::Css(&testid("key-row")))
-        .await
-        .ctx("key rows")?;
+    let rows = app.count("key-row").await?;
     check(
-        rows.len() == 1,
-        format!(
-            "a fresh account lists its admin key only, got {} rows",
-            rows.len()
-        ),
+        rows == 1,
+        format!("a fresh account lists its admin key only, got {rows} rows"),
+    )?;
+    check(
+        app.count("own-credential-tag").await? == 1,
+        "the admin key is tagged as the portal's own credential",
     )?;
     let curl = app.text("try-it-curl").await?;
     check(
@@ -195,6 +192,23 @@ async fn embedded_flow(app: &mut App) -> Result<Created> {
     .await?;
     app.shot("revoked-list").await?;
 
+    // The portal's own admin key: marked, and not revocable from here.
+    app.click_css(&format!("{} {}", row("Admin key"), testid("key-open")))
+        .await?;
+    app.wait_text("details-name", |t| t.contains("Admin key"))
+        .await?;
+    app.wait("own-credential-note").await?;
+    let revocable = app
+        .wait("revoke-button")
+        .await?
+        .is_enabled()
+        .await
+        .ctx("revoke button state")?;
+    check(!revocable, "Revoke is disabled for the portal's own key")?;
+    app.shot("own-credential-details").await?;
+    app.click("close-details").await?;
+    app.wait_gone("own-credential-note").await?;
+
     // Refused from the very next request.
     let res = http()
         .get(&hello)
@@ -269,17 +283,10 @@ async fn remote_flow(app: &mut App, server: &Server, admin: &str) -> Result<()> 
             |t| !t.is_empty(),
         )
         .await?;
-    let rows = app
-        .client()
-        .find_all(fantoccini::Locator::Css(&testid("key-row")))
-        .await
-        .ctx("key rows")?;
+    let rows = app.count("key-row").await?;
     check(
-        rows.len() == 1,
-        format!(
-            "the remote account has one key (its admin key), got {} rows",
-            rows.len()
-        ),
+        rows == 1,
+        format!("the remote account has one key (its admin key), got {rows} rows"),
     )?;
     let expect = format!("{}…{}", &admin[..8], &admin[admin.len() - 4..]);
     check(
@@ -287,11 +294,7 @@ async fn remote_flow(app: &mut App, server: &Server, admin: &str) -> Result<()> 
         format!("the admin key row masked as {expect}, got {masked:?}"),
     )?;
     check(
-        app.client()
-            .find_all(fantoccini::Locator::Css(&testid("try-it")))
-            .await
-            .ctx("try-it")?
-            .is_empty(),
+        app.count("try-it").await? == 0,
         "no try-it panel for a remote service",
     )?;
     app.shot("remote-keys").await?;

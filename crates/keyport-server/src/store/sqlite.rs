@@ -15,7 +15,7 @@ use super::{DayCount, Dimension, Page, Result, Seen, Store, StoreError};
 use crate::clock::{from_millis, millis};
 use crate::limiter::{DimensionRow, UsageBatch, UsageRow};
 use crate::model::{Account, Alert, AlertStatus, AuditEvent, KeyRecord, Step};
-use keyport_core::Counts;
+use keyport_core::{Counts, Outcome};
 use std::collections::HashMap;
 
 pub struct SqliteStore {
@@ -114,17 +114,8 @@ const COUNT_COLUMNS: &str = "success, client_error, server_error, rate_limited, 
 
 fn counts_from_row(r: &SqliteRow) -> Result<Counts> {
     let mut c = Counts::default();
-    for (i, col) in [
-        "success",
-        "client_error",
-        "server_error",
-        "rate_limited",
-        "denied",
-    ]
-    .iter()
-    .enumerate()
-    {
-        c.0[i] = r.try_get::<i64, _>(*col)?.max(0) as u64;
+    for o in Outcome::ALL {
+        c.0[o.index()] = r.try_get::<i64, _>(o.name())?.max(0) as u64;
     }
     Ok(c)
 }

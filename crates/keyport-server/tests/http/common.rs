@@ -191,16 +191,10 @@ pub fn usage_total(usage: &Value) -> u64 {
         .unwrap()
         .iter()
         .map(|p| {
-            [
-                "success",
-                "client_error",
-                "server_error",
-                "rate_limited",
-                "denied",
-            ]
-            .iter()
-            .map(|f| p[*f].as_u64().unwrap())
-            .sum::<u64>()
+            keyport_core::Outcome::ALL
+                .iter()
+                .map(|o| p[o.name()].as_u64().unwrap())
+                .sum::<u64>()
         })
         .sum()
 }

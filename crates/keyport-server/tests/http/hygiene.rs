@@ -432,3 +432,42 @@ async fn acknowledged_writes_survive_kill_9() {
     }
     sigterm(&mut child);
 }
+
+/// A request whose body never finishes gets the API's 503 `timeout` after
+/// the request timeout, on the verify fast path and through the router.
+#[tokio::test]
+async fn a_stalled_body_times_out_with_the_api_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        format!("sqlite://{}", dir.path().join("t.db").display()),
+    );
+    config.request_timeout = std::time::Duration::from_millis(300);
+    let server = start(config, Arc::new(ManualClock::new(t0())))
+        .await
+        .unwrap();
+    let (_, _, admin) = server
+        .service()
+        .create_account("Slow", Plan::Free, "test")
+        .await
+        .unwrap();
+    for path in ["/v1/verify", "/v1/keys"] {
+        let mut tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"key\":",
+            admin.expose()
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = vec![0u8; 4096];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read(&mut answer))
+            .await
+            .expect("an answer before the client gives up")
+            .unwrap();
+        let text = String::from_utf8_lossy(&answer[..n]);
+        assert!(text.starts_with("HTTP/1.1 503"), "{path}: {text}");
+        assert!(text.contains(r#""code":"timeout""#), "{path}: {text}");
+    }
+    server.shutdown().await;
+}

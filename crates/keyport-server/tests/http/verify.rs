@@ -383,3 +383,48 @@ async fn verify_body_errors_match_the_rest_of_the_api() {
         .unwrap();
     expect_error(in_url, StatusCode::BAD_REQUEST, "key_in_url").await;
 }
+
+/// A verify keeps per-key state with the cached key (limiter slot, plan, the
+/// answer's unchanging part). A change to the key must show in the very next
+/// answer, and the limiter state must carry over, not start again.
+#[tokio::test]
+async fn a_changed_key_answers_with_its_new_settings_at_once() {
+    let h = Harness::new().await;
+    let a = h.account(Plan::Free).await;
+    let (key, secret) = h.key_with_scopes(&a.admin, &["read"], &[]).await;
+    let id = key["id"].as_str().unwrap();
+    let first = h.verify(json!({"key": secret})).await;
+    assert_eq!(header(&first, "x-ratelimit-limit").as_deref(), Some("10"));
+    let before: i64 = header(&first, "x-ratelimit-remaining")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let v: Value = first.json().await.unwrap();
+    assert_eq!(v["scopes"], json!(["read"]));
+
+    h.patch(
+        &a.admin,
+        &format!("/v1/keys/{id}"),
+        json!({"scopes": ["read", "write"], "resources": ["project:alpha"]}),
+    )
+    .await;
+    let next = h.verify(json!({"key": secret})).await;
+    assert_eq!(next.status(), StatusCode::OK);
+    let after: i64 = header(&next, "x-ratelimit-remaining")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(after, before - 1, "the limiter state carried over");
+    let v: Value = next.json().await.unwrap();
+    assert_eq!(v["scopes"], json!(["read", "write"]));
+    assert_eq!(v["resources"], json!(["project:alpha"]));
+
+    h.patch(
+        &a.admin,
+        &format!("/v1/keys/{id}"),
+        json!({"rate_limit": {"per_minute": 5}}),
+    )
+    .await;
+    let limited = h.verify(json!({"key": secret})).await;
+    assert_eq!(header(&limited, "x-ratelimit-limit").as_deref(), Some("5"));
+}
