@@ -44,6 +44,7 @@ pub fn portal_config<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<Por
 /// Starts the desktop app. Blocks until the last window closes.
 pub fn run() {
     keyport_portal::startup::mark("main");
+    keyport_portal::render::choose_painter();
     keyport_server::logging::init(keyport_server::logging::LogFormat::Text);
     let app = app_builder(tauri::Builder::default())
         .setup(|app| {

@@ -58,6 +58,52 @@ describe("the app", () => {
     expect(screen.queryByTestId("create-key-dialog")).toBeNull();
   });
 
+  it("draws the shell once, with its key list, not a loading skeleton first", async () => {
+    let release!: () => void;
+    const keysHeld = new Promise<void>((resolve) => (release = resolve));
+    mockIPC(async (cmd) => {
+      if (cmd === "portal_status") return current;
+      if (cmd === "list_keys") {
+        await keysHeld;
+        return keysReply();
+      }
+      throw { code: "internal", message: `unexpected ${cmd}`, retry_after: null };
+    });
+    render(App);
+    // The status is in, the keys are not (yet within the wait): still the blank start screen.
+    await waitFor(() => expect(app.status).not.toBeNull());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(screen.getByTestId("booting").textContent?.trim()).toBe("");
+    expect(screen.queryByTestId("keys-loading")).toBeNull();
+    release();
+    await waitFor(() => expect(screen.getAllByTestId("key-row")).toHaveLength(2));
+    expect(screen.queryByTestId("booting")).toBeNull();
+  });
+
+  it("shows the shell and its loading state when the keys are slow", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "portal_status") return current;
+      if (cmd === "list_keys") return new Promise(() => undefined);
+      throw { code: "internal", message: `unexpected ${cmd}`, retry_after: null };
+    });
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("keys-loading")).toBeTruthy(), { timeout: 2000 });
+    expect(screen.getByTestId("create-key-button")).toBeTruthy();
+  });
+
+  it("says it is starting only when the start is slow", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "portal_status") return new Promise(() => undefined);
+      if (cmd === "list_keys") return keysReply();
+      throw { code: "internal", message: `unexpected ${cmd}`, retry_after: null };
+    });
+    render(App);
+    expect(screen.getByTestId("booting").textContent).not.toMatch(/Starting/);
+    await waitFor(() => expect(screen.getByTestId("booting").textContent).toMatch(/Starting Keyport/), {
+      timeout: 2000,
+    });
+  });
+
   it("filters by status and search", async () => {
     await started();
     await fireEvent.click(screen.getByTestId("filter-status-revoked"));

@@ -4,6 +4,10 @@ import { mount } from "svelte";
 import "./app.css";
 import App from "./App.svelte";
 
+if (/Linux/.test(navigator.userAgent) && !/Android/.test(navigator.userAgent)) {
+  document.documentElement.dataset.os = "linux";
+}
+
 const target = document.getElementById("app");
 if (!target) throw new Error("#app is missing from index.html");
 

@@ -155,6 +155,11 @@ impl Embedded {
         self.replace_admin_key(keychain, account).await
     }
 
+    /// Whether this portal has created its local account yet.
+    pub async fn has_local_account(&self) -> Result<bool> {
+        Ok(self.local_account().await?.is_some())
+    }
+
     /// The account this portal created: the one named in `embedded.json`,
     /// else the oldest in the database.
     async fn local_account(&self) -> Result<Option<Account>> {

@@ -58,6 +58,10 @@ pub trait CredentialStore: Send + Sync + 'static {
     /// Whether the store works right now, checked with a real write, read
     /// and delete of a throwaway entry.
     fn probe(&self) -> KeychainStatus;
+    /// What can be said without calling the store: unavailable when it cannot
+    /// work at all (e.g. no backend built in), else available, to be
+    /// confirmed by the first real call.
+    fn assumed(&self) -> KeychainStatus;
 }
 
 // ---- the OS keychain ----
@@ -117,12 +121,21 @@ impl CredentialStore for SystemKeychain {
         }
     }
 
-    fn probe(&self) -> KeychainStatus {
-        if !has_real_backend() {
-            return unavailable(
+    fn assumed(&self) -> KeychainStatus {
+        if has_real_backend() {
+            KeychainStatus::ok(BACKEND)
+        } else {
+            unavailable(
                 "This build of Keyport has no keychain backend for this system.".into(),
                 "Build Keyport with the keychain feature of your platform.",
-            );
+            )
+        }
+    }
+
+    fn probe(&self) -> KeychainStatus {
+        let assumed = self.assumed();
+        if !assumed.available {
+            return assumed;
         }
         let user = format!("probe-{}", std::process::id());
         let token = SecretKey::new(format!("probe-{}", rand::random::<u64>()));
@@ -138,7 +151,7 @@ impl CredentialStore for SystemKeychain {
             }
         });
         match round_trip {
-            Ok(()) => KeychainStatus::ok(BACKEND),
+            Ok(()) => assumed,
             Err(PortalError::KeychainUnavailable { problem, fix }) => KeychainStatus {
                 available: false,
                 backend: BACKEND.into(),
@@ -313,6 +326,10 @@ impl CredentialStore for MemoryKeychain {
     fn probe(&self) -> KeychainStatus {
         self.broken()
             .unwrap_or_else(|| KeychainStatus::ok("in-memory (tests)"))
+    }
+
+    fn assumed(&self) -> KeychainStatus {
+        self.probe()
     }
 }
 

@@ -9,6 +9,7 @@ pub mod error;
 mod fsutil;
 pub mod keychain;
 pub mod portal;
+pub mod render;
 pub mod sample_api;
 pub mod settings;
 pub mod startup;

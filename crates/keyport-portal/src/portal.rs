@@ -192,8 +192,6 @@ impl Portal {
             return;
         }
         inner.started = true;
-        inner.keychain = self.probe().await;
-        crate::startup::mark("keychain_probed");
         inner.settings = Settings::load(&self.config.config_dir);
         match Embedded::start(&self.config.data_dir).await {
             Ok(e) => {
@@ -205,6 +203,8 @@ impl Portal {
                 inner.embedded_error = Some(e);
             }
         }
+        inner.keychain = self.first_keychain_check(inner).await;
+        crate::startup::mark("keychain_checked");
         if let Some(url) = inner.settings.active.clone() {
             inner.mode = Mode::Remote;
             inner.remote_url = Some(url.clone());
@@ -216,17 +216,47 @@ impl Portal {
                     return;
                 }
                 // Wait for the keychain; the status says what to fix.
-                Err(PortalError::KeychainUnavailable { .. }) => return,
+                Err(PortalError::KeychainUnavailable { .. }) => {
+                    inner.keychain = self.probe().await;
+                    return;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "the saved remote service is not usable; using the embedded one");
                     inner.settings.active = None;
                 }
             }
         }
-        if let Err(e) = self.activate_embedded(inner).await {
-            tracing::warn!(error = %e, "not signed in to the embedded service");
+        match self.activate_embedded(inner).await {
+            Err(PortalError::KeychainUnavailable { .. }) if inner.keychain.available => {
+                inner.keychain = self.probe().await;
+            }
+            Err(e) => tracing::warn!(error = %e, "not signed in to the embedded service"),
+            Ok(()) => {}
         }
         crate::startup::mark("signed_in");
+    }
+
+    /// The keychain's status at start. Normally the keychain is checked by
+    /// use: signing in reads the admin key from it anyway, and a failure
+    /// there runs the full probe (see `ensure_started`). The full probe
+    /// (write, read back, delete: three Secret Service sessions, each with its
+    /// own key exchange, and two rewrites of the keyring file) runs first only
+    /// on a first launch, before an account's admin key is stored in it.
+    async fn first_keychain_check(&self, inner: &Inner) -> KeychainStatus {
+        let assumed = self.keychain.assumed();
+        if !assumed.available {
+            return assumed;
+        }
+        let first_launch = match (&inner.settings.active, &inner.embedded) {
+            (Some(_), _) => false,
+            (None, Some(e)) => !e.has_local_account().await.unwrap_or(false),
+            (None, None) => false,
+        };
+        if first_launch {
+            self.probe().await
+        } else {
+            assumed
+        }
     }
 
     /// Without a session (e.g. the keychain was unavailable), tries again:

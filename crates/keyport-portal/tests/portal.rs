@@ -628,3 +628,98 @@ async fn commands_wait_for_startup_and_run_concurrently() {
     assert_eq!(accounts.len(), 9, "one account: 8 keys + its admin key");
     t.portal.shutdown().await;
 }
+
+/// A keychain that counts its calls and, like a real one, cannot tell
+/// without calling it whether it works.
+struct CountingKeychain {
+    inner: MemoryKeychain,
+    writes: std::sync::atomic::AtomicUsize,
+    probes: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingKeychain {
+    fn new() -> Self {
+        Self {
+            inner: MemoryKeychain::new(),
+            writes: Default::default(),
+            probes: Default::default(),
+        }
+    }
+
+    fn counts(&self) -> (usize, usize) {
+        use std::sync::atomic::Ordering::SeqCst;
+        (self.writes.load(SeqCst), self.probes.load(SeqCst))
+    }
+}
+
+impl keyport_portal::CredentialStore for CountingKeychain {
+    fn get(&self, user: &str) -> keyport_portal::Result<Option<SecretKey>> {
+        self.inner.get(user)
+    }
+    fn set(&self, user: &str, secret: &SecretKey) -> keyport_portal::Result<()> {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.set(user, secret)
+    }
+    fn delete(&self, user: &str) -> keyport_portal::Result<()> {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.delete(user)
+    }
+    fn probe(&self) -> keyport_portal::KeychainStatus {
+        self.probes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.probe()
+    }
+    fn assumed(&self) -> keyport_portal::KeychainStatus {
+        keyport_portal::KeychainStatus::ok("counting (tests)")
+    }
+}
+
+#[tokio::test]
+async fn a_normal_start_checks_the_keychain_by_reading_the_admin_key_and_writes_nothing() {
+    let kc = Arc::new(CountingKeychain::new());
+    let mut t = TestPortal::with_keychain(kc.clone());
+    let first = t.portal.status().await;
+    assert!(first.keychain.available);
+    let (writes, probes) = kc.counts();
+    assert_eq!(
+        probes, 1,
+        "a first launch checks the keychain in full before storing a key"
+    );
+    assert!(writes >= 1, "the admin key was stored");
+
+    t.restart().await;
+    let again = t.portal.status().await;
+    assert!(again.keychain.available);
+    assert_eq!(again.account.unwrap().id, first.account.unwrap().id);
+    assert_eq!(
+        kc.counts(),
+        (writes, probes),
+        "a later start neither probes nor writes: reading the admin key was the check"
+    );
+    t.portal.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_keychain_that_fails_on_a_later_start_gets_the_full_check_and_its_answer() {
+    let kc = Arc::new(CountingKeychain::new());
+    let mut t = TestPortal::with_keychain(kc.clone());
+    assert!(t.portal.status().await.account.is_some());
+    kc.inner.set_available(false);
+    t.restart().await;
+    let st = t.portal.status().await;
+    assert!(
+        !st.keychain.available,
+        "the failed read led to the probe's answer"
+    );
+    assert!(st.keychain.problem.is_some() && st.keychain.fix.is_some());
+    assert!(st.account.is_none());
+    // Once at the first launch, then after the failed read (and the status
+    // asks again while the keychain is unavailable: it may have been fixed).
+    assert!(
+        kc.counts().1 >= 2,
+        "the failed read was followed by a probe"
+    );
+    t.portal.shutdown().await;
+}

@@ -18,6 +18,7 @@ import type {
   PortalStatus,
   SavedService,
 } from "./types";
+import { preloadViews } from "./lazy.svelte";
 import { startupMark, startupMarks } from "./startup";
 import { emptyForm, type KeyForm } from "./validation";
 
@@ -69,10 +70,18 @@ function reportStartup() {
       frame(() => {
         startupMark("painted");
         void api.startupReady(startupMarks(), performance.now()).catch(() => undefined);
+        void preloadViews();
       });
     });
   });
 }
+
+/** How long start-up shows nothing before it shows "Starting Keyport…". */
+const SPLASH_AFTER_MS = 250;
+/** How long start-up waits for the first key page before drawing the shell without it. */
+const FIRST_LIST_WAIT_MS = 400;
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function paged<T>(): Paged<T> {
   return { items: [], cursor: null, loaded: false, loading: false, loadingMore: false, error: null };
@@ -85,6 +94,11 @@ class App {
   private firstKeys: Promise<{ ok: true; page: KeyList } | { ok: false; error: PortalError }> | null = null;
   statusError = $state<PortalError | null>(null);
   booting = $state(true);
+  /** Set when start-up takes long enough that a "Starting" screen helps. */
+  slowBoot = $state(false);
+  /** The key load that the last status change started. */
+  private keysLoad: Promise<void> | null = null;
+  private slowBootTimer: ReturnType<typeof setTimeout> | undefined;
   health = $state<Health>("ok");
   switching = $state(false);
 
@@ -140,11 +154,21 @@ class App {
       (page) => ({ ok: true as const, page }),
       (error: PortalError) => ({ ok: false as const, error }),
     );
+    clearTimeout(this.slowBootTimer);
+    this.slowBoot = false;
+    this.slowBootTimer = setTimeout(() => (this.slowBoot = true), SPLASH_AFTER_MS);
     await this.refreshStatus();
     // Consumed by the first loadKeys, if the status led to one.
     this.firstKeys = null;
     startupMark("status");
+    // Draw the shell once, with its key list, rather than a skeleton first
+    // that the list replaces a moment later (each full frame is costly in a
+    // software-rendered webview). Bounded: a slow service gets the shell
+    // and its loading state.
+    if (this.keysLoad) await Promise.race([this.keysLoad, delay(FIRST_LIST_WAIT_MS)]);
+    clearTimeout(this.slowBootTimer);
     this.booting = false;
+    if (this.keys.loaded) reportStartup();
   }
 
   async refreshStatus() {
@@ -175,7 +199,7 @@ class App {
       return;
     }
     if (this.view === "services" && before !== null) this.view = "keys";
-    void this.loadKeys();
+    this.keysLoad = this.loadKeys();
   }
 
   async connect(url: string, adminKey: string): Promise<PortalError | null> {
@@ -237,7 +261,7 @@ class App {
       this.keys.items = page.keys;
       this.keys.cursor = page.next_cursor;
       this.keys.loaded = true;
-      reportStartup();
+      if (!this.booting) reportStartup();
     } catch (e) {
       this.keys.error = e as PortalError;
     } finally {

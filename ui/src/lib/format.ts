@@ -64,10 +64,13 @@ export function relativeTime(iso: string, now: number): string {
   return future ? `in ${phrase}` : `${phrase} ago`;
 }
 
-const NUMBER = new Intl.NumberFormat("en-US");
+// Made on first use: building a formatter loads locale data, which the
+// first screen (the key list) does not need.
+let numberFormat: Intl.NumberFormat | null = null;
 
 export function formatNumber(n: number): string {
-  return NUMBER.format(n);
+  numberFormat ??= new Intl.NumberFormat("en-US");
+  return numberFormat.format(n);
 }
 
 /** A per-day limit: null means unlimited. */
