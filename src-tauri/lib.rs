@@ -60,6 +60,12 @@ pub fn run() {
             });
             Ok(())
         })
+        .on_page_load(|_, page| {
+            keyport_portal::startup::mark(match page.event() {
+                tauri::webview::PageLoadEvent::Started => "page_load_started",
+                tauri::webview::PageLoadEvent::Finished => "page_load_finished",
+            })
+        })
         .build(tauri::generate_context!())
         .expect("error while building the Keyport portal");
     app.run(|handle, event| {

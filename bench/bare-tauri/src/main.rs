@@ -61,6 +61,12 @@ fn main() {
             probe::mark("setup");
             Ok(())
         })
+        .on_page_load(|_, page| {
+            probe::mark(match page.event() {
+                tauri::webview::PageLoadEvent::Started => "page_load_started",
+                tauri::webview::PageLoadEvent::Finished => "page_load_finished",
+            })
+        })
         .invoke_handler(tauri::generate_handler![probe::startup_ready])
         .run(tauri::generate_context!())
         .expect("error while running the bare Tauri app");
