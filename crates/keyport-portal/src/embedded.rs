@@ -155,11 +155,6 @@ impl Embedded {
         self.replace_admin_key(keychain, account).await
     }
 
-    /// Whether this portal has created its local account yet.
-    pub async fn has_local_account(&self) -> Result<bool> {
-        Ok(self.local_account().await?.is_some())
-    }
-
     /// The account this portal created: the one named in `embedded.json`,
     /// else the oldest in the database.
     async fn local_account(&self) -> Result<Option<Account>> {
@@ -182,6 +177,12 @@ impl Embedded {
         &self,
         keychain: &Arc<dyn CredentialStore>,
     ) -> Result<(SecretKey, AccountView)> {
+        // Nothing is stored yet that a read could confirm, so the full check
+        // (write, read back, delete) runs before the account is created.
+        let k = keychain.clone();
+        if let Some(e) = blocking(move || Ok(k.probe())).await?.error() {
+            return Err(e);
+        }
         let (account, admin_key, secret) = self
             .service()
             .create_account(LOCAL_ACCOUNT_NAME, LOCAL_PLAN, PORTAL_ACTOR)

@@ -203,8 +203,10 @@ impl Portal {
                 inner.embedded_error = Some(e);
             }
         }
-        inner.keychain = self.first_keychain_check(inner).await;
-        crate::startup::mark("keychain_checked");
+        // The keychain is checked by use: signing in reads the admin key from
+        // it anyway, and a failed read runs the full probe below. (A first
+        // launch probes before it stores anything: `Embedded::sign_in`.)
+        inner.keychain = self.keychain.assumed();
         if let Some(url) = inner.settings.active.clone() {
             inner.mode = Mode::Remote;
             inner.remote_url = Some(url.clone());
@@ -234,29 +236,6 @@ impl Portal {
             Ok(()) => {}
         }
         crate::startup::mark("signed_in");
-    }
-
-    /// The keychain's status at start. Normally the keychain is checked by
-    /// use: signing in reads the admin key from it anyway, and a failure
-    /// there runs the full probe (see `ensure_started`). The full probe
-    /// (write, read back, delete: three Secret Service sessions, each with its
-    /// own key exchange, and two rewrites of the keyring file) runs first only
-    /// on a first launch, before an account's admin key is stored in it.
-    async fn first_keychain_check(&self, inner: &Inner) -> KeychainStatus {
-        let assumed = self.keychain.assumed();
-        if !assumed.available {
-            return assumed;
-        }
-        let first_launch = match (&inner.settings.active, &inner.embedded) {
-            (Some(_), _) => false,
-            (None, Some(e)) => !e.has_local_account().await.unwrap_or(false),
-            (None, None) => false,
-        };
-        if first_launch {
-            self.probe().await
-        } else {
-            assumed
-        }
     }
 
     /// Without a session (e.g. the keychain was unavailable), tries again:

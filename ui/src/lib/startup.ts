@@ -11,16 +11,12 @@ export function startupMark(name: string) {
   marks.push({ name, at_ms: performance.now() });
 }
 
-/** The marks so far, with the page and asset loads from the browser's timing entries. */
+/** The marks so far, and when the page's HTML arrived (from its navigation timing entry). */
 export function startupMarks(): StartupMark[] {
-  const loads: StartupMark[] = [];
+  const html: StartupMark[] = [];
   if (typeof performance.getEntriesByType === "function") {
     const [nav] = performance.getEntriesByType("navigation") as PerformanceNavigationTiming[];
-    if (nav && nav.responseEnd > 0) loads.push({ name: "html", at_ms: nav.responseEnd });
-    for (const r of performance.getEntriesByType("resource") as PerformanceResourceTiming[]) {
-      const kind = r.name.endsWith(".js") ? "js" : r.name.endsWith(".css") ? "css" : null;
-      if (kind && r.responseEnd > 0) loads.push({ name: `${kind}_loaded`, at_ms: r.responseEnd });
-    }
+    if (nav && nav.responseEnd > 0) html.push({ name: "html", at_ms: nav.responseEnd });
   }
-  return [...loads, ...marks];
+  return [...html, ...marks];
 }
