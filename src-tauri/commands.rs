@@ -3,8 +3,13 @@
 
 use keyport_core::SecretKey;
 use keyport_portal::clipboard::{self, Clipboard};
-use keyport_portal::{NewKeyInput, OnceSecret, PlanRow, Portal, PortalError, PortalStatus};
-use keyport_server::model::{AccountView, AuditList, KeyList, KeyView, UpdateKeyRequest};
+use keyport_portal::{
+    NewKeyInput, OnceSecret, PlanRow, Portal, PortalError, PortalStatus, UsageRange,
+};
+use keyport_server::model::{
+    AccountUsage, AccountView, Alert, AlertList, AuditList, KeyList, KeyUsage, KeyView, Step,
+    UpdateKeyRequest,
+};
 use std::sync::Arc;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_clipboard_manager::ClipboardExt;
@@ -58,6 +63,66 @@ pub async fn revoke_key(portal: State<'_, Portal>, id: String) -> Result<KeyView
 #[tauri::command(async)]
 pub async fn audit_log(portal: State<'_, Portal>, cursor: Option<String>) -> Result<AuditList> {
     portal.audit_log(cursor).await
+}
+
+#[tauri::command(async)]
+pub async fn key_usage(
+    portal: State<'_, Portal>,
+    id: String,
+    range: UsageRange,
+    step: Option<Step>,
+) -> Result<KeyUsage> {
+    portal.key_usage(&id, range, step).await
+}
+
+#[tauri::command(async)]
+pub async fn account_usage(
+    portal: State<'_, Portal>,
+    range: UsageRange,
+    step: Option<Step>,
+) -> Result<AccountUsage> {
+    portal.account_usage(range, step).await
+}
+
+/// Asks where to save (native dialog), then writes the key's series there.
+/// Returns the path written, or `None` when the user cancelled.
+#[tauri::command(async)]
+pub async fn export_usage_csv<R: Runtime>(
+    app: AppHandle<R>,
+    portal: State<'_, Portal>,
+    id: String,
+    range: UsageRange,
+    step: Option<Step>,
+) -> Result<Option<String>> {
+    let Some(path) = save_dialog(&app, &format!("keyport-usage-{id}.csv")).await else {
+        return Ok(None);
+    };
+    portal.export_usage_csv(&id, range, step, &path).await?;
+    Ok(Some(path.display().to_string()))
+}
+
+#[tauri::command(async)]
+pub async fn list_alerts(portal: State<'_, Portal>, all: bool) -> Result<AlertList> {
+    portal.list_alerts(all).await
+}
+
+#[tauri::command(async)]
+pub async fn ack_alert(portal: State<'_, Portal>, id: String) -> Result<Alert> {
+    portal.ack_alert(&id).await
+}
+
+/// The native save dialog for a CSV file; `None` when cancelled.
+async fn save_dialog<R: Runtime>(app: &AppHandle<R>, name: &str) -> Option<std::path::PathBuf> {
+    use tauri_plugin_dialog::DialogExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .add_filter("CSV", &["csv"])
+        .set_file_name(name)
+        .save_file(move |path| {
+            let _ = tx.send(path);
+        });
+    rx.await.ok().flatten()?.into_path().ok()
 }
 
 /// Writes the key to the clipboard from Rust (the webview has no clipboard

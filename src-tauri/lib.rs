@@ -14,6 +14,7 @@ use tauri::{Manager, RunEvent, Runtime};
 pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
         .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
             commands::portal_status,
             commands::get_account,
@@ -24,6 +25,11 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> 
             commands::update_key,
             commands::revoke_key,
             commands::audit_log,
+            commands::key_usage,
+            commands::account_usage,
+            commands::export_usage_csv,
+            commands::list_alerts,
+            commands::ack_alert,
             commands::copy_secret,
             commands::connect_remote,
             commands::use_service,

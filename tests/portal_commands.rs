@@ -269,3 +269,77 @@ fn without_a_keychain_commands_say_why() {
     assert_eq!(e["code"], "keychain_unavailable");
     tauri::async_runtime::block_on(app.state::<Portal>().shutdown());
 }
+
+#[test]
+fn usage_series_and_totals_and_alerts() {
+    let app = App::new();
+    let st = app.ok("portal_status", json!({}));
+    let gateway = st["try_it"]["gateway_url"].as_str().unwrap().to_string();
+    let once = app.ok(
+        "create_key",
+        json!({"input": {
+            "name": "Charts", "environment": "test", "scopes": ["read"],
+            "resources": [], "expires_at": null, "rate_limit": null
+        }}),
+    );
+    let secret = once["secret"].as_str().unwrap().to_string();
+    let id = once["key"]["id"].as_str().unwrap().to_string();
+    for _ in 0..3 {
+        assert_eq!(get(format!("{gateway}/hello"), Some(&secret)), 200);
+    }
+
+    // Counts reach the store within a flush interval (1 s).
+    let total = |u: &Value| -> u64 {
+        u["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["success"].as_u64().unwrap())
+            .sum()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let usage = loop {
+        let u = app.ok("key_usage", json!({"id": id, "range": "1h", "step": null}));
+        if total(&u) == 3 || std::time::Instant::now() > deadline {
+            break u;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(total(&usage), 3);
+    assert_eq!(usage["step"], "minute");
+    let n = usage["points"].as_array().unwrap().len();
+    assert!((60..=61).contains(&n), "an hour of minutes, got {n}");
+    assert_eq!(usage["endpoints"][0]["endpoint"], "GET /hello");
+
+    let week = app.ok("key_usage", json!({"id": id, "range": "7d", "step": null}));
+    assert_eq!(week["step"], "hour");
+    let month = app.ok(
+        "key_usage",
+        json!({"id": id, "range": "30d", "step": "minute"}),
+    );
+    assert!(month["points"].as_array().unwrap().len() >= 43_200);
+    assert_eq!(total(&month), 3);
+
+    let account = app.ok("account_usage", json!({"range": "24h", "step": null}));
+    assert_eq!(total(&account), 3, "only gateway traffic is usage");
+    let mine = account["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key_id"] == id.as_str())
+        .unwrap();
+    assert_eq!(mine["total"], 3);
+
+    assert!(
+        app.invoke("key_usage", json!({"id": id, "range": "2h", "step": null}))
+            .is_err(),
+        "only the ranges the UI offers"
+    );
+
+    let open = app.ok("list_alerts", json!({"all": false}));
+    assert!(open["alerts"].is_array());
+    let err = app
+        .invoke("ack_alert", json!({"id": "alr_nope"}))
+        .unwrap_err();
+    assert_eq!(err["code"], "not_found");
+}

@@ -6,7 +6,8 @@
 
 use keyport_core::{find_key_in_text, KeyPrefix, SecretKey};
 use keyport_server::model::{
-    AccountView, AuditList, CreateKeyRequest, CreatedKey, KeyList, KeyView, UpdateKeyRequest,
+    AccountUsage, AccountView, Alert, AlertList, AuditList, CreateKeyRequest, CreatedKey, KeyList,
+    KeyUsage, KeyView, Step, UpdateKeyRequest,
 };
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
@@ -94,6 +95,30 @@ pub fn key_prefix_of(raw: &str) -> Result<KeyPrefix> {
         .parse(raw)
         .map_err(|e| PortalError::Invalid(format!("That is not a valid Keyport key: {e}.")))?;
     Ok(prefix)
+}
+
+/// A usage window as the API takes it: from a start to now, at a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageQuery {
+    pub from: chrono::DateTime<chrono::Utc>,
+    pub step: Step,
+}
+
+impl UsageQuery {
+    fn query(&self) -> Vec<(&'static str, String)> {
+        let step = match self.step {
+            Step::Minute => "minute",
+            Step::Hour => "hour",
+            Step::Day => "day",
+        };
+        vec![
+            (
+                "from",
+                self.from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ),
+            ("step", step.to_string()),
+        ]
+    }
 }
 
 pub struct ServiceClient {
@@ -192,6 +217,52 @@ impl ServiceClient {
             .await
     }
 
+    /// A key's requests over time by outcome, with breakdowns.
+    pub async fn key_usage(&self, id: &str, window: &UsageQuery) -> Result<KeyUsage> {
+        let query = window.query();
+        self.call(
+            Method::GET,
+            &["v1", "keys", id, "usage"],
+            &query,
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// The same series as CSV text.
+    pub async fn key_usage_csv(&self, id: &str, window: &UsageQuery) -> Result<String> {
+        let query = window.query();
+        let bytes = self
+            .send(
+                Method::GET,
+                &["v1", "keys", id, "usage.csv"],
+                &query,
+                None::<&()>,
+            )
+            .await?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| self.not_understood())
+    }
+
+    /// All keys' traffic together, and totals per key.
+    pub async fn account_usage(&self, window: &UsageQuery) -> Result<AccountUsage> {
+        let query = window.query();
+        self.call(Method::GET, &["v1", "usage"], &query, None::<&()>)
+            .await
+    }
+
+    /// Open alerts, or (`all`) every alert, newest first.
+    pub async fn list_alerts(&self, all: bool) -> Result<AlertList> {
+        let status = if all { "all" } else { "open" };
+        let query = [("status", status.to_string()), ("limit", "500".to_string())];
+        self.call(Method::GET, &["v1", "alerts"], &query, None::<&()>)
+            .await
+    }
+
+    pub async fn ack_alert(&self, id: &str) -> Result<Alert> {
+        self.call(Method::POST, &["v1", "alerts", id, "ack"], &[], None::<&()>)
+            .await
+    }
+
     fn endpoint(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
         let mut url = self.base.clone();
         url.path_segments_mut()
@@ -212,6 +283,18 @@ impl ServiceClient {
         query: &[(&str, String)],
         body: Option<&B>,
     ) -> Result<T> {
+        let bytes = self.send(method, segments, query, body).await?;
+        serde_json::from_slice(&bytes).map_err(|_| self.not_understood())
+    }
+
+    /// The body of a successful answer, or the error it stands for.
+    async fn send<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> Result<bytes::Bytes> {
         let mut req = self
             .http
             .request(method, self.endpoint(segments, query))
@@ -224,7 +307,7 @@ impl ServiceClient {
         let headers = res.headers().clone();
         let bytes = res.bytes().await.map_err(|e| self.transport_error(&e))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|_| self.not_understood());
+            return Ok(bytes);
         }
         Err(self.http_error(status, &headers, &bytes))
     }

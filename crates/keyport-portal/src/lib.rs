@@ -13,6 +13,7 @@ pub mod render;
 pub mod sample_api;
 pub mod settings;
 pub mod startup;
+pub mod usage;
 
 pub use client::ServiceClient;
 pub use error::{PortalError, PortalErrorBody, PortalErrorCode, Result};
@@ -21,3 +22,4 @@ pub use portal::{
     plan_table, Mode, NewKeyInput, OnceSecret, PlanRow, Portal, PortalConfig, PortalStatus, TryIt,
 };
 pub use settings::SavedService;
+pub use usage::UsageRange;

@@ -324,7 +324,7 @@ impl Portal {
     }
 
     /// The client in use, or why there is none.
-    async fn client(&self) -> Result<Arc<ServiceClient>> {
+    pub(crate) async fn client(&self) -> Result<Arc<ServiceClient>> {
         let mut inner = self.inner.lock().await;
         self.ensure_started(&mut inner).await;
         self.reconnect(&mut inner).await?;

@@ -7,7 +7,7 @@ use common::{dead_port, files_containing, new_admin_shaped_key, Remote, Stub, Te
 use keyport_core::{Environment, KeyHash, KeyPrefix, Plan, Scope, SecretKey};
 use keyport_portal::embedded::{keychain_user, EmbeddedState, STATE_FILE};
 use keyport_portal::settings::SETTINGS_FILE;
-use keyport_portal::{MemoryKeychain, Mode, NewKeyInput, PortalErrorCode, TryIt};
+use keyport_portal::{MemoryKeychain, Mode, NewKeyInput, PortalErrorCode, TryIt, UsageRange};
 use keyport_server::model::{KeyStatus, RateLimitView, UpdateKeyRequest};
 use std::sync::Arc;
 
@@ -721,5 +721,67 @@ async fn a_keychain_that_fails_on_a_later_start_gets_the_full_check_and_its_answ
         kc.counts().1 >= 2,
         "the failed read was followed by a probe"
     );
+    t.portal.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_keys_usage_exports_as_csv_to_the_chosen_file() {
+    let t = TestPortal::new();
+    let st = t.portal.status().await;
+    let once = t.portal.create_key(new_key("export")).await.unwrap();
+    let gateway = st.try_it.unwrap().gateway_url;
+    let http = reqwest::Client::new();
+    for path in ["/hello", "/hello", "/nope"] {
+        http.get(format!("{gateway}{path}"))
+            .bearer_auth(once.secret.expose())
+            .send()
+            .await
+            .unwrap();
+    }
+    let file = t.dir.path().join("exports").join("usage.csv");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    // The counts reach the store within a flush interval (1 s).
+    let mut csv = String::new();
+    for _ in 0..50 {
+        t.portal
+            .export_usage_csv(&once.key.id, UsageRange::Hour, None, &file)
+            .await
+            .unwrap();
+        csv = std::fs::read_to_string(&file).unwrap();
+        if csv.lines().skip(1).any(|l| !l.ends_with(",0,0,0,0,0")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("t,success,client_error,server_error,rate_limited,denied")
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!((60..=61).contains(&rows.len()), "one row per minute");
+    let busy: Vec<&&str> = rows.iter().filter(|l| !l.ends_with(",0,0,0,0,0")).collect();
+    assert_eq!(busy.len(), 1, "{busy:?}");
+    assert!(
+        busy[0].ends_with(",2,1,0,0,0"),
+        "2 ok and a 404: {}",
+        busy[0]
+    );
+    assert!(!csv.contains(once.secret.expose()));
+    assert_eq!(
+        std::fs::read_dir(file.parent().unwrap()).unwrap().count(),
+        1,
+        "no temporary file left"
+    );
+
+    // A key of another account, or none: not found, and no file written.
+    let other = t.dir.path().join("exports").join("other.csv");
+    let err = t
+        .portal
+        .export_usage_csv("key_nope", UsageRange::Day, None, &other)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), PortalErrorCode::NotFound);
+    assert!(!other.exists());
     t.portal.shutdown().await;
 }

@@ -452,10 +452,15 @@ impl Step {
 pub struct UsagePoint {
     /// Bucket start.
     pub t: DateTime<Utc>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub success: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub client_error: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub server_error: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub rate_limited: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub denied: u64,
 }
 
@@ -476,6 +481,7 @@ impl UsagePoint {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct EndpointCount {
     pub endpoint: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub count: u64,
 }
 
@@ -483,6 +489,7 @@ pub struct EndpointCount {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct CountryCount {
     pub country: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub count: u64,
 }
 
@@ -508,11 +515,17 @@ pub struct KeyUsage {
 pub struct KeyTotals {
     pub key_id: String,
     pub name: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub total: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub success: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub client_error: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub server_error: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub rate_limited: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub denied: u64,
 }
 
@@ -521,6 +534,9 @@ pub struct KeyTotals {
 pub struct AccountUsage {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
+    pub step: Step,
+    /// All keys' requests together by outcome, zero-filled like a key's series.
+    pub points: Vec<UsagePoint>,
     /// Every key of the account, busiest first (keys without traffic too).
     pub keys: Vec<KeyTotals>,
 }

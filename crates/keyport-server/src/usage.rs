@@ -86,14 +86,7 @@ impl KeyService {
             .store
             .usage_series(key_id, w.step, w.from, w.to)
             .await?;
-        let by_t: HashMap<i64, Counts> = rows.into_iter().collect();
-        let s = w.step.seconds();
-        let points = (0..(w.to - w.from) / s)
-            .map(|i| {
-                let t = w.from + i * s;
-                UsagePoint::new(at(t), by_t.get(&t).unwrap_or(&Counts::default()))
-            })
-            .collect();
+        let points = zero_filled(w, rows);
         let top = |dim| {
             self.store
                 .usage_top(key_id, dim, w.from, w.to, TOP_BREAKDOWN)
@@ -135,39 +128,29 @@ impl KeyService {
         Ok(out)
     }
 
-    /// Totals per key for every key of the account, in one query. Hour-aligned
-    /// windows read the hour table, others the minute table.
-    pub async fn account_usage(
-        &self,
-        admin: &Admin,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Result<AccountUsage> {
-        let to = to.unwrap_or_else(|| self.now());
-        let from = from.unwrap_or(to - Duration::hours(24));
-        if from >= to {
-            return Err(ServiceError::BadRequest("from must be before to".into()));
-        }
-        let (f, t) = (from.timestamp(), to.timestamp());
-        let step = if f % 3600 == 0 && t % 3600 == 0 {
-            Step::Hour
-        } else {
-            Step::Minute
-        };
+    /// All keys of the account in one call: their requests together over
+    /// time (zero-filled, like a key's series) and totals per key, both from
+    /// the step's table, so the two agree.
+    pub async fn account_usage(&self, admin: &Admin, w: Window) -> Result<AccountUsage> {
+        let account = &admin.account.id;
+        let series = self
+            .store
+            .account_series(account, w.step, w.from, w.to)
+            .await?;
         let totals: HashMap<String, Counts> = self
             .store
-            .usage_totals(&admin.account.id, step, f, t)
+            .usage_totals(account, w.step, w.from, w.to)
             .await?
             .into_iter()
             .collect();
         let mut keys: Vec<KeyTotals> = self
             .store
-            .key_names(&admin.account.id)
+            .key_names(account)
             .await?
             .into_iter()
             .map(|(id, name)| {
                 let c = totals.get(&id).copied().unwrap_or_default();
-                let p = UsagePoint::new(from, &c);
+                let p = UsagePoint::new(at(w.from), &c);
                 KeyTotals {
                     key_id: id,
                     name,
@@ -181,8 +164,26 @@ impl KeyService {
             })
             .collect();
         keys.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.name.cmp(&b.name)));
-        Ok(AccountUsage { from, to, keys })
+        Ok(AccountUsage {
+            from: at(w.from),
+            to: at(w.to),
+            step: w.step,
+            points: zero_filled(w, series),
+            keys,
+        })
     }
+}
+
+/// One point per step of the window, zero where the store has no row.
+fn zero_filled(w: Window, rows: Vec<(i64, Counts)>) -> Vec<UsagePoint> {
+    let by_t: HashMap<i64, Counts> = rows.into_iter().collect();
+    let s = w.step.seconds();
+    (0..(w.to - w.from) / s)
+        .map(|i| {
+            let t = w.from + i * s;
+            UsagePoint::new(at(t), by_t.get(&t).unwrap_or(&Counts::default()))
+        })
+        .collect()
 }
 
 #[cfg(test)]

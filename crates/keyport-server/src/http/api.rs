@@ -299,13 +299,6 @@ pub struct UsageParams {
     pub step: Option<Step>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct RangeParams {
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-}
-
 fn window(s: &AppState, p: &UsageParams) -> ApiResult<Window> {
     Ok(Window::new(p.from, p.to, p.step, s.service.now())?)
 }
@@ -346,15 +339,17 @@ pub async fn key_usage_csv(
         .into_response())
 }
 
-/// Totals per key for every key of the account, in one call.
-#[utoipa::path(get, path = "/v1/usage", tag = "usage", params(RangeParams), security(("bearer" = [])),
+/// All keys of the account in one call: their requests together over time
+/// by outcome, and totals per key (busiest first).
+#[utoipa::path(get, path = "/v1/usage", tag = "usage", params(UsageParams), security(("bearer" = [])),
     responses((status = 200, body = AccountUsage), (status = 400, body = ErrorBody)))]
 pub async fn account_usage(
     State(s): State<AppState>,
     admin: Admin,
-    ApiQuery(p): ApiQuery<RangeParams>,
+    ApiQuery(p): ApiQuery<UsageParams>,
 ) -> ApiResult<Json<AccountUsage>> {
-    Ok(Json(s.service.account_usage(&admin, p.from, p.to).await?))
+    let w = window(&s, &p)?;
+    Ok(Json(s.service.account_usage(&admin, w).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -112,6 +112,14 @@ pub trait Store: Send + Sync + 'static {
         to: i64,
         limit: u32,
     ) -> Result<Vec<(String, u64)>>;
+    /// Non-empty buckets of all keys of one account together in `[from, to)`.
+    async fn account_series(
+        &self,
+        account_id: &str,
+        step: Step,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Counts)>>;
     /// Totals per key of one account in `[from, to)` from one resolution's table.
     async fn usage_totals(
         &self,

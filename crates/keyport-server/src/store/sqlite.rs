@@ -686,6 +686,30 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn account_series(
+        &self,
+        account_id: &str,
+        step: Step,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Counts)>> {
+        let sql = format!(
+            "SELECT t, SUM(success) AS success, SUM(client_error) AS client_error, \
+             SUM(server_error) AS server_error, SUM(rate_limited) AS rate_limited, SUM(denied) AS denied \
+             FROM {} WHERE account_id = ? AND t >= ? AND t < ? GROUP BY t ORDER BY t",
+            table(step)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(account_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("t")?, counts_from_row(r)?)))
+            .collect()
+    }
+
     async fn usage_totals(
         &self,
         account_id: &str,

@@ -232,6 +232,43 @@ async fn usage_series_breakdowns_csv_and_account_totals() {
         (Some(1), Some(2))
     );
     assert!(keys.iter().any(|k| k["total"] == 0));
+    // ... and all keys' requests together over time, agreeing with the totals.
+    assert_eq!(v["step"], "minute");
+    let points = v["points"].as_array().unwrap();
+    assert_eq!(points.len(), 60, "zero-filled: one point per minute");
+    let outcomes = [
+        "success",
+        "client_error",
+        "server_error",
+        "rate_limited",
+        "denied",
+    ];
+    let sum = |rows: &[Value]| -> u64 {
+        rows.iter()
+            .flat_map(|r| outcomes.iter().map(move |o| r[*o].as_u64().unwrap()))
+            .sum()
+    };
+    let key_total: u64 = keys.iter().map(|k| k["total"].as_u64().unwrap()).sum();
+    assert_eq!(sum(points), key_total);
+    assert_eq!(points[0]["t"], "2026-03-10T12:00:00Z");
+    assert_eq!(points[0]["denied"], 2, "k2's refusals");
+    assert_eq!(sum(&points[1..2]), 0);
+    assert_eq!(
+        points[2],
+        json!({"t": "2026-03-10T12:02:00Z", "success": 1, "client_error": 0, "server_error": 0, "rate_limited": 0, "denied": 0})
+    );
+    let hourly: Value = h
+        .get(
+            &a.admin,
+            &format!("/v1/usage?from={}&to={}&step=hour", t(0), t(60)),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let hour_points = hourly["points"].as_array().unwrap();
+    assert_eq!(hour_points.len(), 1);
+    assert_eq!(sum(hour_points), key_total, "the hour table agrees");
 
     // Bounds and isolation.
     let too_big = format!(
@@ -594,7 +631,7 @@ async fn error_spike_alert_and_quiet_errors_do_not() {
     }
     detect(&h).await;
     let open = alerts(&h, &a.admin, "open").await;
-    assert_eq!(kinds(&open, &k["id"]), vec!["error_spike"]);
+    assert_eq!(kinds(&open, &k["id"]), vec!["error_spike"], "{open:#?}");
     let e = &open[0]["evidence"];
     assert_eq!(e["errors"], 25);
     assert_eq!(e["server_errors"], 25);

@@ -7,4 +7,4 @@ export type UsagePoint = {
 /**
  * Bucket start.
  */
-t: string, success: bigint, client_error: bigint, server_error: bigint, rate_limited: bigint, denied: bigint, };
+t: string, success: number, client_error: number, server_error: number, rate_limited: number, denied: number, };
