@@ -3,6 +3,9 @@
 
 use keyport_core::SecretKey;
 use keyport_portal::clipboard::{self, Clipboard};
+use keyport_portal::rotation::{
+    AdminRotation, CompromiseRotation, ReplacementCheck, ReplacementInfo,
+};
 use keyport_portal::{
     NewKeyInput, OnceSecret, PlanRow, Portal, PortalError, PortalStatus, UsageRange,
 };
@@ -63,6 +66,38 @@ pub async fn revoke_key(portal: State<'_, Portal>, id: String) -> Result<KeyView
 #[tauri::command(async)]
 pub async fn audit_log(portal: State<'_, Portal>, cursor: Option<String>) -> Result<AuditList> {
     portal.audit_log(cursor).await
+}
+
+#[tauri::command(async)]
+pub async fn rotate_key(portal: State<'_, Portal>, id: String) -> Result<OnceSecret> {
+    portal.rotate_key(&id).await
+}
+
+#[tauri::command(async)]
+pub async fn replacement_info(portal: State<'_, Portal>, id: String) -> Result<ReplacementInfo> {
+    Ok(portal.replacement_info(&id).await)
+}
+
+#[tauri::command(async)]
+pub async fn check_replacement(
+    portal: State<'_, Portal>,
+    id: String,
+    secret: String,
+) -> Result<ReplacementCheck> {
+    portal.check_replacement(&id, SecretKey::new(secret)).await
+}
+
+#[tauri::command(async)]
+pub async fn rotate_compromised(
+    portal: State<'_, Portal>,
+    id: String,
+) -> Result<CompromiseRotation> {
+    portal.rotate_compromised(&id).await
+}
+
+#[tauri::command(async)]
+pub async fn rotate_admin_credential(portal: State<'_, Portal>) -> Result<AdminRotation> {
+    portal.rotate_admin_credential().await
 }
 
 #[tauri::command(async)]

@@ -3,6 +3,7 @@
 //! and the app's startup and shutdown.
 
 mod commands;
+mod notifications;
 
 use keyport_portal::{Portal, PortalConfig, SystemKeychain};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> 
     builder
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .invoke_handler(tauri::generate_handler![
             commands::portal_status,
             commands::get_account,
@@ -25,6 +27,11 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> 
             commands::update_key,
             commands::revoke_key,
             commands::audit_log,
+            commands::rotate_key,
+            commands::replacement_info,
+            commands::check_replacement,
+            commands::rotate_compromised,
+            commands::rotate_admin_credential,
             commands::key_usage,
             commands::account_usage,
             commands::export_usage_csv,
@@ -64,6 +71,7 @@ pub fn run() {
                 handle.state::<Portal>().start().await;
                 keyport_portal::startup::mark("service_started");
             });
+            notifications::spawn(app.handle().clone());
             Ok(())
         })
         .on_page_load(|_, page| {

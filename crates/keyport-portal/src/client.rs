@@ -7,7 +7,7 @@
 use keyport_core::{find_key_in_text, KeyPrefix, SecretKey};
 use keyport_server::model::{
     AccountUsage, AccountView, Alert, AlertList, AuditList, CreateKeyRequest, CreatedKey, KeyList,
-    KeyUsage, KeyView, Step, UpdateKeyRequest,
+    KeyUsage, KeyView, RotateKeyRequest, Step, UpdateKeyRequest,
 };
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
@@ -215,6 +215,32 @@ impl ServiceClient {
         let query = page_query(cursor);
         self.call(Method::GET, &["v1", "audit"], &query, None::<&()>)
             .await
+    }
+
+    /// Creates the replacement of key `id` from a hash and last four made
+    /// here; the service links the two keys.
+    pub async fn rotate_key(&self, id: &str, req: &RotateKeyRequest) -> Result<CreatedKey> {
+        self.call(Method::POST, &["v1", "keys", id, "rotate"], &[], Some(req))
+            .await
+    }
+
+    /// `POST /v1/verify` for a key (the path an application's requests take):
+    /// the id of the key the service accepted it as.
+    pub async fn verify(&self, key: &SecretKey) -> Result<String> {
+        #[derive(serde::Deserialize)]
+        struct Verified {
+            key_id: String,
+        }
+        // Borrowed: no copy of the raw key outlives the request.
+        #[derive(Serialize)]
+        struct Check<'a> {
+            key: &'a str,
+        }
+        let req = Check { key: key.expose() };
+        let v: Verified = self
+            .call(Method::POST, &["v1", "verify"], &[], Some(&req))
+            .await?;
+        Ok(v.key_id)
     }
 
     /// A key's requests over time by outcome, with breakdowns.

@@ -259,6 +259,14 @@ impl Embedded {
         Ok((secret, AccountView::new(&admin.account, &created.key.id)))
     }
 
+    /// Records that `key_id` is now the local account's admin key.
+    pub(crate) fn note_admin_key(&self, account_id: &str, key_id: &str) -> Result<()> {
+        self.save_state(&EmbeddedState {
+            account_id: account_id.to_string(),
+            admin_key_id: key_id.to_string(),
+        })
+    }
+
     fn save_state(&self, st: &EmbeddedState) -> Result<()> {
         fsutil::write_json(&self.state_path(), st)
     }

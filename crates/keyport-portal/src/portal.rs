@@ -337,6 +337,42 @@ impl Portal {
         }
     }
 
+    pub(crate) fn config(&self) -> &PortalConfig {
+        &self.config
+    }
+
+    pub(crate) fn keychain(&self) -> Arc<dyn CredentialStore> {
+        self.keychain.clone()
+    }
+
+    pub(crate) async fn mode_and_remote(&self) -> (Mode, Option<String>) {
+        let inner = self.inner.lock().await;
+        (inner.mode, inner.remote_url.clone())
+    }
+
+    /// After the admin key was rotated: the session uses the new client (if
+    /// `old` is still the one in use), and the embedded service's state
+    /// names the new admin key (so a later lost-key recovery revokes it).
+    pub(crate) async fn use_new_admin(
+        &self,
+        old: &Arc<ServiceClient>,
+        new: Arc<ServiceClient>,
+        account_id: &str,
+        new_key_id: &str,
+    ) -> Result<()> {
+        let mut inner = self.inner.lock().await;
+        if let Some(s) = inner.session.as_mut() {
+            if Arc::ptr_eq(&s.client, old) {
+                s.client = new;
+                s.account = None;
+            }
+        }
+        match (inner.mode, &inner.embedded) {
+            (Mode::Embedded, Some(e)) => e.note_admin_key(account_id, new_key_id),
+            _ => Ok(()),
+        }
+    }
+
     // ---- commands ----
 
     pub async fn status(&self) -> PortalStatus {

@@ -790,10 +790,15 @@ impl KeyService {
                 "only an active key can be rotated; create a new key instead".into(),
             ));
         }
+        // A replacement that was revoked (an abandoned rotation) or has
+        // expired does not block a new one.
         if let Some(next) = &old.replaced_by {
-            return Err(ServiceError::Conflict(format!(
-                "this key was already rotated to {next}; rotate that key instead"
-            )));
+            let live = self.store.key(&admin.account.id, next).await?;
+            if live.is_some_and(|k| k.status(now) == KeyStatus::Active) {
+                return Err(ServiceError::Conflict(format!(
+                    "this key was already rotated to {next}; rotate that key instead"
+                )));
+            }
         }
         let (hash, last4, secret) = self.key_material(
             old.environment,

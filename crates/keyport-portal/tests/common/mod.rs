@@ -65,14 +65,17 @@ pub struct Remote {
 
 impl Remote {
     pub async fn start() -> Self {
+        Self::with_clock(Arc::new(SystemClock)).await
+    }
+
+    /// A remote service on a clock the test moves.
+    pub async fn with_clock(clock: Arc<dyn keyport_server::clock::Clock>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = ServerConfig::new(
             "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
             format!("sqlite://{}", dir.path().join("remote.db").display()),
         );
-        let server = keyport_server::start(config, Arc::new(SystemClock))
-            .await
-            .unwrap();
+        let server = keyport_server::start(config, clock).await.unwrap();
         let url = format!("http://{}", server.addr());
         Self { server, url, dir }
     }

@@ -581,3 +581,44 @@ async fn management_calls_mark_the_admin_key_used_without_counting() {
         .unwrap();
     assert_eq!(usage_total(&usage), 0, "management calls are not API usage");
 }
+
+#[tokio::test]
+async fn an_abandoned_replacement_does_not_block_a_new_rotation() {
+    let h = Harness::new().await;
+    let a = h.account(Plan::Free).await;
+    let (key, secret) = h
+        .create_key(
+            &a.admin,
+            json!({"name": "k", "environment": "live", "scopes": ["read"]}),
+        )
+        .await;
+    let id = key["id"].as_str().unwrap();
+    let path = format!("/v1/keys/{id}/rotate");
+    let rotate = || h.post(&a.admin, &path, json!({}));
+    let res = rotate().await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let first: Value = res.json().await.unwrap();
+    let first_id = first["key"]["id"].as_str().unwrap().to_string();
+    // While the replacement is active, a second one is a conflict.
+    expect_error(rotate().await, StatusCode::CONFLICT, "conflict").await;
+    // The user abandons it (revokes the replacement): rotating again works,
+    // and the old key now points at the new replacement.
+    let res = h
+        .post(&a.admin, &format!("/v1/keys/{first_id}/revoke"), json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = rotate().await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let second: Value = res.json().await.unwrap();
+    assert_ne!(second["key"]["id"], first["key"]["id"]);
+    assert_eq!(second["key"]["replaces"], id);
+    let old: Value = h
+        .get(&a.admin, &format!("/v1/keys/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(old["replaced_by"], second["key"]["id"]);
+    let res = h.verify(json!({"key": secret})).await;
+    assert_eq!(res.status(), StatusCode::OK, "the old key still works");
+}
