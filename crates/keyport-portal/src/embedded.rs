@@ -79,6 +79,7 @@ impl Embedded {
             .map_err(start_error)?;
             let mut config = ServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), url.clone());
             config.upstream = Some(sample.url());
+            tune(&mut config, |name| std::env::var(name).ok());
             let server = keyport_server::start_with_service(config, Arc::new(service))
                 .await
                 .map_err(start_error)?;
@@ -296,10 +297,65 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|_| PortalError::Internal("A keychain call failed unexpectedly.".into()))?
 }
 
+/// Settings of the embedded service from the environment, for demos and the
+/// real-window tests: a header with the caller's country, trusted from this
+/// machine only (the embedded service listens on loopback), and how often
+/// the anomaly detector runs.
+fn tune(config: &mut ServerConfig, var: impl Fn(&str) -> Option<String>) {
+    if let Some(h) = var("KEYPORT_EMBEDDED_COUNTRY_HEADER").filter(|h| !h.trim().is_empty()) {
+        config.country_header = Some(h.trim().to_string());
+        config.trusted_proxies = ["127.0.0.0/8", "::1/128"]
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+    }
+    if let Some(secs) = var("KEYPORT_EMBEDDED_DETECTOR_SECS")
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|s| (1..=3600).contains(s))
+    {
+        config.detector_interval = std::time::Duration::from_secs(secs);
+    }
+}
+
 fn start_error(e: impl std::fmt::Display) -> PortalError {
     PortalError::Internal(format!("The embedded key service could not start: {e}"))
 }
 
 fn service_error(e: impl std::fmt::Display) -> PortalError {
     PortalError::Internal(format!("The embedded key service failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> ServerConfig {
+        ServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), "sqlite::memory:")
+    }
+
+    #[test]
+    fn the_environment_can_trust_a_country_header_from_loopback_and_speed_up_the_detector() {
+        let mut c = config();
+        tune(&mut c, |name| match name {
+            "KEYPORT_EMBEDDED_COUNTRY_HEADER" => Some("X-Country".into()),
+            "KEYPORT_EMBEDDED_DETECTOR_SECS" => Some("2".into()),
+            _ => None,
+        });
+        assert_eq!(c.country_header.as_deref(), Some("X-Country"));
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(c.trusted_proxies.iter().all(|n| n.addr().is_loopback()));
+        assert_eq!(c.detector_interval, std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn by_default_and_on_bad_values_nothing_changes() {
+        let mut c = config();
+        tune(&mut c, |_| None);
+        assert_eq!(c.country_header, None);
+        assert!(c.trusted_proxies.is_empty());
+        tune(&mut c, |name| {
+            (name == "KEYPORT_EMBEDDED_DETECTOR_SECS").then(|| "0".to_string())
+        });
+        assert_eq!(c.detector_interval, std::time::Duration::from_secs(60));
+    }
 }
