@@ -47,7 +47,9 @@ describe("the app", () => {
   it("N opens Create key, Esc closes it; / focuses search and N typed there is just text", async () => {
     await started();
     await fireEvent.keyDown(window, { key: "n" });
-    await waitFor(() => expect(screen.getByTestId("create-key-dialog")).toBeTruthy());
+    // The dialog is a lazy chunk: under Vitest its first import is compiled on
+    // demand, behind the preload of every other screen (charts included).
+    await waitFor(() => expect(screen.getByTestId("create-key-dialog")).toBeTruthy(), { timeout: 5000 });
     await fireEvent.keyDown(screen.getByRole("dialog"), { key: "Escape" });
     await waitFor(() => expect(screen.queryByTestId("create-key-dialog")).toBeNull());
 

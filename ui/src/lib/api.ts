@@ -4,8 +4,16 @@ import { invoke } from "@tauri-apps/api/core";
 import type { StartupMark } from "./startup";
 import type {
   AccountView,
+  AdminRotation,
+  CompromiseRotation,
+  ReplacementCheck,
+  ReplacementInfo,
+  Alert,
+  AlertList,
+  AccountUsage,
   AuditList,
   KeyList,
+  KeyUsage,
   KeyView,
   NewKeyInput,
   OnceSecret,
@@ -13,7 +21,9 @@ import type {
   PortalError,
   PortalErrorCode,
   PortalStatus,
+  Step,
   UpdateKeyRequest,
+  UsageRange,
 } from "./types";
 
 type Invoke = (cmd: string, args?: Record<string, unknown>) => Promise<unknown>;
@@ -145,6 +155,26 @@ export const api = {
     call<PortalStatus>("connect_remote", { url, adminKey }),
   useService: (url: string | null) => call<PortalStatus>("use_service", { url }),
   signOut: (url: string) => call<PortalStatus>("sign_out", { url }),
+  listAlerts: (all: boolean) => call<AlertList>("list_alerts", { all }),
+  ackAlert: (id: string) => call<Alert>("ack_alert", { id }),
+  /** One key's series by outcome; step null = the service's default for the range. */
+  keyUsage: (id: string, range: UsageRange, step: Step | null = null) =>
+    call<KeyUsage>("key_usage", { id, range, step }),
+  accountUsage: (range: UsageRange, step: Step | null = null) =>
+    call<AccountUsage>("account_usage", { range, step }),
+  /** Asks where to save (native dialog) and writes the CSV: the path, or null when cancelled. */
+  exportUsageCsv: (id: string, range: UsageRange, step: Step | null = null) =>
+    call<string | null>("export_usage_csv", { id, range, step }),
+  /** The replacement of key `id` (same settings; the old key keeps working), shown once. */
+  rotateKey: (id: string) => call<OnceSecret>("rotate_key", { id }),
+  /** Whether this portal generated replacement `id`, and how many checks it sent with it. */
+  replacementInfo: (id: string) => call<ReplacementInfo>("replacement_info", { id }),
+  /** Is `secret` (pasted from the application) the replacement `id`? Drop `secret` once this returns. */
+  checkReplacement: (id: string, secret: string) => call<ReplacementCheck>("check_replacement", { id, secret }),
+  /** Suspected compromise: a replacement (shown once), and the old key revoked at once. */
+  rotateCompromised: (id: string) => call<CompromiseRotation>("rotate_compromised", { id }),
+  /** The portal's own admin key: new one created, checked, stored in the keychain, then the old one revoked. */
+  rotateAdminCredential: () => call<AdminRotation>("rotate_admin_credential"),
   startupReady: (marks: StartupMark[] = [], nowMs = 0) => call<void>("startup_ready", { marks, nowMs }),
 };
 

@@ -5,10 +5,11 @@ import { api, onCall } from "./api";
 import { errorLine } from "./errors";
 import { appendPage, EMPTY_FILTER, upsertKey, type KeyFilter } from "./filters";
 import { maskKey } from "./format";
-import { needsAttention } from "./rotation";
+import { kindLabel, openCountByKey } from "./alert-counts";
 import { toasts } from "./toasts.svelte";
 import type {
   AccountView,
+  Alert,
   AuditView,
   KeyList,
   KeyView,
@@ -22,7 +23,10 @@ import { preloadViews } from "./lazy.svelte";
 import { startupMark, startupMarks } from "./startup";
 import { emptyForm, type KeyForm } from "./validation";
 
-export type View = "keys" | "usage" | "alerts" | "audit" | "account" | "services";
+export type View = "keys" | "usage" | "alerts" | "audit" | "account" | "services" | "rotate";
+
+/** The rotation wizard's keys (old keys, in order) and the one shown. */
+export type Rotation = { queue: string[]; index: number };
 export type Health = "ok" | "unreachable" | "unauthorized";
 
 /** Commands that talk to the key service (their outcome says if it is healthy). */
@@ -34,6 +38,14 @@ const SERVICE_CALLS = new Set([
   "update_key",
   "revoke_key",
   "audit_log",
+  "list_alerts",
+  "ack_alert",
+  "key_usage",
+  "account_usage",
+  "rotate_key",
+  "check_replacement",
+  "rotate_compromised",
+  "rotate_admin_credential",
 ]);
 
 type Paged<T> = {
@@ -71,6 +83,8 @@ function reportStartup() {
         startupMark("painted");
         void api.startupReady(startupMarks(), performance.now()).catch(() => undefined);
         void preloadViews();
+        // Alerts never compete with the first frame: asked for only now.
+        app.startAlerts();
       });
     });
   });
@@ -80,6 +94,20 @@ function reportStartup() {
 const SPLASH_AFTER_MS = 250;
 /** How long start-up waits for the first key page before drawing the shell without it. */
 const FIRST_LIST_WAIT_MS = 400;
+
+/** How often the open alerts are refreshed. */
+const ALERTS_EVERY_MS = 60_000;
+
+/** Where an alert was in a list (unknown ones first: they are new). */
+function rank(order: string[], a: Alert): number {
+  return order.indexOf(a.id);
+}
+
+/** "Traffic spike on “Billing worker”" for toasts. */
+function ackSubject(a: Alert, keyName: string | undefined): string {
+  const what = kindLabel(a.kind);
+  return keyName ? `${what} on “${keyName}”` : what;
+}
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -104,6 +132,8 @@ class App {
 
   // ---- screens ----
   view = $state<View>("keys");
+  /** The key whose chart the Usage screen shows; null for the account overview. */
+  usageKeyId = $state<string | null>(null);
   /** Ticks every 15 s so relative times stay fresh. */
   now = $state(Date.now());
 
@@ -126,12 +156,43 @@ class App {
   signOutTarget = $state<SavedService | null>(null);
   /** Prefill for the connect form (e.g. reconnecting a service whose key was revoked). */
   connectUrl = $state("");
+  /** The keys the rotation wizard works through (app.view "rotate"). */
+  rotation = $state<Rotation | null>(null);
+  /** "Suspected compromise…": the key to revoke and replace at once. */
+  compromiseTarget = $state<KeyView | null>(null);
+  /** "Rotate several keys…": the picker. */
+  rotatePickerOpen = $state(false);
+  /** The Account screen's "Rotate admin key…" dialog. */
+  adminRotationOpen = $state(false);
   /** Bumped to ask the Keys screen to focus its search field. */
   searchFocus = $state(0);
 
   account: AccountView | null = $derived(this.status?.account ?? null);
   connected = $derived(this.account !== null);
-  attention = $derived(needsAttention(this.keys.items, this.now));
+
+  // ---- alerts (open ones; loaded after the first key list is painted) ----
+  alerts = $state<Alert[]>([]);
+  alertsLoaded = $state(false);
+  alertsLoading = $state(false);
+  alertsError = $state<PortalError | null>(null);
+  /** Every alert, open, acknowledged and resolved (the Alerts screen's "All"); null until asked for. */
+  allAlerts = $state<Alert[] | null>(null);
+  allAlertsLoading = $state(false);
+  allAlertsError = $state<PortalError | null>(null);
+  /** The key the Alerts screen is narrowed to (from a key row's badge); null for all keys. */
+  alertsKeyId = $state<string | null>(null);
+  openAlertCount = $derived(this.alerts.reduce((n, a) => n + (a.status === "open" ? 1 : 0), 0));
+  /** Key id → number of open alerts. */
+  alertsByKey = $derived(openCountByKey(this.alerts));
+  private alertsTimer: ReturnType<typeof setInterval> | undefined;
+  /** Only the latest request's answer is applied. */
+  private alertsSeq = 0;
+  private allAlertsSeq = 0;
+  /**
+   * Acknowledged from here (an acknowledged alert never reopens): an answer
+   * that left before the acknowledgement must not show it open again.
+   */
+  private ackedIds = new Set<string>();
 
   constructor() {
     onCall(({ command, error }) => {
@@ -194,12 +255,18 @@ class App {
     this.audit = paged();
     this.filter = { ...EMPTY_FILTER };
     this.detailsId = null;
+    // Another service's keys: its rotations are its own.
+    this.rotation = null;
+    if (this.view === "rotate") this.view = "keys";
+    this.resetAlerts();
     if (s.account === null) {
       this.view = "services";
       return;
     }
     if (this.view === "services" && before !== null) this.view = "keys";
     this.keysLoad = this.loadKeys();
+    // After start-up, a new connection's alerts follow its key list.
+    if (this.alertsTimer !== undefined) void this.keysLoad.then(() => this.loadAlerts());
   }
 
   async connect(url: string, adminKey: string): Promise<PortalError | null> {
@@ -352,6 +419,106 @@ class App {
     this.detailsId = id;
   }
 
+  // ---- alerts ----
+
+  /** Forgets the previous connection's alerts; answers still on their way are dropped. */
+  private resetAlerts() {
+    this.alertsSeq += 1;
+    this.allAlertsSeq += 1;
+    this.alerts = [];
+    this.alertsLoaded = false;
+    this.alertsLoading = false;
+    this.alertsError = null;
+    this.allAlerts = null;
+    this.allAlertsLoading = false;
+    this.allAlertsError = null;
+    this.alertsKeyId = null;
+    this.ackedIds.clear();
+  }
+
+  /** Loads the open alerts now and every 60 s (called once the first key list is painted). */
+  startAlerts() {
+    if (this.alertsTimer !== undefined) return;
+    this.alertsTimer = setInterval(() => void this.loadAlerts(), ALERTS_EVERY_MS);
+    void this.loadAlerts();
+  }
+
+  /** Refreshes the open alerts (and the full list, once it was asked for). */
+  async loadAlerts() {
+    if (!this.connected) return;
+    const seq = ++this.alertsSeq;
+    this.alertsLoading = true;
+    try {
+      const list = await api.listAlerts(false);
+      if (seq !== this.alertsSeq) return;
+      this.alerts = this.withAcks(list.alerts).filter((a) => a.status === "open");
+      this.alertsLoaded = true;
+      this.alertsError = null;
+    } catch (e) {
+      if (seq === this.alertsSeq) this.alertsError = e as PortalError;
+    } finally {
+      if (seq === this.alertsSeq) this.alertsLoading = false;
+    }
+    if (seq === this.alertsSeq && this.allAlerts !== null) void this.loadAllAlerts();
+  }
+
+  /** Every alert, newest first (the Alerts screen's "All"). */
+  async loadAllAlerts() {
+    if (!this.connected) return;
+    const seq = ++this.allAlertsSeq;
+    this.allAlertsLoading = true;
+    try {
+      const list = await api.listAlerts(true);
+      if (seq !== this.allAlertsSeq) return;
+      this.allAlerts = this.withAcks(list.alerts);
+      this.allAlertsError = null;
+    } catch (e) {
+      if (seq === this.allAlertsSeq) this.allAlertsError = e as PortalError;
+    } finally {
+      if (seq === this.allAlertsSeq) this.allAlertsLoading = false;
+    }
+  }
+
+  private withAcks(alerts: Alert[]): Alert[] {
+    if (this.ackedIds.size === 0) return alerts;
+    return alerts.map((a) =>
+      this.ackedIds.has(a.id) && a.status === "open" ? { ...a, status: "acknowledged" as const } : a,
+    );
+  }
+
+  /** Acknowledges at once on screen; puts it back and says why if the service refuses. */
+  async ackAlert(id: string): Promise<boolean> {
+    const before = this.alerts.find((a) => a.id === id) ?? this.allAlerts?.find((a) => a.id === id);
+    if (!before || before.status !== "open" || this.ackedIds.has(id)) return false;
+    const order = this.alerts.map((a) => a.id);
+    const put = (a: Alert) => {
+      const rest = this.alerts.filter((x) => x.id !== id);
+      this.alerts = a.status === "open" ? [...rest, a].sort((x, y) => rank(order, x) - rank(order, y)) : rest;
+      if (this.allAlerts) this.allAlerts = this.allAlerts.map((x) => (x.id === id ? a : x));
+    };
+    this.ackedIds.add(id);
+    put({ ...before, status: "acknowledged", acknowledged_at: new Date().toISOString() });
+    try {
+      put(await api.ackAlert(id));
+      toasts.success(`Acknowledged: ${ackSubject(before, this.keyById(before.key_id)?.name)}.`);
+      void this.loadAlerts();
+      return true;
+    } catch (e) {
+      this.ackedIds.delete(id);
+      // Back where it was.
+      put(before);
+      toasts.error(`Could not acknowledge the alert. ${errorLine(e as PortalError)}`);
+      return false;
+    }
+  }
+
+  /** The Alerts screen, for one key or (null) all of them. */
+  showAlerts(keyId: string | null = null) {
+    this.alertsKeyId = keyId;
+    this.detailsId = null;
+    this.view = "alerts";
+  }
+
   // ---- audit, account ----
 
   async loadAudit() {
@@ -405,13 +572,23 @@ class App {
     this.view = view;
   }
 
+  /** The Usage screen, on one key's chart. */
+  showUsage(keyId: string) {
+    this.usageKeyId = keyId;
+    this.detailsId = null;
+    this.view = "usage";
+  }
+
   anyDialogOpen(): boolean {
     return (
       this.createOpen ||
       this.once !== null ||
       this.detailsId !== null ||
       this.revokeTarget !== null ||
-      this.signOutTarget !== null
+      this.signOutTarget !== null ||
+      this.compromiseTarget !== null ||
+      this.rotatePickerOpen ||
+      this.adminRotationOpen
     );
   }
 
@@ -421,6 +598,9 @@ class App {
     this.detailsId = null;
     this.revokeTarget = null;
     this.signOutTarget = null;
+    this.compromiseTarget = null;
+    this.rotatePickerOpen = false;
+    this.adminRotationOpen = false;
   }
 
   openCreate(seed?: KeyForm) {
@@ -429,6 +609,22 @@ class App {
     this.view = "keys";
     this.detailsId = null;
     this.createOpen = true;
+  }
+
+  /** The rotation wizard for these keys (a replacement opens its old key's rotation). */
+  startRotation(ids: string[]) {
+    if (!this.connected || ids.length === 0) return;
+    this.rotation = { queue: [...new Set(ids)], index: 0 };
+    this.detailsId = null;
+    this.rotatePickerOpen = false;
+    this.view = "rotate";
+  }
+
+  /** The portal's own admin key is rotated from the Account screen. */
+  startAdminRotation() {
+    this.detailsId = null;
+    this.view = "account";
+    this.adminRotationOpen = true;
   }
 
   focusSearch() {

@@ -46,6 +46,10 @@ export const views = {
   revoke: lazy(() => import("./components/RevokeDialog.svelte")),
   signOut: lazy(() => import("./components/SignOutDialog.svelte")),
   showOnce: lazy(() => import("./components/ShowOnceDialog.svelte")),
+  rotate: lazy(() => import("./components/RotationWizard.svelte")),
+  compromise: lazy(() => import("./components/CompromiseDialog.svelte")),
+  rotatePicker: lazy(() => import("./components/RotatePickerDialog.svelte")),
+  adminRotation: lazy(() => import("./components/AdminRotationDialog.svelte")),
 };
 
 /** Loads every lazy screen and dialog (after the first key list is painted). */

@@ -7,9 +7,15 @@
 // starter (only the admin key), disconnected, unreachable, unauthorized,
 // nokeychain, ratelimited. ?delay=MS sets the latency (default 250).
 import type {
+  AccountUsage,
   AccountView,
+  Alert,
   AuditView,
+  AdminRotation,
+  CompromiseRotation,
   Environment,
+  KeyTotals,
+  KeyUsage,
   KeyView,
   LimitsView,
   NewKeyInput,
@@ -19,7 +25,12 @@ import type {
   PortalError,
   PortalStatus,
   RateLimitView,
+  ReplacementCheck,
+  ReplacementInfo,
+  Step,
   UpdateKeyRequest,
+  UsagePoint,
+  UsageRange,
 } from "./types";
 
 const PLANS: PlanRow[] = [
@@ -96,6 +107,17 @@ function dueAt(env: Environment, created: number, revoked: boolean): string | nu
 let keys: KeyView[] = [];
 let audit: AuditView[] = [];
 let auditId = 1;
+
+// ---- rotation: simulated applications ----
+// A key in a rotation gets a traffic window (ms since epoch): a replacement
+// is picked up by "the application" TRAFFIC_AFTER_MS after it is created, and
+// the old key falls quiet SWITCH_MS later (instances restart one by one).
+const TRAFFIC_AFTER_MS = 8_000;
+const SWITCH_MS = 20_000;
+const traffic = new Map<string, { from?: number; until?: number }>();
+/** Replacements generated "here": a hash of the key (never the key), and the checks sent with it. */
+const generated = new Map<string, string>();
+const checkTimes = new Map<string, number[]>();
 
 function record(action: string, key: KeyView | null, at: number, detail: Record<string, unknown> = {}) {
   audit.unshift({
@@ -179,8 +201,81 @@ function seed() {
   });
   old.replaced_by = repl.id;
   repl.replaces = old.id;
+  old.rotation_due_at = null;
+  // Its application moved to the replacement a few minutes ago.
+  traffic.set(old.id, { until: now0 - 3 * 60_000 });
 }
 seed();
+
+// Alerts: a few of every sort on the seeded keys, with the evidence the
+// service's rules attach (keyport-core anomaly.rs, keyport-server alerts.rs).
+const alerts: Alert[] = [];
+
+function seedAlerts() {
+  const byName = (name: string) => keys.find((k) => k.name === name);
+  const MIN = 60_000;
+  let n = 0;
+  const add = (key: KeyView | undefined, kind: string, minAgo: number, message: string, evidence: Record<string, unknown>, status: Alert["status"] = "open") => {
+    if (!key) return;
+    n += 1;
+    const created = now0 - minAgo * MIN;
+    alerts.push({
+      id: `alt_${n.toString(16).padStart(20, "0")}`,
+      key_id: key.id,
+      kind,
+      category: kind.startsWith("rotation") || kind === "key_expiring" ? "reminder" : "anomaly",
+      status,
+      message,
+      evidence,
+      created_at: iso(created),
+      acknowledged_at: status === "acknowledged" ? iso(created + 30 * MIN) : null,
+      resolved_at: status === "resolved" ? iso(created + 2 * DAY) : null,
+    });
+  };
+  const admin = byName("Admin key");
+  if (admin?.rotation_due_at) {
+    const due = Date.parse(admin.rotation_due_at);
+    const late = Math.floor((now0 - due) / DAY);
+    add(admin, "rotation_overdue", 90, `live key “Admin key” is ${late} days overdue for rotation (every 90 days)`, {
+      rotation_due_at: admin.rotation_due_at, policy_days: 90, environment: "live", days_overdue: late,
+    });
+  }
+  const fresh = byName("Billing worker (2026)");
+  add(fresh, "volume_spike", 4, "1240 requests in the last 10 minutes, 13× this key's usual 98.4", {
+    window_minutes: 10, requests: 1240, baseline_expected: 98.4, factor: 12.6, threshold_factor: 5,
+  });
+  add(fresh, "new_country", 12, "first requests ever from BR with this key", {
+    countries: [{ name: "BR", requests: 37 }], reason: "never_seen", known_country_requests: 18_422,
+  });
+  const analytics = byName("Analytics dashboard");
+  add(analytics, "error_spike", 26, "48% of requests failed in the last 10 minutes (120 errors), against 1.0% usually", {
+    window_minutes: 10, errors: 120, requests: 250, client_errors: 82, server_errors: 38,
+    error_share: 0.48, baseline_share: 0.01, threshold_share: 0.26,
+  });
+  add(analytics, "unusual_endpoint", 65, "first calls ever to DELETE /projects/{id} with this key", {
+    endpoints: [{ name: "DELETE /projects/{id}", requests: 3 }], reason: "never_called", known_endpoint_requests: 52_310,
+  });
+  if (analytics?.rotation_due_at) {
+    const left = Math.ceil((Date.parse(analytics.rotation_due_at) - now0) / DAY);
+    add(analytics, "rotation_due_soon", 180, `live key “Analytics dashboard” is due for rotation in ${left} days (every 90 days)`, {
+      rotation_due_at: analytics.rotation_due_at, policy_days: 90, environment: "live",
+    });
+  }
+  add(analytics, "after_hours", 3 * 24 * 60, "7 requests outside business hours in the last 10 minutes; this key normally has none", {
+    window_minutes: 10, after_hours_requests: 7, baseline_requests: 41_200, baseline_after_hours_share: 0,
+  }, "acknowledged");
+  const staging = byName("Staging deploy");
+  if (staging?.expires_at) {
+    add(staging, "key_expiring", 240, "staging key “Staging deploy” expires in 5 days: create its replacement", {
+      expires_at: staging.expires_at, environment: "staging",
+    });
+  }
+  add(byName("Billing worker"), "unusual_endpoint", 20 * 24 * 60, "14 requests refused for scope or resource in the last 10 minutes", {
+    window_minutes: 10, denied: 14, reason: "denials",
+  }, "resolved");
+  alerts.sort((a, b) => b.created_at.localeCompare(a.created_at));
+}
+seedAlerts();
 // Newest first, like the service.
 keys.sort((a, b) => b.created_at.localeCompare(a.created_at));
 audit.sort((a, b) => b.at.localeCompare(a.at));
@@ -223,13 +318,271 @@ function page<T>(all: T[], cursor: unknown, size: number): { items: T[]; next: s
 function findKey(id: unknown): KeyView {
   const k = keys.find((x) => x.id === id);
   if (!k) fail("not_found", "No key with that id in this account.");
+  return live(k);
+}
+
+/** Status and last use as of now (expiry passes, simulated applications keep calling). */
+function live(k: KeyView): KeyView {
+  const now = Date.now();
+  if (k.status === "active" && k.expires_at !== null && Date.parse(k.expires_at) <= now) k.status = "expired";
+  let last = k.last_used_at === null ? null : Date.parse(k.last_used_at);
+  const w = traffic.get(k.id);
+  if (w) {
+    const from = w.from ?? -Infinity;
+    const end = Math.min(w.until ?? Infinity, k.revoked_at ? Date.parse(k.revoked_at) : Infinity);
+    const at = Math.min(now - 300, end);
+    if (at >= from && (last === null || at > last)) last = at;
+  }
+  const checked = checkTimes.get(k.id);
+  const lastCheck = checked?.[checked.length - 1];
+  if (lastCheck !== undefined && (last === null || lastCheck > last)) last = lastCheck;
+  if (last !== null) k.last_used_at = iso(last);
   return k;
+}
+
+/** A tiny non-cryptographic hash: enough for the mock to tell keys apart. */
+function digest(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16);
+}
+
+function resolveReminders(k: KeyView) {
+  for (const al of alerts) {
+    if (al.key_id === k.id && al.category === "reminder" && al.status !== "resolved") {
+      al.status = "resolved";
+      al.resolved_at = iso(Date.now());
+    }
+  }
+}
+
+function revokeNow(k: KeyView) {
+  if (k.status === "revoked") return;
+  k.status = "revoked";
+  k.revoked_at = iso(Date.now());
+  k.rotation_due_at = null;
+  resolveReminders(k);
+  record("key.revoke", k, Date.now(), { name: k.name });
+}
+
+/** The service's rotate: same settings, linked both ways; the old key keeps working. */
+function rotate(old: KeyView, usedAfterMs = TRAFFIC_AFTER_MS): OnceSecret {
+  if (old.status !== "active") fail("conflict", "only an active key can be rotated; create a new key instead");
+  const next = old.replaced_by ? keys.find((k) => k.id === old.replaced_by) : undefined;
+  if (next && live(next).status === "active") {
+    fail("conflict", `this key was already rotated to ${next.id}; rotate that key instead`);
+  }
+  const now = Date.now();
+  const secret = `to_${old.environment}_${hex(32)}`;
+  const key: KeyView = {
+    ...old,
+    id: `key_${hex(6)}`,
+    last4: secret.slice(-4),
+    created_at: iso(now),
+    expires_at: old.expires_at === null ? null : iso(now + (Date.parse(old.expires_at) - Date.parse(old.created_at))),
+    revoked_at: null,
+    last_used_at: null,
+    replaces: old.id,
+    replaced_by: null,
+    rotation_due_at: dueAt(old.environment, now, false),
+  };
+  old.replaced_by = key.id;
+  old.rotation_due_at = null;
+  keys.unshift(key);
+  generated.set(key.id, digest(secret));
+  resolveReminders(old);
+  record("key.rotate", old, now, { name: old.name, replaced_by: key.id });
+  // The simulated application: the new key from a moment on, the old one until it has switched.
+  traffic.set(key.id, { from: now + usedAfterMs });
+  if (old.last_used_at !== null || traffic.has(old.id)) {
+    const w = traffic.get(old.id) ?? {};
+    traffic.set(old.id, { ...w, until: Math.min(w.until ?? Infinity, now + usedAfterMs + SWITCH_MS) });
+  }
+  return { key: { ...key }, secret };
+}
+
+function checkReplacement(id: unknown, secret: string): ReplacementCheck {
+  const k = findKey(id);
+  if (!/^to_(live|test|staging)_[0-9a-zA-Z]{8,}$/.test(secret)) {
+    fail("invalid", "That is not an API key of this service: keys start with to_live_, to_test_ or to_staging_.");
+  }
+  const hash = generated.get(k.id);
+  const checks = checkTimes.get(k.id) ?? [];
+  const answer: ReplacementCheck = {
+    matches: false,
+    checked_by: hash ? "hash" : "service",
+    accepted: false,
+    problem: null,
+    portal_checks: checks.length,
+  };
+  const last4 = secret.slice(-4);
+  if (hash ? digest(secret) !== hash : last4 !== k.last4) {
+    answer.problem =
+      last4 !== k.last4
+        ? `This key ends in …${last4}, but the new key ends in …${k.last4}. Paste the key from your application's configuration.`
+        : "This key ends like the new key but is not it. Paste the key from your application's configuration.";
+    return answer;
+  }
+  // Sent to POST /v1/verify: one request in the key's usage.
+  checks.push(Date.now());
+  checkTimes.set(k.id, checks);
+  answer.portal_checks = checks.length;
+  if (k.status === "active") {
+    answer.matches = true;
+    answer.accepted = true;
+  } else {
+    answer.matches = answer.checked_by === "hash";
+    answer.problem = `The service does not accept this key: it is ${k.status}.`;
+  }
+  live(k);
+  return answer;
 }
 
 function checkService() {
   if (scenario === "unreachable") fail("unreachable", "Could not connect to http://127.0.0.1:41234 (connection refused).");
   if (scenario === "unauthorized") fail("unauthorized", "The service answered 401: the admin key was not accepted.");
   if (scenario === "disconnected") fail("not_connected", "No service is connected.");
+}
+
+// ---- usage: deterministic synthetic traffic (same time, same numbers) ----
+
+const STEP_S: Record<Step, number> = { minute: 60, hour: 3600, day: 86_400 };
+const RANGE_S: Record<UsageRange, number> = { "1h": 3600, "24h": 86_400, "7d": 604_800, "30d": 2_592_000 };
+const DEFAULT_STEP: Record<UsageRange, Step> = { "1h": "minute", "24h": "minute", "7d": "hour", "30d": "hour" };
+const ENDPOINTS = ["GET /projects/{id}/items", "GET /projects/{id}/items/{item}", "POST /projects/{id}/items", "DELETE /projects/{id}/items/{item}", "GET /health"];
+const COUNTRIES = ["US", "DE", "GB", "IN", "BR", "JP"];
+
+/** A number in [0, 1) from two integers, always the same for the same pair. */
+function noise(a: number, b: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x632be5ab, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+  h ^= h >>> 13;
+  return (h >>> 0) / 4_294_967_296;
+}
+
+function seedOf(id: string): number {
+  let h = 7;
+  for (let i = 0; i < id.length; i++) h = (Math.imul(h, 31) + id.charCodeAt(i)) | 0;
+  return h;
+}
+
+function usageArgs(a: Record<string, unknown>): { range: UsageRange; step: Step } {
+  const range = a.range as UsageRange;
+  if (!(range in RANGE_S)) fail("invalid", "range must be one of 1h, 24h, 7d, 30d");
+  const step = (a.step as Step | null) ?? DEFAULT_STEP[range];
+  if (!(step in STEP_S)) fail("invalid", "step must be minute, hour or day");
+  const n = RANGE_S[range] / STEP_S[step];
+  if (n < 2 || n > 50_000) fail("invalid", `a ${range} range cannot be shown per ${step}`);
+  return { range, step };
+}
+
+/** Zero-filled buckets: `n` steps from `from`, the last one the current bucket. */
+function usageWindow(range: UsageRange, step: Step): { from: number; n: number; stepS: number } {
+  const stepS = STEP_S[step];
+  const n = RANGE_S[range] / stepS;
+  const end = (Math.floor(Date.now() / 1000 / stepS) + 1) * stepS;
+  return { from: end - n * stepS, n, stepS };
+}
+
+function keySeries(k: KeyView, range: UsageRange, step: Step): UsagePoint[] {
+  const { from, n, stepS } = usageWindow(range, step);
+  const seed = seedOf(k.id);
+  // A key in a rotation: its simulated application's window, in part-buckets.
+  const w = traffic.get(k.id);
+  const born = Math.max(Date.parse(k.created_at), w?.from ?? -Infinity) / 1000;
+  const gone = Math.min(k.revoked_at ? Date.parse(k.revoked_at) : Infinity, w?.until ?? Infinity) / 1000;
+  const used = k.last_used_at !== null || (w?.from !== undefined && Date.now() >= w.from);
+  const checks = (checkTimes.get(k.id) ?? []).map((c) => c / 1000);
+  const base = (k.environment === "live" ? 8 : 2) * (1 + (Math.abs(seed) % 5));
+  const limit = k.effective_limits.per_minute;
+  const points: UsagePoint[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = from + i * stepS;
+    const p: UsagePoint = { t: iso(t * 1000), success: 0, client_error: 0, server_error: 0, rate_limited: 0, denied: 0 };
+    points[i] = p;
+    for (const c of checks) if (c >= t && c < t + stepS) p.success += 1;
+    if (!used || t + stepS <= born || t >= gone) continue;
+    const part = w ? Math.max(0, Math.min(1, (Math.min(t + stepS, gone) - Math.max(t, born)) / stepS)) : 1;
+    // A daily rhythm, some noise, and now and then a burst past the limit.
+    const day = Math.sin((2 * Math.PI * ((t % 86_400) - 21_600)) / 86_400);
+    const minuteBucket = Math.floor(t / 60);
+    const r = noise(seed, minuteBucket);
+    const burst = r > 0.997 ? 3 + 5 * noise(seed + 4, minuteBucket) : 1;
+    const perMinute = base * (1 + 0.7 * day) * (0.6 + 0.8 * r) * burst * part;
+    const minutes = stepS / 60;
+    const reqs = Math.round(Math.min(perMinute, limit) * minutes);
+    p.rate_limited = Math.round(Math.max(0, perMinute - limit) * minutes);
+    p.client_error = Math.round(reqs * 0.04 * noise(seed + 1, minuteBucket));
+    p.server_error = Math.round(reqs * (noise(seed + 2, minuteBucket) > 0.98 ? 0.2 : 0.004));
+    p.denied = Math.round(minutes * (noise(seed + 3, minuteBucket) > 0.9 ? 1 : 0));
+    p.success += Math.max(0, reqs - p.client_error - p.server_error);
+  }
+  return points;
+}
+
+function totalsOf(points: UsagePoint[]): Omit<KeyTotals, "key_id" | "name"> {
+  const t = { total: 0, success: 0, client_error: 0, server_error: 0, rate_limited: 0, denied: 0 };
+  for (const p of points) {
+    t.success += p.success;
+    t.client_error += p.client_error;
+    t.server_error += p.server_error;
+    t.rate_limited += p.rate_limited;
+    t.denied += p.denied;
+  }
+  t.total = t.success + t.client_error + t.server_error + t.rate_limited + t.denied;
+  return t;
+}
+
+/** Splits a total over names with fixed weights (most first). */
+function spread(total: number, names: string[], seed: number): { name: string; count: number }[] {
+  const w = names.map((_, i) => (names.length - i) * (0.5 + noise(seed, i)));
+  const sum = w.reduce((a, b) => a + b, 0);
+  return names
+    .map((name, i) => ({ name, count: Math.round((total * w[i]) / sum) }))
+    .filter((x) => x.count > 0)
+    .sort((a, b) => b.count - a.count);
+}
+
+function keyUsage(a: Record<string, unknown>): KeyUsage {
+  const k = findKey(a.id);
+  const { range, step } = usageArgs(a);
+  const { from, n, stepS } = usageWindow(range, step);
+  const points = keySeries(k, range, step);
+  const { total } = totalsOf(points);
+  const seed = seedOf(k.id);
+  return {
+    key_id: k.id,
+    from: iso(from * 1000),
+    to: iso((from + n * stepS) * 1000),
+    step,
+    points,
+    endpoints: spread(total, ENDPOINTS, seed).map((x) => ({ endpoint: x.name, count: x.count })),
+    countries: spread(total, COUNTRIES, seed + 7).map((x) => ({ country: x.name, count: x.count })),
+  };
+}
+
+function accountUsage(a: Record<string, unknown>): AccountUsage {
+  const { range, step } = usageArgs(a);
+  const { from, n, stepS } = usageWindow(range, step);
+  const points: UsagePoint[] = [];
+  for (let i = 0; i < n; i++) {
+    points.push({ t: iso((from + i * stepS) * 1000), success: 0, client_error: 0, server_error: 0, rate_limited: 0, denied: 0 });
+  }
+  const rows: KeyTotals[] = [];
+  for (const k of keys) {
+    const series = keySeries(k, range, step);
+    rows.push({ key_id: k.id, name: k.name, ...totalsOf(series) });
+    series.forEach((p, i) => {
+      const q = points[i];
+      q.success += p.success;
+      q.client_error += p.client_error;
+      q.server_error += p.server_error;
+      q.rate_limited += p.rate_limited;
+      q.denied += p.denied;
+    });
+  }
+  rows.sort((x, y) => y.total - x.total);
+  return { from: iso(from * 1000), to: iso((from + n * stepS) * 1000), step, points, keys: rows };
 }
 
 function handle(cmd: string, a: Record<string, unknown>): unknown {
@@ -243,6 +596,7 @@ function handle(cmd: string, a: Record<string, unknown>): unknown {
       return { ...account };
     case "list_keys": {
       checkService();
+      keys.forEach(live);
       const p = page(keys, a.cursor, 100);
       return { keys: p.items, next_cursor: p.next };
     }
@@ -303,17 +657,82 @@ function handle(cmd: string, a: Record<string, unknown>): unknown {
           "This is the admin key this portal signs in with; revoking it here would lock the portal out. Connect with another admin key first, then revoke this one.",
         );
       }
-      if (k.status !== "revoked") {
-        k.status = "revoked";
-        k.revoked_at = iso(Date.now());
-        record("key.revoke", k, Date.now(), { name: k.name });
-      }
+      // The service resolves a revoked key's reminders on its next pass.
+      revokeNow(k);
       return { ...k };
+    }
+    case "rotate_key": {
+      checkService();
+      const k = findKey(a.id);
+      if (k.id === account.credential_key_id) {
+        fail(
+          "conflict",
+          "This is the admin key this portal signs in with: rotate it from the Account screen, which stores the new one in the keychain before the old one is revoked.",
+        );
+      }
+      return rotate(k);
+    }
+    case "replacement_info": {
+      const id = String(a.id ?? "");
+      return {
+        generated_here: generated.has(id),
+        portal_checks: checkTimes.get(id)?.length ?? 0,
+      } satisfies ReplacementInfo;
+    }
+    case "check_replacement":
+      checkService();
+      return checkReplacement(a.id, String(a.secret ?? ""));
+    case "rotate_compromised": {
+      checkService();
+      const k = findKey(a.id);
+      if (k.id === account.credential_key_id) {
+        fail("conflict", "This is the admin key this portal signs in with: rotate it from the Account screen.");
+      }
+      const once = rotate(k);
+      revokeNow(k);
+      return { once, old_revoked: true, problem: null } satisfies CompromiseRotation;
+    }
+    case "rotate_admin_credential": {
+      checkService();
+      const old = findKey(account.credential_key_id);
+      // The portal itself uses the new key at once.
+      const once = rotate(old, 0);
+      once.secret = "";
+      account.credential_key_id = once.key.id;
+      revokeNow(old);
+      return { old_key_id: old.id, new_key_id: once.key.id, old_revoked: true, problem: null } satisfies AdminRotation;
+    }
+    case "list_alerts": {
+      checkService();
+      return { alerts: a.all === true ? alerts : alerts.filter((x) => x.status === "open") };
+    }
+    case "ack_alert": {
+      checkService();
+      const al = alerts.find((x) => x.id === a.id);
+      if (!al) fail("not_found", "No alert with that id in this account.");
+      if (al.status === "open") {
+        al.status = "acknowledged";
+        al.acknowledged_at = iso(Date.now());
+      }
+      return { ...al };
     }
     case "audit_log": {
       checkService();
       const p = page(audit, a.cursor, 50);
       return { events: p.items, next_cursor: p.next };
+    }
+    case "key_usage":
+      checkService();
+      return keyUsage(a);
+    case "account_usage":
+      checkService();
+      return accountUsage(a);
+    case "export_usage_csv": {
+      checkService();
+      const k = findKey(a.id);
+      usageArgs(a);
+      const slug = k.name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+      return `/home/you/Downloads/keyport-usage-${slug}-${String(a.range)}.csv`;
     }
     case "copy_secret":
     case "startup_ready":

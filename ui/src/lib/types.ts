@@ -1,6 +1,11 @@
 // The one place the UI takes its types from: API types generated from Rust
 // (./bindings, ts-rs; never edited by hand), API and portal types alike.
 export type { AccountUsage } from "./bindings/AccountUsage";
+export type { AdminRotation } from "./bindings/AdminRotation";
+export type { CheckedBy } from "./bindings/CheckedBy";
+export type { CompromiseRotation } from "./bindings/CompromiseRotation";
+export type { ReplacementCheck } from "./bindings/ReplacementCheck";
+export type { ReplacementInfo } from "./bindings/ReplacementInfo";
 export type { AccountView } from "./bindings/AccountView";
 export type { Alert } from "./bindings/Alert";
 export type { AlertList } from "./bindings/AlertList";

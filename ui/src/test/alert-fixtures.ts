@@ -1,0 +1,50 @@
+import type { Alert } from "../lib/types";
+import { NOW } from "./fixtures";
+
+const MIN = 60_000;
+
+/** Evidence exactly as keyport-core's anomaly rules and the service's reminders send it. */
+export const EVIDENCE: Record<string, Record<string, unknown>> = {
+  volume_spike: { window_minutes: 10, requests: 1240, baseline_expected: 98.4, factor: 12.6, threshold_factor: 5.0 },
+  error_spike: {
+    window_minutes: 10,
+    errors: 120,
+    requests: 250,
+    client_errors: 82,
+    server_errors: 38,
+    error_share: 0.48,
+    baseline_share: 0.01,
+    threshold_share: 0.26,
+  },
+  new_country: { countries: [{ name: "BR", requests: 37 }], reason: "never_seen", known_country_requests: 18422 },
+  after_hours: { window_minutes: 10, after_hours_requests: 7, baseline_requests: 41200, baseline_after_hours_share: 0 },
+  unusual_endpoint: {
+    endpoints: [{ name: "DELETE /admin/users/{id}", requests: 2 }],
+    reason: "never_called",
+    known_endpoint_requests: 100800,
+  },
+  rotation_due_soon: { rotation_due_at: "2026-03-19T12:00:00Z", policy_days: 90, environment: "live" },
+  rotation_overdue: { rotation_due_at: "2026-03-05T12:00:00Z", policy_days: 90, environment: "live", days_overdue: 7 },
+  key_expiring: { expires_at: "2026-03-15T12:00:00Z", environment: "staging" },
+};
+
+let n = 0;
+
+export function alert(over: Partial<Alert> & { kind?: string } = {}): Alert {
+  n += 1;
+  const kind = over.kind ?? "volume_spike";
+  const reminder = kind.startsWith("rotation") || kind === "key_expiring";
+  return {
+    id: `alt_${n.toString().padStart(4, "0")}`,
+    key_id: "key_0001",
+    kind,
+    category: reminder ? "reminder" : "anomaly",
+    status: "open",
+    message: `${kind} message`,
+    evidence: structuredClone(EVIDENCE[kind] ?? {}),
+    created_at: new Date(NOW - n * MIN).toISOString(),
+    acknowledged_at: null,
+    resolved_at: null,
+    ...over,
+  };
+}
