@@ -81,10 +81,14 @@ function reportStartup() {
       startupMark("frame");
       frame(() => {
         startupMark("painted");
-        void api.startupReady(startupMarks(), performance.now()).catch(() => undefined);
-        void preloadViews();
-        // Alerts never compete with the first frame: asked for only now.
-        app.startAlerts();
+        // What follows the first frame (the other screens' chunks, the
+        // alerts) waits for this report: their requests would otherwise
+        // queue ahead of it in the app's main thread and delay it.
+        const after = () => {
+          void preloadViews();
+          app.startAlerts();
+        };
+        api.startupReady(startupMarks(), performance.now()).then(after, after);
       });
     });
   });

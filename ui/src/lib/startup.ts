@@ -11,12 +11,21 @@ export function startupMark(name: string) {
   marks.push({ name, at_ms: performance.now() });
 }
 
-/** The marks so far, and when the page's HTML arrived (from its navigation timing entry). */
+/** The marks so far, and the HTML's phases (from its navigation timing entry). */
 export function startupMarks(): StartupMark[] {
   const html: StartupMark[] = [];
   if (typeof performance.getEntriesByType === "function") {
     const [nav] = performance.getEntriesByType("navigation") as PerformanceNavigationTiming[];
-    if (nav && nav.responseEnd > 0) html.push({ name: "html", at_ms: nav.responseEnd });
+    if (nav) {
+      // Request sent, first byte, whole HTML, and the document parsed.
+      const phases: [string, number][] = [
+        ["html_request", nav.requestStart],
+        ["html_first_byte", nav.responseStart],
+        ["html", nav.responseEnd],
+        ["dom_interactive", nav.domInteractive],
+      ];
+      for (const [name, at] of phases) if (at > 0) html.push({ name, at_ms: at });
+    }
   }
   return [...html, ...marks];
 }
