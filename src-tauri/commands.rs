@@ -14,7 +14,7 @@ use keyport_server::model::{
     UpdateKeyRequest,
 };
 use std::sync::Arc;
-use tauri::{AppHandle, Runtime, State};
+use tauri::{AppHandle, Manager, Runtime, State};
 use tauri_plugin_clipboard_manager::ClipboardExt;
 
 type Result<T> = std::result::Result<T, PortalError>;
@@ -129,7 +129,7 @@ pub async fn export_usage_csv<R: Runtime>(
     range: UsageRange,
     step: Option<Step>,
 ) -> Result<Option<String>> {
-    let Some(path) = save_dialog(&app, &format!("keyport-usage-{id}.csv")).await else {
+    let Some(path) = save_dialog(&app, &format!("keyport-usage-{id}.csv")).await? else {
         return Ok(None);
     };
     portal.export_usage_csv(&id, range, step, &path).await?;
@@ -147,8 +147,21 @@ pub async fn ack_alert(portal: State<'_, Portal>, id: String) -> Result<Alert> {
 }
 
 /// The native save dialog for a CSV file; `None` when cancelled.
-async fn save_dialog<R: Runtime>(app: &AppHandle<R>, name: &str) -> Option<std::path::PathBuf> {
+async fn save_dialog<R: Runtime>(
+    app: &AppHandle<R>,
+    name: &str,
+) -> Result<Option<std::path::PathBuf>> {
     use tauri_plugin_dialog::DialogExt;
+    // Registered on first use: its page script (alert/confirm overrides) is
+    // nothing the portal needs at start-up.
+    if app.try_state::<tauri_plugin_dialog::Dialog<R>>().is_none() {
+        if let Err(e) = app.plugin(tauri_plugin_dialog::init()) {
+            tracing::warn!(error = %e, "the save dialog is not available");
+            return Err(PortalError::Internal(
+                "The save dialog could not be opened.".into(),
+            ));
+        }
+    }
     let (tx, rx) = tokio::sync::oneshot::channel();
     app.dialog()
         .file()
@@ -157,7 +170,7 @@ async fn save_dialog<R: Runtime>(app: &AppHandle<R>, name: &str) -> Option<std::
         .save_file(move |path| {
             let _ = tx.send(path);
         });
-    rx.await.ok().flatten()?.into_path().ok()
+    Ok(rx.await.ok().flatten().and_then(|p| p.into_path().ok()))
 }
 
 /// Writes the key to the clipboard from Rust (the webview has no clipboard

@@ -29,6 +29,13 @@ impl<R: Runtime> Notifier for Desktop<R> {
 pub fn spawn<R: Runtime>(app: AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
         tokio::time::sleep(FIRST_PASS).await;
+        // Registered only now: at start-up the plugin would add a script to
+        // the page that asks for the notification permission over IPC (the
+        // page itself never notifies).
+        if let Err(e) = app.plugin(tauri_plugin_notification::init()) {
+            tracing::warn!(error = %e, "desktop notifications are not available");
+            return;
+        }
         let desktop = Desktop(app.clone());
         loop {
             let portal = app.state::<Portal>();

@@ -343,3 +343,51 @@ fn usage_series_and_totals_and_alerts() {
         .unwrap_err();
     assert_eq!(err["code"], "not_found");
 }
+
+#[test]
+fn rotation_commands_take_the_ui_argument_names() {
+    let app = App::new();
+    let st = app.ok("portal_status", json!({}));
+    let gateway = st["try_it"]["gateway_url"].as_str().unwrap().to_string();
+    let old = app.ok(
+        "create_key",
+        json!({"input": {
+            "name": "Rotated", "environment": "live", "scopes": ["read"],
+            "resources": [], "expires_at": null, "rate_limit": null
+        }}),
+    );
+    let old_id = old["key"]["id"].as_str().unwrap().to_string();
+    let old_secret = old["secret"].as_str().unwrap().to_string();
+
+    let new = app.ok("rotate_key", json!({"id": old_id}));
+    let new_id = new["key"]["id"].as_str().unwrap().to_string();
+    let new_secret = new["secret"].as_str().unwrap().to_string();
+    assert_eq!(new["key"]["replaces"], old_id.as_str());
+    assert_eq!(
+        app.ok("replacement_info", json!({"id": new_id})),
+        json!({"generated_here": true, "portal_checks": 0})
+    );
+    let check = app.ok(
+        "check_replacement",
+        json!({"id": new_id, "secret": new_secret}),
+    );
+    assert_eq!(check["matches"], true);
+    assert_eq!(check["accepted"], true);
+    assert_eq!(check["checked_by"], "hash");
+    assert_eq!(check["portal_checks"], 1);
+
+    let compromised = app.ok("rotate_compromised", json!({"id": new_id}));
+    assert_eq!(compromised["old_revoked"], true);
+    assert_eq!(get(format!("{gateway}/hello"), Some(&new_secret)), 401);
+    let third = compromised["once"]["secret"].as_str().unwrap();
+    assert_eq!(get(format!("{gateway}/hello"), Some(third)), 200);
+    assert_eq!(get(format!("{gateway}/hello"), Some(&old_secret)), 200);
+
+    let own = st["account"]["credential_key_id"].clone();
+    let rotated = app.ok("rotate_admin_credential", json!({}));
+    assert_eq!(rotated["old_key_id"], own);
+    assert_eq!(rotated["old_revoked"], true);
+    let st = app.ok("portal_status", json!({}));
+    assert_eq!(st["account"]["credential_key_id"], rotated["new_key_id"]);
+    app.ok("list_keys", json!({}));
+}

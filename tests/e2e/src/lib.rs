@@ -293,6 +293,14 @@ impl Driver {
     /// environment: WebKitWebDriver and the app inherit them. Its output (and
     /// so the app's logs) goes to `log`.
     pub fn start(sandbox: &Sandbox, log: &Path) -> Result<Self> {
+        Self::start_with_env(sandbox, log, &[])
+    }
+
+    /// [`Driver::start`] with extra environment variables for tauri-driver,
+    /// which WebKitWebDriver and so the app inherit (as they do the XDG
+    /// folders): settings the app reads at start, e.g. the embedded
+    /// service's `KEYPORT_EMBEDDED_*`.
+    pub fn start_with_env(sandbox: &Sandbox, log: &Path, env: &[(&str, &str)]) -> Result<Self> {
         let port = free_port()?;
         let mut native = free_port()?;
         while native == port {
@@ -307,6 +315,7 @@ impl Driver {
             .env("XDG_CACHE_HOME", &sandbox.cache)
             .env("KEYPORT_E2E_SANDBOX", sandbox.marker())
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -709,5 +718,70 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+// ---- longer waits and form controls ----
+
+impl App {
+    /// Waits until the element is there and enabled (not `disabled`);
+    /// returns it.
+    pub async fn wait_enabled_within(&self, id: &str, timeout: Duration) -> Result<Element> {
+        let css = testid(id);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(el) = self.client.find(Locator::Css(&css)).await {
+                if el.is_enabled().await.unwrap_or(false) {
+                    return Ok(el);
+                }
+            }
+            if Instant::now() > deadline {
+                return fail(format!(
+                    "waiting for {css} to be enabled: still not after {timeout:?}"
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Chooses the `<option>` of a `<select>` whose text is `label`: clicks
+    /// it, and if the select does not show it chosen (a WebDriver may not
+    /// click options), sets it from script and sends the `change` event
+    /// the UI listens to.
+    pub async fn select_label(&self, id: &str, label: &str) -> Result<()> {
+        const CHOSEN: &str = r#"
+            const s = arguments[0];
+            const o = s.selectedOptions[0];
+            return o ? o.textContent.trim() : "";
+        "#;
+        const CHOOSE: &str = r#"
+            const [s, label] = arguments;
+            const o = Array.from(s.options).find((o) => o.textContent.trim() === label);
+            if (!o) return false;
+            s.value = o.value;
+            s.dispatchEvent(new Event("input", { bubbles: true }));
+            s.dispatchEvent(new Event("change", { bubbles: true }));
+            return true;
+        "#;
+        let el = self.wait(id).await?;
+        let _ = el.select_by_label(label).await;
+        let arg = serde_json::to_value(&el).ctx("element reference")?;
+        let chosen = self
+            .client
+            .execute(CHOSEN, vec![arg.clone()])
+            .await
+            .ctx(format!("reading the choice of {id}"))?;
+        if chosen.as_str() == Some(label) {
+            return Ok(());
+        }
+        let found = self
+            .client
+            .execute(CHOOSE, vec![arg, label.into()])
+            .await
+            .ctx(format!("choosing {label:?} in {id}"))?;
+        check(
+            found.as_bool() == Some(true),
+            format!("{id} has no option {label:?}"),
+        )
     }
 }
