@@ -551,9 +551,24 @@ impl App {
             let el = self.wait_css(css).await?;
             match el.click().await {
                 Ok(()) => return Ok(()),
-                Err(e) if Instant::now() > deadline => return fail(format!("clicking {css}: {e}")),
+                Err(e) if Instant::now() > deadline => {
+                    let on_top = self.element_on_top(&el).await;
+                    return fail(format!("clicking {css}: {e:?} (on top of it: {on_top})"));
+                }
                 Err(_) => tokio::time::sleep(POLL).await,
             }
+        }
+    }
+
+    /// What the page shows at the element's centre (for a failed click).
+    async fn element_on_top(&self, el: &Element) -> String {
+        const JS: &str = "const r = arguments[0].getBoundingClientRect(); \
+            const e = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2); \
+            return e ? e.outerHTML.slice(0, 300) : 'nothing';";
+        let arg = serde_json::to_value(el).unwrap_or_default();
+        match self.client().execute(JS, vec![arg]).await {
+            Ok(v) => v.as_str().unwrap_or_default().to_string(),
+            Err(e) => format!("unknown ({e})"),
         }
     }
 
@@ -784,4 +799,52 @@ impl App {
             format!("{id} has no option {label:?}"),
         )
     }
+}
+
+/// A reqwest client with a 10 s timeout, for calls to the app's service.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("an HTTP client")
+}
+
+/// `curl -H "Authorization: Bearer $KEYPORT_KEY" http://127.0.0.1:PORT/hello`
+/// → `http://127.0.0.1:PORT`.
+pub fn gateway_from_curl(curl: &str) -> Result<String> {
+    let url = curl
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .ctx(format!("a loopback URL in the try-it line {curl:?}"))?;
+    Ok(url.trim_end_matches("/hello").to_string())
+}
+
+/// Create key → name, environment live, scope read only → submit → the
+/// full key from the show-once dialog (left open). Screenshots of the form
+/// and the dialog.
+pub async fn create_live_read_key(app: &mut App, name: &str) -> Result<String> {
+    app.click("create-key-button").await?;
+    app.type_into("key-name", name).await?;
+    app.click("env-live").await?;
+    check(app.is_selected("env-live").await?, "env live selected")?;
+    if !app.is_selected("scope-read").await? {
+        app.click("scope-read").await?;
+    }
+    check(app.is_selected("scope-read").await?, "scope read checked")?;
+    check(
+        !app.is_selected("scope-write").await?,
+        "scope write not checked",
+    )?;
+    app.shot("create-key-form").await?;
+    app.click("create-key-submit").await?;
+    let shown = app
+        .wait_text("show-once-secret", |t| t.trim().starts_with("to_live_"))
+        .await?;
+    let secret: String = shown.chars().filter(|c| !c.is_whitespace()).collect();
+    check(
+        secret.len() > 40,
+        format!("a full key is shown, got {} characters", secret.len()),
+    )?;
+    app.shot("show-once").await?;
+    Ok(secret)
 }

@@ -8,8 +8,8 @@
 //! (`--test-threads=1`): they share the display and the keychain.
 
 use keyport_e2e::{
-    check, embedded_admin_key, keychain_delete, keychain_get, testid, App, Context, Driver, Result,
-    Sandbox, Server,
+    check, create_live_read_key, embedded_admin_key, gateway_from_curl, http, keychain_delete,
+    keychain_get, testid, App, Context, Driver, Result, Sandbox, Server,
 };
 use reqwest::StatusCode;
 use std::path::Path;
@@ -46,23 +46,6 @@ fn assert_no_secret_on_disk(sandbox: &Sandbox, extra: &[&Path], secrets: &[&str]
     check(checked >= 2, format!("only {checked} files checked"))
 }
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("an HTTP client")
-}
-
-/// `curl -H "Authorization: Bearer $KEYPORT_KEY" http://127.0.0.1:PORT/hello`
-/// → `http://127.0.0.1:PORT`.
-fn gateway_from_curl(curl: &str) -> Result<String> {
-    let url = curl
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .ctx(format!("a loopback URL in the try-it line {curl:?}"))?;
-    Ok(url.trim_end_matches("/hello").to_string())
-}
-
 struct Created {
     secret: String,
 }
@@ -90,32 +73,8 @@ async fn embedded_flow(app: &mut App) -> Result<Created> {
     let gateway = gateway_from_curl(&curl)?;
     app.shot("keys-first-launch").await?;
 
-    // Create key: name, environment live, scope read.
-    app.click("create-key-button").await?;
-    app.type_into("key-name", KEY_NAME).await?;
-    app.click("env-live").await?;
-    check(app.is_selected("env-live").await?, "env live selected")?;
-    if !app.is_selected("scope-read").await? {
-        app.click("scope-read").await?;
-    }
-    check(app.is_selected("scope-read").await?, "scope read checked")?;
-    check(
-        !app.is_selected("scope-write").await?,
-        "scope write not checked",
-    )?;
-    app.shot("create-key-form").await?;
-    app.click("create-key-submit").await?;
-
-    // Show once: the full key.
-    let shown = app
-        .wait_text("show-once-secret", |t| t.trim().starts_with("to_live_"))
-        .await?;
-    let secret: String = shown.chars().filter(|c| !c.is_whitespace()).collect();
-    check(
-        secret.len() > 40,
-        format!("a full key is shown, got {} characters", secret.len()),
-    )?;
-    app.shot("show-once").await?;
+    // Create key: name, environment live, scope read; shown once.
+    let secret = create_live_read_key(app, KEY_NAME).await?;
     app.click("copy-secret").await?;
     app.wait_text("copy-confirm", |t| t.contains("Copied"))
         .await?;

@@ -11,7 +11,8 @@
 //! Secrets are never printed: failures name keys as "old" and "new".
 
 use keyport_e2e::{
-    check, embedded_admin_key, fail, keychain_delete, testid, App, Context, Driver, Result, Sandbox,
+    check, create_live_read_key, embedded_admin_key, fail, gateway_from_curl, http,
+    keychain_delete, testid, App, Context, Driver, Result, Sandbox,
 };
 use reqwest::StatusCode;
 use std::collections::BTreeMap;
@@ -53,23 +54,6 @@ fn testid_with(id: &str, attr: &str, value: &str) -> String {
     format!("{}[{attr}=\"{value}\"]", testid(id))
 }
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("an HTTP client")
-}
-
-/// `curl -H "Authorization: Bearer $KEYPORT_KEY" http://127.0.0.1:PORT/hello`
-/// → `http://127.0.0.1:PORT`.
-fn gateway_from_curl(curl: &str) -> Result<String> {
-    let url = curl
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .ctx(format!("a loopback URL in the try-it line {curl:?}"))?;
-    Ok(url.trim_end_matches("/hello").to_string())
-}
-
 /// A key created through the UI.
 struct Created {
     id: String,
@@ -86,30 +70,7 @@ async fn create_key_in_ui(app: &mut App, name: &str) -> Result<Created> {
     let gateway = gateway_from_curl(&curl)?;
     app.shot("keys-first-launch").await?;
 
-    app.click("create-key-button").await?;
-    app.type_into("key-name", name).await?;
-    app.click("env-live").await?;
-    check(app.is_selected("env-live").await?, "env live selected")?;
-    if !app.is_selected("scope-read").await? {
-        app.click("scope-read").await?;
-    }
-    check(app.is_selected("scope-read").await?, "scope read checked")?;
-    check(
-        !app.is_selected("scope-write").await?,
-        "scope write not checked",
-    )?;
-    app.shot("create-key-form").await?;
-    app.click("create-key-submit").await?;
-
-    let shown = app
-        .wait_text("show-once-secret", |t| t.trim().starts_with("to_live_"))
-        .await?;
-    let secret: String = shown.chars().filter(|c| !c.is_whitespace()).collect();
-    check(
-        secret.len() > 40,
-        format!("a full key is shown, got {} characters", secret.len()),
-    )?;
-    app.shot("show-once").await?;
+    let secret = create_live_read_key(app, name).await?;
     app.click("stored-it").await?;
     app.wait_gone("show-once-dialog").await?;
 
@@ -741,6 +702,24 @@ async fn new_country_flow(app: &mut App, sandbox: &Sandbox) -> Result<()> {
     })
     .await?;
     app.shot("keys-alert-badge").await?;
+
+    // For the record: the account's usage dashboard and the Account screen
+    // with the portal's own admin key.
+    app.click("nav-usage").await?;
+    app.wait("usage-page").await?;
+    app.wait("usage-chart").await?;
+    app.shot("usage-dashboard").await?;
+    app.click("nav-account").await?;
+    app.wait("admin-key-section").await?;
+    app.wait("admin-rotate").await?;
+    app.client()
+        .execute(
+            "document.querySelector('[data-testid=\"admin-key-section\"]').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .ctx("scrolling to the admin key")?;
+    app.shot("account-admin-key").await?;
     Ok(())
 }
 

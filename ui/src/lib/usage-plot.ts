@@ -171,7 +171,8 @@ export function buildOptions(
     series,
     legend: { show: false },
     tzDate: utcDate,
-    padding: [12, 8, 0, 0],
+    // Right padding leaves room for the last time label, centred on its tick.
+    padding: [12, 24, 0, 0],
     cursor: {
       y: false,
       points: { show: false },
