@@ -152,6 +152,15 @@ describe("the app", () => {
     expect(screen.getByTestId("try-it-curl").textContent).toMatch(/\$KEYPORT_KEY/);
   });
 
+  it("on a first launch (only the admin key) teaches to create a key, and shows the curl line only once one exists", async () => {
+    const admin = key({ name: "Admin key", scopes: ["admin"] });
+    keysReply = () => ({ keys: [admin], next_cursor: null });
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("keys-teach")).toBeTruthy());
+    expect(screen.getByTestId("keys-teach").textContent).toMatch(/try it with curl/);
+    expect(screen.queryByTestId("try-it")).toBeNull();
+  });
+
   it("teaches when there are no keys", async () => {
     keysReply = () => ({ keys: [], next_cursor: null });
     render(App);

@@ -65,12 +65,10 @@ async fn embedded_flow(app: &mut App) -> Result<Created> {
         app.count("own-credential-tag").await? == 1,
         "the admin key is tagged as the portal's own credential",
     )?;
-    let curl = app.text("try-it-curl").await?;
     check(
-        curl.contains("$KEYPORT_KEY"),
-        format!("try-it reads the key from $KEYPORT_KEY: {curl}"),
+        app.count("keys-teach").await? == 1 && app.count("try-it").await? == 0,
+        "a first launch teaches to create a key; the curl line waits for one",
     )?;
-    let gateway = gateway_from_curl(&curl)?;
     app.shot("keys-first-launch").await?;
 
     // Create key: name, environment live, scope read; shown once.
@@ -81,6 +79,14 @@ async fn embedded_flow(app: &mut App) -> Result<Created> {
     app.shot("copied").await?;
     app.click("stored-it").await?;
     app.wait_gone("show-once-dialog").await?;
+
+    // With a key to try, the curl line for the sample API.
+    let curl = app.text("try-it-curl").await?;
+    check(
+        curl.contains("$KEYPORT_KEY"),
+        format!("try-it reads the key from $KEYPORT_KEY: {curl}"),
+    )?;
+    let gateway = gateway_from_curl(&curl)?;
 
     // The list shows it masked; the raw key is nowhere in the page.
     let last4 = &secret[secret.len() - 4..];

@@ -66,13 +66,13 @@ struct Created {
 /// "I have stored it" → its row in the list.
 async fn create_key_in_ui(app: &mut App, name: &str) -> Result<Created> {
     app.wait("keys-table").await?;
-    let curl = app.text("try-it-curl").await?;
-    let gateway = gateway_from_curl(&curl)?;
     app.shot("keys-first-launch").await?;
 
     let secret = create_live_read_key(app, name).await?;
     app.click("stored-it").await?;
     app.wait_gone("show-once-dialog").await?;
+    let curl = app.text("try-it-curl").await?;
+    let gateway = gateway_from_curl(&curl)?;
 
     let last4 = &secret[secret.len() - 4..];
     app.wait_text_css(&format!("{} {}", row(name), testid("key-masked")), |t| {
