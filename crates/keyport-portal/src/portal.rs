@@ -130,7 +130,20 @@ pub struct Portal {
     config: PortalConfig,
     keychain: Arc<dyn CredentialStore>,
     inner: Mutex<Inner>,
+    /// The first key page, fetched by [`Portal::start`] while the window
+    /// loads, for the UI's first `list_keys`.
+    first_page: std::sync::Mutex<Option<FirstPage>>,
 }
+
+/// A key page fetched ahead, with the client that fetched it.
+struct FirstPage {
+    client: Arc<ServiceClient>,
+    at: std::time::Instant,
+    page: KeyList,
+}
+
+/// How long a page fetched at start may stand in for the UI's first ask.
+const FIRST_PAGE_FRESH: std::time::Duration = std::time::Duration::from_secs(3);
 
 struct Inner {
     started: bool,
@@ -158,6 +171,7 @@ impl Portal {
         Self {
             config,
             keychain,
+            first_page: std::sync::Mutex::new(None),
             inner: Mutex::new(Inner {
                 started: false,
                 keychain: KeychainStatus::ok(""),
@@ -174,8 +188,30 @@ impl Portal {
     /// Probes the keychain, starts the embedded service and signs in to the
     /// service used last. Every command does this first if it has not run.
     pub async fn start(&self) {
-        let mut inner = self.inner.lock().await;
-        self.ensure_started(&mut inner).await;
+        let client = {
+            let mut inner = self.inner.lock().await;
+            self.ensure_started(&mut inner).await;
+            inner.session.as_ref().map(|s| s.client.clone())
+        };
+        // The window is still loading: fetch the list it will ask for first
+        // (which also opens the connection to the service).
+        if let Some(client) = client {
+            if let Ok(page) = client.list_keys(None).await {
+                *self.first_page.lock().unwrap_or_else(|p| p.into_inner()) = Some(FirstPage {
+                    client,
+                    at: std::time::Instant::now(),
+                    page,
+                });
+            }
+        }
+    }
+
+    /// The page [`Portal::start`] fetched, if no other call came first.
+    fn take_first_page(&self) -> Option<FirstPage> {
+        self.first_page
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// Stops the embedded service (flushing usage counts).
@@ -325,6 +361,8 @@ impl Portal {
 
     /// The client in use, or why there is none.
     pub(crate) async fn client(&self) -> Result<Arc<ServiceClient>> {
+        // Any call to the service may change what the first page showed.
+        drop(self.take_first_page());
         let mut inner = self.inner.lock().await;
         self.ensure_started(&mut inner).await;
         self.reconnect(&mut inner).await?;
@@ -428,7 +466,14 @@ impl Portal {
     }
 
     pub async fn list_keys(&self, cursor: Option<String>) -> Result<KeyList> {
-        self.client().await?.list_keys(cursor.as_deref()).await
+        let first = self.take_first_page();
+        let client = self.client().await?;
+        if let (None, Some(first)) = (&cursor, first) {
+            if Arc::ptr_eq(&first.client, &client) && first.at.elapsed() < FIRST_PAGE_FRESH {
+                return Ok(first.page);
+            }
+        }
+        client.list_keys(cursor.as_deref()).await
     }
 
     pub async fn get_key(&self, id: &str) -> Result<KeyView> {

@@ -785,3 +785,34 @@ async fn a_keys_usage_exports_as_csv_to_the_chosen_file() {
     assert!(!other.exists());
     t.portal.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_first_key_page_is_fetched_while_the_window_loads_and_used_once() {
+    let remote = Remote::start().await;
+    let (_, admin) = remote.account("Acme").await;
+    let mut t = TestPortal::new();
+    t.portal.connect_remote(&remote.url, admin).await.unwrap();
+    t.portal.create_key(new_key("listed")).await.unwrap();
+    // An app start: the portal fetches the first page before the UI asks.
+    t.restart().await;
+    t.portal.start().await;
+    remote.server.shutdown().await;
+    let first = t.portal.list_keys(None).await.unwrap();
+    assert!(first.keys.iter().any(|k| k.name == "listed"), "{first:?}");
+    // Used once: the next ask goes to the (now stopped) service.
+    let e = t.portal.list_keys(None).await.unwrap_err();
+    assert_eq!(e.code(), PortalErrorCode::Unreachable);
+    t.portal.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_change_made_before_the_first_ask_is_not_hidden_by_the_early_page() {
+    let mut t = TestPortal::new();
+    t.portal.status().await;
+    t.restart().await;
+    t.portal.start().await;
+    let created = t.portal.create_key(new_key("made early")).await.unwrap();
+    let page = t.portal.list_keys(None).await.unwrap();
+    assert!(page.keys.iter().any(|k| k.id == created.key.id));
+    t.portal.shutdown().await;
+}
