@@ -9,8 +9,8 @@
 use chrono::{DateTime, Utc};
 use keyport_core::{Environment, KeyHash, Plan, Scope, SecretKey};
 use keyport_server::model::{
-    AccountView, AuditList, CreateKeyRequest, KeyList, KeyView, LimitsView, RateLimitView,
-    UpdateKeyRequest,
+    AccountView, AuditList, CreateKeyRequest, CreatedKey, KeyList, KeyView, LimitsView,
+    RateLimitView, UpdateKeyRequest,
 };
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize, Serializer};
@@ -484,12 +484,7 @@ impl Portal {
     /// its SHA-256 and last four characters.
     pub async fn create_key(&self, input: NewKeyInput) -> Result<OnceSecret> {
         let client = self.client().await?;
-        let prefix = client.key_prefix().cloned().ok_or_else(|| {
-            PortalError::Internal(
-                "The admin key in use does not show this service's key prefix.".into(),
-            )
-        })?;
-        let secret = prefix.generate(input.environment, &mut OsRng);
+        let secret = generate_key(&client, input.environment)?;
         let req = CreateKeyRequest {
             name: input.name,
             environment: input.environment,
@@ -501,17 +496,7 @@ impl Portal {
             last4: Some(secret.last4()),
         };
         let created = client.create_key(&req).await?;
-        if created.secret.is_some() || created.key.last4 != secret.last4() {
-            return Err(PortalError::Internal(
-                "The service did not store the key that was generated here; the key was not shown. \
-                 Revoke the new key in the list and try again."
-                    .into(),
-            ));
-        }
-        Ok(OnceSecret {
-            key: created.key,
-            secret,
-        })
+        shown_once(created, secret)
     }
 
     pub async fn update_key(&self, id: &str, patch: UpdateKeyRequest) -> Result<KeyView> {
@@ -647,6 +632,33 @@ impl Portal {
         }
         Ok(self.status().await)
     }
+}
+
+/// A new key for this service (its prefix, from the admin key in use), from
+/// the OS CSPRNG.
+pub(crate) fn generate_key(client: &ServiceClient, env: Environment) -> Result<SecretKey> {
+    let prefix = client.key_prefix().ok_or_else(|| {
+        PortalError::Internal(
+            "The admin key in use does not show this service's key prefix.".into(),
+        )
+    })?;
+    Ok(prefix.generate(env, &mut OsRng))
+}
+
+/// The key the service stored, with its raw text for the one display, if
+/// the service stored the key generated here (and not one of its own).
+pub(crate) fn shown_once(created: CreatedKey, secret: SecretKey) -> Result<OnceSecret> {
+    if created.secret.is_some() || created.key.last4 != secret.last4() {
+        return Err(PortalError::Internal(
+            "The service did not store the key that was generated here; the key was not shown. \
+             Revoke the new key in the list and try again."
+                .into(),
+        ));
+    }
+    Ok(OnceSecret {
+        key: created.key,
+        secret,
+    })
 }
 
 fn embedded_not_running(inner: &Inner) -> PortalError {

@@ -12,7 +12,6 @@
 use chrono::{DateTime, Duration, Utc};
 use keyport_core::{KeyHash, SecretKey};
 use keyport_server::model::{KeyStatus, KeyView, RotateKeyRequest};
-use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,7 +21,7 @@ use crate::client::{key_prefix_of, ServiceClient};
 use crate::embedded::{blocking, keychain_user};
 use crate::error::{PortalError, Result};
 use crate::fsutil;
-use crate::portal::{Mode, OnceSecret, Portal};
+use crate::portal::{generate_key, shown_once, Mode, OnceSecret, Portal};
 
 pub const ROTATIONS_FILE: &str = "rotations.json";
 /// Records older than this are dropped: a rotation is long finished by then.
@@ -179,28 +178,12 @@ impl Portal {
 
     async fn replace(&self, client: &ServiceClient, id: &str) -> Result<OnceSecret> {
         let old = client.get_key(id).await?;
-        let prefix = client.key_prefix().cloned().ok_or_else(|| {
-            PortalError::Internal(
-                "The admin key in use does not show this service's key prefix.".into(),
-            )
-        })?;
-        let secret = prefix.generate(old.environment, &mut OsRng);
+        let secret = generate_key(client, old.environment)?;
         let req = RotateKeyRequest {
             key_hash: Some(KeyHash::of(secret.expose()).to_hex()),
             last4: Some(secret.last4()),
         };
-        let created = client.rotate_key(id, &req).await?;
-        if created.secret.is_some() || created.key.last4 != secret.last4() {
-            return Err(PortalError::Internal(
-                "The service did not store the key that was generated here; the key was not shown. \
-                 Revoke the new key in the list and try again."
-                    .into(),
-            ));
-        }
-        Ok(OnceSecret {
-            key: created.key,
-            secret,
-        })
+        shown_once(client.rotate_key(id, &req).await?, secret)
     }
 
     pub async fn replacement_info(&self, id: &str) -> ReplacementInfo {
@@ -385,6 +368,7 @@ fn status_word(s: KeyStatus) -> &'static str {
 mod tests {
     use super::*;
     use keyport_core::{Environment, KeyPrefix};
+    use rand::rngs::OsRng;
 
     fn view(last4: &str) -> KeyView {
         serde_json::from_value(serde_json::json!({
