@@ -4,7 +4,8 @@
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { key, status } from "../../test/fixtures";
+import { alert } from "../../test/alert-fixtures";
+import { key, NOW, status } from "../../test/fixtures";
 import { recordPlots, type MadePlot } from "../../test/plot-recorder";
 import { app } from "../app.svelte";
 import { toasts } from "../toasts.svelte";
@@ -162,6 +163,26 @@ describe("account overview", () => {
     render(UsagePage);
     await waitFor(() => expect(screen.getByTestId("usage-attention")).toBeTruthy());
     expect(screen.getByTestId("usage-attention").textContent).toMatch(/Old live key.*Rotation overdue/s);
+  });
+
+  it("lists keys with open anomaly alerts, and links to them", async () => {
+    app.keys.items = [billing, ci];
+    app.now = NOW;
+    app.alerts = [
+      alert({ key_id: "key_ci", kind: "new_country" }),
+      alert({ key_id: "key_ci", kind: "error_spike" }),
+      alert({ key_id: "key_billing", kind: "rotation_due_soon" }),
+    ];
+    render(UsagePage);
+    await waitFor(() => expect(screen.getByTestId("usage-attention")).toBeTruthy());
+    const badge = screen.getByTestId("attention-alerts");
+    expect(badge.textContent).toBe("2 open alerts");
+    expect(badge.title).toMatch(/New country.*Error spike|Error spike.*New country/);
+    expect(screen.getByTestId("usage-attention").textContent).toMatch(/CI runner/);
+    expect(screen.getByTestId("usage-attention").textContent).not.toMatch(/Billing worker/);
+    await fireEvent.click(badge);
+    expect(app.view).toBe("alerts");
+    app.alerts = [];
   });
 
   it("waits for a connection, then loads", async () => {
