@@ -125,8 +125,22 @@ describe("the app", () => {
     });
     await started();
     expect(calls.filter((c) => c === "list_keys")).toHaveLength(1);
-    // Sent before the status was even asked for, not after it came back.
-    expect(calls.indexOf("list_keys")).toBeLessThan(calls.indexOf("portal_status"));
+    // Sent together with the status, not after it came back.
+    expect(calls.slice(0, 2).sort()).toEqual(["list_keys", "portal_status"]);
+  });
+
+  it("takes the answers of calls begun before the app mounted (as main.ts does)", async () => {
+    const calls: string[] = [];
+    mockIPC((cmd) => {
+      calls.push(cmd);
+      if (cmd === "portal_status") return current;
+      if (cmd === "list_keys") return keysReply();
+      throw { code: "internal", message: `unexpected ${cmd}`, retry_after: null };
+    });
+    app.begin();
+    await waitFor(() => expect([...calls].sort()).toEqual(["list_keys", "portal_status"]));
+    await started();
+    expect(calls.filter((c) => c === "portal_status" || c === "list_keys")).toHaveLength(2);
   });
 
   it("marks the portal's own admin key and will not revoke it", async () => {

@@ -122,6 +122,11 @@ function paged<T>(): Paged<T> {
 class App {
   // ---- connection ----
   status = $state<PortalStatus | null>(null);
+  /** The status and first key page asked for by `begin`, until `start` takes them. */
+  private early: {
+    status: Promise<PortalStatus>;
+    keys: Promise<{ ok: true; page: KeyList } | { ok: false; error: PortalError }>;
+  } | null = null;
   /** The first key page, requested at start next to the status (see `start`). */
   private firstKeys: Promise<{ ok: true; page: KeyList } | { ok: false; error: PortalError }> | null = null;
   statusError = $state<PortalError | null>(null);
@@ -209,20 +214,33 @@ class App {
 
   // ---- start and connection ----
 
+  /**
+   * Asks for the status and the first key page at once (both wait for the
+   * same service start; the list is used only if the status then shows that
+   * same connection). main.ts calls it before mounting, so the calls travel
+   * while Svelte sets the app up; `start` takes the answers.
+   */
+  begin() {
+    this.early ??= {
+      status: api.portalStatus(),
+      keys: api.listKeys(null).then(
+        (page) => ({ ok: true as const, page }),
+        (error: PortalError) => ({ ok: false as const, error }),
+      ),
+    };
+  }
+
   async start() {
     this.booting = true;
     startupMark("start");
-    // Ask for the first key page while the status is on its way: both wait
-    // for the same service start, and the list is on screen one round trip
-    // sooner. Used only if the status then shows that same connection.
-    this.firstKeys = api.listKeys(null).then(
-      (page) => ({ ok: true as const, page }),
-      (error: PortalError) => ({ ok: false as const, error }),
-    );
+    this.begin();
+    const early = this.early!;
+    this.early = null;
+    this.firstKeys = early.keys;
     clearTimeout(this.slowBootTimer);
     this.slowBoot = false;
     this.slowBootTimer = setTimeout(() => (this.slowBoot = true), SPLASH_AFTER_MS);
-    await this.refreshStatus();
+    await this.refreshStatus(early.status);
     // Consumed by the first loadKeys, if the status led to one.
     this.firstKeys = null;
     startupMark("status");
@@ -236,9 +254,9 @@ class App {
     if (this.keys.loaded) reportStartup();
   }
 
-  async refreshStatus() {
+  async refreshStatus(pending?: Promise<PortalStatus>) {
     try {
-      this.applyStatus(await api.portalStatus());
+      this.applyStatus(await (pending ?? api.portalStatus()));
       this.statusError = null;
     } catch (e) {
       this.statusError = e as PortalError;
