@@ -524,21 +524,10 @@ async fn embedded_rotation_with_live_traffic_has_zero_failed_requests() {
     if !keyport_e2e::enabled("embedded_rotation_with_live_traffic_has_zero_failed_requests") {
         return;
     }
-    let app_bin = keyport_e2e::app_bin().unwrap();
-    let sandbox = Sandbox::new().unwrap();
-    let shots = keyport_e2e::shots_dir();
-    std::fs::create_dir_all(&shots).unwrap();
-    let log = shots.join("rotation-app.log");
-    let driver = Driver::start(&sandbox, &log).unwrap();
-    let mut app = App::launch(&driver, &app_bin, "rotation").await.unwrap();
+    let (sandbox, driver, mut app) = launch("rotation", &[]).await;
     let res = rotation_flow(&mut app).await;
     let (app, ()) = app.finish(res).await;
-    app.close().await.unwrap();
-    sandbox.wait_app_exited(EXIT_TIMEOUT).unwrap();
-    if let Ok((user, _)) = embedded_admin_key(&sandbox) {
-        keychain_delete(&user);
-    }
-    drop(driver);
+    tear_down(app, sandbox, driver).await;
 }
 
 // ---- test 2: a new-country alert ----
@@ -728,25 +717,34 @@ async fn embedded_new_country_alert_shows_in_the_portal() {
     if !keyport_e2e::enabled("embedded_new_country_alert_shows_in_the_portal") {
         return;
     }
+    // The embedded service reads these at start.
+    let env = [
+        ("KEYPORT_EMBEDDED_COUNTRY_HEADER", COUNTRY_HEADER),
+        ("KEYPORT_EMBEDDED_DETECTOR_SECS", "2"),
+    ];
+    let (sandbox, driver, mut app) = launch("new-country", &env).await;
+    let res = new_country_flow(&mut app, &sandbox).await;
+    let (app, ()) = app.finish(res).await;
+    tear_down(app, sandbox, driver).await;
+}
+
+/// A fresh first launch in its own sandbox, with `env` passed to the app
+/// (tauri-driver hands its environment on to WebKitWebDriver, and that to the
+/// app). Screenshots are named `<prefix>-NN-….png`.
+async fn launch(prefix: &str, env: &[(&str, &str)]) -> (Sandbox, Driver, App) {
     let app_bin = keyport_e2e::app_bin().unwrap();
     let sandbox = Sandbox::new().unwrap();
     let shots = keyport_e2e::shots_dir();
     std::fs::create_dir_all(&shots).unwrap();
-    let log = shots.join("new-country-app.log");
-    // tauri-driver passes its environment on to WebKitWebDriver, which
-    // passes it on to the app: the embedded service reads these at start.
-    let driver = Driver::start_with_env(
-        &sandbox,
-        &log,
-        &[
-            ("KEYPORT_EMBEDDED_COUNTRY_HEADER", COUNTRY_HEADER),
-            ("KEYPORT_EMBEDDED_DETECTOR_SECS", "2"),
-        ],
-    )
-    .unwrap();
-    let mut app = App::launch(&driver, &app_bin, "new-country").await.unwrap();
-    let res = new_country_flow(&mut app, &sandbox).await;
-    let (app, ()) = app.finish(res).await;
+    let log = shots.join(format!("{prefix}-app.log"));
+    let driver = Driver::start_with_env(&sandbox, &log, env).unwrap();
+    let app = App::launch(&driver, &app_bin, prefix).await.unwrap();
+    (sandbox, driver, app)
+}
+
+/// Closes the session, waits for the app to exit and removes the test's
+/// keychain entry.
+async fn tear_down(app: App, sandbox: Sandbox, driver: Driver) {
     app.close().await.unwrap();
     sandbox.wait_app_exited(EXIT_TIMEOUT).unwrap();
     if let Ok((user, _)) = embedded_admin_key(&sandbox) {

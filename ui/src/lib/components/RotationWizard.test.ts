@@ -4,22 +4,6 @@ import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
-vi.hoisted(() => {
-  // uPlot asks matchMedia for the pixel ratio when it is imported.
-  if (typeof window.matchMedia !== "function") {
-    window.matchMedia = ((query: string) => ({
-      matches: false,
-      media: query,
-      onchange: null,
-      addEventListener() {},
-      removeEventListener() {},
-      addListener() {},
-      removeListener() {},
-      dispatchEvent: () => false,
-    })) as unknown as typeof window.matchMedia;
-  }
-});
-
 import { key, NOW, status } from "../../test/fixtures";
 import { recordPlots, type MadePlot } from "../../test/plot-recorder";
 import WizardHarness from "../../test/WizardHarness.svelte";
