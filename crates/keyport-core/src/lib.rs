@@ -2,10 +2,12 @@
 //! time are passed in by the caller so every rule here is testable exactly.
 
 pub mod anomaly;
+pub mod authority;
 pub mod hours;
 pub mod key;
 pub mod limiter;
 pub mod plan;
+pub mod request;
 pub mod rotation;
 pub mod scope;
 pub mod secret;

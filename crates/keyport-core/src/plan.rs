@@ -44,6 +44,18 @@ impl Plan {
         }
     }
 
+    /// The most active keys an account on this plan may hold. Limits are per
+    /// key, so without a cap more keys would mean more traffic. Enterprise's
+    /// cap is the server's to set (`--enterprise-key-cap`).
+    pub fn key_cap(self, enterprise: u32) -> u32 {
+        match self {
+            Plan::Free => 5,
+            Plan::Starter => 25,
+            Plan::Professional => 100,
+            Plan::Enterprise => enterprise,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Plan::Free => "free",

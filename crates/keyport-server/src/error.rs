@@ -24,6 +24,9 @@ pub enum ServiceError {
     BadRequest(String),
     #[error("{0}")]
     Conflict(String),
+    /// A plan limit other than request rates, such as the key cap (409).
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("rate limit exceeded")]
     RateLimited(Decision),
     #[error(transparent)]

@@ -50,6 +50,8 @@ pub struct ServerConfig {
     pub detector_interval: Duration,
     pub minute_retention_days: u32,
     pub hour_retention_days: u32,
+    /// Most active keys per enterprise account.
+    pub enterprise_key_cap: u32,
 }
 
 impl ServerConfig {
@@ -70,6 +72,7 @@ impl ServerConfig {
             detector_interval: Duration::from_secs(60),
             minute_retention_days: 90,
             hour_retention_days: 400,
+            enterprise_key_cap: service::DEFAULT_ENTERPRISE_KEY_CAP,
         }
     }
 
@@ -80,6 +83,7 @@ impl ServerConfig {
             anomaly: self.anomaly.clone(),
             minute_retention_days: self.minute_retention_days,
             hour_retention_days: self.hour_retention_days,
+            enterprise_key_cap: self.enterprise_key_cap,
         }
     }
 }

@@ -157,10 +157,15 @@ pub struct AccountView {
     /// The id of the admin key this request was made with, so a client can
     /// tell which key is its own credential (and not revoke it by mistake).
     pub credential_key_id: String,
+    /// The most active keys the plan allows (a key draining after a rotation
+    /// does not count while its replacement is active).
+    pub key_cap: u32,
+    /// Active keys counted against `key_cap`.
+    pub active_keys: u32,
 }
 
 impl AccountView {
-    pub fn new(a: &Account, credential_key_id: &str) -> Self {
+    pub fn new(a: &Account, credential_key_id: &str, keys: KeyCount) -> Self {
         Self {
             id: a.id.clone(),
             name: a.name.clone(),
@@ -169,8 +174,17 @@ impl AccountView {
             created_at: a.created_at,
             settings: a.settings.clone(),
             credential_key_id: credential_key_id.to_string(),
+            key_cap: keys.cap,
+            active_keys: keys.active,
         }
     }
+}
+
+/// An account's active keys against its plan's cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyCount {
+    pub cap: u32,
+    pub active: u32,
 }
 
 /// `PATCH /v1/account`: only the fields present change.

@@ -59,7 +59,12 @@ pub struct ServiceOptions {
     /// `hour_retention_days`; day totals forever.
     pub minute_retention_days: u32,
     pub hour_retention_days: u32,
+    /// Most active keys per enterprise account (other plans' caps are fixed).
+    pub enterprise_key_cap: u32,
 }
+
+/// The enterprise key cap unless the server sets another.
+pub const DEFAULT_ENTERPRISE_KEY_CAP: u32 = 1_000;
 
 impl Default for ServiceOptions {
     fn default() -> Self {
@@ -69,6 +74,7 @@ impl Default for ServiceOptions {
             anomaly: AnomalyConfig::default(),
             minute_retention_days: 90,
             hour_retention_days: 400,
+            enterprise_key_cap: DEFAULT_ENTERPRISE_KEY_CAP,
         }
     }
 }
@@ -276,17 +282,49 @@ impl KeyService {
         );
         self.store.insert_key(&key, &audit).await?;
         let view = self.view(&key, &account);
-        let account_view = AccountView::new(&account, &key.id);
+        let account_view = AccountView::new(
+            &account,
+            &key.id,
+            KeyCount {
+                cap: account.plan.key_cap(self.options.enterprise_key_cap),
+                active: 1,
+            },
+        );
         self.by_hash.insert(key.hash, Cached::new(Arc::new(key)));
         Ok((account_view, view, secret))
     }
 
-    pub fn account_view(&self, admin: &Admin) -> AccountView {
+    pub async fn account_view(&self, admin: &Admin) -> Result<AccountView> {
         // The cache holds the newest settings; `admin` may predate a PATCH.
-        match self.accounts.get(&admin.account.id) {
-            Some(a) => AccountView::new(&a, &admin.key_id),
-            None => AccountView::new(&admin.account, &admin.key_id),
+        let account = self
+            .accounts
+            .get(&admin.account.id)
+            .map(|a| a.clone())
+            .unwrap_or_else(|| admin.account.clone());
+        let keys = self.key_count(&account).await?;
+        Ok(AccountView::new(&account, &admin.key_id, keys))
+    }
+
+    async fn key_count(&self, account: &Account) -> Result<KeyCount> {
+        let now = crate::clock::millis(self.clock.now());
+        Ok(KeyCount {
+            cap: account.plan.key_cap(self.options.enterprise_key_cap),
+            active: self.store.count_active_keys(&account.id, now).await?,
+        })
+    }
+
+    /// Refuses a new active key once the account holds its plan's cap.
+    /// Call with the write lock held, so two creates cannot both pass.
+    async fn check_key_cap(&self, account: &Account) -> Result<()> {
+        let keys = self.key_count(account).await?;
+        if keys.active >= keys.cap {
+            return Err(ServiceError::LimitExceeded(format!(
+                "the {} plan allows {} active keys and this account has {}; \
+                 revoke a key you no longer use, or upgrade the plan",
+                account.plan, keys.cap, keys.active
+            )));
         }
+        Ok(())
     }
 
     /// Changes the account's rotation policy, business hours or allowed countries.
@@ -343,7 +381,8 @@ impl KeyService {
             changed.into(),
         );
         self.store.update_account_settings(&account, &audit).await?;
-        let view = AccountView::new(&account, &admin.key_id);
+        let keys = self.key_count(&account).await?;
+        let view = AccountView::new(&account, &admin.key_id, keys);
         self.accounts.insert(account.id.clone(), Arc::new(account));
         Ok(view)
     }
@@ -641,6 +680,7 @@ impl KeyService {
             detail,
         );
         let _w = self.writes.lock().await;
+        self.check_key_cap(&admin.account).await?;
         self.store
             .insert_key(&key, &audit)
             .await

@@ -31,8 +31,8 @@ pub struct PageParams {
 /// The account of the admin key, with its plan limits.
 #[utoipa::path(get, path = "/v1/account", tag = "account", security(("bearer" = [])),
     responses((status = 200, body = AccountView), (status = 401, body = ErrorBody)))]
-pub async fn get_account(State(s): State<AppState>, admin: Admin) -> Json<AccountView> {
-    Json(s.service.account_view(&admin))
+pub async fn get_account(State(s): State<AppState>, admin: Admin) -> ApiResult<Json<AccountView>> {
+    Ok(Json(s.service.account_view(&admin).await?))
 }
 
 /// The account's keys, newest first.

@@ -28,7 +28,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable: unauthorized, forbidden, not_found, invalid_request, key_in_url,
     /// rate_limited, conflict, payload_too_large, bad_gateway, gateway_timeout,
-    /// method_not_allowed, timeout, internal.
+    /// limit_exceeded, method_not_allowed, timeout, unavailable, internal.
     pub code: String,
     pub message: String,
 }
@@ -97,6 +97,7 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::BadRequest(m) => Self::invalid(m),
             ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            ServiceError::LimitExceeded(m) => Self::new(StatusCode::CONFLICT, "limit_exceeded", m),
             ServiceError::RateLimited(d) => Self {
                 decision: Some(d),
                 ..Self::new(

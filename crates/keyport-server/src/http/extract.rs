@@ -5,6 +5,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
+use keyport_core::request::{parse_bearer, BearerToken};
 use keyport_core::SecretKey;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
@@ -21,28 +22,18 @@ pub enum Bearer {
     Malformed,
 }
 
-/// Longest Authorization value looked at; a key is well under this.
-const MAX_AUTH_LEN: usize = 512;
-
 pub fn bearer(headers: &HeaderMap) -> Bearer {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Bearer::Absent;
     };
-    if values.next().is_some() || value.len() > MAX_AUTH_LEN {
+    if values.next().is_some() {
         return Bearer::Malformed;
     }
-    let Ok(text) = value.to_str() else {
-        return Bearer::Malformed;
-    };
-    let Some((scheme, token)) = text.split_once(' ') else {
-        return Bearer::Malformed;
-    };
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Bearer::Malformed;
+    match parse_bearer(value.as_bytes()) {
+        BearerToken::Present(token) => Bearer::Present(SecretKey::new(token.to_string())),
+        BearerToken::Malformed => Bearer::Malformed,
     }
-    Bearer::Present(SecretKey::new(token.to_string()))
 }
 
 impl Bearer {

@@ -7,7 +7,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
-use percent_encoding::percent_decode_str;
 
 use super::error::{put_ratelimit_headers, ApiError};
 use super::extract::{bearer, peer};
@@ -155,23 +154,10 @@ fn join_path(base: &str, path: &str) -> String {
     format!("{}{}", base.trim_end_matches('/'), path)
 }
 
-/// The decoded path used for resource checks. Anything that could make the
-/// upstream see a different path than the one checked is refused: dot
-/// segments, empty segments, encoded slashes or backslashes, bad UTF-8.
+/// The decoded path used for resource checks (see
+/// [`keyport_core::request::checked_path`] for what is refused).
 fn checked_path(raw: &str) -> Result<String, ApiError> {
-    let lower = raw.to_ascii_lowercase();
-    let bad =
-        || ApiError::invalid("the path has dot segments, empty segments or encoded separators");
-    if lower.contains("%2f") || lower.contains("%5c") || raw.contains('\\') {
-        return Err(bad());
-    }
-    let decoded = percent_decode_str(raw)
-        .decode_utf8()
-        .map_err(|_| ApiError::invalid("the path is not valid UTF-8"))?;
-    if decoded.contains("//") || decoded.split('/').any(|seg| seg == "." || seg == "..") {
-        return Err(bad());
-    }
-    Ok(decoded.into_owned())
+    keyport_core::request::checked_path(raw).map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
-use percent_encoding::percent_decode_str;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -192,16 +191,14 @@ impl Service<Request> for Guarded {
     }
 }
 
-/// True when the URL (raw or percent-decoded) carries a key-shaped value.
+/// True when the URL carries a key-shaped value, in any encoding.
 fn key_in_url(req: &Request, prefix: &keyport_core::KeyPrefix) -> bool {
     let raw = req
         .uri()
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    keyport_core::find_key_in_text(raw, prefix)
-        || (raw.contains('%')
-            && keyport_core::find_key_in_text(&percent_decode_str(raw).decode_utf8_lossy(), prefix))
+    keyport_core::request::url_carries_key(raw, prefix)
 }
 
 async fn no_such_endpoint() -> ApiError {

@@ -72,6 +72,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<KeyRecord>>;
     /// (id, name) of every key of an account, revoked ones too.
     async fn key_names(&self, account_id: &str) -> Result<Vec<(String, String)>>;
+    /// Keys of an account counted against its plan's cap at `now` (unix ms):
+    /// unrevoked and unexpired, except a key draining after a rotation (its
+    /// replacement is active and has not itself been rotated). So each
+    /// rotation chain has one free slot, and rotating never needs room.
+    async fn count_active_keys(&self, account_id: &str, now: i64) -> Result<u32>;
     /// Every key that is not revoked: the verify cache is built from these.
     async fn unrevoked_keys(&self) -> Result<Vec<KeyRecord>>;
 

@@ -458,6 +458,27 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn count_active_keys(&self, account_id: &str, now: i64) -> Result<u32> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM api_keys k
+             WHERE k.account_id = ?1 AND k.revoked_at IS NULL
+               AND (k.expires_at IS NULL OR k.expires_at > ?2)
+               AND NOT EXISTS (
+                 SELECT 1 FROM api_keys n
+                 WHERE n.id = k.replaced_by AND n.revoked_at IS NULL
+                   AND (n.expires_at IS NULL OR n.expires_at > ?2)
+                   AND NOT EXISTS (
+                     SELECT 1 FROM api_keys m
+                     WHERE m.id = n.replaced_by AND m.revoked_at IS NULL
+                       AND (m.expires_at IS NULL OR m.expires_at > ?2)))",
+        )
+        .bind(account_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
     async fn key(&self, account_id: &str, key_id: &str) -> Result<Option<KeyRecord>> {
         let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ? AND account_id = ?");
         let row = sqlx::query(&sql)
