@@ -351,16 +351,31 @@ pub fn unusual_endpoint(cfg: &AnomalyConfig, a: &KeyActivity) -> Option<Finding>
     })
 }
 
+/// Most values named in an alert's message, and in its evidence.
+const MAX_NAMED: usize = 5;
+const MAX_EVIDENCE: usize = 20;
+
+/// `a, b, c and 4 more`: bounded whatever a key's traffic held, each value
+/// cut to the longest endpoint.
 fn names(v: &[(String, u64)]) -> String {
-    v.iter()
-        .map(|(n, _)| n.as_str())
+    let mut out = v
+        .iter()
+        .take(MAX_NAMED)
+        .map(|(n, _)| crate::usage::truncate(n, crate::usage::MAX_ENDPOINT_LEN))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if v.len() > MAX_NAMED {
+        out.push_str(&format!(" and {} more", v.len() - MAX_NAMED));
+    }
+    out
 }
 
 fn pairs(v: &[(String, u64)]) -> Value {
     v.iter()
-        .map(|(n, c)| json!({"name": n, "requests": c}))
+        .take(MAX_EVIDENCE)
+        .map(|(n, c)| {
+            json!({"name": crate::usage::truncate(n, crate::usage::MAX_ENDPOINT_LEN), "requests": c})
+        })
         .collect()
 }
 

@@ -87,12 +87,18 @@ impl Counts {
 /// Longest folded endpoint, in path segments kept.
 const MAX_SEGMENTS: usize = 8;
 
+/// Longest folded endpoint in bytes, and longest method kept in it: every
+/// place that stores or shows an endpoint can rely on this bound.
+pub const MAX_ENDPOINT_LEN: usize = 200;
+const MAX_METHOD_LEN: usize = 16;
+
 /// `GET /projects/alpha/items/42` → `GET /projects/alpha/items/{id}`: a segment
 /// that holds a digit, or is very long, is an id. Keeps cardinality bounded
-/// while names such as `alpha` stay readable.
+/// while names such as `alpha` stay readable. The result is at most
+/// [`MAX_ENDPOINT_LEN`] bytes whatever the input.
 pub fn fold_endpoint(method: &str, path: &str) -> String {
-    let mut out = String::with_capacity(path.len() + method.len() + 1);
-    out.push_str(method);
+    let mut out = String::with_capacity(path.len().min(MAX_ENDPOINT_LEN) + MAX_METHOD_LEN + 1);
+    out.push_str(truncate(method, MAX_METHOD_LEN));
     out.push(' ');
     let mut segments = path.split('/').filter(|s| !s.is_empty()).peekable();
     if segments.peek().is_none() {
@@ -110,7 +116,25 @@ pub fn fold_endpoint(method: &str, path: &str) -> String {
             out.push_str(seg);
         }
     }
+    if out.len() > MAX_ENDPOINT_LEN {
+        let cut = truncate(&out, MAX_ENDPOINT_LEN - "…".len()).len();
+        out.truncate(cut);
+        out.push('…');
+    }
     out
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character
+/// boundary.
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// A country code from a trusted proxy header: two ASCII letters or digits
@@ -160,6 +184,35 @@ mod tests {
             fold_endpoint("GET", "/a/b/c/d/e/f/g/h/i/j"),
             "GET /a/b/c/d/e/f/g/h/…"
         );
+    }
+
+    #[test]
+    fn endpoints_are_bounded() {
+        let long_method = "M".repeat(40_000);
+        assert!(fold_endpoint(&long_method, "/").len() <= MAX_ENDPOINT_LEN);
+        let path = "/abcdéfghijklmnopqrstuv".repeat(9);
+        let e = fold_endpoint(&long_method, &path);
+        assert!(e.len() <= MAX_ENDPOINT_LEN, "{}", e.len());
+        assert!(e.ends_with('…'));
+        assert_eq!(truncate("aé", 2), "a");
+    }
+
+    #[test]
+    fn alert_names_are_bounded() {
+        let many: Vec<(String, u64)> = (0..50)
+            .map(|i| (format!("GET /{}", "x".repeat(10_000 + i)), 1))
+            .collect();
+        let a = crate::anomaly::KeyActivity {
+            new_endpoints: many,
+            known_endpoint_requests: 1_000,
+            ..Default::default()
+        };
+        let found = crate::anomaly::detect(&crate::anomaly::AnomalyConfig::default(), &a);
+        assert!(!found.is_empty());
+        for f in found {
+            assert!(f.message.len() < 2_000, "{}", f.message.len());
+            assert!(f.evidence.to_string().len() < 10_000);
+        }
     }
 
     #[test]

@@ -146,7 +146,11 @@ impl Embedded {
                 .await
             {
                 Ok(admin) if admin.account.id == account.id => {
-                    let view = AccountView::new(&admin.account, &admin.key_id);
+                    let view = self
+                        .service()
+                        .account_view(&admin)
+                        .await
+                        .map_err(service_error)?;
                     return Ok((secret, view));
                 }
                 Ok(_) | Err(keyport_server::error::ServiceError::Unauthorized(_)) => {}
@@ -212,6 +216,8 @@ impl Embedded {
             account: Arc::new(account),
             key_id: PORTAL_ACTOR.into(),
             source: Some(PORTAL_ACTOR.into()),
+            // The portal on this machine owns the local account.
+            reach: keyport_server::service::Reach::unrestricted(),
         };
         let secret = self
             .service()
@@ -257,7 +263,13 @@ impl Embedded {
             account = %admin.account.id,
             "the local admin key was missing from the keychain; issued a new one"
         );
-        Ok((secret, AccountView::new(&admin.account, &created.key.id)))
+        let mut view = self
+            .service()
+            .account_view(&admin)
+            .await
+            .map_err(service_error)?;
+        view.credential_key_id = created.key.id;
+        Ok((secret, view))
     }
 
     /// Records that `key_id` is now the local account's admin key.

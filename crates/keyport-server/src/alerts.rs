@@ -49,6 +49,10 @@ fn minute_floor(t: DateTime<Utc>) -> i64 {
     t.timestamp().div_euclid(60) * 60
 }
 
+/// Days failed logins with unknown credentials (audit rows of no account)
+/// are kept.
+const STRANGERS_AUDIT_DAYS: i64 = 30;
+
 impl KeyService {
     /// One detector pass: anomalies for keys with recent traffic, reminders
     /// for every key, retention. Returns the number of alerts raised.
@@ -62,6 +66,8 @@ impl KeyService {
         let minutes_before = (now - Duration::days(i64::from(o.minute_retention_days))).timestamp();
         let hours_before = (now - Duration::days(i64::from(o.hour_retention_days))).timestamp();
         self.store.prune_usage(minutes_before, hours_before).await?;
+        let strangers_before = crate::clock::millis(now - Duration::days(STRANGERS_AUDIT_DAYS));
+        self.store.prune_strangers_audit(strangers_before).await?;
         Ok(raised)
     }
 
@@ -184,7 +190,12 @@ impl KeyService {
             .await?
         {
             if seen.first_seen >= window_start {
-                a.new_endpoints.push((seen.value, seen.count));
+                // Values stored before endpoints were bounded may be long.
+                let name = keyport_core::usage::truncate(
+                    &seen.value,
+                    keyport_core::usage::MAX_ENDPOINT_LEN,
+                );
+                a.new_endpoints.push((name.to_string(), seen.count));
             } else {
                 a.known_endpoint_requests += seen.count;
             }

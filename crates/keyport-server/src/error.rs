@@ -11,6 +11,9 @@ pub enum ServiceError {
     /// the admin scope where it is needed: all look the same from outside.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// The admin key may not do this: it would give a key more than it has.
+    #[error("{0}")]
+    NotPermitted(String),
     /// The key is valid but not for this scope or resource.
     #[error("{message}")]
     Forbidden { message: String, decision: Decision },

@@ -3,6 +3,7 @@
 //! `127.0.0.1:0`; the `keyport-server` binary runs it standalone).
 
 pub mod alerts;
+mod authlog;
 pub mod clock;
 pub mod error;
 pub mod http;
@@ -10,6 +11,7 @@ pub mod limiter;
 pub mod logging;
 pub mod model;
 mod priority;
+pub mod serve;
 pub mod service;
 pub mod store;
 pub mod usage;
@@ -52,6 +54,8 @@ pub struct ServerConfig {
     pub hour_retention_days: u32,
     /// Most active keys per enterprise account.
     pub enterprise_key_cap: u32,
+    /// Header-read timeout, connection cap and the like.
+    pub conn: serve::ConnLimits,
 }
 
 impl ServerConfig {
@@ -73,6 +77,7 @@ impl ServerConfig {
             minute_retention_days: 90,
             hour_retention_days: 400,
             enterprise_key_cap: service::DEFAULT_ENTERPRISE_KEY_CAP,
+            conn: serve::ConnLimits::default(),
         }
     }
 
@@ -133,7 +138,7 @@ impl Server {
         let _ = self.task.await;
         let background = self.background;
         let _ = tokio::task::spawn_blocking(move || background.join()).await;
-        if let Err(e) = self.service.flush().await {
+        if let Err(e) = self.service.flush_all().await {
             tracing::error!(error = %e, "final usage flush failed");
         }
     }
@@ -195,22 +200,7 @@ pub async fn start_with_service(
         source,
     })?;
     let (stop, stopped) = watch::channel(false);
-    let mut stop_serving = stopped.clone();
-    let task = tokio::spawn(async move {
-        let served = axum::serve(
-            listener,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                SocketAddr,
-            >(app),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop_serving.wait_for(|s| *s).await;
-        })
-        .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "server stopped with an error");
-        }
-    });
+    let task = tokio::spawn(serve::serve(listener, app, config.conn, stopped.clone()));
     let background =
         spawn_background(service.clone(), &config, stopped).map_err(StartError::Background)?;
     tracing::info!(%addr, "keyport key service listening");

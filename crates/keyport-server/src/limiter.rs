@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use keyport_core::limiter::{decide, utc_day, DayQuota, Decision};
+use keyport_core::usage::{truncate, MAX_ENDPOINT_LEN};
 use keyport_core::{Counts, Limits, Outcome};
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
@@ -37,6 +38,9 @@ struct PendingUsage {
     endpoints: HashMap<(i64, String), u64>,
     countries: HashMap<(i64, String), u64>,
 }
+
+/// Longest country value kept: two-letter codes and `unknown`.
+const MAX_COUNTRY_LEN: usize = 8;
 
 /// Most distinct endpoints kept per key.
 pub const MAX_ENDPOINTS_PER_KEY: usize = 100;
@@ -99,6 +103,7 @@ impl KeyState {
             _ => self.usage.minutes.push((minute, one)),
         }
         if let Some(ep) = event.endpoint {
+            let ep = truncate(ep, MAX_ENDPOINT_LEN);
             let known = self.endpoints.contains(ep);
             let name = if known || self.endpoints.len() < MAX_ENDPOINTS_PER_KEY {
                 if !known {
@@ -115,6 +120,7 @@ impl KeyState {
                 .or_default() += 1;
         }
         if let Some(c) = event.country {
+            let c = truncate(c, MAX_COUNTRY_LEN);
             *self
                 .usage
                 .countries
@@ -317,7 +323,7 @@ impl Limiter {
             self.key_state(key_id, account_id, 0)
                 .lock()
                 .endpoints
-                .insert(endpoint.clone());
+                .insert(truncate(endpoint, MAX_ENDPOINT_LEN).to_string());
         }
     }
 

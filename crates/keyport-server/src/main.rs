@@ -76,6 +76,19 @@ enum Command {
         /// Days of hour-resolution usage and breakdowns to keep (day totals are kept).
         #[arg(long, env = "KEYPORT_HOUR_RETENTION_DAYS", default_value_t = 400)]
         hour_retention_days: u32,
+        /// Seconds a client has to send a request's headers; also closes idle
+        /// keep-alive connections.
+        #[arg(long, env = "KEYPORT_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+        header_timeout_secs: u64,
+        /// Most connections open at once; more are answered 503 and closed.
+        #[arg(long, env = "KEYPORT_MAX_CONNECTIONS", default_value_t = 10_000)]
+        max_connections: usize,
+        /// Seconds a request (verify, management, or gateway with its upstream) may take.
+        #[arg(long, env = "KEYPORT_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+        request_timeout_secs: u64,
+        /// Most active keys per enterprise account (free 5, starter 25, professional 100).
+        #[arg(long, env = "KEYPORT_ENTERPRISE_KEY_CAP", default_value_t = 1_000)]
+        enterprise_key_cap: u32,
         #[command(flatten)]
         db: Db,
     },
@@ -121,6 +134,10 @@ async fn main() -> ExitCode {
             anomaly_config,
             minute_retention_days,
             hour_retention_days,
+            header_timeout_secs,
+            max_connections,
+            request_timeout_secs,
+            enterprise_key_cap,
             db,
         } => {
             let mut config = ServerConfig::new(listen, db.database);
@@ -132,6 +149,13 @@ async fn main() -> ExitCode {
             config.record_usage = record_usage;
             config.minute_retention_days = minute_retention_days.max(1);
             config.hour_retention_days = hour_retention_days.max(minute_retention_days);
+            config.conn.header_read_timeout =
+                Duration::from_secs(header_timeout_secs.clamp(1, 300));
+            config.conn.max_connections = max_connections.max(1);
+            config.request_timeout = Duration::from_secs(request_timeout_secs.clamp(1, 600));
+            // The upstream gets the request's time less a margin for our answer.
+            config.upstream_timeout = config.request_timeout.mul_f64(5.0 / 6.0);
+            config.enterprise_key_cap = enterprise_key_cap.max(1);
             match anomaly_config.map(read_anomaly_config).transpose() {
                 Ok(a) => {
                     config.anomaly = a.unwrap_or_default();

@@ -20,6 +20,8 @@ use crate::limiter::{Count, Limiter, UsageEvent};
 use crate::model::*;
 use crate::store::{Store, StoreError};
 use keyport_core::anomaly::AnomalyConfig;
+use keyport_core::authority::Grant;
+use keyport_core::request::check_date;
 use keyport_core::Outcome;
 
 pub const MAX_PAGE: u32 = 100;
@@ -34,6 +36,55 @@ pub struct Admin {
     pub key_id: String,
     /// Peer address, for the audit log.
     pub source: Option<String>,
+    /// What the admin key itself holds: it can give no key more.
+    pub reach: Reach,
+}
+
+/// An admin key's own environment, scopes and resources, for the escalation
+/// rule in [`keyport_core::authority`].
+#[derive(Debug, Clone)]
+pub struct Reach {
+    pub environment: Environment,
+    pub scopes: ScopeSet,
+    pub resources: Vec<Resource>,
+}
+
+impl Reach {
+    /// A live admin key limited to nothing: the account's owner.
+    pub fn unrestricted() -> Self {
+        Reach {
+            environment: Environment::Live,
+            scopes: ScopeSet::new(vec![Scope::Admin]),
+            resources: Vec::new(),
+        }
+    }
+
+    fn of(key: &KeyRecord) -> Self {
+        Reach {
+            environment: key.environment,
+            scopes: key.scopes.clone(),
+            resources: key.resources.clone(),
+        }
+    }
+
+    fn grant(&self) -> Grant<'_> {
+        Grant {
+            environment: self.environment,
+            scopes: &self.scopes,
+            resources: &self.resources,
+        }
+    }
+
+    /// Ok when this admin may manage a key with `key`'s privileges.
+    fn covers(&self, key: &KeyRecord) -> Result<()> {
+        self.grant()
+            .covers(&Grant {
+                environment: key.environment,
+                scopes: &key.scopes,
+                resources: &key.resources,
+            })
+            .map_err(|e| ServiceError::NotPermitted(e.to_string()))
+    }
 }
 
 /// A request that passed verification, with its limiter decision.
@@ -107,6 +158,7 @@ pub struct KeyService {
     pub(crate) by_hash: DashMap<KeyHash, Cached, BuildHasherDefault<DigestHasher>>,
     pub(crate) accounts: crate::limiter::IdMap<Arc<Account>>,
     limiter: Limiter,
+    failed_logins: crate::authlog::FailedLogins,
     /// Serialises management writes so the cache and the database agree.
     writes: tokio::sync::Mutex<()>,
 }
@@ -156,6 +208,7 @@ impl KeyService {
             by_hash: DashMap::default(),
             accounts: Default::default(),
             limiter: Limiter::default(),
+            failed_logins: Default::default(),
             writes: tokio::sync::Mutex::new(()),
         };
         for a in svc.store.accounts().await? {
@@ -333,6 +386,11 @@ impl KeyService {
         admin: &Admin,
         req: UpdateAccountRequest,
     ) -> Result<AccountView> {
+        admin
+            .reach
+            .grant()
+            .may_change_account()
+            .map_err(|e| ServiceError::NotPermitted(e.to_string()))?;
         let _w = self.writes.lock().await;
         let current = self
             .accounts
@@ -413,25 +471,34 @@ impl KeyService {
                         account: a.clone(),
                         key_id: k.id.clone(),
                         source: source.map(str::to_string),
+                        reach: Reach::of(k),
                     });
                 }
                 None => "unknown_account",
             },
         };
-        let (account, actor, key_id) = match &found {
-            Some(k) => (
-                Some(k.account_id.as_str()),
-                k.id.as_str(),
-                Some(k.id.as_str()),
-            ),
-            None => (None, "unknown", None),
+        let minute = crate::clock::millis(self.clock.now()).div_euclid(60_000) * 60;
+        let Some(k) = found.filter(|k| self.accounts.contains_key(&k.account_id)) else {
+            // No account to tell: counted, and written once per minute and source.
+            tracing::debug!(reason, source, "admin authentication failed");
+            self.failed_logins.unknown(minute, source);
+            return Err(ServiceError::Unauthorized(BAD_CREDENTIAL));
         };
-        let detail =
-            json!({"reason": reason, "presented": bearer.map(|b| mask_any(&self.prefix, b))});
-        tracing::info!(reason, source, "admin authentication failed");
-        let audit = self.audit(account, actor, "auth.failed", key_id, source, detail);
-        if let Err(e) = self.store.append_audit(&audit).await {
-            tracing::error!(error = %e, "could not write audit event");
+        tracing::info!(reason, source, account = %k.account_id, "admin authentication failed");
+        if self.failed_logins.account(&k.account_id, minute) {
+            let detail =
+                json!({"reason": reason, "presented": bearer.map(|b| mask_any(&self.prefix, b))});
+            let audit = self.audit(
+                Some(&k.account_id),
+                &k.id,
+                "auth.failed",
+                Some(&k.id),
+                source,
+                detail,
+            );
+            if let Err(e) = self.store.append_audit(&audit).await {
+                tracing::error!(error = %e, "could not write audit event");
+            }
         }
         Err(ServiceError::Unauthorized(BAD_CREDENTIAL))
     }
@@ -542,6 +609,12 @@ impl KeyService {
         .await
     }
 
+    /// Admission with no scope or resource check, counting the request as
+    /// `event` (the gateway's answer to a method it does not proxy).
+    pub async fn admit_counted(&self, raw: &SecretKey, event: UsageEvent<'_>) -> Result<Verified> {
+        self.admit(raw, event, true, |_| None).await
+    }
+
     /// Authenticates, rate-limits and applies `refuse` (scope/resource). The
     /// usage count is taken under the limiter's lock: a 429 as rate_limited,
     /// a 403 as denied, and an admitted request as `event` when
@@ -637,13 +710,7 @@ impl KeyService {
         let scopes = clean_scopes(&req.scopes)?;
         let resources = parse_resources(&req.resources)?;
         let now = self.stamp();
-        if let Some(e) = req.expires_at {
-            if e <= now {
-                return Err(ServiceError::Invalid(
-                    "expires_at must be in the future".into(),
-                ));
-            }
-        }
+        let expires_at = clean_expiry(req.expires_at, now)?;
         let rate_limit = clean_rate_limit(req.rate_limit, plan)?;
         let (hash, last4, secret) = self.key_material(
             req.environment,
@@ -659,7 +726,7 @@ impl KeyService {
             last4,
             scopes,
             resources,
-            expires_at: req.expires_at,
+            expires_at,
             rate_limit,
             created_at: now,
             revoked_at: None,
@@ -679,6 +746,7 @@ impl KeyService {
             admin.source.as_deref(),
             detail,
         );
+        admin.reach.covers(&key)?;
         let _w = self.writes.lock().await;
         self.check_key_cap(&admin.account).await?;
         self.store
@@ -742,6 +810,7 @@ impl KeyService {
     ) -> Result<KeyView> {
         let _w = self.writes.lock().await;
         let mut key = self.own_key(admin, id).await?;
+        admin.reach.covers(&key)?;
         if key.revoked_at.is_some() {
             return Err(ServiceError::Conflict(
                 "a revoked key cannot be changed".into(),
@@ -765,12 +834,7 @@ impl KeyService {
             changed.insert("rate_limit".into(), json!(rl));
         }
         if let Some(exp) = req.expires_at {
-            if exp.is_some_and(|e| e <= self.clock.now()) {
-                return Err(ServiceError::Invalid(
-                    "expires_at must be in the future".into(),
-                ));
-            }
-            key.expires_at = exp;
+            key.expires_at = clean_expiry(exp, self.clock.now())?;
             changed.insert("expires_at".into(), json!(exp));
         }
         if changed.is_empty() {
@@ -778,6 +842,7 @@ impl KeyService {
                 "nothing to change: send name, scopes, resources, rate_limit or expires_at".into(),
             ));
         }
+        admin.reach.covers(&key)?;
         let audit = self.audit(
             Some(&admin.account.id),
             &admin.key_id,
@@ -797,6 +862,7 @@ impl KeyService {
     pub async fn revoke_key(&self, admin: &Admin, id: &str) -> Result<KeyView> {
         let _w = self.writes.lock().await;
         let mut key = self.own_key(admin, id).await?;
+        admin.reach.covers(&key)?;
         if key.revoked_at.is_none() {
             key.revoked_at = Some(self.stamp());
             let audit = self.audit(
@@ -824,6 +890,7 @@ impl KeyService {
     ) -> Result<CreatedKey> {
         let _w = self.writes.lock().await;
         let mut old = self.own_key(admin, id).await?;
+        admin.reach.covers(&old)?;
         let now = self.stamp();
         if old.status(now) != KeyStatus::Active {
             return Err(ServiceError::Conflict(
@@ -840,6 +907,14 @@ impl KeyService {
                 )));
             }
         }
+        // While the key this one replaced still works, a new rotation adds
+        // an active key (see `Store::count_active_keys`): it needs room.
+        if let Some(prev) = &old.replaces {
+            let prev = self.store.key(&admin.account.id, prev).await?;
+            if prev.is_some_and(|k| k.status(now) == KeyStatus::Active) {
+                self.check_key_cap(&admin.account).await?;
+            }
+        }
         let (hash, last4, secret) = self.key_material(
             old.environment,
             req.key_hash.as_deref(),
@@ -850,8 +925,14 @@ impl KeyService {
             hash,
             last4,
             created_at: now,
-            // Same lifetime as the old key, counted from now.
-            expires_at: old.expires_at.map(|e| now + (e - old.created_at)),
+            // Same lifetime as the old key, counted from now (never past
+            // the latest date the API accepts).
+            expires_at: old.expires_at.map(|e| {
+                now.checked_add_signed(e.signed_duration_since(old.created_at))
+                    .map_or_else(keyport_core::request::latest, |t| {
+                        t.min(keyport_core::request::latest())
+                    })
+            }),
             revoked_at: None,
             last_used_at: None,
             replaces: Some(old.id.clone()),
@@ -902,6 +983,49 @@ impl KeyService {
     /// Writes batched quota counts, usage and last-used times in one
     /// transaction. On failure they go back into memory for the next attempt.
     pub async fn flush(&self) -> Result<()> {
+        let minute = crate::clock::millis(self.clock.now()).div_euclid(60_000) * 60;
+        self.flush_failed_logins(minute).await?;
+        self.flush_usage().await
+    }
+
+    /// Writes everything still in memory, the current minute's rollups too
+    /// (at shutdown).
+    pub async fn flush_all(&self) -> Result<()> {
+        self.flush_failed_logins(i64::MAX).await?;
+        self.flush_usage().await
+    }
+
+    /// One audit row per rolled-up minute of failed logins (see `authlog`).
+    async fn flush_failed_logins(&self, before: i64) -> Result<()> {
+        let rows = self.failed_logins.drain(before);
+        for (i, r) in rows.iter().enumerate() {
+            let event = AuditEvent {
+                id: 0,
+                account_id: r.account_id.clone(),
+                at: crate::clock::from_millis(r.minute.saturating_mul(1000)),
+                actor: "unknown".into(),
+                action: "auth.failed".into(),
+                key_id: None,
+                source: r.source.clone(),
+                detail: r.detail.clone(),
+            };
+            if let Err(e) = self.store.append_audit(&event).await {
+                self.failed_logins.restore(rows[i..].to_vec());
+                return Err(e.into());
+            }
+        }
+        if !rows.is_empty() {
+            let total: u64 = rows.iter().filter_map(|r| r.detail["count"].as_u64()).sum();
+            tracing::info!(
+                rows = rows.len(),
+                failed_logins = total,
+                "failed logins rolled up"
+            );
+        }
+        Ok(())
+    }
+
+    async fn flush_usage(&self) -> Result<()> {
         let started = std::time::Instant::now();
         let pending = self.limiter.take_pending();
         if pending.is_empty() {
@@ -956,7 +1080,39 @@ fn clean_name(name: &str) -> Result<String> {
             "name must be 1 to {MAX_NAME} printable characters"
         )));
     }
+    if let Some(c) = name.chars().find(|c| invisible(*c)) {
+        return Err(ServiceError::Invalid(format!(
+            "name must not contain invisible or direction-changing characters (found U+{:04X})",
+            c as u32
+        )));
+    }
     Ok(name.to_string())
+}
+
+/// Characters that make a name read differently from what it holds:
+/// bidirectional overrides and isolates, zero-width and other invisible
+/// format characters (Unicode category Cf, the ones that occur in text).
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{E0000}'..='\u{E007F}')
+}
+
+/// A new expiry: in the future and within the dates the API accepts.
+fn clean_expiry(exp: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+    let Some(e) = exp else { return Ok(None) };
+    let e = check_date(e).map_err(|m| ServiceError::Invalid(format!("expires_at: {m}")))?;
+    if e <= now {
+        return Err(ServiceError::Invalid(
+            "expires_at must be in the future".into(),
+        ));
+    }
+    Ok(Some(e))
 }
 
 fn clean_scopes(scopes: &[Scope]) -> Result<ScopeSet> {

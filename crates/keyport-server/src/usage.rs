@@ -30,9 +30,16 @@ impl Window {
         step: Option<Step>,
         now: DateTime<Utc>,
     ) -> Result<Self> {
+        let bounded = |t: Option<DateTime<Utc>>, name: &str| {
+            t.map(keyport_core::request::check_date)
+                .transpose()
+                .map_err(|e| ServiceError::BadRequest(format!("{name}: {e}")))
+        };
+        let (from, to) = (bounded(from, "from")?, bounded(to, "to")?);
         let to_given = to.is_some();
         let to = to.unwrap_or(now);
-        let from = from.unwrap_or(to - Duration::hours(24));
+        // Within the accepted range, a day back from `to` always exists.
+        let from = from.unwrap_or_else(|| to.checked_sub_signed(Duration::hours(24)).unwrap_or(to));
         if from >= to {
             return Err(ServiceError::BadRequest("from must be before to".into()));
         }
@@ -101,7 +108,15 @@ impl KeyService {
             points,
             endpoints: endpoints
                 .into_iter()
-                .map(|(endpoint, count)| EndpointCount { endpoint, count })
+                .map(|(endpoint, count)| EndpointCount {
+                    // Rows written before endpoints were bounded may be long.
+                    endpoint: keyport_core::usage::truncate(
+                        &endpoint,
+                        keyport_core::usage::MAX_ENDPOINT_LEN,
+                    )
+                    .to_string(),
+                    count,
+                })
                 .collect(),
             countries: countries
                 .into_iter()

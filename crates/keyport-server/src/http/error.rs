@@ -16,6 +16,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub decision: Option<Decision>,
+    /// The `Allow` header of a 405.
+    pub allow: Option<String>,
 }
 
 /// `{"error":{"code":"…","message":"…"}}`
@@ -40,6 +42,7 @@ impl ApiError {
             code,
             message: message.into(),
             decision: None,
+            allow: None,
         }
     }
 
@@ -91,6 +94,7 @@ impl From<ServiceError> for ApiError {
                 decision: Some(decision),
                 ..Self::new(StatusCode::FORBIDDEN, "forbidden", message)
             },
+            ServiceError::NotPermitted(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
             ServiceError::NotFound(what) => Self::not_found(format!("{what} not found")),
             ServiceError::Invalid(m) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m)
@@ -165,6 +169,13 @@ impl IntoResponse for ApiError {
         let mut res = (self.status, axum::Json(body)).into_response();
         if let Some(d) = &self.decision {
             put_ratelimit_headers(res.headers_mut(), d);
+        }
+        if let Some(allow) = self
+            .allow
+            .as_deref()
+            .and_then(|a| HeaderValue::from_str(a).ok())
+        {
+            res.headers_mut().insert(axum::http::header::ALLOW, allow);
         }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut()

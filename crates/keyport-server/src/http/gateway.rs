@@ -9,9 +9,10 @@ use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
 
 use super::error::{put_ratelimit_headers, ApiError};
-use super::extract::{bearer, peer};
+use super::extract::bearer;
 use super::AppState;
 use crate::limiter::UsageEvent;
+use keyport_core::request::{gateway_method, GATEWAY_METHODS};
 use keyport_core::{fold_endpoint, Outcome};
 
 /// Headers that describe one hop, not the message (RFC 9110 §7.6.1).
@@ -47,6 +48,9 @@ async fn forward(s: AppState, req: Request) -> Result<Response, ApiError> {
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
     let country = s.geo.country(req.headers(), peer_ip);
+    if !gateway_method(method.as_str()) {
+        return Err(unknown_method(&s, &key, &country).await);
+    }
     let endpoint = fold_endpoint(method.as_str(), &path);
     let event = UsageEvent {
         outcome: Outcome::Success,
@@ -67,14 +71,15 @@ async fn forward(s: AppState, req: Request) -> Result<Response, ApiError> {
     url.set_path(&join_path(upstream.url.path(), req.uri().path()));
     url.set_query(req.uri().query());
 
-    let mut headers = forwarded_headers(req.headers());
+    let trusted = s.geo.is_trusted(peer_ip);
+    let mut headers = forwarded_headers(req.headers(), trusted, s.geo.header.as_ref());
     headers.insert("x-keyport-key-id", header_value(&verified.key.id));
     headers.insert(
         "x-keyport-account-id",
         header_value(&verified.key.account_id),
     );
-    if let Some(ip) = peer(req.extensions()) {
-        headers.insert("x-forwarded-for", header_value(&ip));
+    if let Some(ip) = peer_ip {
+        set_forwarded(&mut headers, req.headers(), ip, trusted);
     }
     let body = reqwest::Body::wrap_stream(req.into_body().into_data_stream());
     let sent = upstream
@@ -120,6 +125,29 @@ async fn forward(s: AppState, req: Request) -> Result<Response, ApiError> {
     Ok(res)
 }
 
+/// A method outside [`GATEWAY_METHODS`]: never proxied, never recorded as
+/// an endpoint. A known key's request still counts (as `client_error`, or
+/// `rate_limited`) so junk methods cannot be sent for free.
+async fn unknown_method(s: &AppState, key: &keyport_core::SecretKey, country: &str) -> ApiError {
+    let event = UsageEvent {
+        outcome: Outcome::ClientError,
+        endpoint: None,
+        country: Some(country),
+    };
+    let decision = match s.service.admit_counted(key, event).await {
+        Ok(v) => v.decision,
+        Err(e) => return e.into(),
+    };
+    let mut e = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("the gateway proxies only {}", GATEWAY_METHODS.join(", ")),
+    );
+    e.decision = Some(decision);
+    e.allow = Some(GATEWAY_METHODS.join(", "));
+    e
+}
+
 fn header_value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
@@ -128,17 +156,40 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(&name.as_str())
 }
 
-/// The client's headers minus hop-by-hop ones, the credential, `Host`, and
-/// any `X-Keyport-*` a client might forge.
-fn forwarded_headers(h: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::new();
+/// Headers about the client's connection that only this hop may set: a
+/// client could otherwise claim any address, host or scheme upstream.
+const FORWARDING: [&str; 6] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-real-ip",
+];
+
+/// The client's headers minus hop-by-hop ones (the fixed list and any named
+/// in `Connection`), the credential, `Host`, any `X-Keyport-*` a client might
+/// forge, and, unless the peer is a trusted proxy, the forwarding headers
+/// and the country header (a client must not choose its own country).
+fn forwarded_headers(h: &HeaderMap, trusted: bool, country: Option<&HeaderName>) -> HeaderMap {
+    let named_hop: Vec<String> = h
+        .get_all("connection")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let mut out = HeaderMap::with_capacity(h.len() + 4);
     for (name, value) in h {
         let n = name.as_str();
         if is_hop_by_hop(name)
+            || named_hop.iter().any(|x| x == n)
             || n == "authorization"
             || n == "host"
             || n.starts_with("x-keyport-")
             || n == "content-length"
+            || (!trusted && (FORWARDING.contains(&n) || country.is_some_and(|c| c == name)))
         {
             continue;
         }
@@ -148,6 +199,44 @@ fn forwarded_headers(h: &HeaderMap) -> HeaderMap {
         out.insert("content-length", len.clone());
     }
     out
+}
+
+/// `X-Forwarded-For`/`-Host`/`-Proto` and `Forwarded` (RFC 7239) for the
+/// upstream. From a trusted proxy its chain is extended; from anyone else
+/// the headers start here.
+fn set_forwarded(out: &mut HeaderMap, incoming: &HeaderMap, peer: std::net::IpAddr, trusted: bool) {
+    let node = match peer {
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+        std::net::IpAddr::V6(ip) => format!("\"[{ip}]\""),
+    };
+    let host = incoming
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| h.bytes().all(|c| c.is_ascii_graphic()));
+    let mut forwarded = format!("for={node};proto=http");
+    if let Some(h) = host {
+        forwarded.push_str(&format!(";host=\"{h}\""));
+    }
+    let mut xff = peer.to_string();
+    if trusted {
+        if let Some(prev) = incoming.get("forwarded").and_then(|v| v.to_str().ok()) {
+            forwarded = format!("{prev}, {forwarded}");
+        }
+        if let Some(prev) = incoming
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+        {
+            xff = format!("{prev}, {xff}");
+        }
+    }
+    out.insert("forwarded", header_value(&forwarded));
+    out.insert("x-forwarded-for", header_value(&xff));
+    if !trusted || !out.contains_key("x-forwarded-proto") {
+        out.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    }
+    if let Some(h) = host.filter(|_| !trusted || !out.contains_key("x-forwarded-host")) {
+        out.insert("x-forwarded-host", header_value(h));
+    }
 }
 
 fn join_path(base: &str, path: &str) -> String {
@@ -180,14 +269,51 @@ mod tests {
 
     #[test]
     fn strips_credential_and_forged_headers() {
+        let country = HeaderName::from_static("cf-ipcountry");
         let mut h = HeaderMap::new();
         h.insert("authorization", HeaderValue::from_static("Bearer x"));
         h.insert("x-keyport-key-id", HeaderValue::from_static("forged"));
-        h.insert("connection", HeaderValue::from_static("close"));
+        h.insert(
+            "connection",
+            HeaderValue::from_static("close, X-Secret-Hop"),
+        );
+        h.insert("x-secret-hop", HeaderValue::from_static("dropped"));
+        h.insert("forwarded", HeaderValue::from_static("for=1.2.3.4"));
+        h.insert("x-real-ip", HeaderValue::from_static("1.2.3.4"));
+        h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
+        h.insert("cf-ipcountry", HeaderValue::from_static("US"));
         h.insert("x-custom", HeaderValue::from_static("kept"));
-        let out = forwarded_headers(&h);
-        assert_eq!(out.len(), 1);
+        let out = forwarded_headers(&h, false, Some(&country));
+        assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out["x-custom"], "kept");
+        // A trusted proxy's forwarding headers and country pass.
+        let out = forwarded_headers(&h, true, Some(&country));
+        assert_eq!(out["cf-ipcountry"], "US");
+        assert_eq!(out["x-forwarded-for"], "1.2.3.4");
+        assert!(!out.contains_key("x-secret-hop"));
+    }
+
+    #[test]
+    fn forwarding_headers_are_ours() {
+        let mut incoming = HeaderMap::new();
+        incoming.insert("host", HeaderValue::from_static("api.example.com"));
+        incoming.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
+        let mut out = HeaderMap::new();
+        set_forwarded(&mut out, &incoming, "192.0.2.1".parse().unwrap(), false);
+        assert_eq!(out["x-forwarded-for"], "192.0.2.1");
+        assert_eq!(
+            out["forwarded"],
+            "for=192.0.2.1;proto=http;host=\"api.example.com\""
+        );
+        let mut out = HeaderMap::new();
+        set_forwarded(&mut out, &incoming, "10.0.0.1".parse().unwrap(), true);
+        assert_eq!(out["x-forwarded-for"], "203.0.113.9, 10.0.0.1");
+        let mut out = HeaderMap::new();
+        set_forwarded(&mut out, &incoming, "::1".parse().unwrap(), false);
+        assert_eq!(
+            out["forwarded"],
+            "for=\"[::1]\";proto=http;host=\"api.example.com\""
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
+use futures_util::FutureExt;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -65,6 +66,11 @@ pub struct GeoConfig {
 }
 
 impl GeoConfig {
+    /// True when the peer is one of the trusted proxies.
+    pub fn is_trusted(&self, peer: Option<std::net::IpAddr>) -> bool {
+        peer.is_some_and(|ip| self.trusted_proxies.iter().any(|n| n.contains(&ip)))
+    }
+
     /// The country of a request, or `unknown` unless the header came from a
     /// trusted proxy and holds a country code.
     pub fn country(
@@ -72,7 +78,7 @@ impl GeoConfig {
         headers: &axum::http::HeaderMap,
         peer: Option<std::net::IpAddr>,
     ) -> String {
-        let trusted = peer.is_some_and(|ip| self.trusted_proxies.iter().any(|n| n.contains(&ip)));
+        let trusted = self.is_trusted(peer);
         self.header
             .as_ref()
             .filter(|_| trusted)
@@ -154,6 +160,32 @@ impl Service<Request> for Guarded {
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
+        // A bug must never drop the connection: a panic anywhere in a
+        // handler is logged and answered with a plain 500.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.dispatch(req))) {
+            Ok(fut) => Box::pin(async move {
+                match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+                    Ok(res) => res,
+                    Err(panic) => Ok(panicked(panic)),
+                }
+            }),
+            Err(panic) => Box::pin(std::future::ready(Ok(panicked(panic)))),
+        }
+    }
+}
+
+/// The 500 for a handler that panicked; the panic's message goes to the log.
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    ApiError::internal(format!("handler panicked: {what}")).into_response()
+}
+
+impl Guarded {
+    fn dispatch(&mut self, req: Request) -> <Self as Service<Request>>::Future {
         if key_in_url(&req, &self.prefix) {
             tracing::warn!(method = %req.method(), "refused a request with an API key in its URL");
             return Box::pin(std::future::ready(Ok(
@@ -226,7 +258,7 @@ fn timed_out() -> ApiError {
 enum RequestLog {
     Errors,
     Debug {
-        method: axum::http::Method,
+        method: String,
         path: String,
         started: Instant,
     },
@@ -238,8 +270,8 @@ impl RequestLog {
             return RequestLog::Errors;
         }
         RequestLog::Debug {
-            method: req.method().clone(),
-            path: req.uri().path().to_string(),
+            method: keyport_core::usage::truncate(req.method().as_str(), 16).to_string(),
+            path: keyport_core::usage::truncate(req.uri().path(), 256).to_string(),
             started: Instant::now(),
         }
     }

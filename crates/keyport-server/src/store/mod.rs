@@ -140,6 +140,10 @@ pub trait Store: Send + Sync + 'static {
     /// Drops minute rows before `minutes_before` and hour rows (and
     /// breakdowns) before `hours_before`. Day rows are kept.
     async fn prune_usage(&self, minutes_before: i64, hours_before: i64) -> Result<()>;
+    /// Drops audit rows that belong to no account (failed logins with
+    /// unknown credentials, rolled up per minute) older than `before` (unix
+    /// ms). Accounts' own audit rows are never deleted.
+    async fn prune_strangers_audit(&self, before: i64) -> Result<()>;
 
     /// The newest alert of a key and kind, whatever its status.
     async fn latest_alert(&self, key_id: &str, kind: &str) -> Result<Option<Alert>>;

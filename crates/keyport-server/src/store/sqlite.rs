@@ -793,6 +793,14 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn prune_strangers_audit(&self, before: i64) -> Result<()> {
+        sqlx::query("DELETE FROM audit_events WHERE account_id IS NULL AND at < ?")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn prune_usage(&self, minutes_before: i64, hours_before: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM usage_minutes WHERE t < ?")

@@ -307,7 +307,7 @@ async fn validation_errors_are_clear_and_change_nothing() {
 #[tokio::test]
 async fn listing_is_paged_and_bounded() {
     let h = Harness::new().await;
-    let a = h.account(Plan::Free).await;
+    let a = h.account(Plan::Starter).await;
     for i in 0..7 {
         h.create_key(
             &a.admin,
