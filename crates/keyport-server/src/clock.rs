@@ -51,8 +51,14 @@ pub fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
+/// Unix milliseconds as a time; values beyond chrono's range (only a
+/// damaged or hand-edited database holds them) clamp to its ends.
 pub fn from_millis(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+    DateTime::from_timestamp_millis(ms).unwrap_or(if ms < 0 {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
 }
 
 pub fn from_nanos(ns: i64) -> DateTime<Utc> {

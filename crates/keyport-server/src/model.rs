@@ -25,12 +25,13 @@ pub struct Account {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct AccountSettings {
     /// Days between rotations per environment (default live 90, test/staging 30).
-    #[schema(value_type = Object, example = json!({"live": 90, "test": 30, "staging": 30}))]
+    #[schema(value_type = schema::RotationPolicySchema)]
     pub rotation_days: RotationPolicy,
     /// Business hours; traffic outside them can raise `after_hours` alerts.
-    #[schema(value_type = Object, example = json!({"time_zone": "Europe/Berlin", "days": [1,2,3,4,5], "start": "08:00", "end": "18:00"}))]
+    #[schema(value_type = schema::BusinessHoursSchema)]
     pub business_hours: BusinessHours,
     /// ISO country codes keys may be used from; empty means anywhere.
+    #[schema(schema_with = schema::countries)]
     pub allowed_countries: Vec<String>,
 }
 
@@ -149,7 +150,7 @@ impl From<RateLimitOverride> for RateLimitView {
 pub struct AccountView {
     pub id: String,
     pub name: String,
-    #[schema(value_type = String, example = "professional")]
+    #[schema(value_type = schema::PlanSchema)]
     pub plan: Plan,
     pub limits: LimitsView,
     pub created_at: DateTime<Utc>,
@@ -190,17 +191,19 @@ pub struct KeyCount {
 /// `PATCH /v1/account`: only the fields present change.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct UpdateAccountRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<schema::RotationPolicySchema>)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub rotation_days: Option<RotationPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<schema::BusinessHoursSchema>)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub business_hours: Option<BusinessHours>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::countries_update)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub allowed_countries: Option<Vec<String>>,
 }
@@ -211,12 +214,12 @@ pub struct UpdateAccountRequest {
 pub struct KeyView {
     pub id: String,
     pub name: String,
-    #[schema(value_type = String, example = "live")]
+    #[schema(value_type = schema::EnvironmentSchema)]
     pub environment: Environment,
     /// `to_live_`: the key's non-secret beginning.
     pub prefix: String,
     pub last4: String,
-    #[schema(value_type = Vec<String>, example = json!(["read"]))]
+    #[schema(value_type = Vec<schema::ScopeSchema>)]
     pub scopes: Vec<keyport_core::Scope>,
     /// `kind:name` resources; empty means every resource.
     pub resources: Vec<String>,
@@ -301,15 +304,18 @@ impl From<&AuditEvent> for AuditView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
+    #[schema(schema_with = schema::key_name)]
     pub name: String,
-    #[schema(value_type = String, example = "live")]
+    #[schema(value_type = schema::EnvironmentSchema)]
     pub environment: Environment,
-    #[schema(value_type = Vec<String>, example = json!(["read", "write"]))]
+    #[schema(value_type = Vec<schema::ScopeSchema>, min_items = 1, example = json!(["read", "write"]))]
     pub scopes: Vec<keyport_core::Scope>,
     #[serde(default)]
+    #[schema(schema_with = schema::resources)]
     #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
     pub resources: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::expires_at)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub expires_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -317,10 +323,12 @@ pub struct CreateKeyRequest {
     pub rate_limit: Option<RateLimitView>,
     /// SHA-256 (lowercase hex) of a key the caller generated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub key_hash: Option<String>,
     /// The last four characters of that key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9a-f]{4}$")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub last4: Option<String>,
 }
@@ -330,15 +338,18 @@ pub struct CreateKeyRequest {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateKeyRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::key_name_update)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<schema::ScopeSchema>>, min_items = 1)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub scopes: Option<Vec<keyport_core::Scope>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::resources_update)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub resources: Option<Vec<String>>,
     #[serde(
@@ -354,7 +365,7 @@ pub struct UpdateKeyRequest {
         deserialize_with = "double_option",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(schema_with = schema::expires_at)]
     #[cfg_attr(feature = "ts", ts(as = "Option<DateTime<Utc>>", optional = nullable))]
     pub expires_at: Option<Option<DateTime<Utc>>>,
 }
@@ -363,9 +374,13 @@ pub struct UpdateKeyRequest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateKeyRequest {
+    /// SHA-256 (lowercase hex) of a replacement key the caller generated.
     #[serde(default)]
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub key_hash: Option<String>,
+    /// The last four characters of that key.
     #[serde(default)]
+    #[schema(pattern = "^[0-9a-f]{4}$")]
     pub last4: Option<String>,
 }
 
@@ -410,10 +425,11 @@ pub struct VerifyRequest {
     /// The raw key to check. It is hashed at once and never stored or logged.
     pub key: String,
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "read")]
+    #[schema(value_type = Option<schema::ScopeSchema>)]
     pub scope: Option<keyport_core::Scope>,
     /// A `kind:name` resource the request is about, e.g. `project:alpha`.
     #[serde(default)]
+    #[schema(schema_with = schema::verify_resource)]
     pub resource: Option<String>,
 }
 
@@ -431,9 +447,9 @@ pub struct VerifyResponse {
     pub valid: bool,
     pub key_id: String,
     pub account_id: String,
-    #[schema(value_type = String, example = "live")]
+    #[schema(value_type = schema::EnvironmentSchema)]
     pub environment: Environment,
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<schema::ScopeSchema>)]
     pub scopes: Vec<keyport_core::Scope>,
     pub resources: Vec<String>,
     pub ratelimit: RateLimitStatus,
@@ -603,4 +619,226 @@ pub struct Alert {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct AlertList {
     pub alerts: Vec<Alert>,
+}
+
+/// What the OpenAPI document says about the request and response shapes
+/// beyond their Rust types: the bounds the service enforces (so generated
+/// requests reach real code), and the types of `keyport_core` (which does
+/// not depend on utoipa).
+pub mod schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    use utoipa::openapi::{KnownFormat, SchemaFormat};
+    use utoipa::ToSchema;
+
+    /// Where a key is used.
+    #[derive(ToSchema)]
+    #[schema(as = Environment, rename_all = "lowercase")]
+    pub enum EnvironmentSchema {
+        Live,
+        Test,
+        Staging,
+    }
+
+    /// What a key may do: `read` (GET/HEAD on the gateway), `write` (other
+    /// methods), `admin` (the management API; grants read and write too).
+    #[derive(ToSchema)]
+    #[schema(as = Scope, rename_all = "lowercase")]
+    pub enum ScopeSchema {
+        Read,
+        Write,
+        Admin,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(as = Plan, rename_all = "lowercase")]
+    pub enum PlanSchema {
+        Free,
+        Starter,
+        Professional,
+        Enterprise,
+    }
+
+    /// Days between rotations per environment, each 1 to 3650.
+    #[derive(ToSchema)]
+    #[schema(as = RotationPolicy, example = json!({"live": 90, "test": 30, "staging": 30}))]
+    pub struct RotationPolicySchema {
+        #[schema(minimum = 1, maximum = 3650)]
+        pub live: u32,
+        #[schema(minimum = 1, maximum = 3650)]
+        pub test: u32,
+        #[schema(minimum = 1, maximum = 3650)]
+        pub staging: u32,
+    }
+
+    /// Business hours in a time zone; `start` must be before `end`.
+    #[derive(ToSchema)]
+    #[schema(as = BusinessHours, example = json!({"time_zone": "Europe/Berlin", "days": [1, 2, 3, 4, 5], "start": "08:00", "end": "18:00"}))]
+    pub struct BusinessHoursSchema {
+        /// IANA time zone name, e.g. `Europe/Berlin`.
+        #[schema(min_length = 1)]
+        pub time_zone: String,
+        /// ISO week days, 1 = Monday … 7 = Sunday.
+        #[schema(schema_with = week_days)]
+        pub days: Vec<u8>,
+        /// `HH:MM`, local time, inclusive.
+        #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+        pub start: String,
+        /// `HH:MM`, local time, exclusive.
+        #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+        pub end: String,
+    }
+
+    /// An RFC 3339 date-time from 1970-01-01T00:00:00Z to
+    /// 9999-12-31T23:59:59Z: the pattern holds the year to 1970–9999, the
+    /// service refuses anything outside that range in UTC.
+    pub const DATE_PATTERN: &str = "^(19[7-9][0-9]|[2-9][0-9]{3})-";
+
+    pub const DATE_RANGE: &str =
+        "RFC 3339, between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z (others are refused).";
+
+    /// `kind:name`: kind `[a-z][a-z0-9_-]{0,31}`, name 1 to 64 of
+    /// `[A-Za-z0-9._-]` other than `.` and `..`.
+    pub const RESOURCE_PATTERN: &str = concat!(
+        "^[a-z][a-z0-9_-]{0,31}:(",
+        "[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}",
+        "|[.][A-Za-z0-9_-][A-Za-z0-9._-]{0,62}",
+        "|[.][.][A-Za-z0-9._-]{1,62})$"
+    );
+
+    /// A key name: 1 to 100 characters once leading and trailing white
+    /// space is trimmed, none of them control characters, nor invisible or
+    /// direction-changing ones (soft hyphen, zero-width, bidi marks,
+    /// overrides and isolates, BOM).
+    pub const NAME_PATTERN: &str = concat!(
+        "^[\\t\\n\\x0b\\x0c\\r\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*",
+        // The first and last characters: printable, not white space.
+        "[^\\x00-\\x20\\x7f-\\xa0\\xad\\u061c\\u1680\\u180e\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\u3000\\ufeff\\ufff9-\\ufffb]",
+        "(",
+        // Between them: printable, white space allowed.
+        "[^\\x00-\\x1f\\x7f-\\x9f\\xad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb]{0,98}",
+        "[^\\x00-\\x20\\x7f-\\xa0\\xad\\u061c\\u1680\\u180e\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\u3000\\ufeff\\ufff9-\\ufffb]",
+        ")?",
+        "[\\t\\n\\x0b\\x0c\\r\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
+    );
+
+    const NAME_NOTE: &str =
+        "1 to 100 characters once leading and trailing white space is trimmed; \
+        no control characters, and no invisible or direction-changing ones (zero-width, bidi \
+        overrides and isolates, soft hyphen, BOM).";
+
+    fn types(t: Type, nullable: bool) -> SchemaType {
+        if nullable {
+            SchemaType::from_iter([t, Type::Null])
+        } else {
+            SchemaType::new(t)
+        }
+    }
+
+    fn name(nullable: bool) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(types(Type::String, nullable))
+            .pattern(Some(NAME_PATTERN))
+            .description(Some(NAME_NOTE))
+            .examples(["billing worker"])
+    }
+
+    pub fn key_name() -> ObjectBuilder {
+        name(false)
+    }
+
+    /// `null` changes nothing, like an absent field.
+    pub fn key_name_update() -> ObjectBuilder {
+        name(true)
+    }
+
+    fn resource() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(RESOURCE_PATTERN))
+            .examples(["project:alpha"])
+    }
+
+    fn resource_list(nullable: bool) -> ArrayBuilder {
+        ArrayBuilder::new()
+            .schema_type(types(Type::Array, nullable))
+            .items(resource())
+            .max_items(Some(50))
+            .description(Some(
+                "At most 50 `kind:name` resources (duplicates count once); empty means every resource. \
+                 A key limited to `project:alpha` reaches only `/projects/alpha/…` on the gateway.",
+            ))
+    }
+
+    pub fn resources() -> ArrayBuilder {
+        resource_list(false)
+    }
+
+    /// `null` changes nothing, like an absent field.
+    pub fn resources_update() -> ArrayBuilder {
+        resource_list(true)
+    }
+
+    pub fn verify_resource() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(types(Type::String, true))
+            .pattern(Some(RESOURCE_PATTERN))
+            .description(Some(
+                "A `kind:name` resource the request is about, e.g. `project:alpha`.",
+            ))
+    }
+
+    /// A request date: see [`DATE_PATTERN`].
+    pub fn date(nullable: bool) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(types(Type::String, nullable))
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .pattern(Some(DATE_PATTERN))
+            .description(Some(DATE_RANGE))
+    }
+
+    pub fn expires_at() -> ObjectBuilder {
+        date(true).description(Some(
+            "When the key stops working: in the future, and at most 9999-12-31T23:59:59Z \
+             (RFC 3339, from 1970-01-01T00:00:00Z). On PATCH, `null` clears it.",
+        ))
+    }
+
+    fn country(request: bool) -> ObjectBuilder {
+        // The service trims and upper-cases what it is sent.
+        let pattern = if request {
+            "^\\s*[A-Za-z0-9]{2}\\s*$"
+        } else {
+            "^[A-Z0-9]{2}$"
+        };
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(pattern))
+            .examples(["DE"])
+    }
+
+    pub fn countries() -> ArrayBuilder {
+        ArrayBuilder::new().items(country(false)).description(Some(
+            "ISO 3166 alpha-2 country codes keys may be used from; empty means anywhere.",
+        ))
+    }
+
+    pub fn countries_update() -> ArrayBuilder {
+        ArrayBuilder::new()
+            .schema_type(types(Type::Array, true))
+            .items(country(true))
+            .description(Some(
+                "Two-letter country codes (trimmed, any case); empty means anywhere.",
+            ))
+    }
+
+    fn week_days() -> ArrayBuilder {
+        ArrayBuilder::new()
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(7)),
+            )
+            .min_items(Some(1))
+    }
 }

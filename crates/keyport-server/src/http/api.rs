@@ -1,6 +1,6 @@
 //! `/v1` handlers: thin adapters from HTTP to the service.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,7 +10,11 @@ use std::io::Write;
 use utoipa::IntoParams;
 
 use super::error::{put_ratelimit_headers, ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::openapi::{
+    BadRequest, Conflict, Forbidden, Internal, NotFound, PayloadTooLarge, RateLimited,
+    Unauthorized, Unavailable, Unprocessable,
+};
 use super::AppState;
 use crate::model::*;
 use crate::service::Admin;
@@ -20,24 +24,37 @@ use chrono::{DateTime, Utc};
 type ApiResult<T> = Result<T, ApiError>;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
     /// Page size, 1 to 100 (default 50).
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
-    /// `next_cursor` from the previous page.
+    /// `next_cursor` from the previous page; empty or absent for the first.
+    #[param(value_type = String, required = false, pattern = "^([+-]?[0-9]{1,18})?$")]
     pub cursor: Option<String>,
 }
 
 /// The account of the admin key, with its plan limits.
 #[utoipa::path(get, path = "/v1/account", tag = "account", security(("bearer" = [])),
-    responses((status = 200, body = AccountView), (status = 401, body = ErrorBody)))]
+    responses(
+        (status = 200, body = AccountView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn get_account(State(s): State<AppState>, admin: Admin) -> ApiResult<Json<AccountView>> {
     Ok(Json(s.service.account_view(&admin).await?))
 }
 
 /// The account's keys, newest first.
 #[utoipa::path(get, path = "/v1/keys", tag = "keys", params(PageParams), security(("bearer" = [])),
-    responses((status = 200, body = KeyList), (status = 401, body = ErrorBody), (status = 400, body = ErrorBody)))]
+    responses(
+        (status = 200, body = KeyList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn list_keys(
     State(s): State<AppState>,
     admin: Admin,
@@ -53,7 +70,16 @@ pub async fn list_keys(
 /// Creates a key. Without `key_hash`/`last4` the server generates it and
 /// returns it once as `secret`.
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = CreateKeyRequest, security(("bearer" = [])),
-    responses((status = 201, body = CreatedKey), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses(
+        (status = 201, body = CreatedKey),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn create_key(
     State(s): State<AppState>,
     admin: Admin,
@@ -67,22 +93,38 @@ pub async fn create_key(
 
 #[utoipa::path(get, path = "/v1/keys/{id}", tag = "keys", security(("bearer" = [])),
     params(("id" = String, Path, description = "Key id")),
-    responses((status = 200, body = KeyView), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 200, body = KeyView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn get_key(
     State(s): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<KeyView>> {
     Ok(Json(s.service.get_key(&admin, &id).await?))
 }
 
 #[utoipa::path(patch, path = "/v1/keys/{id}", tag = "keys", request_body = UpdateKeyRequest, security(("bearer" = [])),
     params(("id" = String, Path, description = "Key id")),
-    responses((status = 200, body = KeyView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses(
+        (status = 200, body = KeyView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn update_key(
     State(s): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<UpdateKeyRequest>,
 ) -> ApiResult<Json<KeyView>> {
     Ok(Json(s.service.update_key(&admin, &id, req).await?))
@@ -91,37 +133,55 @@ pub async fn update_key(
 /// Revokes a key; the very next request with it is refused.
 #[utoipa::path(post, path = "/v1/keys/{id}/revoke", tag = "keys", security(("bearer" = [])),
     params(("id" = String, Path, description = "Key id")),
-    responses((status = 200, body = KeyView), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 200, body = KeyView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn revoke_key(
     State(s): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<KeyView>> {
     Ok(Json(s.service.revoke_key(&admin, &id).await?))
 }
 
 /// Creates a replacement with the same settings, linked both ways; the old
-/// key stays active until revoked.
+/// key stays active until revoked. The body is optional: without one (or
+/// with `null`) the server generates the new key.
 #[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", request_body(content = Option<RotateKeyRequest>), security(("bearer" = [])),
     params(("id" = String, Path, description = "Key id of the key to replace")),
-    responses((status = 201, body = CreatedKey), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses(
+        (status = 201, body = CreatedKey),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn rotate_key(
     State(s): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
+    ApiPath(id): ApiPath<String>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
-    // An empty body is allowed: the server then generates the new key.
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::payload_too_large()
+        } else {
+            ApiError::invalid(e.body_text())
+        }
+    })?;
     let req = if body.iter().all(u8::is_ascii_whitespace) {
         RotateKeyRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_request",
-                e.to_string(),
-            )
-        })?
+        parse_json::<Option<RotateKeyRequest>>(&body)?.unwrap_or_default()
     };
     Ok((
         StatusCode::CREATED,
@@ -131,7 +191,12 @@ pub async fn rotate_key(
 
 /// Append-only audit events of the account, newest first.
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", params(PageParams), security(("bearer" = [])),
-    responses((status = 200, body = AuditList), (status = 401, body = ErrorBody)))]
+    responses(
+        (status = 200, body = AuditList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn audit(
     State(s): State<AppState>,
     admin: Admin,
@@ -148,10 +213,23 @@ pub async fn audit(
 /// the key's limits.
 #[utoipa::path(post, path = "/v1/verify", tag = "verify", request_body = VerifyRequest,
     responses(
-        (status = 200, body = VerifyResponse, headers(("X-RateLimit-Limit" = u32), ("X-RateLimit-Remaining" = u64), ("X-RateLimit-Reset" = i64))),
-        (status = 401, body = ErrorBody, description = "unknown, revoked, expired or malformed key"),
-        (status = 403, body = ErrorBody, description = "scope or resource not granted"),
-        (status = 429, body = ErrorBody, headers(("Retry-After" = u64)))))]
+        (status = 200, body = VerifyResponse, description = "The key is valid for this scope and resource.",
+            headers(
+                ("X-RateLimit-Limit" = u32, description = "Requests per minute the key may make."),
+                ("X-RateLimit-Remaining" = u64, description = "Requests left now."),
+                ("X-RateLimit-Reset" = i64, description = "Unix seconds when the limit is whole again."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, body = ErrorBody, description = "`forbidden`: the key is valid but not granted this scope or resource.",
+            headers(
+                ("X-RateLimit-Limit" = u32, description = "Requests per minute the key may make."),
+                ("X-RateLimit-Remaining" = u64, description = "Requests left now."),
+                ("X-RateLimit-Reset" = i64, description = "Unix seconds when the limit is whole again."))),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn verify(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<VerifyRequest>,
@@ -250,7 +328,13 @@ async fn read_json<T: serde::de::DeserializeOwned>(
             }
         })?
         .to_bytes();
-    serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
+    parse_json(&bytes)
+}
+
+/// A JSON body: syntax errors are `400`, values of the wrong shape `422`
+/// (as [`ApiJson`] answers them).
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_request",
@@ -279,7 +363,15 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
 
 /// Changes the rotation policy, business hours or allowed countries.
 #[utoipa::path(patch, path = "/v1/account", tag = "account", request_body = UpdateAccountRequest, security(("bearer" = [])),
-    responses((status = 200, body = AccountView), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses(
+        (status = 200, body = AccountView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn update_account(
     State(s): State<AppState>,
     admin: Admin,
@@ -288,14 +380,22 @@ pub async fn update_account(
     Ok(Json(s.service.update_account(&admin, req).await?))
 }
 
+/// The window of a usage query: `from` must be before `to`, and the window
+/// at most 50,000 steps long.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UsageParams {
-    /// RFC 3339; default `to` − 24 h. Floored to the step.
+    /// RFC 3339, between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z;
+    /// default `to` − 24 h. Floored to the step.
+    #[param(value_type = String, format = DateTime, required = false, pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     pub from: Option<DateTime<Utc>>,
-    /// RFC 3339; default now. Ceiled to the step.
+    /// RFC 3339, between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z;
+    /// default now. Ceiled to the step.
+    #[param(value_type = String, format = DateTime, required = false, pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     pub to: Option<DateTime<Utc>>,
     /// minute, hour or day; default from the span (≤ 6 h minute, ≤ 14 d hour, else day).
+    #[param(value_type = Step, required = false)]
     pub step: Option<Step>,
 }
 
@@ -306,11 +406,17 @@ fn window(s: &AppState, p: &UsageParams) -> ApiResult<Window> {
 /// A key's requests over time by outcome (zero-filled), with endpoint and
 /// country breakdowns. At most 50,000 points per call.
 #[utoipa::path(get, path = "/v1/keys/{id}/usage", tag = "usage", params(("id" = String, Path, description = "Key id"), UsageParams), security(("bearer" = [])),
-    responses((status = 200, body = KeyUsage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 200, body = KeyUsage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn key_usage(
     State(s): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(p): ApiQuery<UsageParams>,
 ) -> ApiResult<Json<KeyUsage>> {
     let w = window(&s, &p)?;
@@ -319,11 +425,19 @@ pub async fn key_usage(
 
 /// The same series as CSV, for export.
 #[utoipa::path(get, path = "/v1/keys/{id}/usage.csv", tag = "usage", params(("id" = String, Path, description = "Key id"), UsageParams), security(("bearer" = [])),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 200, content_type = "text/csv", body = String,
+            description = "`t,success,client_error,server_error,rate_limited,denied`, one line per step.",
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"<id>-usage.csv\"`"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn key_usage_csv(
     State(s): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(p): ApiQuery<UsageParams>,
 ) -> ApiResult<Response> {
     let w = window(&s, &p)?;
@@ -342,7 +456,12 @@ pub async fn key_usage_csv(
 /// All keys of the account in one call: their requests together over time
 /// by outcome, and totals per key (busiest first).
 #[utoipa::path(get, path = "/v1/usage", tag = "usage", params(UsageParams), security(("bearer" = [])),
-    responses((status = 200, body = AccountUsage), (status = 400, body = ErrorBody)))]
+    responses(
+        (status = 200, body = AccountUsage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn account_usage(
     State(s): State<AppState>,
     admin: Admin,
@@ -353,17 +472,32 @@ pub async fn account_usage(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlertParams {
     /// `open` (default) or `all`.
+    #[param(schema_with = alert_filter, required = false)]
     pub status: Option<String>,
     /// 1 to 500, default 100.
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+}
+
+fn alert_filter() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["open", "all"]))
+        .build()
 }
 
 /// Anomaly alerts and rotation reminders together, newest first.
 #[utoipa::path(get, path = "/v1/alerts", tag = "alerts", params(AlertParams), security(("bearer" = [])),
-    responses((status = 200, body = AlertList), (status = 400, body = ErrorBody)))]
+    responses(
+        (status = 200, body = AlertList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn list_alerts(
     State(s): State<AppState>,
     admin: Admin,
@@ -380,11 +514,17 @@ pub async fn list_alerts(
 }
 
 #[utoipa::path(post, path = "/v1/alerts/{id}/ack", tag = "alerts", params(("id" = String, Path, description = "Alert id")), security(("bearer" = [])),
-    responses((status = 200, body = Alert), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 200, body = Alert),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn ack_alert(
     State(s): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Alert>> {
     Ok(Json(s.service.ack_alert(&admin, &id).await?))
 }

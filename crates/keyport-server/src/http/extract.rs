@@ -102,6 +102,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// `Path<T>` with the API's error shape on rejection (e.g. a segment that
+/// is not UTF-8 once percent-decoded).
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(v) = axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|r| ApiError::invalid(r.body_text()))?;
+        Ok(Self(v))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -300,6 +300,52 @@ mod tests {
     use super::*;
     use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_logged_500_not_a_dropped_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("k.db").display());
+        let store = crate::store::open(&url).await.unwrap();
+        let clock = Arc::new(crate::clock::SystemClock);
+        let service = Arc::new(
+            KeyService::open(store, clock, Default::default())
+                .await
+                .unwrap(),
+        );
+        let state = AppState::new(service.clone(), None, GeoConfig::default());
+        let boom = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    if true {
+                        panic!("a bug");
+                    }
+                    "unreachable"
+                }),
+            )
+            .route(
+                "/sync-boom",
+                get(|| -> std::future::Ready<&'static str> { panic!("a sync bug") }),
+            );
+        let mut guarded = Guarded {
+            inner: boom,
+            state,
+            prefix: Arc::new(service.prefix().clone()),
+            timeout: Duration::from_secs(5),
+            max_json_bytes: 1024,
+        };
+        for path in ["/boom", "/sync-boom"] {
+            let req = Request::builder().uri(path).body(Body::empty()).unwrap();
+            let res = guarded.call(req).await.unwrap();
+            assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["error"]["code"], "internal");
+            assert_eq!(v["error"]["message"], "internal error", "nothing leaks");
+        }
+    }
+
     #[test]
     fn country_only_from_trusted_proxies() {
         let geo = GeoConfig {

@@ -1,11 +1,20 @@
-//! The OpenAPI document, generated from the handlers' annotations.
+//! The OpenAPI document, generated from the handlers' annotations, and the
+//! error responses they share. `scripts/schemathesis.sh` fuzzes the served
+//! document against the real binary, so what it says is what the service
+//! does: every endpoint, every error it can answer, the bounds it enforces.
 
-use axum::Json;
+use axum::body::Bytes;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::{Modify, OpenApi, ToResponse};
 
 use super::api;
 use super::error::{ErrorBody, ErrorDetail};
+use crate::model::schema::{
+    BusinessHoursSchema, EnvironmentSchema, PlanSchema, RotationPolicySchema, ScopeSchema,
+};
 use crate::model::*;
 
 #[derive(OpenApi)]
@@ -14,20 +23,33 @@ use crate::model::*;
         title = "Keyport key service",
         description = "Create, scope, rotate and revoke API keys; verify them; enforce per-plan rate limits. \
             Credentials go only in `Authorization: Bearer <key>`; a key in a URL is refused with `key_in_url`. \
-            Every request outside /v1 is the gateway: authenticated, checked, rate-limited and proxied upstream."
+            Every request outside /v1 is the gateway: authenticated, checked, rate-limited and proxied upstream.\n\n\
+            Errors are `{\"error\":{\"code\":\"…\",\"message\":\"…\"}}` with a stable `code`. Any request can be \
+            answered `400 key_in_url` (before routing), `500 internal` and `503 timeout` (or `503 unavailable`, \
+            with `Retry-After`, when the server is at its connection cap); a method a path does not take is \
+            `405 method_not_allowed` with an `Allow` header; an unknown path under /v1 is `404 not_found`. \
+            Dates are RFC 3339 between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z."
     ),
     paths(
-        api::get_account, api::list_keys, api::create_key, api::get_key, api::update_key,
-        api::revoke_key, api::rotate_key, api::audit, api::verify, api::update_account,
-        api::key_usage, api::key_usage_csv, api::account_usage, api::list_alerts, api::ack_alert
+        api::get_account, api::update_account, api::list_keys, api::create_key, api::get_key,
+        api::update_key, api::revoke_key, api::rotate_key, api::audit, api::verify,
+        api::key_usage, api::key_usage_csv, api::account_usage, api::list_alerts, api::ack_alert,
+        serve
     ),
-    components(schemas(
-        AccountView, LimitsView, KeyView, KeyStatus, RateLimitView, KeyList, CreatedKey,
-        CreateKeyRequest, UpdateKeyRequest, RotateKeyRequest, AuditView, AuditList,
-        VerifyRequest, VerifyResponse, RateLimitStatus, ErrorBody, ErrorDetail,
-        AccountSettings, UpdateAccountRequest, Step, UsagePoint, EndpointCount, CountryCount, KeyUsage,
-        KeyTotals, AccountUsage, AlertStatus, Alert, AlertList
-    )),
+    components(
+        schemas(
+            AccountView, LimitsView, KeyView, KeyStatus, RateLimitView, KeyList, CreatedKey,
+            CreateKeyRequest, UpdateKeyRequest, RotateKeyRequest, AuditView, AuditList,
+            VerifyRequest, VerifyResponse, RateLimitStatus, ErrorBody, ErrorDetail,
+            AccountSettings, UpdateAccountRequest, Step, UsagePoint, EndpointCount, CountryCount,
+            KeyUsage, KeyTotals, AccountUsage, AlertStatus, Alert, AlertList,
+            EnvironmentSchema, ScopeSchema, PlanSchema, RotationPolicySchema, BusinessHoursSchema
+        ),
+        responses(
+            BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+            Unprocessable, RateLimited, MethodNotAllowed, Internal, Unavailable
+        )
+    ),
     modifiers(&BearerAuth),
     tags(
         (name = "account", description = "The account an admin key belongs to"),
@@ -36,9 +58,78 @@ use crate::model::*;
         (name = "verify", description = "Key verification for your API servers"),
         (name = "usage", description = "Per-key usage series, breakdowns and account totals"),
         (name = "alerts", description = "Anomaly alerts and rotation reminders"),
+        (name = "meta", description = "This document"),
     )
 )]
 pub struct ApiDoc;
+
+// ---- the error responses the operations share ----
+
+/// `invalid_request`: a malformed query string, cursor, JSON body or
+/// `Content-Type`, or a value out of range; or `key_in_url`: the URL holds
+/// an API key (in any encoding), refused before routing.
+#[derive(ToResponse)]
+pub struct BadRequest(pub ErrorBody);
+
+/// `unauthorized`: no credential, a malformed `Authorization` header, or a
+/// key that is unknown, revoked, expired or lacks the `admin` scope (all
+/// answered alike).
+#[derive(ToResponse)]
+#[response(headers(("WWW-Authenticate" = String, description = "Always `Bearer`.")))]
+pub struct Unauthorized(pub ErrorBody);
+
+/// `forbidden`: the admin key may not do this, because the key would get
+/// more than the admin key has itself (scopes, resources, environment), or
+/// because account settings need a live admin key without resource limits.
+#[derive(ToResponse)]
+pub struct Forbidden(pub ErrorBody);
+
+/// `not_found`: no such key or alert in this account.
+#[derive(ToResponse)]
+pub struct NotFound(pub ErrorBody);
+
+/// `conflict`: the request clashes with the key's state (revoked, already
+/// rotated, a duplicate `key_hash`); `limit_exceeded`: the account holds as
+/// many active keys as its plan allows.
+#[derive(ToResponse)]
+pub struct Conflict(pub ErrorBody);
+
+/// `payload_too_large`: the body is over the JSON size limit (64 KiB by
+/// default).
+#[derive(ToResponse)]
+pub struct PayloadTooLarge(pub ErrorBody);
+
+/// `invalid_request`: well-formed JSON whose values the service refuses: a
+/// wrong type or unknown field, or a value that breaks a rule (see the
+/// request schema), e.g. `expires_at` in the past or a rate limit above the
+/// plan's.
+#[derive(ToResponse)]
+pub struct Unprocessable(pub ErrorBody);
+
+/// `rate_limited`: over the key's per-minute, burst or per-day limit.
+#[derive(ToResponse)]
+#[response(headers(
+    ("Retry-After" = u64, description = "Seconds until a request can succeed."),
+    ("X-RateLimit-Limit" = u32, description = "Requests per minute the key may make."),
+    ("X-RateLimit-Remaining" = u64, description = "Requests left now."),
+    ("X-RateLimit-Reset" = i64, description = "Unix seconds when the limit is whole again."),
+))]
+pub struct RateLimited(pub ErrorBody);
+
+/// `method_not_allowed`: the path exists but does not take this method.
+#[derive(ToResponse)]
+#[response(headers(("Allow" = String, description = "The methods the path takes.")))]
+pub struct MethodNotAllowed(pub ErrorBody);
+
+/// `internal`: the service failed (details go to its log only).
+#[derive(ToResponse)]
+pub struct Internal(pub ErrorBody);
+
+/// `timeout`: the request took longer than the server's request timeout;
+/// or `unavailable` (with `Retry-After`): the server is at its connection
+/// cap.
+#[derive(ToResponse)]
+pub struct Unavailable(pub ErrorBody);
 
 struct BearerAuth;
 
@@ -53,6 +144,233 @@ impl Modify for BearerAuth {
     }
 }
 
-pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// The document as served. utoipa cannot mark a response header required,
+/// and every header this document names is always sent with its response,
+/// so each is marked here: a client (or a fuzzer) can rely on them.
+pub fn document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
+    require_headers(&mut doc);
+    doc
+}
+
+fn require_headers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::Object(headers)) = map.get_mut("headers") {
+                for h in headers.values_mut() {
+                    if let serde_json::Value::Object(h) = h {
+                        h.insert("required".into(), true.into());
+                    }
+                }
+            }
+            for (key, child) in map.iter_mut() {
+                if key != "headers" {
+                    require_headers(child);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(require_headers),
+        _ => {}
+    }
+}
+
+/// This document: OpenAPI 3.1.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta",
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document of this API", body = Object),
+        (status = 400, response = BadRequest),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
+pub async fn serve() -> Response {
+    static DOC: OnceLock<Bytes> = OnceLock::new();
+    let body = DOC.get_or_init(|| {
+        Bytes::from(serde_json::to_vec(&document()).expect("the document serialises"))
+    });
+    ([(CONTENT_TYPE, "application/json")], body.clone()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+        let mut out = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                out.push((method.to_uppercase(), path.clone(), op));
+            }
+        }
+        out
+    }
+
+    fn statuses(op: &Value) -> Vec<&str> {
+        op["responses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Every operation lists the errors any request can get, and the ones
+    /// its credential, parameters and body can cause.
+    #[test]
+    fn every_operation_documents_its_errors() {
+        let doc = document();
+        let ops = operations(&doc);
+        assert_eq!(
+            ops.len(),
+            16,
+            "{:?}",
+            ops.iter().map(|o| &o.1).collect::<Vec<_>>()
+        );
+        for (method, path, op) in ops {
+            let s = statuses(op);
+            let has = |code: &str| s.contains(&code);
+            for code in ["400", "500", "503"] {
+                assert!(has(code), "{method} {path} lacks {code}");
+            }
+            // Verify answers 401 for the key it checks, not for a credential.
+            let secured = op.get("security").is_some() || path == "/v1/verify";
+            assert_eq!(secured, has("401"), "{method} {path}: 401 iff secured");
+            if op.get("requestBody").is_some() {
+                for code in ["413", "422"] {
+                    assert!(has(code), "{method} {path} lacks {code}");
+                }
+            }
+            if path.contains("{id}") {
+                assert!(has("404"), "{method} {path} lacks 404");
+            }
+            if matches!(method.as_str(), "POST" | "PATCH") && path.starts_with("/v1/keys") {
+                assert!(has("403"), "{method} {path} lacks 403");
+            }
+            for (code, response) in op["responses"].as_object().unwrap() {
+                if code.starts_with('2') {
+                    continue;
+                }
+                let body = if let Some(r) = response.get("$ref") {
+                    let name = r.as_str().unwrap().rsplit('/').next().unwrap();
+                    &doc["components"]["responses"][name]
+                } else {
+                    response
+                };
+                assert_eq!(
+                    body["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{method} {path} {code}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn query_parameters_are_in_the_query_and_optional() {
+        let doc = document();
+        for (method, path, op) in operations(&doc) {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap();
+                if name == "id" {
+                    assert_eq!(p["in"], "path", "{method} {path}");
+                    assert_eq!(p["required"], true);
+                } else {
+                    assert_eq!(p["in"], "query", "{method} {path} {name}");
+                    assert_ne!(p["required"], true, "{method} {path} {name}");
+                    let schema = p["schema"].to_string();
+                    assert!(
+                        !schema.contains("\"null\""),
+                        "{method} {path} {name}: a query value is never null: {schema}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn headers_are_required_and_rate_limits_documented() {
+        let doc = document();
+        let limited = &doc["components"]["responses"]["RateLimited"]["headers"];
+        for h in [
+            "Retry-After",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+        ] {
+            assert_eq!(limited[h]["required"], true, "{h}");
+        }
+        let verify = &doc["paths"]["/v1/verify"]["post"]["responses"];
+        assert_eq!(
+            verify["200"]["headers"]["X-RateLimit-Limit"]["required"],
+            true
+        );
+        assert_eq!(verify["429"]["$ref"], "#/components/responses/RateLimited");
+        let auth = &doc["components"]["responses"]["Unauthorized"]["headers"];
+        assert_eq!(auth["WWW-Authenticate"]["required"], true);
+        let csv = &doc["paths"]["/v1/keys/{id}/usage.csv"]["get"]["responses"]["200"];
+        assert!(csv["content"].get("text/csv").is_some());
+    }
+
+    /// The service's own bounds, as the document states them.
+    #[test]
+    fn request_bounds() {
+        let doc = document();
+        let create = &doc["components"]["schemas"]["CreateKeyRequest"]["properties"];
+        let name = matcher(create["name"]["pattern"].as_str().unwrap());
+        assert!(name("billing worker"));
+        assert!(name("  padded  "));
+        assert!(name(&"x".repeat(100)));
+        assert!(name(&format!("  {}  ", "x".repeat(100))));
+        assert!(!name(&"x".repeat(101)));
+        assert!(!name(""));
+        assert!(!name("   "));
+        assert!(!name("a\u{0007}b"));
+        assert!(!name("evil\u{202E}txt"));
+        assert!(!name("zero\u{200B}width"));
+        assert_eq!(create["resources"]["maxItems"], 50);
+        let resource = matcher(create["resources"]["items"]["pattern"].as_str().unwrap());
+        for ok in ["project:alpha", "a:.x", "a:..x", "k-1_:A.b-c_9"] {
+            assert!(resource(ok), "{ok}");
+            assert!(ok.parse::<keyport_core::Resource>().is_ok(), "{ok}");
+        }
+        for bad in [
+            "project",
+            "project:",
+            "Project:a",
+            "a:.",
+            "a:..",
+            "a:b c",
+            "a:b:c",
+        ] {
+            assert!(!resource(bad), "{bad}");
+            assert!(bad.parse::<keyport_core::Resource>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            doc["components"]["schemas"]["Scope"]["enum"],
+            serde_json::json!(["read", "write", "admin"])
+        );
+        assert_eq!(
+            doc["components"]["schemas"]["Environment"]["enum"],
+            serde_json::json!(["live", "test", "staging"])
+        );
+        let expires = &create["expires_at"];
+        assert_eq!(expires["format"], "date-time");
+        assert!(expires["description"]
+            .as_str()
+            .unwrap()
+            .contains("9999-12-31T23:59:59Z"));
+        let page = &doc["paths"]["/v1/keys"]["get"]["parameters"];
+        let limit = page
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap();
+        assert_eq!(limit["schema"]["minimum"], 1);
+        assert_eq!(limit["schema"]["maximum"], crate::service::MAX_PAGE);
+    }
+
+    fn matcher(pattern: &str) -> impl Fn(&str) -> bool {
+        let re = regex::Regex::new(pattern).unwrap();
+        move |s: &str| re.is_match(s)
+    }
 }
