@@ -108,6 +108,8 @@ log "creating an enterprise account"
   >"$TMP/admin.key"
 chmod 600 "$TMP/admin.key"
 
+# Enterprise accounts hold 1,000 active keys unless the server allows more.
+export KEYPORT_ENTERPRISE_KEY_CAP=$((KEYS + 10))
 "${SERVER_PIN[@]}" "$SERVER_BIN" serve --listen 127.0.0.1:0 --database "$DB" >"$TMP/server.out" 2>>"$TMP/server.log" &
 SERVER_PID=$!
 "${SERVER_PIN[@]}" "$HELLO_BIN" --listen 127.0.0.1:0 >"$TMP/hello.out" 2>"$TMP/hello.log" &
