@@ -26,6 +26,7 @@ struct Real {
     admin: String,
     http: reqwest::Client,
     args: Vec<String>,
+    envs: Vec<(String, String)>,
 }
 
 impl Drop for Real {
@@ -37,13 +38,24 @@ impl Drop for Real {
     }
 }
 
+/// The binary under attack: this build's, or any other named by
+/// `KEYPORT_ATTACK_BIN` (to show an older build falls to these attacks).
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_keyport-server"))
+    match std::env::var_os("KEYPORT_ATTACK_BIN") {
+        Some(path) => Command::new(path),
+        None => Command::new(env!("CARGO_BIN_EXE_keyport-server")),
+    }
 }
 
 impl Real {
     /// An account on `plan` (created with the CLI) and a server with `args`.
     async fn start(plan: &str, args: &[&str]) -> Self {
+        Self::start_env(plan, args, &[]).await
+    }
+
+    /// [`Real::start`] with settings given as environment variables (an
+    /// older build that lacks a flag still starts, and shows its weakness).
+    async fn start_env(plan: &str, args: &[&str], envs: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = format!("sqlite://{}", dir.path().join("k.db").display());
         let out = bin()
@@ -81,6 +93,10 @@ impl Real {
             admin: v["admin_key"].as_str().unwrap().to_string(),
             http: reqwest::Client::new(),
             args: all.iter().map(|s| s.to_string()).collect(),
+            envs: envs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         real.boot();
         real
@@ -94,6 +110,7 @@ impl Real {
             .unwrap();
         let mut child = bin()
             .args(&self.args)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "keyport_server=debug")
             .stdout(Stdio::piped())
             .stderr(log)
@@ -286,9 +303,13 @@ async fn junk_methods_are_refused_and_never_stored() {
 // 2. Slowloris and connection floods.
 #[tokio::test]
 async fn slow_and_idle_connections_are_cut_off_and_excess_refused_fast() {
-    let r = Real::start(
+    let r = Real::start_env(
         "free",
-        &["--header-timeout-secs", "2", "--max-connections", "40"],
+        &[],
+        &[
+            ("KEYPORT_HEADER_TIMEOUT_SECS", "2"),
+            ("KEYPORT_MAX_CONNECTIONS", "40"),
+        ],
     )
     .await;
     // 30 clients send half a request head and then nothing; 5 send nothing.
