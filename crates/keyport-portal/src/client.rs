@@ -9,7 +9,7 @@ use keyport_server::model::{
     AccountUsage, AccountView, Alert, AlertList, AuditList, CreateKeyRequest, CreatedKey, KeyList,
     KeyUsage, KeyView, RotateKeyRequest, Step, UpdateKeyRequest,
 };
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderMap, CONTENT_LENGTH, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -25,6 +25,18 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest server message shown to the user.
 const MAX_MESSAGE: usize = 300;
+
+/// The most the portal reads of an ordinary JSON answer (a key page, the
+/// audit log, 500 alerts, the account): a service that sends more is not
+/// one the portal can trust, so it stops reading rather than buffer it all.
+pub const MAX_JSON_BODY: usize = 16 << 20;
+/// A usage answer: up to 50,000 points (about 10 MB with every count at
+/// its largest), and for the account a total per key, revoked keys too.
+pub const MAX_USAGE_BODY: usize = 64 << 20;
+/// A usage CSV: up to 50,000 rows of at most about 126 bytes (6.3 MB).
+pub const MAX_CSV_BODY: usize = 16 << 20;
+/// An error answer: only its short message is ever used.
+const MAX_ERROR_BODY: usize = 64 << 10;
 
 /// Checks and normalises a service address typed by the user:
 /// `http(s)://host[:port][/path]`, without credentials, query or fragment; a
@@ -66,11 +78,15 @@ pub fn normalize_service_url(input: &str) -> Result<Url> {
     Ok(url)
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// Whether `url` names this machine: `localhost`, `127.0.0.0/8` or `::1`
+/// (also written as `::ffff:127.x.y.z`).
+pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
         None => false,
     }
 }
@@ -121,8 +137,76 @@ impl UsageQuery {
     }
 }
 
+/// The proxy a client may use to reach a service on another machine. A
+/// service on this machine (loopback) is always reached directly, whatever
+/// is chosen here: its admin key must never pass through a proxy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ProxyChoice {
+    /// The system's settings: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and
+    /// `NO_PROXY` (reqwest's rules).
+    #[default]
+    System,
+    /// This proxy for every request (what a system setting resolves to;
+    /// lets tests point a client at a proxy without changing the process
+    /// environment).
+    Explicit(Url),
+}
+
+/// How much of an answer a call reads, and what to suggest past it.
+#[derive(Debug, Clone, Copy)]
+struct BodyLimit {
+    bytes: usize,
+    advice: &'static str,
+}
+
+impl BodyLimit {
+    const JSON: Self = Self {
+        bytes: MAX_JSON_BODY,
+        advice: "",
+    };
+    const USAGE: Self = Self {
+        bytes: MAX_USAGE_BODY,
+        advice: " For usage, a shorter range or a larger step asks for less.",
+    };
+    const CSV: Self = Self {
+        bytes: MAX_CSV_BODY,
+        advice: " For usage, a shorter range or a larger step asks for less.",
+    };
+}
+
+/// Why a body was not read whole.
+enum ReadError {
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+/// Reads `res`'s body up to `limit` bytes, chunk by chunk: a larger body
+/// (announced or not) is refused without being buffered.
+async fn read_limited(
+    mut res: reqwest::Response,
+    limit: usize,
+) -> std::result::Result<Vec<u8>, ReadError> {
+    let announced = res
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(ReadError::TooLarge);
+    }
+    let mut body = Vec::with_capacity(announced.map_or(0, |n| n as usize).min(64 << 10));
+    while let Some(chunk) = res.chunk().await.map_err(ReadError::Transport)? {
+        if chunk.len() > limit - body.len() {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 pub struct ServiceClient {
     http: reqwest::Client,
+    proxy: ProxyChoice,
     base: Url,
     credential: SecretKey,
     /// The credential's prefix, to spot key-shaped text in server messages.
@@ -140,23 +224,49 @@ impl fmt::Debug for ServiceClient {
 
 impl ServiceClient {
     /// A client for the service at `base` (already normalised) acting with
-    /// the admin key `credential`.
+    /// the admin key `credential`, through the system's proxy settings (never
+    /// for a service on this machine).
     pub fn new(base: Url, credential: SecretKey) -> Result<Self> {
-        let http = reqwest::Client::builder()
+        Self::with_proxy(base, credential, ProxyChoice::System)
+    }
+
+    /// [`ServiceClient::new`] with the proxy for a service on another
+    /// machine chosen here. A loopback service is reached directly anyway.
+    pub fn with_proxy(base: Url, credential: SecretKey, proxy: ProxyChoice) -> Result<Self> {
+        let setup_failed = || PortalError::Internal("Could not set up the HTTP client.".into());
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             // Never follow a redirect with the credential.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("keyport-portal/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|_| PortalError::Internal("Could not set up the HTTP client.".into()))?;
+            .user_agent(concat!("keyport-portal/", env!("CARGO_PKG_VERSION")));
+        builder = if is_loopback(&base) {
+            // No proxy, not even the system's: the admin key (the embedded
+            // service's too) goes straight to this machine.
+            builder.no_proxy()
+        } else {
+            match &proxy {
+                ProxyChoice::System => builder,
+                ProxyChoice::Explicit(url) => {
+                    builder.proxy(reqwest::Proxy::all(url.as_str()).map_err(|_| setup_failed())?)
+                }
+            }
+        };
+        let http = builder.build().map_err(|_| setup_failed())?;
         let prefix = key_prefix_of(credential.expose()).ok();
         Ok(Self {
             http,
+            proxy,
             base,
             credential,
             prefix,
         })
+    }
+
+    /// A client for the same service (and proxy choice) acting with another
+    /// admin key.
+    pub fn with_credential(&self, credential: SecretKey) -> Result<Self> {
+        Self::with_proxy(self.base.clone(), credential, self.proxy.clone())
     }
 
     /// The service address, e.g. `http://127.0.0.1:41234`.
@@ -246,11 +356,12 @@ impl ServiceClient {
     /// A key's requests over time by outcome, with breakdowns.
     pub async fn key_usage(&self, id: &str, window: &UsageQuery) -> Result<KeyUsage> {
         let query = window.query();
-        self.call(
+        self.call_limited(
             Method::GET,
             &["v1", "keys", id, "usage"],
             &query,
             None::<&()>,
+            BodyLimit::USAGE,
         )
         .await
     }
@@ -264,16 +375,23 @@ impl ServiceClient {
                 &["v1", "keys", id, "usage.csv"],
                 &query,
                 None::<&()>,
+                BodyLimit::CSV,
             )
             .await?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| self.not_understood())
+        String::from_utf8(bytes).map_err(|_| self.not_understood())
     }
 
     /// All keys' traffic together, and totals per key.
     pub async fn account_usage(&self, window: &UsageQuery) -> Result<AccountUsage> {
         let query = window.query();
-        self.call(Method::GET, &["v1", "usage"], &query, None::<&()>)
-            .await
+        self.call_limited(
+            Method::GET,
+            &["v1", "usage"],
+            &query,
+            None::<&()>,
+            BodyLimit::USAGE,
+        )
+        .await
     }
 
     /// Open alerts, or (`all`) every alert, newest first.
@@ -309,18 +427,32 @@ impl ServiceClient {
         query: &[(&str, String)],
         body: Option<&B>,
     ) -> Result<T> {
-        let bytes = self.send(method, segments, query, body).await?;
+        self.call_limited(method, segments, query, body, BodyLimit::JSON)
+            .await
+    }
+
+    async fn call_limited<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<&B>,
+        limit: BodyLimit,
+    ) -> Result<T> {
+        let bytes = self.send(method, segments, query, body, limit).await?;
         serde_json::from_slice(&bytes).map_err(|_| self.not_understood())
     }
 
-    /// The body of a successful answer, or the error it stands for.
+    /// The body of a successful answer (at most `limit`), or the error it
+    /// stands for.
     async fn send<B: Serialize + ?Sized>(
         &self,
         method: Method,
         segments: &[&str],
         query: &[(&str, String)],
         body: Option<&B>,
-    ) -> Result<bytes::Bytes> {
+        limit: BodyLimit,
+    ) -> Result<Vec<u8>> {
         let mut req = self
             .http
             .request(method, self.endpoint(segments, query))
@@ -330,12 +462,28 @@ impl ServiceClient {
         }
         let res = req.send().await.map_err(|e| self.transport_error(&e))?;
         let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.bytes().await.map_err(|e| self.transport_error(&e))?;
         if status.is_success() {
-            return Ok(bytes);
+            return read_limited(res, limit.bytes).await.map_err(|e| match e {
+                ReadError::TooLarge => self.too_large(limit),
+                ReadError::Transport(e) => self.transport_error(&e),
+            });
         }
+        let headers = res.headers().clone();
+        // Only the message of an error is used: an oversized or broken
+        // error body just means the status speaks for itself.
+        let bytes = read_limited(res, MAX_ERROR_BODY).await.unwrap_or_default();
         Err(self.http_error(status, &headers, &bytes))
+    }
+
+    fn too_large(&self, limit: BodyLimit) -> PortalError {
+        PortalError::ResponseTooLarge(format!(
+            "The key service at {} sent an answer larger than {} MiB, more than a Keyport key service \
+             sends for this; the portal stopped reading it. Check that the address is a Keyport key \
+             service.{}",
+            self.service_url(),
+            limit.bytes >> 20,
+            limit.advice
+        ))
     }
 
     fn not_understood(&self) -> PortalError {
@@ -363,7 +511,8 @@ impl ServiceClient {
     }
 
     fn http_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> PortalError {
-        let server_message = error_message(body).and_then(|m| self.safe_message(&m));
+        let (server_code, server_message) = error_detail(body);
+        let server_message = server_message.and_then(|m| self.safe_message(&m));
         let msg = |fallback: &str| server_message.clone().unwrap_or_else(|| fallback.into());
         match status {
             StatusCode::UNAUTHORIZED => PortalError::Unauthorized(
@@ -375,6 +524,12 @@ impl ServiceClient {
                 PortalError::Forbidden(msg("The admin key is not allowed to do this."))
             }
             StatusCode::NOT_FOUND => PortalError::NotFound(msg("Not found.")),
+            StatusCode::CONFLICT if server_code.as_deref() == Some("limit_exceeded") => {
+                PortalError::LimitExceeded(msg(
+                    "The account's plan allows no more active keys. Revoke a key you no longer use, \
+                     or upgrade the plan.",
+                ))
+            }
             StatusCode::CONFLICT => PortalError::Conflict(msg("This conflicts with the key's current state.")),
             StatusCode::BAD_REQUEST
             | StatusCode::UNPROCESSABLE_ENTITY
@@ -434,10 +589,18 @@ fn page_query(cursor: Option<&str>) -> Vec<(&'static str, String)> {
     q
 }
 
-/// `{"error":{"code":"…","message":"…"}}` → the message.
-fn error_message(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    v.get("error")?.get("message")?.as_str().map(str::to_string)
+/// `{"error":{"code":"…","message":"…"}}` → the code and the message.
+fn error_detail(body: &[u8]) -> (Option<String>, Option<String>) {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return (None, None);
+    };
+    let field = |name: &str| {
+        v.get("error")
+            .and_then(|e| e.get(name))
+            .and_then(|f| f.as_str())
+            .map(str::to_string)
+    };
+    (field("code"), field("message"))
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<u32> {
@@ -462,6 +625,36 @@ mod tests {
             "https://example.com/keyport"
         );
         assert_eq!(n("HTTPS://Keys.Example.com"), "https://keys.example.com");
+        // 127.0.0.1 written as an IPv4-mapped IPv6 address is this machine too.
+        assert_eq!(
+            n("http://[::ffff:127.0.0.1]:8080"),
+            "http://[::ffff:7f00:1]:8080"
+        );
+    }
+
+    #[test]
+    fn loopback_is_this_machine_only() {
+        let l = |s: &str| is_loopback(&Url::parse(s).unwrap());
+        for yes in [
+            "http://localhost:1",
+            "http://LOCALHOST:1",
+            "http://127.0.0.1:1",
+            "http://127.8.9.10:1",
+            "http://[::1]:1",
+            "http://[::ffff:127.0.0.1]:1",
+        ] {
+            assert!(l(yes), "{yes}");
+        }
+        for no in [
+            "https://keys.example.com",
+            "https://localhost.example.com",
+            "http://10.0.0.1:1",
+            "http://[::ffff:10.0.0.1]:1",
+            "http://[::2]:1",
+            "http://0.0.0.0:1",
+        ] {
+            assert!(!l(no), "{no}");
+        }
     }
 
     #[test]
@@ -472,6 +665,7 @@ mod tests {
             "ftp://keys.example.com",
             "http://keys.example.com",
             "http://10.0.0.5:8080",
+            "http://[::ffff:10.0.0.5]:8080",
             "https://user:pw@keys.example.com",
             "https://keys.example.com/?x=1",
             "https://keys.example.com/#frag",

@@ -15,7 +15,11 @@ pub enum PortalErrorCode {
     NotFound,
     Invalid,
     Conflict,
+    /// A plan limit other than request rates, e.g. the cap on active keys.
+    LimitExceeded,
     RateLimited,
+    /// The service's answer was larger than the portal reads.
+    ResponseTooLarge,
     KeychainUnavailable,
     NotConnected,
     Internal,
@@ -40,12 +44,20 @@ pub enum PortalError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    /// The plan allows no more of something, e.g. active keys (the
+    /// service's 409 `limit_exceeded`): what the cap is and what to do.
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("{message}")]
     RateLimited {
         message: String,
         /// Seconds to wait, from `Retry-After`.
         retry_after: Option<u32>,
     },
+    /// The service sent more than the portal reads for this kind of answer
+    /// (it stopped reading instead of buffering it all).
+    #[error("{0}")]
+    ResponseTooLarge(String),
     /// No usable OS keychain: what is wrong and how to fix it.
     #[error("{problem} {fix}")]
     KeychainUnavailable { problem: String, fix: String },
@@ -67,7 +79,9 @@ impl PortalError {
             PortalError::NotFound(_) => PortalErrorCode::NotFound,
             PortalError::Invalid(_) => PortalErrorCode::Invalid,
             PortalError::Conflict(_) => PortalErrorCode::Conflict,
+            PortalError::LimitExceeded(_) => PortalErrorCode::LimitExceeded,
             PortalError::RateLimited { .. } => PortalErrorCode::RateLimited,
+            PortalError::ResponseTooLarge(_) => PortalErrorCode::ResponseTooLarge,
             PortalError::KeychainUnavailable { .. } => PortalErrorCode::KeychainUnavailable,
             PortalError::NotConnected(_) => PortalErrorCode::NotConnected,
             PortalError::Internal(_) => PortalErrorCode::Internal,
@@ -131,6 +145,14 @@ mod tests {
         assert_eq!(
             serde_json::to_value(PortalError::NotFound("x".into())).unwrap()["code"],
             "not_found"
+        );
+        assert_eq!(
+            serde_json::to_value(PortalError::LimitExceeded("x".into())).unwrap()["code"],
+            "limit_exceeded"
+        );
+        assert_eq!(
+            serde_json::to_value(PortalError::ResponseTooLarge("x".into())).unwrap()["code"],
+            "response_too_large"
         );
     }
 }

@@ -104,6 +104,10 @@ fn expose_once<S: Serializer>(s: &SecretKey, ser: S) -> std::result::Result<S::O
 pub struct PlanRow {
     pub plan: Plan,
     pub limits: LimitsView,
+    /// The most active keys an account on the plan may hold. Enterprise's is
+    /// the service's default; a service may set another (the account's
+    /// `key_cap` is the one that applies).
+    pub key_cap: u32,
 }
 
 /// The seed's four plans, free → enterprise.
@@ -113,6 +117,7 @@ pub fn plan_table() -> Vec<PlanRow> {
         .map(|plan| PlanRow {
             plan,
             limits: plan.limits().into(),
+            key_cap: plan.key_cap(keyport_server::service::DEFAULT_ENTERPRISE_KEY_CAP),
         })
         .collect()
 }
@@ -691,6 +696,8 @@ mod tests {
         assert_eq!(plans, Plan::ALL.to_vec());
         assert_eq!(rows[2].limits.per_minute, 300);
         assert_eq!(rows[3].limits.per_day, None);
+        let caps: Vec<u32> = rows.iter().map(|r| r.key_cap).collect();
+        assert_eq!(caps, [5, 25, 100, 1_000]);
     }
 
     #[test]

@@ -295,11 +295,7 @@ impl Portal {
         let new_id = once.key.id.clone();
         // One copy for the keychain write (the client keeps the other).
         let for_keychain = SecretKey::new(once.secret.expose().to_string());
-        let new_client = Arc::new(ServiceClient::new(
-            url::Url::parse(&old_client.service_url())
-                .map_err(|_| PortalError::Internal("The service address is invalid.".into()))?,
-            once.secret,
-        )?);
+        let new_client = Arc::new(old_client.with_credential(once.secret)?);
         let checked = new_client.account().await;
         let stored = match checked {
             Ok(a) if a.credential_key_id == new_id && a.id == account.id => {

@@ -38,6 +38,11 @@ async fn first_launch_creates_the_local_account_and_keeps_its_admin_key_in_the_k
     assert!(st.keychain.available);
     let account = st.account.expect("signed in");
     assert_eq!(account.plan, Plan::Professional);
+    assert_eq!(
+        (account.key_cap, account.active_keys),
+        (100, 1),
+        "the admin key is the one active key"
+    );
     assert!(st.service_url.starts_with("http://127.0.0.1:"));
     assert_eq!(st.try_it, Some(TryIt::for_gateway(&st.service_url)));
     let try_it = st.try_it.unwrap();
@@ -814,5 +819,70 @@ async fn a_change_made_before_the_first_ask_is_not_hidden_by_the_early_page() {
     let created = t.portal.create_key(new_key("made early")).await.unwrap();
     let page = t.portal.list_keys(None).await.unwrap();
     assert!(page.keys.iter().any(|k| k.id == created.key.id));
+    t.portal.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_full_free_plan_refuses_another_key_with_limit_exceeded_and_says_so() {
+    let remote = Remote::start().await;
+    let (_, admin) = remote.account_on("Tiny Co", Plan::Free).await;
+    let t = TestPortal::new();
+    let st = t.portal.connect_remote(&remote.url, admin).await.unwrap();
+    let account = st.account.unwrap();
+    assert_eq!((account.key_cap, account.active_keys), (5, 1));
+
+    let mut made = Vec::new();
+    for i in 0..4 {
+        made.push(
+            t.portal
+                .create_key(new_key(&format!("app {i}")))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(t.portal.get_account().await.unwrap().active_keys, 5);
+    // The status the UI reads carries the count the last account read saw.
+    assert_eq!(t.portal.status().await.account.unwrap().active_keys, 5);
+
+    let e = t
+        .portal
+        .create_key(new_key("one too many"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), PortalErrorCode::LimitExceeded, "{e:?}");
+    let body = serde_json::to_value(&e).unwrap();
+    assert_eq!(body["code"], "limit_exceeded");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("free plan allows 5 active keys"),
+        "{message}"
+    );
+    assert!(message.contains("revoke a key"), "{message}");
+    assert_eq!(
+        t.portal.list_keys(None).await.unwrap().keys.len(),
+        5,
+        "nothing was created"
+    );
+
+    // Rotating needs no room: the old key drains without counting.
+    let replacement = t.portal.rotate_key(&made[0].key.id).await.unwrap();
+    let account = t.portal.get_account().await.unwrap();
+    assert_eq!((account.key_cap, account.active_keys), (5, 5));
+    assert_eq!(
+        t.portal.get_key(&made[0].key.id).await.unwrap().replaced_by,
+        Some(replacement.key.id.clone())
+    );
+    let e = t
+        .portal
+        .create_key(new_key("still full"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), PortalErrorCode::LimitExceeded);
+
+    // Revoking a key makes room for one.
+    t.portal.revoke_key(&made[1].key.id).await.unwrap();
+    assert_eq!(t.portal.get_account().await.unwrap().active_keys, 4);
+    t.portal.create_key(new_key("fits again")).await.unwrap();
+    assert_eq!(t.portal.get_account().await.unwrap().active_keys, 5);
     t.portal.shutdown().await;
 }

@@ -103,6 +103,12 @@ describe("rejections become PortalError", () => {
       retry_after: null,
     });
     expect(toPortalError({ code: "unreachable" }).message).toMatch(/could not be reached/);
+    // The plan-limit and oversized-answer codes are kept, with a fallback message.
+    expect(toPortalError({ code: "limit_exceeded", message: "the free plan allows 5 active keys" }).code).toBe(
+      "limit_exceeded",
+    );
+    expect(toPortalError({ code: "limit_exceeded" }).message).toMatch(/plan allows no more/);
+    expect(toPortalError({ code: "response_too_large", message: "too big" }).code).toBe("response_too_large");
     expect(toPortalError({ code: "rate_limited", message: "x", retry_after: 12n }).retry_after).toBe(12);
     expect(toPortalError({ code: "rate_limited", message: "x", retry_after: "7" }).retry_after).toBe(7);
     expect(toPortalError({ code: "rate_limited", message: "x", retry_after: -1 }).retry_after).toBeNull();

@@ -389,9 +389,13 @@ class App {
       this.createOpen = false;
       this.createDraft = emptyForm();
       this.once = once;
+      void this.refreshAccount();
       return null;
     } catch (e) {
-      return e as PortalError;
+      const err = e as PortalError;
+      // The count the screens show was behind: take the service's.
+      if (err.code === "limit_exceeded") void this.refreshAccount();
+      return err;
     }
   }
 
@@ -421,6 +425,7 @@ class App {
       const revoked = await api.revokeKey(key.id);
       this.storeKey(revoked);
       this.revokeTarget = null;
+      void this.refreshAccount();
       toasts.success(`Revoked “${revoked.name}” (${maskKey(revoked)}). It stops working now.`);
       return null;
     } catch (e) {
@@ -570,6 +575,19 @@ class App {
       toasts.error(errorLine(e as PortalError));
     } finally {
       this.audit.loadingMore = false;
+    }
+  }
+
+  /**
+   * Re-reads the account after a change to its keys, for the key count
+   * (Account screen, Create key). Quiet: a failure shows where it matters.
+   */
+  async refreshAccount() {
+    try {
+      const account = await api.getAccount();
+      if (this.status && this.status.account?.id === account.id) this.status = { ...this.status, account };
+    } catch {
+      // The next screen that needs the account says what is wrong.
     }
   }
 

@@ -26,4 +26,22 @@ describe("adviseError", () => {
     expect(errorLine(err("rate_limited", 90))).toBe("Too many requests: try again in 1 min 30 s.");
     expect(adviseError(err("rate_limited")).detail).toMatch(/moment/);
   });
+  it("explains a plan limit without offering a retry", () => {
+    const a = adviseError({
+      code: "limit_exceeded",
+      message: "the free plan allows 5 active keys and this account has 5; revoke a key you no longer use, or upgrade the plan",
+      retry_after: null,
+    });
+    expect(a.title).toBe("Your plan's limit is reached");
+    expect(a.detail).toMatch(/^the free plan allows 5 active keys/);
+    expect(a.detail).toMatch(/stops counting while it drains/);
+    expect(a.steps).toEqual([]);
+    expect(errorLine(err("limit_exceeded"))).toBe("Your plan's limit is reached. The service said so.");
+  });
+  it("explains an answer too large to read", () => {
+    const a = adviseError(err("response_too_large"));
+    expect(a.title).toMatch(/too large/);
+    expect(a.detail).toBe("The service said so.");
+    expect(a.steps).toEqual(["switch"]);
+  });
 });

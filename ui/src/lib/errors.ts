@@ -1,5 +1,6 @@
 // What to tell a person about a PortalError, and what they can do next.
 import { formatSeconds } from "./format";
+import { KEY_CAP_NOTE } from "./key-cap";
 import type { PortalError } from "./types";
 
 export type NextStep = "retry" | "reconnect" | "connect" | "switch" | "refresh";
@@ -54,6 +55,19 @@ export function adviseError(e: PortalError): ErrorAdvice {
       return { title: "Not found", detail: `${e.message} It may have been removed.`, steps: ["refresh"] };
     case "conflict":
       return { title: "That can't be done now", detail: e.message, steps: ["refresh"] };
+    case "limit_exceeded":
+      return {
+        title: "Your plan's limit is reached",
+        // The service's message says which limit and what to do.
+        detail: `${e.message} ${KEY_CAP_NOTE}`,
+        steps: [],
+      };
+    case "response_too_large":
+      return {
+        title: "The service's answer was too large",
+        detail: e.message,
+        steps: ["switch"],
+      };
     case "invalid":
       return { title: "Please check what you entered", detail: e.message, steps: [] };
     case "internal":

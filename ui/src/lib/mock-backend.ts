@@ -4,8 +4,8 @@
 // Tauri; the production build does not contain it.
 //
 // Scenarios, chosen with ?mock=NAME: demo (default), fresh (no keys at all),
-// starter (only the admin key), disconnected, unreachable, unauthorized,
-// nokeychain, ratelimited. ?delay=MS sets the latency (default 250).
+// starter (only the admin key), atcap (the plan's key cap reached),
+// disconnected, unreachable, unauthorized, nokeychain, ratelimited. ?delay=MS sets the latency (default 250).
 import type {
   AccountUsage,
   AccountView,
@@ -34,10 +34,10 @@ import type {
 } from "./types";
 
 const PLANS: PlanRow[] = [
-  { plan: "free", limits: { per_minute: 10, per_day: 1000, burst: 20 } },
-  { plan: "starter", limits: { per_minute: 60, per_day: 10000, burst: 100 } },
-  { plan: "professional", limits: { per_minute: 300, per_day: 100000, burst: 500 } },
-  { plan: "enterprise", limits: { per_minute: 1000, per_day: null, burst: 2000 } },
+  { plan: "free", limits: { per_minute: 10, per_day: 1000, burst: 20 }, key_cap: 5 },
+  { plan: "starter", limits: { per_minute: 60, per_day: 10000, burst: 100 }, key_cap: 25 },
+  { plan: "professional", limits: { per_minute: 300, per_day: 100000, burst: 500 }, key_cap: 100 },
+  { plan: "enterprise", limits: { per_minute: 1000, per_day: null, burst: 2000 }, key_cap: 1000 },
 ];
 
 const DAY = 86_400_000;
@@ -85,7 +85,7 @@ type Seed = {
 };
 
 const now0 = Date.now();
-const account: AccountView = {
+const account: Omit<AccountView, "key_cap" | "active_keys"> = {
   id: "acc_01hx9c3m2a",
   name: scenario === "disconnected" ? "" : "Acme Robotics",
   plan: "professional",
@@ -98,6 +98,30 @@ const account: AccountView = {
   },
   credential_key_id: "key_admin",
 };
+
+/**
+ * Like the service: active keys, except one draining after a rotation (its
+ * replacement is active and has not itself been rotated to an active key).
+ */
+function activeKeys(): number {
+  const now = Date.now();
+  const byId = new Map(keys.map((k) => [k.id, k]));
+  const on = (k: KeyView | undefined) =>
+    k !== undefined && k.revoked_at === null && (k.expires_at === null || Date.parse(k.expires_at) > now);
+  return keys.filter((k) => {
+    if (!on(k)) return false;
+    const next = k.replaced_by === null ? undefined : byId.get(k.replaced_by);
+    if (!on(next)) return true;
+    return on(next!.replaced_by === null ? undefined : byId.get(next!.replaced_by));
+  }).length;
+}
+
+/** ?mock=atcap: the cap is whatever the seeded keys already use. */
+let capOverride: number | null = null;
+
+function accountView(): AccountView {
+  return { ...account, key_cap: capOverride ?? PLANS.find((p) => p.plan === account.plan)!.key_cap, active_keys: activeKeys() };
+}
 
 /** What the service computes: created + the account's policy, none once revoked or rotated. */
 function dueAt(env: Environment, created: number, revoked: boolean): string | null {
@@ -278,6 +302,7 @@ function seedAlerts() {
 seedAlerts();
 // Newest first, like the service.
 keys.sort((a, b) => b.created_at.localeCompare(a.created_at));
+if (scenario === "atcap") capOverride = activeKeys();
 audit.sort((a, b) => b.at.localeCompare(a.at));
 
 function status(): PortalStatus {
@@ -285,7 +310,7 @@ function status(): PortalStatus {
   return {
     mode: scenario === "disconnected" ? "remote" : "embedded",
     service_url: scenario === "disconnected" ? "https://keys.example.com" : "http://127.0.0.1:41234",
-    account: connected ? { ...account } : null,
+    account: connected ? accountView() : null,
     keychain:
       scenario === "nokeychain"
         ? {
@@ -593,7 +618,7 @@ function handle(cmd: string, a: Record<string, unknown>): unknown {
       return PLANS;
     case "get_account":
       checkService();
-      return { ...account };
+      return accountView();
     case "list_keys": {
       checkService();
       keys.forEach(live);
@@ -606,6 +631,13 @@ function handle(cmd: string, a: Record<string, unknown>): unknown {
     case "create_key": {
       checkService();
       if (scenario === "ratelimited") fail("rate_limited", "The service answered 429 Too Many Requests.", 30);
+      const view = accountView();
+      if (view.active_keys >= view.key_cap) {
+        fail(
+          "limit_exceeded",
+          `the ${account.plan} plan allows ${view.key_cap} active keys and this account has ${view.active_keys}; revoke a key you no longer use, or upgrade the plan`,
+        );
+      }
       const input = a.input as NewKeyInput;
       const secret = `to_${input.environment}_${hex(32)}`;
       const key: KeyView = {
@@ -742,12 +774,12 @@ function handle(cmd: string, a: Record<string, unknown>): unknown {
       if (!/^https?:\/\/[^/\s]+/.test(url)) fail("invalid", "The URL must start with http:// or https://.");
       if (url.includes("down")) fail("unreachable", `Could not connect to ${url}.`);
       if (!String(a.adminKey ?? "").startsWith("to_")) fail("unauthorized", "The service answered 401: that key is not an admin key of any account.");
-      return { ...status(), mode: "remote", service_url: url, account: { ...account } };
+      return { ...status(), mode: "remote", service_url: url, account: accountView() };
     }
     case "use_service":
-      return { ...status(), mode: a.url === null ? "embedded" : "remote", service_url: (a.url as string | null) ?? "http://127.0.0.1:41234", account: { ...account } };
+      return { ...status(), mode: a.url === null ? "embedded" : "remote", service_url: (a.url as string | null) ?? "http://127.0.0.1:41234", account: accountView() };
     case "sign_out":
-      return { ...status(), mode: "embedded", account: { ...account }, saved_services: [] };
+      return { ...status(), mode: "embedded", account: accountView(), saved_services: [] };
     default:
       throw `command ${cmd} not found`;
   }

@@ -7,6 +7,7 @@ import {
   expiryValue,
   fieldForServerMessage,
   formFromKey,
+  invisibleCharIn,
   isDirty,
   isInsecureRemote,
   parseLimit,
@@ -28,6 +29,69 @@ describe("name", () => {
     expect(validateName("a".repeat(101))).toMatch(/100/);
     expect(validateName("tab\there")).toMatch(/printable/);
     expect(validateName("Zahlungsdienst – Produktion ✓")).toBeNull();
+  });
+
+  it("refuses the invisible characters the service refuses, naming the one found", () => {
+    const refused: [string, string][] = [
+      ["\u202A", "U+202A"], // left-to-right embedding
+      ["\u202B", "U+202B"],
+      ["\u202C", "U+202C"],
+      ["\u202D", "U+202D"],
+      ["\u202E", "U+202E"], // right-to-left override
+      ["\u2066", "U+2066"], // isolates
+      ["\u2067", "U+2067"],
+      ["\u2068", "U+2068"],
+      ["\u2069", "U+2069"],
+      ["\u200B", "U+200B"], // zero width space
+      ["\u200C", "U+200C"],
+      ["\u200D", "U+200D"],
+      ["\u200E", "U+200E"], // direction marks
+      ["\u200F", "U+200F"],
+      ["\u2060", "U+2060"], // word joiner
+      ["\uFEFF", "U+FEFF"], // zero width no-break space (BOM)
+      ["\u00AD", "U+00AD"], // soft hyphen
+      ["\u061C", "U+061C"],
+      ["\u180E", "U+180E"],
+      ["\u2064", "U+2064"],
+      ["\uFFF9", "U+FFF9"],
+      ["\u{E0041}", "U+E0041"], // tag character
+    ];
+    for (const [c, code] of refused) {
+      const e = validateName(`invoice${c}gpj.exe`);
+      expect(e, code).toContain(`(${code},`);
+      expect(e, code).toMatch(/invisible character/);
+    }
+    expect(validateName("admin\u202Etset")).toMatch(/text-direction control/);
+    expect(validateName("billing\u200Bworker")).toMatch(/zero-width/);
+    expect(validateName("soft\u00ADhyphen")).toMatch(/invisible formatting character/);
+  });
+
+  it("finds them at either end too, where trimming would hide them", () => {
+    expect(validateName("\uFEFFBilling")).toMatch(/U\+FEFF/);
+    expect(validateName("Billing\uFEFF ")).toMatch(/U\+FEFF/);
+    expect(validateName(" \u200BBilling")).toMatch(/U\+200B/);
+  });
+
+  it("keeps visible text that merely looks unusual", () => {
+    for (const ok of ["שירות חיוב", "خدمة الفواتير", "請求サービス", "Ops 🚀", "naïve café", "a\u00A0b", "x ≠ y"]) {
+      expect(validateName(ok), ok).toBeNull();
+      expect(invisibleCharIn(ok), ok).toBeNull();
+    }
+  });
+
+  it("stops the create form with the message on the name field", () => {
+    const v = validateKeyForm(form({ name: "prod\u202Ekey" }), PRO, NOW);
+    expect(v.input).toBeNull();
+    expect(v.errors.name).toMatch(/U\+202E/);
+  });
+
+  it("lets an older key keep its name while other settings change", () => {
+    const old = key({ name: "legacy\u200Bname", scopes: ["read"] });
+    const f = formFromKey(old, true);
+    f.scopes = ["read", "write"];
+    expect(buildPatch(old, f, PRO, NOW)).toEqual({ errors: {}, patch: { scopes: ["read", "write"] } });
+    f.name = "other\u200Bname";
+    expect(buildPatch(old, f, PRO, NOW).errors.name).toMatch(/U\+200B/);
   });
 });
 

@@ -77,12 +77,54 @@ export function formFromKey(key: KeyView, forEdit: boolean): KeyForm {
   };
 }
 
-export function validateName(name: string): string | null {
+/**
+ * Characters the key service refuses in names: they make a name read
+ * differently from what it holds. Bidirectional overrides, embeddings and
+ * isolates, zero-width characters and the other invisible format characters
+ * (Unicode Cf that occur in text; the same set as the service's).
+ */
+const INVISIBLE =
+  /[\u00AD\u061C\u180E\u200B-\u200F\u202A-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB\u{E0000}-\u{E007F}]/u;
+
+/** What kind of invisible character `c` is, for the message. */
+function invisibleKind(c: string): string {
+  const cp = c.codePointAt(0)!;
+  const direction =
+    cp === 0x061c || cp === 0x200e || cp === 0x200f || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+  if (direction) return "a text-direction control, which can make the name read backwards";
+  if ((cp >= 0x200b && cp <= 0x200d) || cp === 0x2060 || cp === 0xfeff || cp === 0x180e) {
+    return "a zero-width character, which makes two names that look the same differ";
+  }
+  return "an invisible formatting character";
+}
+
+/** The first invisible character in `name`, as "U+202E", or null. */
+export function invisibleCharIn(name: string): { code: string; kind: string } | null {
+  const m = INVISIBLE.exec(name);
+  if (!m) return null;
+  const code = `U+${m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+  return { code, kind: invisibleKind(m[0]) };
+}
+
+/**
+ * `current`: the key's name when editing. A name kept as it is is not
+ * checked for invisible characters (the service checks only new names, and
+ * an older key's other settings stay editable).
+ */
+export function validateName(name: string, current?: string): string | null {
   const n = name.trim();
   if (n === "") return "Give the key a name, e.g. where it is used.";
   if ([...n].length > MAX_NAME) return `At most ${MAX_NAME} characters.`;
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f]/.test(n)) return "Use printable characters only.";
+  // The untrimmed text: trim() would drop a U+FEFF at either end unseen.
+  const hidden = n === current ? null : invisibleCharIn(name);
+  if (hidden) {
+    return (
+      `The name contains an invisible character (${hidden.code}, ${hidden.kind}). ` +
+      "Remove it: type the name rather than pasting it."
+    );
+  }
   return null;
 }
 
@@ -200,9 +242,9 @@ function resourcesOf(form: KeyForm, errors: FormErrors): string[] {
   return r.resources;
 }
 
-function common(form: KeyForm, plan: LimitsView, now: number) {
+function common(form: KeyForm, plan: LimitsView, now: number, currentName?: string) {
   const errors: FormErrors = {};
-  const nameError = validateName(form.name);
+  const nameError = validateName(form.name, currentName);
   if (nameError) errors.name = nameError;
   if (form.scopes.length === 0) errors.scopes = "Choose at least one scope.";
   const resources = resourcesOf(form, errors);
@@ -259,7 +301,7 @@ export function buildPatch(
   plan: LimitsView,
   now: number,
 ): { errors: FormErrors; patch: UpdateKeyRequest | null } {
-  const { errors, resources, expires, rate_limit } = common(form, plan, now);
+  const { errors, resources, expires, rate_limit } = common(form, plan, now, key.name);
   if (Object.keys(errors).length > 0) return { errors, patch: null };
   const patch: UpdateKeyRequest = {};
   const name = form.name.trim();

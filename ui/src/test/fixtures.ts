@@ -54,6 +54,8 @@ export const ACCOUNT: AccountView = {
     allowed_countries: [],
   },
   credential_key_id: "key_portal_admin",
+  key_cap: 100,
+  active_keys: 12,
 };
 
 export function status(over: Partial<PortalStatus> = {}): PortalStatus {

@@ -82,10 +82,15 @@ impl Remote {
 
     /// A new account; returns its name and admin key.
     pub async fn account(&self, name: &str) -> (String, SecretKey) {
+        self.account_on(name, Plan::Starter).await
+    }
+
+    /// A new account on `plan`; returns its name and admin key.
+    pub async fn account_on(&self, name: &str, plan: Plan) -> (String, SecretKey) {
         let (a, _, secret) = self
             .server
             .service()
-            .create_account(name, Plan::Starter, "test")
+            .create_account(name, plan, "test")
             .await
             .unwrap();
         (a.name, secret)
@@ -250,5 +255,164 @@ impl Stub {
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self { url, created }
+    }
+}
+
+/// A loopback TCP listener standing in for an HTTP proxy: it counts the
+/// connections it gets, keeps what each sent first (a request head), and
+/// answers 502.
+pub struct FakeProxy {
+    pub url: String,
+    heads: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl FakeProxy {
+    pub async fn start() -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let heads: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let seen = heads.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let i = {
+                    let mut h = seen.lock().unwrap();
+                    h.push(String::new());
+                    h.len() - 1
+                };
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    let mut len = 0;
+                    while len < buf.len() && !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tokio::time::timeout(
+                            std::time::Duration::from_secs(5),
+                            conn.read(&mut buf[len..]),
+                        )
+                        .await
+                        {
+                            Ok(Ok(n)) if n > 0 => len += n,
+                            _ => break,
+                        }
+                    }
+                    seen.lock().unwrap()[i] = String::from_utf8_lossy(&buf[..len]).into_owned();
+                    let _ = conn
+                        .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                        .await;
+                });
+            }
+        });
+        Self { url, heads }
+    }
+
+    /// What each connection sent first, in the order they came.
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+/// How a [`Hostile`] server answers one path.
+#[derive(Clone)]
+pub enum Answer {
+    /// `200` announcing a `Content-Length` of this many bytes, then
+    /// sending spaces until the client goes away.
+    Announced(u64),
+    /// `200`, chunked, never ending.
+    EndlessChunked,
+    /// `200` without a length, ending only when the connection closes:
+    /// never.
+    EndlessUntilClose,
+    /// This status, chunked, never ending.
+    EndlessError(u16),
+    /// `200` with exactly this body.
+    Body(&'static str, Arc<Vec<u8>>),
+}
+
+/// A loopback HTTP/1.1 server over a raw socket (so bodies can be endless)
+/// that answers each path (query ignored) as told; one request per
+/// connection.
+pub struct Hostile {
+    pub url: String,
+}
+
+impl Hostile {
+    pub async fn start(routes: Vec<(&'static str, Answer)>) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let routes = Arc::new(routes);
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let routes = routes.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(n) if n > 0 => head.extend_from_slice(&buf[..n]),
+                            _ => return,
+                        }
+                    }
+                    let line = String::from_utf8_lossy(&head)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_string();
+                    let target = line.split(' ').nth(1).unwrap_or("/");
+                    let path = target.split('?').next().unwrap_or("/");
+                    let Some((_, answer)) = routes.iter().find(|(p, _)| *p == path) else {
+                        let _ = conn
+                            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                            .await;
+                        return;
+                    };
+                    let filler = vec![b' '; 64 << 10];
+                    let chunk = {
+                        let mut c = format!("{:x}\r\n", filler.len()).into_bytes();
+                        c.extend_from_slice(&filler);
+                        c.extend_from_slice(b"\r\n");
+                        c
+                    };
+                    // Each loop ends when the client stops reading and goes away.
+                    match answer {
+                        Answer::Announced(n) => {
+                            let h = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {n}\r\n\r\n");
+                            if conn.write_all(h.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            while conn.write_all(&filler).await.is_ok() {}
+                        }
+                        Answer::EndlessChunked | Answer::EndlessError(_) => {
+                            let status = match answer {
+                                Answer::EndlessError(s) => *s,
+                                _ => 200,
+                            };
+                            let h = format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n");
+                            if conn.write_all(h.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            while conn.write_all(&chunk).await.is_ok() {}
+                        }
+                        Answer::EndlessUntilClose => {
+                            let h = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n";
+                            if conn.write_all(h.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            while conn.write_all(&filler).await.is_ok() {}
+                        }
+                        Answer::Body(content_type, body) => {
+                            let h = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                                body.len()
+                            );
+                            if conn.write_all(h.as_bytes()).await.is_ok() {
+                                let _ = conn.write_all(body).await;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Self { url }
     }
 }

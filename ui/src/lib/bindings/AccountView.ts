@@ -8,4 +8,13 @@ export type AccountView = { id: string, name: string, plan: Plan, limits: Limits
  * The id of the admin key this request was made with, so a client can
  * tell which key is its own credential (and not revoke it by mistake).
  */
-credential_key_id: string, };
+credential_key_id: string, 
+/**
+ * The most active keys the plan allows (a key draining after a rotation
+ * does not count while its replacement is active).
+ */
+key_cap: number, 
+/**
+ * Active keys counted against `key_cap`.
+ */
+active_keys: number, };

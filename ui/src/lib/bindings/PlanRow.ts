@@ -2,4 +2,10 @@
 import type { LimitsView } from "./LimitsView";
 import type { Plan } from "./Plan";
 
-export type PlanRow = { plan: Plan, limits: LimitsView, };
+export type PlanRow = { plan: Plan, limits: LimitsView, 
+/**
+ * The most active keys an account on the plan may hold. Enterprise's is
+ * the service's default; a service may set another (the account's
+ * `key_cap` is the one that applies).
+ */
+key_cap: number, };

@@ -2,7 +2,7 @@ import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { tick } from "svelte";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { key, status } from "../../test/fixtures";
+import { ACCOUNT, key, status } from "../../test/fixtures";
 import { app } from "../app.svelte";
 import { emptyForm } from "../validation";
 import CreateKeyDialog from "./CreateKeyDialog.svelte";
@@ -103,7 +103,7 @@ describe("create key dialog", () => {
 
   it("sends NewKeyInput and hands over to the show-once dialog", async () => {
     const created = key({ name: "Worker" });
-    reply = () => ({ key: created, secret: SECRET });
+    reply = (cmd) => (cmd === "get_account" ? { ...ACCOUNT, active_keys: 13 } : { key: created, secret: SECRET });
     render(CreateKeyDialog);
     await fireEvent.input(screen.getByTestId("key-name"), { target: { value: " Worker " } });
     await fireEvent.click(screen.getByTestId("env-live"));
@@ -113,7 +113,10 @@ describe("create key dialog", () => {
     await fireEvent.keyDown(res, { key: "Enter" });
     await fireEvent.click(screen.getByTestId("create-key-submit"));
     await waitFor(() => expect(app.once).not.toBeNull());
-    expect(calls).toEqual([
+    // Then the account is read again, for its key count.
+    await waitFor(() => expect(app.account?.active_keys).toBe(13));
+    expect(calls.map((c) => c.cmd)).toEqual(["create_key", "get_account"]);
+    expect(calls.slice(0, 1)).toEqual([
       {
         cmd: "create_key",
         args: {
@@ -171,7 +174,8 @@ describe("revoke dialog", () => {
     const k = key({ name: "Billing worker", last4: "9f3c" });
     app.keys.items = [k];
     app.revokeTarget = k;
-    reply = () => ({ ...k, status: "revoked", revoked_at: "2026-03-12T12:00:00Z" });
+    reply = (cmd) =>
+      cmd === "get_account" ? { ...ACCOUNT, active_keys: 11 } : { ...k, status: "revoked", revoked_at: "2026-03-12T12:00:00Z" };
     render(RevokeDialog, { props: { key: k } });
     expect(screen.getByRole("dialog").textContent).toMatch(/Revoke “Billing worker”\?/);
     expect(screen.getByRole("dialog").textContent).toMatch(/to_live_…9f3c/);
@@ -179,8 +183,11 @@ describe("revoke dialog", () => {
     expect(confirm.className).toMatch(/btn-danger/);
     await fireEvent.click(confirm);
     await waitFor(() => expect(app.revokeTarget).toBeNull());
-    expect(calls).toEqual([{ cmd: "revoke_key", args: { id: k.id } }]);
+    expect(calls[0]).toEqual({ cmd: "revoke_key", args: { id: k.id } });
     expect(app.keys.items[0]?.status).toBe("revoked");
+    // The key count is read again.
+    await waitFor(() => expect(app.account?.active_keys).toBe(11));
+    expect(calls.map((c) => c.cmd)).toEqual(["revoke_key", "get_account"]);
   });
 
   it("warns before revoking an admin key", () => {
