@@ -1,6 +1,7 @@
 //! Keyport's key domain. Pure: no IO, no async, no clock reads. Randomness and
 //! time are passed in by the caller so every rule here is testable exactly.
 
+pub mod alert;
 pub mod anomaly;
 pub mod authority;
 pub mod hours;

@@ -138,6 +138,7 @@ pub fn checked_path(raw: &str) -> Result<String, PathError> {
 fn ambiguous(p: &str) -> bool {
     let lower = p.to_ascii_lowercase();
     p.contains(';')
+        || p.chars().any(char::is_control)
         || p.contains('\\')
         || p.contains("//")
         || lower.contains("%2f")
@@ -257,6 +258,8 @@ mod tests {
             "/projects/alpha/./x",
             "/projects/alpha/%00",
             "/projects/%0a",
+            "/projects/%250a",
+            "/projects/%25250d",
         ] {
             assert!(checked_path(bad).is_err(), "{bad} passed");
         }

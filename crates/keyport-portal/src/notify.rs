@@ -2,6 +2,7 @@
 //! overdue for rotation: at most one per key and kind, ever (remembered in
 //! `notified.json` per account), and a few at a time with a summary.
 
+use keyport_core::alert::AlertKind;
 use keyport_server::model::Alert;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,30 +21,24 @@ pub trait Notifier: Send + Sync {
     fn notify(&self, title: &str, body: &str) -> std::result::Result<(), String>;
 }
 
-/// The kinds that notify: anomalies, and rotation becoming due or overdue.
+/// The kinds that notify: anomalies, and rotation becoming due or overdue
+/// (an expiring key is shown in the app, not pushed).
 pub fn notifies(kind: &str) -> bool {
-    matches!(
-        kind,
-        "volume_spike"
-            | "error_spike"
-            | "new_country"
-            | "after_hours"
-            | "unusual_endpoint"
-            | "rotation_due_soon"
-            | "rotation_overdue"
-    )
+    kind.parse::<AlertKind>()
+        .is_ok_and(|k| k != AlertKind::KeyExpiring)
 }
 
 fn title(kind: &str, key_name: &str) -> String {
-    let what = match kind {
-        "volume_spike" => "Traffic spike",
-        "error_spike" => "Error spike",
-        "new_country" => "Requests from a new country",
-        "after_hours" => "Use outside business hours",
-        "unusual_endpoint" => "Unusual endpoint",
-        "rotation_due_soon" => "Rotation due soon",
-        "rotation_overdue" => "Rotation overdue",
-        _ => "Alert",
+    let what = match kind.parse::<AlertKind>() {
+        Ok(AlertKind::VolumeSpike) => "Traffic spike",
+        Ok(AlertKind::ErrorSpike) => "Error spike",
+        Ok(AlertKind::NewCountry) => "Requests from a new country",
+        Ok(AlertKind::AfterHours) => "Use outside business hours",
+        Ok(AlertKind::UnusualEndpoint) => "Unusual endpoint",
+        Ok(AlertKind::RotationDueSoon) => "Rotation due soon",
+        Ok(AlertKind::RotationOverdue) => "Rotation overdue",
+        Ok(AlertKind::KeyExpiring) => "Key expiring",
+        Err(_) => "Alert",
     };
     format!("{what}: “{key_name}”")
 }

@@ -2,9 +2,10 @@
 // kinds' names for the key-row badge. Kept apart from alerts.ts (evidence,
 // sorting) so that the Keys page's chunk stays small.
 import type { Alert } from "./types";
+import type { AlertKind } from "./bindings/AlertKind";
 
-/** The alert kinds the key service raises (keyport-core anomaly.rs, keyport-server alerts.rs). */
-export const KIND_LABEL: Readonly<Record<string, string>> = {
+/** A name for each kind the key service raises (keyport_core::alert::AlertKind). */
+export const KIND_LABEL: Readonly<Record<AlertKind, string>> = {
   volume_spike: "Traffic spike",
   error_spike: "Error spike",
   new_country: "New country",
@@ -17,7 +18,7 @@ export const KIND_LABEL: Readonly<Record<string, string>> = {
 
 /** "Traffic spike"; an unknown kind as words ("quota_near" → "Quota near"). */
 export function kindLabel(kind: string): string {
-  if (Object.hasOwn(KIND_LABEL, kind)) return KIND_LABEL[kind];
+  if (Object.hasOwn(KIND_LABEL, kind)) return KIND_LABEL[kind as AlertKind];
   const words = String(kind ?? "").replace(/[._-]+/g, " ").trim();
   return words === "" ? "Alert" : words.charAt(0).toUpperCase() + words.slice(1);
 }

@@ -5,23 +5,17 @@
 import { KIND_LABEL, kindLabel, openAlertsTitle, openCountByKey } from "./alert-counts";
 import { formatDate, formatNumber } from "./format";
 import type { AccountView, Alert, AlertStatus } from "./types";
+import type { AlertKind } from "./bindings/AlertKind";
+import type { AlertCategory } from "./bindings/AlertCategory";
 
 export { KIND_LABEL, kindLabel, openAlertsTitle, openCountByKey };
-
-export type AlertKind =
-  | "volume_spike"
-  | "error_spike"
-  | "new_country"
-  | "after_hours"
-  | "unusual_endpoint"
-  | "rotation_due_soon"
-  | "rotation_overdue"
-  | "key_expiring";
+// The kinds come from Rust (keyport_core::alert::AlertKind), never spelled out here.
+export type { AlertKind };
 
 /** Names of Icon.svelte's icons used here. */
 export type AlertIcon = "trending-up" | "alert" | "globe" | "moon" | "route" | "refresh" | "clock" | "bell";
 export type AlertTone = "red" | "amber" | "grey";
-export type Category = "anomaly" | "reminder";
+export type Category = AlertCategory;
 
 export type KindMeta = { label: string; icon: AlertIcon; tone: AlertTone; category: Category };
 

@@ -6,6 +6,7 @@
 // Scenarios, chosen with ?mock=NAME: demo (default), fresh (no keys at all),
 // starter (only the admin key), atcap (the plan's key cap reached),
 // disconnected, unreachable, unauthorized, nokeychain, ratelimited. ?delay=MS sets the latency (default 250).
+import { kindMeta, type AlertKind } from "./alerts";
 import type {
   AccountUsage,
   AccountView,
@@ -239,7 +240,7 @@ function seedAlerts() {
   const byName = (name: string) => keys.find((k) => k.name === name);
   const MIN = 60_000;
   let n = 0;
-  const add = (key: KeyView | undefined, kind: string, minAgo: number, message: string, evidence: Record<string, unknown>, status: Alert["status"] = "open") => {
+  const add = (key: KeyView | undefined, kind: AlertKind, minAgo: number, message: string, evidence: Record<string, unknown>, status: Alert["status"] = "open") => {
     if (!key) return;
     n += 1;
     const created = now0 - minAgo * MIN;
@@ -247,7 +248,7 @@ function seedAlerts() {
       id: `alt_${n.toString(16).padStart(20, "0")}`,
       key_id: key.id,
       kind,
-      category: kind.startsWith("rotation") || kind === "key_expiring" ? "reminder" : "anomaly",
+      category: kindMeta(kind).category,
       status,
       message,
       evidence,
