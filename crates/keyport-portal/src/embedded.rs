@@ -22,8 +22,8 @@ use std::sync::Arc;
 use crate::error::{PortalError, Result};
 use crate::fsutil;
 use crate::keychain::CredentialStore;
-use crate::portal::TryIt;
 use crate::sample_api::SampleApi;
+use crate::sample_api::TryIt;
 
 pub const DATABASE_FILE: &str = "keyport.db";
 pub const STATE_FILE: &str = "embedded.json";

@@ -7,10 +7,30 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+/// How to try a key against the embedded gateway. The curl line reads the
+/// key from `$KEYPORT_KEY`; the key itself never appears in it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TryIt {
+    pub gateway_url: String,
+    pub curl: String,
+}
+
+impl TryIt {
+    pub fn for_gateway(gateway_url: &str) -> Self {
+        let gateway_url = gateway_url.trim_end_matches('/').to_string();
+        Self {
+            curl: format!("curl -H \"Authorization: Bearer $KEYPORT_KEY\" {gateway_url}/hello"),
+            gateway_url,
+        }
+    }
+}
 
 /// A running sample API on `127.0.0.1:<random port>`.
 pub struct SampleApi {

@@ -271,6 +271,9 @@ async fn remote_flow(app: &mut App, server: &Server, admin: &str) -> Result<()> 
     app.click("nav-account").await?;
     app.wait_text("account-plan", |t| t.contains("Starter"))
         .await?;
+    // The plan's key cap and what counts against it (the admin key only).
+    app.wait_text("key-cap-text", |t| t.contains("1 of 25"))
+        .await?;
     app.shot("remote-account").await?;
     app.click("nav-keys").await?;
     app.wait("keys-table").await?;
