@@ -7,10 +7,10 @@
 //! holds only the local account's id and its admin key's id, so that a lost
 //! keychain entry can be replaced and the old admin key revoked.
 
-use keyport_core::{Environment, KeyHash, Plan, Scope, SecretKey};
+use keyport_core::{Environment, KeyHash, Plan, SecretKey};
 use keyport_server::clock::SystemClock;
-use keyport_server::model::{Account, AccountView, CreateKeyRequest};
-use keyport_server::service::{Admin, KeyService, ServiceOptions};
+use keyport_server::model::{Account, AccountView};
+use keyport_server::service::{KeyService, ServiceOptions};
 use keyport_server::store::Store;
 use keyport_server::{Server, ServerConfig};
 use rand::rngs::OsRng;
@@ -212,31 +212,19 @@ impl Embedded {
         keychain: &Arc<dyn CredentialStore>,
         account: Account,
     ) -> Result<(SecretKey, AccountView)> {
-        let admin = Admin {
-            account: Arc::new(account),
-            key_id: PORTAL_ACTOR.into(),
-            source: Some(PORTAL_ACTOR.into()),
-            // The portal on this machine owns the local account.
-            reach: keyport_server::service::Reach::unrestricted(),
-        };
         let secret = self
             .service()
             .prefix()
             .generate(Environment::Live, &mut OsRng);
-        let created = self
+        // Recorded under the new key's own id: the portal owns this account.
+        let (admin, created) = self
             .service()
-            .create_key(
-                &admin,
-                CreateKeyRequest {
-                    name: "Admin key (portal, replaced)".into(),
-                    environment: Environment::Live,
-                    scopes: vec![Scope::Admin],
-                    resources: vec![],
-                    expires_at: None,
-                    rate_limit: None,
-                    key_hash: Some(KeyHash::of(secret.expose()).to_hex()),
-                    last4: Some(secret.last4()),
-                },
+            .issue_local_admin_key(
+                &account.id,
+                KeyHash::of(secret.expose()),
+                &secret.last4(),
+                "Admin key (portal, replaced)",
+                PORTAL_ACTOR,
             )
             .await
             .map_err(service_error)?;
@@ -244,16 +232,16 @@ impl Embedded {
             Ok(s) => s,
             Err(e) => {
                 // Nobody holds the new key: revoke it at once.
-                let _ = self.service().revoke_key(&admin, &created.key.id).await;
+                let _ = self.service().revoke_key(&admin, &created.id).await;
                 return Err(e);
             }
         };
         let old = self.state().filter(|s| s.account_id == admin.account.id);
         self.save_state(&EmbeddedState {
             account_id: admin.account.id.clone(),
-            admin_key_id: created.key.id.clone(),
+            admin_key_id: created.id.clone(),
         })?;
-        if let Some(old) = old.filter(|o| o.admin_key_id != created.key.id) {
+        if let Some(old) = old.filter(|o| o.admin_key_id != created.id) {
             match self.service().revoke_key(&admin, &old.admin_key_id).await {
                 Ok(_) | Err(keyport_server::error::ServiceError::NotFound(_)) => {}
                 Err(e) => tracing::warn!(error = %e, "could not revoke the lost admin key"),
@@ -263,12 +251,11 @@ impl Embedded {
             account = %admin.account.id,
             "the local admin key was missing from the keychain; issued a new one"
         );
-        let mut view = self
+        let view = self
             .service()
             .account_view(&admin)
             .await
             .map_err(service_error)?;
-        view.credential_key_id = created.key.id;
         Ok((secret, view))
     }
 
