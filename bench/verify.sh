@@ -4,6 +4,11 @@
 #
 # Environment:
 #   BENCH_KEYS     keys to seed and rotate over        (default 3000)
+#   BENCH_DATABASE sqlite (default: a file in the temp dir) or an admin URL
+#                  postgres://USER@HOST:PORT/DB: a database kp_bench_<random>
+#                  is created through it for the run and dropped afterwards
+#   BENCH_MANAGE   keys created then revoked to measure management calls
+#                  per second, after the load runs; 0 = off (default 500)
 #   BENCH_SECONDS  measured wrk run, per target         (default 10)
 #   BENCH_WARMUP   unmeasured wrk run before each, 0=off (default 2)
 #   BENCH_ROUNDS   rounds of the three runs; the round with the median
@@ -29,11 +34,19 @@ KEYS=${BENCH_KEYS:-3000}
 DURATION=${BENCH_SECONDS:-10}
 WARMUP=${BENCH_WARMUP:-2}
 CONNS=${BENCH_CONNS:-64}
+MANAGE=${BENCH_MANAGE:-500}
+BENCH_DATABASE=${BENCH_DATABASE:-sqlite}
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'verify.sh: %s\n' "$*" >&2; exit 1; }
 
 ROUNDS=${BENCH_ROUNDS:-3}
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive number"
+[[ $MANAGE =~ ^[0-9]+$ ]] || die "BENCH_MANAGE must be a number"
+case $BENCH_DATABASE in
+  sqlite) DB_KIND=sqlite ;;
+  postgres://* | postgresql://*) DB_KIND=postgres ;;
+  *) die "BENCH_DATABASE must be sqlite or postgres://USER@HOST:PORT/DB" ;;
+esac
 NCPU=$(nproc)
 PIN=${BENCH_PIN:-$((NCPU >= 2 ? 1 : 0))}
 if [[ $PIN == 1 ]]; then
@@ -67,12 +80,17 @@ if ! command -v wrk >/dev/null; then
 fi
 command -v python3 >/dev/null || die "python3 is needed to seed keys"
 command -v curl >/dev/null || die "curl is needed for the smoke checks"
+if [[ $DB_KIND == postgres ]]; then
+  command -v psql >/dev/null || die "psql is needed for BENCH_DATABASE=postgres://… (apt-get install postgresql-client)"
+  psql "$BENCH_DATABASE" -Atqc 'SELECT 1' >/dev/null || die "cannot connect to $BENCH_DATABASE"
+fi
 
 # ---- temp dir, servers, cleanup -------------------------------------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/keyport-bench.XXXXXX")
 SERVER_PID=
 HELLO_PID=
 NOREC_PID=
+PG_DB=
 cleanup() {
   local pid
   for pid in "$SERVER_PID" "$HELLO_PID" "$NOREC_PID"; do
@@ -80,6 +98,10 @@ cleanup() {
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+  if [[ -n $PG_DB ]]; then
+    psql "$BENCH_DATABASE" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null ||
+      log "could not drop database $PG_DB"
+  fi
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -101,7 +123,16 @@ wait_listening() {
   die "process $pid did not print its address within 10 s"
 }
 
-DB="sqlite://$TMP/bench.db"
+if [[ $DB_KIND == postgres ]]; then
+  PG_DB=kp_bench_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+  psql "$BENCH_DATABASE" -qc "CREATE DATABASE $PG_DB" >/dev/null || die "cannot create database $PG_DB"
+  # The admin URL with the new database as its path (query string kept).
+  DB=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$BENCH_DATABASE" "$PG_DB")
+  log "database: PostgreSQL, $PG_DB (dropped on exit)"
+else
+  DB="sqlite://$TMP/bench.db"
+  log "database: SQLite, $TMP/bench.db"
+fi
 log "creating an enterprise account"
 "$SERVER_BIN" account create --name Bench --plan enterprise --json --database "$DB" \
   2>>"$TMP/server.log" | python3 -c 'import json, sys; print(json.load(sys.stdin)["admin_key"])' \
@@ -109,7 +140,7 @@ log "creating an enterprise account"
 chmod 600 "$TMP/admin.key"
 
 # Enterprise accounts hold 1,000 active keys unless the server allows more.
-export KEYPORT_ENTERPRISE_KEY_CAP=$((KEYS + 10))
+export KEYPORT_ENTERPRISE_KEY_CAP=$((KEYS + MANAGE + 10))
 "${SERVER_PIN[@]}" "$SERVER_BIN" serve --listen 127.0.0.1:0 --database "$DB" >"$TMP/server.out" 2>>"$TMP/server.log" &
 SERVER_PID=$!
 "${SERVER_PIN[@]}" "$HELLO_BIN" --listen 127.0.0.1:0 >"$TMP/hello.out" 2>"$TMP/hello.log" &
@@ -229,6 +260,16 @@ rec_cost=$(printf '%s\n' "$rec_costs" | sort -g | awk '{ v[NR] = $1 } END { prin
 all_rec=$(printf '%s\n' "$rec_costs" | paste -sd, | sed 's/,/, /g')
 all_p99=$(printf '%s\n' "$p99s" | awk '{ printf "%s%.2f", (NR > 1 ? ", " : ""), $1 / 1000 }')
 sleep 1.5 # let the usage flusher run once more, so its log lines (if any) land
+# Management calls: create, then revoke, BENCH_MANAGE keys (after the load,
+# so they do not disturb it).
+manage_line="off (BENCH_MANAGE=0)"
+if ((MANAGE > 0)); then
+  log "management: creating then revoking $MANAGE keys"
+  manage_out=$(python3 "$BENCH_DIR/manage.py" "$SERVER_URL" "$TMP/admin.key" "$MANAGE") || die "management run failed"
+  printf '%s\n' "$manage_out" >"$OUT/$STAMP-manage.txt"
+  manage_line=$(sed -n 's/^MANAGE create_per_s=\([0-9]*\) revoke_per_s=\([0-9]*\).*/create \1\/s, revoke \2\/s/p' <<<"$manage_out")
+  manage_line="$manage_line ($MANAGE keys each, 16 parallel clients)"
+fi
 log_lines=$(($(wc -l <"$TMP/server.log") - log_lines_before))
 log_bytes=$(($(wc -c <"$TMP/server.log") - log_bytes_before))
 cp "$TMP/server.log" "$OUT/$STAMP-server-stderr.log"
@@ -277,6 +318,7 @@ tree=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 cat <<EOF
 
 Keyport verify benchmark  ($(date -u +%F\ %TZ), $(nproc) CPUs shared by wrk and the server)
+  database:             $(if [[ $DB_KIND == postgres ]]; then echo "PostgreSQL (BENCH_DATABASE, database $PG_DB)"; else echo "SQLite file"; fi)
   keys seeded:          $KEYS (plan enterprise: 1000/min per key, burst 2000)
   wrk:                  $THREADS threads, $CONNS connections, ${DURATION}s (+${WARMUP}s warm-up), $ROUNDS rounds
   CPU pinning:          $(if [[ $PIN == 1 ]]; then echo "servers on CPU 0, wrk on CPUs 1-$((NCPU - 1)) (BENCH_PIN=1)"; else echo "none: servers and wrk share all CPUs (BENCH_PIN=0)"; fi)
@@ -301,6 +343,7 @@ Keyport verify benchmark  ($(date -u +%F\ %TZ), $(nproc) CPUs shared by wrk and 
   verify, no recording  $n_rps requests/s, p99 $(ms "$(field norec p99_us)")
   usage recording cost  ${rec_cost}% of throughput, median   (target < 10%: $(verdict "$rec_cost" 10 '<'); per round: $all_rec %)
   server stderr         $log_lines lines, $log_bytes bytes during the load runs
+  management calls      $manage_line
 
   commands:
     ${WRK_HELLO[*]}

@@ -15,6 +15,26 @@ SYSTEM_PACKAGES="build-essential pkg-config file curl ca-certificates libwebkit2
 KEYCHAIN_PACKAGES="dbus dbus-x11 gnome-keyring libsecret-tools"
 # The real-window E2E tests: WebKitWebDriver, driven through tauri-driver.
 E2E_PACKAGES="webkit2gtk-driver"
+# The PostgreSQL run of the server's tests: pg_isready (the server itself runs on every machine).
+POSTGRES_CLIENT_PACKAGES="postgresql-client"
+
+# The PostgreSQL server the tests use (trust auth); each test creates and drops its own database.
+TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/postgres"
+
+# Fails loudly, never skips, when PostgreSQL at 127.0.0.1:5432 does not answer.
+require_test_postgres() {
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 -t 10; then
+    pg_isready -h 127.0.0.1 -p 5432 >&2 || true
+    echo "error: PostgreSQL is not reachable at 127.0.0.1:5432: the server's tests must also run" >&2
+    echo "       on PostgreSQL. Start it (trust auth for user postgres on 127.0.0.1) and run again." >&2
+    exit 1
+  fi
+  if ! psql "$TEST_POSTGRES_URL" -Atqc 'SELECT 1' >/dev/null; then
+    echo "error: PostgreSQL at 127.0.0.1:5432 answers but $TEST_POSTGRES_URL cannot log in" >&2
+    echo "       (the tests need user postgres with trust auth, allowed to create databases)" >&2
+    exit 1
+  fi
+}
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -2,13 +2,14 @@
 # Sets up a fresh Debian 12 machine and runs every check and test:
 # formatting, clippy, TypeScript types generated from Rust (drift check), the
 # UI's type check and unit tests, unit + property tests, HTTP integration
-# tests on loopback with real SQLite files, the desktop app's command tests,
+# tests on loopback with real SQLite files and then, with the server's store
+# tests, on PostgreSQL at 127.0.0.1:5432, the desktop app's command tests,
 # and the real-window E2E tests of the built app under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-install_system_packages $KEYCHAIN_PACKAGES $E2E_PACKAGES
+install_system_packages $KEYCHAIN_PACKAGES $E2E_PACKAGES $POSTGRES_CLIENT_PACKAGES
 ensure_node
 check_rust
 use_build_cache
@@ -43,6 +44,12 @@ fi
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "==> schemathesis against the served OpenAPI document (bounded)"
+scripts/schemathesis.sh
+
+echo "==> fuzzing the parsers strangers reach (cargo-fuzz, bounded)"
+scripts/fuzz.sh
+
 echo "==> keychain tests against the real Secret Service (private D-Bus + gnome-keyring)"
 scripts/with-secret-service.sh cargo test --locked -p keyport-portal --features keyport-portal/keychain-tests --test keychain
 
@@ -51,3 +58,7 @@ scripts/e2e.sh
 
 echo "==> cargo test"
 cargo test --workspace --locked
+
+echo "==> HTTP and store tests on PostgreSQL (127.0.0.1:5432)"
+require_test_postgres
+KEYPORT_TEST_DATABASE=$TEST_POSTGRES_URL cargo test --locked -p keyport-server

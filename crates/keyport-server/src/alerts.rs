@@ -21,19 +21,10 @@ use crate::store::Dimension;
 const COOLDOWN_HOURS: i64 = 24;
 const MAX_ALERTS: u32 = 500;
 
-pub fn category(kind: &str) -> &'static str {
-    match kind {
-        "rotation_due_soon" | "rotation_overdue" | "key_expiring" => "reminder",
-        _ => "anomaly",
-    }
-}
+pub use crate::model::alert_category as category;
 
 fn reminder_kind(r: Reminder) -> &'static str {
-    match r {
-        Reminder::RotationDueSoon => "rotation_due_soon",
-        Reminder::RotationOverdue => "rotation_overdue",
-        Reminder::KeyExpiring => "key_expiring",
-    }
+    keyport_core::alert::AlertKind::from(r).as_str()
 }
 
 fn new_alert_id() -> String {

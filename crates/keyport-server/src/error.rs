@@ -32,8 +32,21 @@ pub enum ServiceError {
     LimitExceeded(String),
     #[error("rate limit exceeded")]
     RateLimited(Decision),
+    /// The database cannot be reached right now (503); retrying later may
+    /// succeed. Keys already in memory keep verifying meanwhile.
+    #[error("the database is unavailable; try again shortly")]
+    Unavailable(#[source] StoreError),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => ServiceError::Unavailable(e),
+            e => ServiceError::Store(e),
+        }
+    }
 }
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

@@ -32,8 +32,10 @@ use keyport_core::anomaly::AnomalyConfig;
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
-    /// `sqlite://path/to/keyport.db`
+    /// `sqlite://path/to/keyport.db` or `postgres://user@host/db`
     pub database_url: String,
+    /// Connection pool of the PostgreSQL store (size, acquire timeout).
+    pub database_pool: store::PoolConfig,
     /// Gateway upstream; without it, paths outside `/v1` answer 404.
     pub upstream: Option<reqwest::Url>,
     pub key_prefix: KeyPrefix,
@@ -63,6 +65,7 @@ impl ServerConfig {
         Self {
             listen,
             database_url: database_url.into(),
+            database_pool: store::PoolConfig::default(),
             upstream: None,
             key_prefix: KeyPrefix::default(),
             flush_interval: Duration::from_secs(1),
@@ -151,7 +154,7 @@ impl Server {
 
 /// Opens the database and starts serving. Returns once the socket is bound.
 pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
-    let store = store::open(&config.database_url).await?;
+    let store = store::open_with(&config.database_url, config.database_pool).await?;
     let service = Arc::new(KeyService::open(store, clock, config.service_options()).await?);
     start_with_service(config, service).await
 }

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::clock::from_nanos;
-use crate::store::DayCount;
+use crate::store::{DayCount, DimensionRow, UsageBatch, UsageRow};
 
 #[derive(Debug, Default)]
 struct KeyState {
@@ -54,37 +54,6 @@ pub struct UsageEvent<'a> {
     pub endpoint: Option<&'a str>,
     /// Country from a trusted proxy (gateway only).
     pub country: Option<&'a str>,
-}
-
-/// Usage rows for the database, keyed by bucket start (unix seconds).
-#[derive(Debug, Default, Clone)]
-pub struct UsageBatch {
-    pub minutes: Vec<UsageRow>,
-    pub endpoints: Vec<DimensionRow>,
-    pub countries: Vec<DimensionRow>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageRow {
-    pub key_id: String,
-    pub account_id: String,
-    pub t: i64,
-    pub counts: Counts,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DimensionRow {
-    pub key_id: String,
-    /// Minute start, unix seconds.
-    pub t: i64,
-    pub value: String,
-    pub count: u64,
-}
-
-impl UsageBatch {
-    pub fn is_empty(&self) -> bool {
-        self.minutes.is_empty() && self.endpoints.is_empty() && self.countries.is_empty()
-    }
 }
 
 #[derive(Debug, Default)]

@@ -33,14 +33,19 @@ struct Cli {
 
 #[derive(Args)]
 struct Db {
-    /// Database URL.
+    /// Database URL: sqlite://PATH or postgres://USER@HOST[:PORT]/DATABASE.
     #[arg(long, env = "KEYPORT_DATABASE", default_value = "sqlite://keyport.db")]
     database: String,
+    /// Most PostgreSQL connections this process opens (default 10).
+    #[arg(long, env = "KEYPORT_DATABASE_POOL", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    database_pool: Option<u32>,
     /// Product prefix of keys (`to` gives `to_live_…`).
     #[arg(long, env = "KEYPORT_KEY_PREFIX", default_value = "to")]
     key_prefix: KeyPrefix,
 }
 
+// Parsed once at start: the size of the larger variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API (and the gateway, with --upstream).
@@ -115,6 +120,16 @@ enum AccountCommand {
     },
 }
 
+impl Db {
+    fn pool(&self) -> store::PoolConfig {
+        let mut pool = store::PoolConfig::default();
+        if let Some(n) = self.database_pool {
+            pool.max_connections = n;
+        }
+        pool
+    }
+}
+
 fn parse_plan(s: &str) -> Result<Plan, String> {
     s.parse()
 }
@@ -140,7 +155,8 @@ async fn main() -> ExitCode {
             enterprise_key_cap,
             db,
         } => {
-            let mut config = ServerConfig::new(listen, db.database);
+            let mut config = ServerConfig::new(listen, db.database.clone());
+            config.database_pool = db.pool();
             config.upstream = upstream;
             config.key_prefix = db.key_prefix;
             config.flush_interval = Duration::from_millis(flush_ms.clamp(10, 2000));
@@ -221,7 +237,7 @@ async fn create_account(
     json: bool,
     db: Db,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let store = store::open(&db.database).await?;
+    let store = store::open_with(&db.database, db.pool()).await?;
     let options = ServiceOptions {
         prefix: db.key_prefix,
         ..Default::default()

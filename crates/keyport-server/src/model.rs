@@ -120,8 +120,13 @@ impl From<Limits> for LimitsView {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitView {
+    // The bounds are the largest plan's (enterprise: 1,000 a minute, bursts
+    // of 2,000, no daily cap); a key of a smaller plan gets at most its plan's.
+    #[schema(minimum = 1, maximum = 1000)]
     pub per_minute: Option<u32>,
+    #[schema(minimum = 1, maximum = 4294967295u32)]
     pub per_day: Option<u32>,
+    #[schema(minimum = 1, maximum = 2000)]
     pub burst: Option<u32>,
 }
 
@@ -191,7 +196,6 @@ pub struct KeyCount {
 /// `PATCH /v1/account`: only the fields present change.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(min_properties = 1)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct UpdateAccountRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -338,7 +342,6 @@ pub struct CreateKeyRequest {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(min_properties = 1)]
 pub struct UpdateKeyRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = schema::key_name_update)]
@@ -598,10 +601,11 @@ impl AlertStatus {
 pub struct Alert {
     pub id: String,
     pub key_id: String,
-    /// volume_spike, error_spike, new_country, after_hours, unusual_endpoint,
-    /// rotation_due_soon, rotation_overdue, key_expiring.
+    /// One of `keyport_core::alert::AlertKind`.
+    #[cfg_attr(feature = "ts", ts(as = "keyport_core::alert::AlertKind"))]
     pub kind: String,
-    /// `anomaly` or `reminder`.
+    /// `anomaly` or `reminder` (`AlertKind::category`).
+    #[cfg_attr(feature = "ts", ts(as = "keyport_core::alert::AlertCategory"))]
     pub category: String,
     pub status: AlertStatus,
     pub message: String,
@@ -841,4 +845,11 @@ pub mod schema {
             )
             .min_items(Some(1))
     }
+}
+
+/// `reminder` for rotation and expiry reminders, `anomaly` for the rest
+/// (and for a kind this build does not know).
+pub fn alert_category(kind: &str) -> &'static str {
+    kind.parse::<keyport_core::alert::AlertKind>()
+        .map_or("anomaly", |k| k.category().as_str())
 }

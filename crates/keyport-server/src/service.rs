@@ -29,8 +29,12 @@ pub const DEFAULT_PAGE: u32 = 50;
 const MAX_NAME: usize = 100;
 const MAX_RESOURCES: usize = 50;
 
-/// Who is calling a management endpoint: an admin key of one account.
+/// Who is calling a management endpoint: an admin key of one account. Made
+/// only by [`KeyService::authenticate_admin`] and, for the embedded portal,
+/// [`KeyService::issue_local_admin_key`]: every action it takes is recorded
+/// under a real key id.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Admin {
     pub account: Arc<Account>,
     pub key_id: String,
@@ -50,15 +54,6 @@ pub struct Reach {
 }
 
 impl Reach {
-    /// A live admin key limited to nothing: the account's owner.
-    pub fn unrestricted() -> Self {
-        Reach {
-            environment: Environment::Live,
-            scopes: ScopeSet::new(vec![Scope::Admin]),
-            resources: Vec::new(),
-        }
-    }
-
     fn of(key: &KeyRecord) -> Self {
         Reach {
             environment: key.environment,
@@ -159,6 +154,9 @@ pub struct KeyService {
     pub(crate) accounts: crate::limiter::IdMap<Arc<Account>>,
     limiter: Limiter,
     failed_logins: crate::authlog::FailedLogins,
+    /// A usage batch whose write failed, with its id: written again as it
+    /// is before anything newer (the lock also serialises flushes).
+    unflushed: tokio::sync::Mutex<Option<(String, crate::limiter::Pending)>>,
     /// Serialises management writes so the cache and the database agree.
     writes: tokio::sync::Mutex<()>,
 }
@@ -209,6 +207,7 @@ impl KeyService {
             accounts: Default::default(),
             limiter: Limiter::default(),
             failed_logins: Default::default(),
+            unflushed: Default::default(),
             writes: tokio::sync::Mutex::new(()),
         };
         for a in svc.store.accounts().await? {
@@ -345,6 +344,69 @@ impl KeyService {
         );
         self.by_hash.insert(key.hash, Cached::new(Arc::new(key)));
         Ok((account_view, view, secret))
+    }
+
+    /// For the embedded portal, which owns its local account on this
+    /// machine: a new unrestricted admin key, registered by hash (the portal
+    /// generated it and keeps it in the keychain), when the keychain lost the
+    /// old one. Answers the new key's admin principal, so what the portal
+    /// does next (revoking the lost key) is recorded under the new key's id.
+    pub async fn issue_local_admin_key(
+        &self,
+        account_id: &str,
+        hash: KeyHash,
+        last4: &str,
+        name: &str,
+        source: &str,
+    ) -> Result<(Admin, KeyView)> {
+        let account = match self.accounts.get(account_id) {
+            Some(a) => a.clone(),
+            None => Arc::new(
+                self.store
+                    .account(account_id)
+                    .await?
+                    .ok_or(ServiceError::NotFound("account"))?,
+            ),
+        };
+        let key = KeyRecord {
+            id: new_id("key"),
+            account_id: account.id.clone(),
+            name: clean_name(name)?,
+            environment: Environment::Live,
+            hash,
+            last4: last4.to_string(),
+            scopes: ScopeSet::new(vec![Scope::Admin]),
+            resources: vec![],
+            expires_at: None,
+            rate_limit: RateLimitOverride::default(),
+            created_at: self.stamp(),
+            revoked_at: None,
+            last_used_at: None,
+            replaces: None,
+            replaced_by: None,
+        };
+        let audit = self.audit(
+            Some(&account.id),
+            &key.id,
+            "key.create",
+            Some(&key.id),
+            Some(source),
+            json!({"name": key.name, "scopes": ["admin"], "generated_by": "client", "reason": "local admin key recovery"}),
+        );
+        let _w = self.writes.lock().await;
+        self.store
+            .insert_key(&key, &audit)
+            .await
+            .map_err(duplicate_hash)?;
+        let view = self.view(&key, &account);
+        let admin = Admin {
+            account,
+            key_id: key.id.clone(),
+            source: Some(source.to_string()),
+            reach: Reach::of(&key),
+        };
+        self.by_hash.insert(key.hash, Cached::new(Arc::new(key)));
+        Ok((admin, view))
     }
 
     pub async fn account_view(&self, admin: &Admin) -> Result<AccountView> {
@@ -1025,19 +1087,36 @@ impl KeyService {
         Ok(())
     }
 
+    /// A failed batch is not merged back into memory: its COMMIT may have
+    /// gone through with only the acknowledgement lost. It is kept aside
+    /// and written again, same id and same rows, before anything newer; the
+    /// store skips a batch id it has already recorded, so nothing counts
+    /// twice.
     async fn flush_usage(&self) -> Result<()> {
+        let mut unflushed = self.unflushed.lock().await;
+        if let Some((batch, pending)) = unflushed.take() {
+            if let Err(e) = self
+                .store
+                .flush_usage(&batch, &pending.counts, &pending.last_used, &pending.usage)
+                .await
+            {
+                *unflushed = Some((batch, pending));
+                return Err(e.into());
+            }
+        }
         let started = std::time::Instant::now();
         let pending = self.limiter.take_pending();
         if pending.is_empty() {
             return Ok(());
         }
         let taken = started.elapsed();
+        let batch = crate::store::new_batch_id();
         if let Err(e) = self
             .store
-            .flush_usage(&pending.counts, &pending.last_used, &pending.usage)
+            .flush_usage(&batch, &pending.counts, &pending.last_used, &pending.usage)
             .await
         {
-            self.limiter.restore(pending);
+            *unflushed = Some((batch, pending));
             return Err(e.into());
         }
         tracing::debug!(

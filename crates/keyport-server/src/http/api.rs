@@ -10,7 +10,7 @@ use std::io::Write;
 use utoipa::IntoParams;
 
 use super::error::{put_ratelimit_headers, ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Object};
 use super::openapi::{
     BadRequest, Conflict, Forbidden, Internal, NotFound, PayloadTooLarge, RateLimited,
     Unauthorized, Unavailable, Unprocessable,
@@ -71,7 +71,9 @@ pub async fn list_keys(
 /// returns it once as `secret`.
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = CreateKeyRequest, security(("bearer" = [])),
     responses(
-        (status = 201, body = CreatedKey),
+        (status = 201, body = CreatedKey, links(
+            ("VerifyTheNewKey" = (operation_id = "verify", request_body = json!({"key": "$response.body#/secret"}),
+                description = "Verify the key the server generated.")))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -155,7 +157,9 @@ pub async fn revoke_key(
 #[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", request_body(content = Option<RotateKeyRequest>), security(("bearer" = [])),
     params(("id" = String, Path, description = "Key id of the key to replace")),
     responses(
-        (status = 201, body = CreatedKey),
+        (status = 201, body = CreatedKey, links(
+            ("VerifyTheReplacement" = (operation_id = "verify", request_body = json!({"key": "$response.body#/secret"}),
+                description = "Verify the replacement the server generated.")))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -181,7 +185,9 @@ pub async fn rotate_key(
     let req = if body.iter().all(u8::is_ascii_whitespace) {
         RotateKeyRequest::default()
     } else {
-        parse_json::<Option<RotateKeyRequest>>(&body)?.unwrap_or_default()
+        parse_json::<Option<Object<RotateKeyRequest>>>(&body)?
+            .map(|o| o.0)
+            .unwrap_or_default()
     };
     Ok((
         StatusCode::CREATED,
@@ -303,8 +309,8 @@ fn verify_prefix(key: &crate::model::KeyRecord) -> Result<Box<[u8]>, ApiError> {
 /// checks and error codes are those of [`ApiJson`], without its per-field
 /// path tracking; the caller has put the JSON size limit on the body.
 pub async fn verify_request(state: AppState, req: axum::extract::Request) -> Response {
-    let result = match read_json::<VerifyRequest>(req).await {
-        Ok(body) => verified(&state, body).await,
+    let result = match read_json::<Object<VerifyRequest>>(req).await {
+        Ok(Object(body)) => verified(&state, body).await,
         Err(e) => Err(e),
     };
     result.unwrap_or_else(IntoResponse::into_response)
@@ -493,7 +499,9 @@ fn alert_filter() -> utoipa::openapi::schema::Object {
 /// Anomaly alerts and rotation reminders together, newest first.
 #[utoipa::path(get, path = "/v1/alerts", tag = "alerts", params(AlertParams), security(("bearer" = [])),
     responses(
-        (status = 200, body = AlertList),
+        (status = 200, body = AlertList, links(
+            ("AcknowledgeTheNewest" = (operation_id = "ack_alert", parameters(("id" = "$response.body#/alerts/0/id")),
+                description = "Acknowledge the newest alert.")))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 500, response = Internal),

@@ -113,6 +113,14 @@ impl From<ServiceError> for ApiError {
                     ),
                 )
             },
+            ServiceError::Unavailable(e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; try again shortly",
+                )
+            }
             ServiceError::Store(e) => Self::internal(format!("storage failure: {e}")),
         }
     }

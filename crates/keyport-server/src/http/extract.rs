@@ -77,15 +77,44 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// `Json<T>` with the API's error shape on rejection.
+/// `Json<T>` with the API's error shape on rejection. The body must be a
+/// JSON object (see [`Object`]).
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
+        let axum::Json(Object(v)) = axum::Json::<Object<T>>::from_request(req, state).await?;
         Ok(Self(v))
+    }
+}
+
+/// A struct read only from a JSON object. serde's derived `Deserialize`
+/// also takes an array of the fields in order (`["ci", "live", ["read"]]`
+/// as a `CreateKeyRequest`), which no client means and the API does not
+/// document: that is refused as a wrong type.
+#[derive(Debug)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct OnlyMaps<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for OnlyMaps<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        d.deserialize_map(OnlyMaps(std::marker::PhantomData))
+            .map(Object)
     }
 }
 
@@ -126,6 +155,37 @@ mod tests {
         let mut m = HeaderMap::new();
         m.insert(AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
         m
+    }
+
+    #[test]
+    fn bodies_are_objects() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        #[serde(deny_unknown_fields)]
+        struct Req {
+            name: String,
+            #[serde(default)]
+            n: Option<u32>,
+        }
+        let ok: Object<Req> = serde_json::from_str(r#"{"name":"a","n":1}"#).unwrap();
+        assert_eq!(
+            ok.0,
+            Req {
+                name: "a".into(),
+                n: Some(1)
+            }
+        );
+        for bad in [
+            r#"["a", 1]"#,
+            r#""a""#,
+            "1",
+            "null",
+            r#"{"name":"a","x":1}"#,
+        ] {
+            let e = serde_json::from_str::<Object<Req>>(bad).unwrap_err();
+            assert_eq!(e.classify(), serde_json::error::Category::Data, "{bad}");
+        }
+        let none: Option<Object<Req>> = serde_json::from_str("null").unwrap();
+        assert!(none.is_none());
     }
 
     #[test]

@@ -25,8 +25,8 @@ use crate::model::*;
             Credentials go only in `Authorization: Bearer <key>`; a key in a URL is refused with `key_in_url`. \
             Every request outside /v1 is the gateway: authenticated, checked, rate-limited and proxied upstream.\n\n\
             Errors are `{\"error\":{\"code\":\"…\",\"message\":\"…\"}}` with a stable `code`. Any request can be \
-            answered `400 key_in_url` (before routing), `500 internal` and `503 timeout` (or `503 unavailable`, \
-            with `Retry-After`, when the server is at its connection cap); a method a path does not take is \
+            answered `400 key_in_url` (before routing), `500 internal` and `503 timeout` or `503 unavailable` \
+            (the database cannot be reached for now, or, with `Retry-After`, the server is at its connection cap); a method a path does not take is \
             `405 method_not_allowed` with an `Allow` header; an unknown path under /v1 is `404 not_found`. \
             Dates are RFC 3339 between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z."
     ),
@@ -126,8 +126,8 @@ pub struct MethodNotAllowed(pub ErrorBody);
 pub struct Internal(pub ErrorBody);
 
 /// `timeout`: the request took longer than the server's request timeout;
-/// or `unavailable` (with `Retry-After`): the server is at its connection
-/// cap.
+/// `unavailable`: the database cannot be reached for now, or (with
+/// `Retry-After`) the server is at its connection cap. Retry shortly.
 #[derive(ToResponse)]
 pub struct Unavailable(pub ErrorBody);
 
@@ -144,13 +144,85 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The document as served. utoipa cannot mark a response header required,
-/// and every header this document names is always sent with its response,
-/// so each is marked here: a client (or a fuzzer) can rely on them.
+/// Every error `code` the service answers with (see [`ErrorDetail`]).
+pub const ERROR_CODES: [&str; 15] = [
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "invalid_request",
+    "key_in_url",
+    "rate_limited",
+    "conflict",
+    "payload_too_large",
+    "bad_gateway",
+    "gateway_timeout",
+    "limit_exceeded",
+    "method_not_allowed",
+    "timeout",
+    "unavailable",
+    "internal",
+];
+
+/// The document as served: [`ApiDoc`] plus what utoipa's attributes cannot
+/// say. Every header the document names is always sent with its response,
+/// so each is marked required; an error `code` is one of [`ERROR_CODES`];
+/// `key_hash` and `last4` come together; a PATCH changes at least one field
+/// (utoipa 5.5 writes `min_properties` as `maxProperties`, so it is set
+/// here).
 pub fn document() -> serde_json::Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
     require_headers(&mut doc);
+    camel_case_links(&mut doc);
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["ErrorDetail"]["properties"]["code"]["enum"] = ERROR_CODES.as_slice().into();
+    for name in ["CreateKeyRequest", "RotateKeyRequest"] {
+        schemas[name]["anyOf"] = key_material_pair();
+    }
+    for name in ["UpdateKeyRequest", "UpdateAccountRequest"] {
+        schemas[name]["minProperties"] = 1.into();
+    }
     doc
+}
+
+/// Both `key_hash` and `last4` as strings, or neither (absent or `null`).
+fn key_material_pair() -> serde_json::Value {
+    serde_json::json!([
+        {
+            "required": ["key_hash", "last4"],
+            "properties": {"key_hash": {"type": "string"}, "last4": {"type": "string"}}
+        },
+        {"properties": {"key_hash": {"type": "null"}, "last4": {"type": "null"}}}
+    ])
+}
+
+/// utoipa 5 writes a Link Object's fields in snake case (`operation_id`,
+/// `request_body`); OpenAPI spells them `operationId`, `requestBody`.
+fn camel_case_links(doc: &mut serde_json::Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    let responses = paths
+        .values_mut()
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut())
+        .filter_map(|op| op.get_mut("responses").and_then(|r| r.as_object_mut()))
+        .flat_map(|r| r.values_mut());
+    for response in responses {
+        let Some(links) = response.get_mut("links").and_then(|l| l.as_object_mut()) else {
+            continue;
+        };
+        for link in links.values_mut().filter_map(|l| l.as_object_mut()) {
+            for (snake, camel) in [
+                ("operation_id", "operationId"),
+                ("operation_ref", "operationRef"),
+                ("request_body", "requestBody"),
+            ] {
+                if let Some(v) = link.remove(snake) {
+                    link.insert(camel.into(), v);
+                }
+            }
+        }
+    }
 }
 
 fn require_headers(v: &mut serde_json::Value) {
@@ -286,6 +358,37 @@ mod tests {
         }
     }
 
+    /// The codes the source answers with are the documented ones.
+    #[test]
+    fn error_codes_are_the_documented_ones() {
+        let mut used = std::collections::BTreeSet::new();
+        let sources = [
+            include_str!("error.rs"),
+            include_str!("mod.rs"),
+            include_str!("gateway.rs"),
+            include_str!("api.rs"),
+            include_str!("../serve.rs"),
+        ];
+        // `ApiError::new(StatusCode::X, "code", …)`, and the raw 503 of the
+        // connection cap (`\"code\":\"unavailable\"`).
+        let code =
+            regex::Regex::new(r#"StatusCode::[A-Z_]+,\s*"([a-z_]+)"|\\"code\\":\\"([a-z_]+)"#)
+                .unwrap();
+        for src in sources {
+            for c in code.captures_iter(src) {
+                let m = c.get(1).or_else(|| c.get(2)).unwrap();
+                used.insert(m.as_str().to_string());
+            }
+        }
+        for c in &used {
+            assert!(ERROR_CODES.contains(&c.as_str()), "{c} is not documented");
+        }
+        let doc = document();
+        let codes = &doc["components"]["schemas"]["ErrorDetail"]["properties"]["code"]["enum"];
+        assert_eq!(codes.as_array().unwrap().len(), ERROR_CODES.len());
+        assert!(used.len() >= 10, "{used:?}");
+    }
+
     #[test]
     fn headers_are_required_and_rate_limits_documented() {
         let doc = document();
@@ -310,6 +413,30 @@ mod tests {
         assert!(csv["content"].get("text/csv").is_some());
     }
 
+    /// Links name operations that exist, in OpenAPI's spelling.
+    #[test]
+    fn links_point_at_operations() {
+        let doc = document();
+        let ids: Vec<&str> = operations(&doc)
+            .iter()
+            .filter_map(|(_, _, op)| op["operationId"].as_str())
+            .collect();
+        let mut seen = 0;
+        for (method, path, op) in operations(&doc) {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                for (name, link) in response["links"].as_object().into_iter().flatten() {
+                    let target = link["operationId"].as_str().unwrap_or_default();
+                    assert!(ids.contains(&target), "{method} {path} {status} {name}");
+                    assert!(
+                        link.get("operation_id").is_none() && link.get("request_body").is_none()
+                    );
+                    seen += 1;
+                }
+            }
+        }
+        assert_eq!(seen, 3);
+    }
+
     /// The service's own bounds, as the document states them.
     #[test]
     fn request_bounds() {
@@ -327,6 +454,11 @@ mod tests {
         assert!(!name("evil\u{202E}txt"));
         assert!(!name("zero\u{200B}width"));
         assert_eq!(create["resources"]["maxItems"], 50);
+        for patch in ["UpdateKeyRequest", "UpdateAccountRequest"] {
+            let schema = &doc["components"]["schemas"][patch];
+            assert_eq!(schema["minProperties"], 1, "{patch}");
+            assert!(schema.get("maxProperties").is_none(), "{patch}");
+        }
         let resource = matcher(create["resources"]["items"]["pattern"].as_str().unwrap());
         for ok in ["project:alpha", "a:.x", "a:..x", "k-1_:A.b-c_9"] {
             assert!(resource(ok), "{ok}");

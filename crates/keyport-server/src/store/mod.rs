@@ -1,29 +1,72 @@
-//! Persistence behind one trait, so a PostgreSQL backend can be added without
-//! touching the service or the handlers.
+//! Persistence behind one trait: SQLite (embedded, the default) and
+//! PostgreSQL, chosen by the database URL.
 
+mod postgres;
+pub mod records;
 mod sqlite;
+#[cfg(test)]
+mod tests;
 
+pub use records::{DayCount, DimensionRow, UsageBatch, UsageRow};
+
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::limiter::{UsageBatch, UsageRow};
 use crate::model::{Account, Alert, AuditEvent, KeyRecord, Step};
 use keyport_core::Counts;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// The database cannot be reached right now (connection refused, lost or
+    /// killed, no free connection in time, the server shutting down): the
+    /// call may succeed later, and the pool reconnects by itself.
+    #[error("database unavailable: {0}")]
+    Unavailable(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
-    #[error("unsupported database URL {0:?}: use sqlite://PATH")]
+    #[error(
+        "unsupported database URL {0:?}: use sqlite://PATH or postgres://USER@HOST[:PORT]/DATABASE"
+    )]
     UnsupportedUrl(String),
     #[error("a key with this hash already exists")]
     DuplicateHash,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if is_unavailable(&e) {
+            StoreError::Unavailable(e)
+        } else {
+            StoreError::Database(e)
+        }
+    }
+}
+
+/// Errors of the connection rather than of the statement: the database is
+/// down, restarting, out of connections, or killed ours.
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL's SQLSTATEs: class 08 (connection exception), 57P01-03
+        // (terminated by an administrator, crash or shutdown, cannot connect
+        // now) and class 53 (insufficient resources: too many connections,
+        // out of memory or disk).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code.starts_with("53")
+        }),
+        _ => false,
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -33,15 +76,6 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<i64>,
-}
-
-/// Admitted requests of one key on one UTC day, as a delta to add.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DayCount {
-    pub key_id: String,
-    pub account_id: String,
-    pub day: i64,
-    pub count: u64,
 }
 
 #[async_trait]
@@ -92,8 +126,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Adds quota counts, usage (minute rows, rolled up into hours and days
     /// in the same transaction) and raises last-used times: one transaction.
+    ///
+    /// `batch` names this batch (see [`new_batch_id`]) and is recorded in the
+    /// same transaction; a batch whose id is already recorded is skipped, so
+    /// retrying a batch whose COMMIT went through unacknowledged never counts
+    /// it twice. Batch ids are kept a day ([`BATCH_ID_RETENTION_MS`]).
     async fn flush_usage(
         &self,
+        batch: &str,
         counts: &[DayCount],
         last_used: &[(String, DateTime<Utc>)],
         usage: &UsageBatch,
@@ -138,7 +178,8 @@ pub trait Store: Send + Sync + 'static {
     /// Every value a key has used in a breakdown, with first/last minute seen.
     async fn dimension_history(&self, key_id: &str, dim: Dimension) -> Result<Vec<Seen>>;
     /// Drops minute rows before `minutes_before` and hour rows (and
-    /// breakdowns) before `hours_before`. Day rows are kept.
+    /// breakdowns) before `hours_before`. Day rows are kept. Also forgets
+    /// usage batch ids older than [`BATCH_ID_RETENTION_MS`].
     async fn prune_usage(&self, minutes_before: i64, hours_before: i64) -> Result<()>;
     /// Drops audit rows that belong to no account (failed logins with
     /// unknown credentials, rolled up per minute) older than `before` (unix
@@ -175,10 +216,53 @@ pub enum Dimension {
     Country,
 }
 
-/// Opens the store a database URL names.
+/// A fresh usage batch id: 128 random bits in hex.
+pub fn new_batch_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// How long the ids of written usage batches are remembered (database
+/// clock). A failed batch is retried on every flush (each second) until
+/// one succeeds, so its id is needed for as long as the database stays
+/// out of this process's reach: a day covers any outage it rides out, and
+/// keeps the table small (one row per flush that had something to write).
+pub const BATCH_ID_RETENTION_MS: i64 = 24 * 3600 * 1000;
+
+/// Connection pool settings (the PostgreSQL store; SQLite keeps its own
+/// small pool of 4, a file needs no more).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Most connections one process opens.
+    pub max_connections: u32,
+    /// How long a call waits for a connection before it fails as
+    /// [`StoreError::Unavailable`] (the API answers 503 `unavailable`).
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
+/// Opens the store a database URL names, with the default pool.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    open_with(url, PoolConfig::default()).await
+}
+
+/// Opens the store a database URL names: `sqlite://PATH` or
+/// `postgres://…` / `postgresql://…`. Runs its migrations.
+pub async fn open_with(url: &str, pool: PoolConfig) -> Result<std::sync::Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(PgStore::open(url, pool).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_string()))
     }

@@ -11,9 +11,9 @@ use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::records::{DimensionRow, UsageBatch, UsageRow};
 use super::{DayCount, Dimension, Page, Result, Seen, Store, StoreError};
 use crate::clock::{from_millis, millis};
-use crate::limiter::{DimensionRow, UsageBatch, UsageRow};
 use crate::model::{Account, Alert, AlertStatus, AuditEvent, KeyRecord, Step};
 use keyport_core::{Counts, Outcome};
 use std::collections::HashMap;
@@ -267,7 +267,7 @@ fn alert_from_row(r: &SqliteRow) -> Result<Alert> {
         id: r.try_get("id")?,
         account_id: r.try_get("account_id")?,
         key_id: r.try_get("key_id")?,
-        category: crate::alerts::category(&kind).to_string(),
+        category: crate::model::alert_category(&kind).to_string(),
         kind,
         status,
         message: r.try_get("message")?,
@@ -307,7 +307,7 @@ fn rate_limit_json(k: &KeyRecord) -> Option<String> {
 fn map_unique(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::DuplicateHash,
-        _ => StoreError::Database(e),
+        _ => e.into(),
     }
 }
 
@@ -568,6 +568,7 @@ impl Store for SqliteStore {
 
     async fn flush_usage(
         &self,
+        batch: &str,
         counts: &[DayCount],
         last_used: &[(String, DateTime<Utc>)],
         usage: &UsageBatch,
@@ -575,7 +576,23 @@ impl Store for SqliteStore {
         if counts.is_empty() && last_used.is_empty() && usage.is_empty() {
             return Ok(());
         }
+        // The batch id first: a write, so this transaction holds the write
+        // lock from here on and the check cannot race another writer.
         let mut tx = self.pool.begin().await?;
+        let recorded = sqlx::query(
+            "INSERT INTO usage_batches (id, at) \
+             VALUES (?, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(batch)
+        .execute(&mut *tx)
+        .await?;
+        if recorded.rows_affected() == 0 {
+            // Written before: its COMMIT went through unacknowledged.
+            tx.rollback().await?;
+            tracing::info!(batch, "usage batch already written; skipped");
+            return Ok(());
+        }
         for step in [Step::Minute, Step::Hour, Step::Day] {
             add_usage(&mut tx, step, &usage.minutes).await?;
         }
@@ -813,6 +830,13 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        sqlx::query(
+            "DELETE FROM usage_batches \
+             WHERE at < CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) - ?",
+        )
+        .bind(super::BATCH_ID_RETENTION_MS)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -622,3 +622,100 @@ async fn an_abandoned_replacement_does_not_block_a_new_rotation() {
     let res = h.verify(json!({"key": secret})).await;
     assert_eq!(res.status(), StatusCode::OK, "the old key still works");
 }
+
+/// Found by schemathesis: refusals that come from extractors, not handlers,
+/// use the API's JSON error shape too, and a body must be a JSON object
+/// (serde would also read a struct from an array of its fields).
+#[tokio::test]
+async fn extractor_refusals_and_array_bodies() {
+    let h = Harness::new().await;
+    let a = h.account(Plan::Enterprise).await;
+    let (key, _) = h.key_with_scopes(&a.admin, &["read"], &[]).await;
+    let id = key["id"].as_str().unwrap();
+    // A path segment that is not UTF-8 once decoded (was text/plain).
+    let res = h.get(&a.admin, "/v1/keys/%FF").await;
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+    // An oversized rotate body (was a text/plain 413).
+    let res = h
+        .http
+        .post(h.url(&format!("/v1/keys/{id}/rotate")))
+        .bearer_auth(&a.admin)
+        .body("x".repeat(100 * 1024))
+        .send()
+        .await
+        .unwrap();
+    expect_error(res, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    // Arrays in place of objects (were read field by field: a rotation
+    // happened, a key was created, a verify counted).
+    for res in [
+        h.post(
+            &a.admin,
+            &format!("/v1/keys/{id}/rotate"),
+            json!([null, null]),
+        )
+        .await,
+        h.post(&a.admin, "/v1/keys", json!(["n", "live", ["read"]]))
+            .await,
+        h.patch(&a.admin, &format!("/v1/keys/{id}"), json!(["renamed"]))
+            .await,
+    ] {
+        expect_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
+    }
+    let res = h.verify(json!(["to_live_x"])).await;
+    expect_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
+    let keys: Value = h.get(&a.admin, "/v1/keys").await.json().await.unwrap();
+    assert_eq!(
+        keys["keys"].as_array().unwrap().len(),
+        2,
+        "nothing was created"
+    );
+    // `null` is "no options" for rotate, as the document says.
+    let res = h
+        .post(&a.admin, &format!("/v1/keys/{id}/rotate"), Value::Null)
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+}
+
+/// The served document lists every `/v1` route with the errors it can give
+/// (the details are unit-tested in `http::openapi`).
+#[tokio::test]
+async fn openapi_lists_every_route() {
+    let h = Harness::new().await;
+    let res = h.get("", "/v1/openapi.json").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(header(&res, "content-type").unwrap(), "application/json");
+    let doc: Value = res.json().await.unwrap();
+    let mut ops: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| format!("{} {path}", m.to_uppercase()))
+        })
+        .collect();
+    ops.sort();
+    assert_eq!(
+        ops,
+        [
+            "GET /v1/account",
+            "GET /v1/alerts",
+            "GET /v1/audit",
+            "GET /v1/keys",
+            "GET /v1/keys/{id}",
+            "GET /v1/keys/{id}/usage",
+            "GET /v1/keys/{id}/usage.csv",
+            "GET /v1/openapi.json",
+            "GET /v1/usage",
+            "PATCH /v1/account",
+            "PATCH /v1/keys/{id}",
+            "POST /v1/alerts/{id}/ack",
+            "POST /v1/keys",
+            "POST /v1/keys/{id}/revoke",
+            "POST /v1/keys/{id}/rotate",
+            "POST /v1/verify",
+        ]
+    );
+}

@@ -15,13 +15,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::common::expect_error;
+use crate::db::TestDb;
 use crate::gateway::upstream;
 
-/// The real binary on `127.0.0.1:0` with its own SQLite file, killed when
-/// the test ends.
+/// The real binary on `127.0.0.1:0` with its own database (a SQLite file or
+/// a fresh PostgreSQL database, see `TestDb`), killed when the test ends.
 struct Real {
     child: Option<Child>,
     dir: TempDir,
+    /// Dropped after the process is killed (`Drop` runs before the fields').
+    db: TestDb,
     addr: String,
     admin: String,
     http: reqwest::Client,
@@ -57,7 +60,8 @@ impl Real {
     /// older build that lacks a flag still starts, and shows its weakness).
     async fn start_env(plan: &str, args: &[&str], envs: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db = format!("sqlite://{}", dir.path().join("k.db").display());
+        let test_db = TestDb::create(dir.path()).await;
+        let db = test_db.url();
         let out = bin()
             .args([
                 "account",
@@ -89,6 +93,7 @@ impl Real {
         let mut real = Real {
             child: None,
             dir,
+            db: test_db,
             addr: String::new(),
             admin: v["admin_key"].as_str().unwrap().to_string(),
             http: reqwest::Client::new(),
@@ -146,10 +151,6 @@ impl Real {
 
     fn log_path(&self) -> std::path::PathBuf {
         self.dir.path().join("server.log")
-    }
-
-    fn db_path(&self) -> std::path::PathBuf {
-        self.dir.path().join("k.db")
     }
 
     fn url(&self, path: &str) -> String {
@@ -610,15 +611,10 @@ async fn far_out_dates_get_clear_errors_and_panics_become_500s() {
     // A key stored with a far-out expiry (before dates were bounded) rotates
     // with a clamped one, instead of panicking and dropping the connection.
     r.stop();
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", r.db_path().display()))
-        .await
-        .unwrap();
-    sqlx::query("UPDATE api_keys SET expires_at = 8210298412799000 WHERE id = ?")
-        .bind(&id)
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    r.db.execute(&format!(
+        "UPDATE api_keys SET expires_at = 8210298412799000 WHERE id = '{id}'"
+    ))
+    .await;
     r.boot();
     let res = r
         .call("POST", &r.admin, &format!("/v1/keys/{id}/rotate"), None)
@@ -739,6 +735,24 @@ async fn spoofed_forwarding_headers_never_reach_the_upstream() {
     assert_eq!(got["headers"]["cf-ipcountry"], "DE");
 }
 
+/// (account, action, detail as text) of every failed-login audit row.
+async fn audit_rows(db: &TestDb) -> Vec<(Option<String>, String, String)> {
+    db.query(
+        "SELECT account_id, action, CAST(detail AS TEXT) AS detail FROM audit_events \
+         WHERE action = 'auth.failed'",
+    )
+    .await
+    .into_iter()
+    .map(|r| {
+        (
+            r["account_id"].as_str().map(String::from),
+            r["action"].as_str().unwrap().to_string(),
+            r["detail"].as_str().unwrap().to_string(),
+        )
+    })
+    .collect()
+}
+
 // 8. Bogus logins.
 #[tokio::test]
 async fn bogus_logins_are_rolled_up_not_written_per_request() {
@@ -749,19 +763,6 @@ async fn bogus_logins_are_rolled_up_not_written_per_request() {
             json!({"name": "reader", "environment": "live", "scopes": ["read"]}),
         )
         .await;
-    let audit_rows = |db: std::path::PathBuf| async move {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", db.display()))
-            .await
-            .unwrap();
-        let rows: Vec<(Option<String>, String, String)> = sqlx::query_as(
-            "SELECT account_id, action, detail FROM audit_events WHERE action = 'auth.failed'",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        pool.close().await;
-        rows
-    };
     for i in 0..400 {
         let junk = if i % 2 == 0 {
             format!("to_live_{:064x}", i)
@@ -779,10 +780,10 @@ async fn bogus_logins_are_rolled_up_not_written_per_request() {
     flushed().await;
     // 450 failures, a handful of rows (at most 10 per account and minute,
     // one per past minute and source for strangers).
-    let during = audit_rows(r.db_path()).await;
+    let during = audit_rows(&r.db).await;
     assert!(during.len() <= 25, "{}", during.len());
     r.restart(); // SIGTERM writes the rollups of the current minute
-    let rows = audit_rows(r.db_path()).await;
+    let rows = audit_rows(&r.db).await;
     let strangers: Vec<_> = rows.iter().filter(|(a, ..)| a.is_none()).collect();
     assert!(
         !strangers.is_empty() && strangers.len() <= 2,

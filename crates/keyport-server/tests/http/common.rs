@@ -5,9 +5,10 @@ use keyport_server::{start, Server, ServerConfig};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use tempfile::TempDir;
+
+pub use crate::db::TestDb;
 
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()
@@ -18,7 +19,10 @@ pub struct Harness {
     pub base: String,
     pub http: Client,
     pub clock: Arc<ManualClock>,
-    pub dir: TempDir,
+    /// Holds the SQLite file, when the test runs on SQLite.
+    _dir: TempDir,
+    /// The test's own database (see `TestDb`): dropped after the server.
+    pub db: TestDb,
     pub upstream: Option<reqwest::Url>,
     /// Proxy range whose CF-IPCountry header is trusted.
     pub trusted: &'static str,
@@ -40,13 +44,15 @@ impl Harness {
 
     pub async fn build(upstream: Option<reqwest::Url>, trusted: &'static str) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let db = TestDb::create(dir.path()).await;
         let clock = Arc::new(ManualClock::new(t0()));
         let mut h = Self {
             server: None,
             base: String::new(),
             http: Client::new(),
             clock,
-            dir,
+            _dir: dir,
+            db,
             upstream,
             trusted,
         };
@@ -54,15 +60,8 @@ impl Harness {
         h
     }
 
-    pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("keyport.db")
-    }
-
     fn config(&self) -> ServerConfig {
-        let mut c = ServerConfig::new(
-            "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
-            format!("sqlite://{}", self.db_path().display()),
-        );
+        let mut c = ServerConfig::new("127.0.0.1:0".parse::<SocketAddr>().unwrap(), self.db.url());
         c.upstream = self.upstream.clone();
         c.flush_interval = std::time::Duration::from_millis(100);
         c.country_header = Some("CF-IPCountry".into());

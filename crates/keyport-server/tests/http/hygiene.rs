@@ -98,8 +98,8 @@ async fn unknown_keys_create_no_limiter_state() {
 #[tokio::test]
 async fn verify_does_no_database_write_per_request() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("k.db").display());
-    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), url.clone());
+    let db = TestDb::create(dir.path()).await;
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), db.url());
     config.flush_interval = std::time::Duration::from_secs(3600);
     let server = start(config, Arc::new(ManualClock::new(t0())))
         .await
@@ -120,35 +120,30 @@ async fn verify_does_no_database_write_per_request() {
             .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
     }
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    let usage_rows = |pool: sqlx::SqlitePool| async move {
-        let (rows, total): (i64, Option<i64>) =
-            sqlx::query_as("SELECT COUNT(*), SUM(count) FROM key_day_usage")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-        let (used,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE last_used_at IS NOT NULL")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-        (rows, total, used)
+    let usage_rows = || async {
+        let day = &db
+            .query("SELECT COUNT(*) AS n, SUM(count) AS total FROM key_day_usage")
+            .await[0];
+        let used = db
+            .scalar("SELECT COUNT(*) FROM api_keys WHERE last_used_at IS NOT NULL")
+            .await;
+        (day["n"].as_i64(), day["total"].as_i64(), used.as_i64())
     };
     assert_eq!(
-        usage_rows(pool.clone()).await,
-        (0, None, 0),
+        usage_rows().await,
+        (Some(0), None, Some(0)),
         "nothing written while serving"
     );
     server.shutdown().await;
     assert_eq!(
-        usage_rows(pool).await,
-        (1, Some(50), 1),
+        usage_rows().await,
+        (Some(1), Some(50), Some(1)),
         "exact totals after the flush"
     );
 }
 
 /// A server process that is killed when the test ends, even by a panic.
-struct ServerProc(Child);
+pub struct ServerProc(pub Child);
 
 impl Drop for ServerProc {
     fn drop(&mut self) {
@@ -171,7 +166,7 @@ impl std::ops::DerefMut for ServerProc {
 }
 
 /// Runs the real binary; returns the child and its bound address.
-fn spawn_server(db: &str, upstream: Option<&str>, log: &Path) -> (ServerProc, String) {
+pub fn spawn_server(db: &str, upstream: Option<&str>, log: &Path) -> (ServerProc, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyport-server"));
     cmd.args([
         "serve",
@@ -207,7 +202,7 @@ fn spawn_server(db: &str, upstream: Option<&str>, log: &Path) -> (ServerProc, St
     (ServerProc(child), addr)
 }
 
-fn cli_account(db: &str) -> (String, String) {
+pub fn cli_account(db: &str) -> (String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_keyport-server"))
         .args([
             "account",
@@ -247,10 +242,14 @@ fn sigterm(child: &mut ServerProc) {
     child.wait().unwrap();
 }
 
+/// On either database: the files (SQLite's database and WAL, the logs) and
+/// a dump of every table, every column as text (the only way to see what
+/// PostgreSQL holds).
 #[tokio::test]
 async fn full_flow_leaves_no_raw_key_in_database_or_logs() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("keyport.db").display());
+    let test_db = TestDb::create(dir.path()).await;
+    let db = test_db.url();
     let log = dir.path().join("server.log");
     let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let upstream_url = format!("http://{}/", upstream.local_addr().unwrap());
@@ -355,21 +354,46 @@ async fn full_flow_leaves_no_raw_key_in_database_or_logs() {
         }
         checked += 1;
     }
-    assert!(checked >= 2, "database and log files were checked");
+    assert!(checked >= 1, "the log (and SQLite's files) were checked");
+    let dump = test_db.dump().await;
+    let tables: Vec<&str> = dump.iter().map(|(t, _)| t.as_str()).collect();
+    for t in [
+        "accounts",
+        "api_keys",
+        "audit_events",
+        "usage_minutes",
+        "key_dimensions",
+    ] {
+        assert!(tables.contains(&t), "{t} dumped: {tables:?}");
+    }
+    let mut cells = 0;
+    for (table, rows) in &dump {
+        for row in rows {
+            for s in &secrets {
+                assert!(
+                    !row.contains(s.as_str()),
+                    "a raw key in table {table}: {row}"
+                );
+                assert!(!row.contains(&s[8..40]), "a key's body in table {table}");
+            }
+            cells += 1;
+        }
+    }
+    assert!(cells >= 10, "the dump holds the flow's rows ({cells})");
     let hash = keyport_core::KeyHash::of(&secret).to_hex();
-    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE key_hash = ?")
-        .bind(hash)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let n = test_db
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM api_keys WHERE key_hash = '{hash}'"
+        ))
+        .await;
     assert_eq!(n, 1, "the hash is what is stored");
 }
 
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("keyport.db").display());
+    let test_db = TestDb::create(dir.path()).await;
+    let db = test_db.url();
     let log = dir.path().join("server.log");
     let (_, admin) = cli_account(&db);
     let (mut child, addr) = spawn_server(&db, None, &log);
@@ -399,6 +423,16 @@ async fn acknowledged_writes_survive_kill_9() {
         .await,
         StatusCode::OK
     );
+    let renamed = &ids[1];
+    assert_eq!(
+        status(
+            http.patch(format!("http://{addr}/v1/keys/{renamed}"))
+                .bearer_auth(&admin)
+                .json(&json!({"name": "renamed"}))
+        )
+        .await,
+        StatusCode::OK
+    );
     child.kill().unwrap(); // SIGKILL: no shutdown, no flush
     child.wait().unwrap();
 
@@ -421,6 +455,14 @@ async fn acknowledged_writes_survive_kill_9() {
     for id in &ids {
         assert!(listed.contains(&id.as_str()), "{id} lost");
     }
+    let names: Vec<&str> = list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["id"] == renamed.as_str())
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["renamed"], "the acknowledged rename survived");
     for (i, s) in secrets.iter().enumerate() {
         let status = http
             .post(format!("http://{addr}/v1/verify"))
@@ -447,10 +489,8 @@ async fn acknowledged_writes_survive_kill_9() {
 async fn a_stalled_body_times_out_with_the_api_error() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
-    let mut config = ServerConfig::new(
-        "127.0.0.1:0".parse().unwrap(),
-        format!("sqlite://{}", dir.path().join("t.db").display()),
-    );
+    let db = TestDb::create(dir.path()).await;
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), db.url());
     config.request_timeout = std::time::Duration::from_millis(300);
     let server = start(config, Arc::new(ManualClock::new(t0())))
         .await

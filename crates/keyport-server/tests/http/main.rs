@@ -1,10 +1,13 @@
-//! Integration tests over real HTTP on loopback, against a real SQLite file.
+//! Integration tests over real HTTP on loopback, against a real SQLite file
+//! or a fresh PostgreSQL database (`KEYPORT_TEST_DATABASE`, see `db`).
 
 mod common;
+mod db;
 
 mod analytics;
 mod api;
 mod attacks;
 mod gateway;
 mod hygiene;
+mod postgres;
 mod verify;

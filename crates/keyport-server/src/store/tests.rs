@@ -1,0 +1,499 @@
+//! Behaviour both stores share, checked on each: a temp SQLite file always,
+//! and a fresh PostgreSQL database (created through the admin URL in
+//! `KEYPORT_TEST_DATABASE`, dropped afterwards) when that names one.
+
+use super::*;
+use keyport_core::Outcome;
+use std::sync::Arc;
+
+/// A store under test, and what to clean up after it.
+struct TestStore {
+    name: &'static str,
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        let Some((admin, db)) = self.pg.take() else {
+            return;
+        };
+        // Drop cannot await: a thread with its own runtime drops the
+        // database (and every connection to it).
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(admin_exec(
+                &admin,
+                &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+            ));
+        })
+        .join();
+    }
+}
+
+async fn admin_exec(admin: &str, sql: &str) {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {admin}: {e}"));
+    sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+    let _ = c.close().await;
+}
+
+/// SQLite, and PostgreSQL when `KEYPORT_TEST_DATABASE` names a server.
+async fn stores() -> Vec<TestStore> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let mut out = vec![TestStore {
+        name: "sqlite",
+        store: open(&url).await.unwrap(),
+        _dir: Some(dir),
+        pg: None,
+    }];
+    let admin = std::env::var("KEYPORT_TEST_DATABASE").unwrap_or_default();
+    if admin.starts_with("postgres://") || admin.starts_with("postgresql://") {
+        let db = format!("kp_{}", &new_batch_id()[..16]);
+        admin_exec(&admin, &format!("CREATE DATABASE {db}")).await;
+        let mut url = reqwest::Url::parse(&admin).unwrap();
+        url.set_path(&db);
+        // Registered first, so the database is dropped even if opening fails.
+        let mut t = TestStore {
+            name: "postgres",
+            store: out[0].store.clone(),
+            _dir: None,
+            pg: Some((admin, db)),
+        };
+        t.store = open(url.as_str()).await.unwrap();
+        out.push(t);
+    }
+    out
+}
+
+const T: i64 = 1_773_144_000; // 2026-03-10 12:00 UTC, a minute start
+const DAY: i64 = T / 86_400;
+
+fn counts(success: u64, denied: u64) -> Counts {
+    let mut c = Counts::default();
+    c.0[Outcome::Success.index()] = success;
+    c.0[Outcome::Denied.index()] = denied;
+    c
+}
+
+fn batch(key: &str, n: u64) -> (Vec<DayCount>, UsageBatch) {
+    let counts_row = DayCount {
+        key_id: key.into(),
+        account_id: "acc_1".into(),
+        day: DAY,
+        count: n,
+    };
+    let usage = UsageBatch {
+        minutes: vec![
+            UsageRow {
+                key_id: key.into(),
+                account_id: "acc_1".into(),
+                t: T,
+                counts: counts(n, 1),
+            },
+            UsageRow {
+                key_id: key.into(),
+                account_id: "acc_1".into(),
+                t: T + 60,
+                counts: counts(n, 0),
+            },
+        ],
+        endpoints: vec![
+            DimensionRow {
+                key_id: key.into(),
+                t: T,
+                value: "GET /items".into(),
+                count: n,
+            },
+            DimensionRow {
+                key_id: key.into(),
+                t: T + 60,
+                value: "GET /items".into(),
+                count: n,
+            },
+        ],
+        countries: vec![DimensionRow {
+            key_id: key.into(),
+            t: T + 60,
+            value: "DE".into(),
+            count: n,
+        }],
+    };
+    (vec![counts_row], usage)
+}
+
+/// (day count, hour success, hour denied, endpoint count) of one key.
+async fn totals(store: &dyn Store, key: &str) -> (u64, u64, u64, u64) {
+    let day = store
+        .day_counts(DAY)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.key_id == key)
+        .map_or(0, |c| c.count);
+    let hours = store
+        .usage_series(key, Step::Hour, T - 3600, T + 3600)
+        .await
+        .unwrap();
+    let (ok, denied) = hours.iter().fold((0, 0), |(a, b), (_, c)| {
+        (a + c.get(Outcome::Success), b + c.get(Outcome::Denied))
+    });
+    let endpoint = store
+        .dimension_history(key, Dimension::Endpoint)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.count)
+        .sum();
+    (day, ok, denied, endpoint)
+}
+
+#[tokio::test]
+async fn a_batch_already_written_is_skipped() {
+    for t in stores().await {
+        let s = t.store.as_ref();
+        let (day, usage) = batch("key_a", 3);
+        let first = new_batch_id();
+        s.flush_usage(&first, &day, &[], &usage).await.unwrap();
+        let once = totals(s, "key_a").await;
+        assert_eq!(once, (3, 6, 1, 6), "{}", t.name);
+        // The same batch again (a retry after an unacknowledged COMMIT),
+        // after a retention pass: a recent batch id is kept.
+        s.prune_usage(0, 0).await.unwrap();
+        s.flush_usage(&first, &day, &[], &usage).await.unwrap();
+        assert_eq!(totals(s, "key_a").await, once, "{}: counted twice", t.name);
+        // A new batch with the same rows counts.
+        s.flush_usage(&new_batch_id(), &day, &[], &usage)
+            .await
+            .unwrap();
+        assert_eq!(totals(s, "key_a").await, (6, 12, 2, 12), "{}", t.name);
+        let seen = s
+            .dimension_history("key_a", Dimension::Country)
+            .await
+            .unwrap();
+        assert_eq!(
+            seen,
+            vec![Seen {
+                value: "DE".into(),
+                first_seen: T + 60,
+                last_seen: T + 60,
+                count: 6
+            }],
+            "{}",
+            t.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn rows_of_one_bucket_in_one_batch_are_summed() {
+    for t in stores().await {
+        let s = t.store.as_ref();
+        let (mut day, mut usage) = batch("key_b", 2);
+        // Duplicates of every kind in one batch (a restored batch has them).
+        let (day2, usage2) = batch("key_b", 5);
+        day.extend(day2);
+        usage.minutes.extend(usage2.minutes);
+        usage.endpoints.extend(usage2.endpoints);
+        usage.countries.extend(usage2.countries);
+        s.flush_usage(&new_batch_id(), &day, &[], &usage)
+            .await
+            .unwrap();
+        assert_eq!(totals(s, "key_b").await, (7, 14, 2, 14), "{}", t.name);
+        let minutes = s.minutes_since(T).await.unwrap();
+        assert_eq!(minutes.len(), 2, "{}", t.name);
+        let top = s
+            .usage_top("key_b", Dimension::Endpoint, T, T + 3600, 10)
+            .await
+            .unwrap();
+        assert_eq!(top, vec![("GET /items".to_string(), 14)], "{}", t.name);
+    }
+}
+
+/// Many flushes at once over the same keys, each listing them in another
+/// order: all succeed (no deadlock on PostgreSQL: rows are written sorted)
+/// and every count lands once.
+#[tokio::test]
+async fn concurrent_flushes_over_the_same_keys_all_land() {
+    for t in stores().await {
+        let keys: Vec<String> = (0..60).map(|i| format!("key_{i:03}")).collect();
+        let mut tasks = Vec::new();
+        for f in 0..8usize {
+            let store = t.store.clone();
+            let mut order = keys.clone();
+            order.rotate_left(f * 7);
+            if f % 2 == 1 {
+                order.reverse();
+            }
+            tasks.push(tokio::spawn(async move {
+                let mut day = Vec::new();
+                let mut usage = UsageBatch::default();
+                for k in &order {
+                    let (d, u) = batch(k, 1);
+                    day.extend(d);
+                    usage.minutes.extend(u.minutes);
+                    usage.endpoints.extend(u.endpoints);
+                    usage.countries.extend(u.countries);
+                }
+                store.flush_usage(&new_batch_id(), &day, &[], &usage).await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        for k in &keys {
+            assert_eq!(
+                totals(t.store.as_ref(), k).await,
+                (8, 16, 8, 16),
+                "{}",
+                t.name
+            );
+        }
+    }
+}
+
+#[test]
+fn connection_errors_are_unavailable_and_statement_errors_are_not() {
+    assert!(matches!(
+        StoreError::from(sqlx::Error::PoolTimedOut),
+        StoreError::Unavailable(_)
+    ));
+    assert!(matches!(
+        StoreError::from(sqlx::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset
+        ))),
+        StoreError::Unavailable(_)
+    ));
+    assert!(matches!(
+        StoreError::from(sqlx::Error::RowNotFound),
+        StoreError::Database(_)
+    ));
+}
+
+/// A store whose first `fail` usage flushes commit and then report a lost
+/// connection, as when the COMMIT's acknowledgement never arrives.
+struct LostAck {
+    inner: Arc<dyn Store>,
+    fail: std::sync::atomic::AtomicUsize,
+    batches: parking_lot::Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Store for LostAck {
+    async fn create_account(&self, a: &Account, audit: &AuditEvent) -> Result<()> {
+        self.inner.create_account(a, audit).await
+    }
+    async fn accounts(&self) -> Result<Vec<Account>> {
+        self.inner.accounts().await
+    }
+    async fn account(&self, id: &str) -> Result<Option<Account>> {
+        self.inner.account(id).await
+    }
+    async fn insert_key(&self, key: &KeyRecord, audit: &AuditEvent) -> Result<()> {
+        self.inner.insert_key(key, audit).await
+    }
+    async fn update_key(&self, key: &KeyRecord, audit: &AuditEvent) -> Result<()> {
+        self.inner.update_key(key, audit).await
+    }
+    async fn rotate_key(&self, old: &KeyRecord, new: &KeyRecord, audit: &AuditEvent) -> Result<()> {
+        self.inner.rotate_key(old, new, audit).await
+    }
+    async fn key(&self, account_id: &str, key_id: &str) -> Result<Option<KeyRecord>> {
+        self.inner.key(account_id, key_id).await
+    }
+    async fn keys_page(
+        &self,
+        account_id: &str,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<KeyRecord>> {
+        self.inner.keys_page(account_id, cursor, limit).await
+    }
+    async fn unrevoked_key_by_hash(
+        &self,
+        hash: &keyport_core::KeyHash,
+    ) -> Result<Option<KeyRecord>> {
+        self.inner.unrevoked_key_by_hash(hash).await
+    }
+    async fn key_names(&self, account_id: &str) -> Result<Vec<(String, String)>> {
+        self.inner.key_names(account_id).await
+    }
+    async fn count_active_keys(&self, account_id: &str, now: i64) -> Result<u32> {
+        self.inner.count_active_keys(account_id, now).await
+    }
+    async fn unrevoked_keys(&self) -> Result<Vec<KeyRecord>> {
+        self.inner.unrevoked_keys().await
+    }
+    async fn append_audit(&self, audit: &AuditEvent) -> Result<()> {
+        self.inner.append_audit(audit).await
+    }
+    async fn audit_page(
+        &self,
+        account_id: &str,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<AuditEvent>> {
+        self.inner.audit_page(account_id, cursor, limit).await
+    }
+    async fn update_account_settings(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
+        self.inner.update_account_settings(account, audit).await
+    }
+    async fn flush_usage(
+        &self,
+        batch: &str,
+        counts: &[DayCount],
+        last_used: &[(String, DateTime<Utc>)],
+        usage: &UsageBatch,
+    ) -> Result<()> {
+        self.batches.lock().push(batch.to_string());
+        self.inner
+            .flush_usage(batch, counts, last_used, usage)
+            .await?;
+        let left = self.fail.load(std::sync::atomic::Ordering::SeqCst);
+        if left > 0 {
+            self.fail
+                .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+            return Err(StoreError::Unavailable(sqlx::Error::Io(
+                std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+            )));
+        }
+        Ok(())
+    }
+    async fn known_endpoints(&self) -> Result<Vec<(String, String, String)>> {
+        self.inner.known_endpoints().await
+    }
+    async fn usage_series(
+        &self,
+        key_id: &str,
+        step: Step,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Counts)>> {
+        self.inner.usage_series(key_id, step, from, to).await
+    }
+    async fn usage_top(
+        &self,
+        key_id: &str,
+        dim: Dimension,
+        from: i64,
+        to: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, u64)>> {
+        self.inner.usage_top(key_id, dim, from, to, limit).await
+    }
+    async fn account_series(
+        &self,
+        account_id: &str,
+        step: Step,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Counts)>> {
+        self.inner.account_series(account_id, step, from, to).await
+    }
+    async fn usage_totals(
+        &self,
+        account_id: &str,
+        step: Step,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, Counts)>> {
+        self.inner.usage_totals(account_id, step, from, to).await
+    }
+    async fn minutes_since(&self, since: i64) -> Result<Vec<UsageRow>> {
+        self.inner.minutes_since(since).await
+    }
+    async fn dimension_history(&self, key_id: &str, dim: Dimension) -> Result<Vec<Seen>> {
+        self.inner.dimension_history(key_id, dim).await
+    }
+    async fn prune_usage(&self, minutes_before: i64, hours_before: i64) -> Result<()> {
+        self.inner.prune_usage(minutes_before, hours_before).await
+    }
+    async fn prune_strangers_audit(&self, before: i64) -> Result<()> {
+        self.inner.prune_strangers_audit(before).await
+    }
+    async fn latest_alert(&self, key_id: &str, kind: &str) -> Result<Option<Alert>> {
+        self.inner.latest_alert(key_id, kind).await
+    }
+    async fn insert_alert(&self, alert: &Alert) -> Result<()> {
+        self.inner.insert_alert(alert).await
+    }
+    async fn alerts(&self, account_id: &str, open_only: bool, limit: u32) -> Result<Vec<Alert>> {
+        self.inner.alerts(account_id, open_only, limit).await
+    }
+    async fn alert(&self, account_id: &str, id: &str) -> Result<Option<Alert>> {
+        self.inner.alert(account_id, id).await
+    }
+    async fn set_alert_status(&self, alert: &Alert) -> Result<()> {
+        self.inner.set_alert_status(alert).await
+    }
+    async fn open_alerts(&self) -> Result<Vec<Alert>> {
+        self.inner.open_alerts().await
+    }
+    async fn day_counts(&self, day: i64) -> Result<Vec<DayCount>> {
+        self.inner.day_counts(day).await
+    }
+}
+
+/// The service keeps a batch whose write failed aside and writes it again,
+/// same id and rows, before newer counts; a batch that had in fact been
+/// committed is then skipped by the store, so nothing counts twice.
+#[tokio::test]
+async fn a_flush_whose_commit_was_not_acknowledged_counts_once() {
+    use crate::clock::ManualClock;
+    use crate::service::KeyService;
+    use chrono::TimeZone;
+    for t in stores().await {
+        let store = Arc::new(LostAck {
+            inner: t.store.clone(),
+            fail: 2.into(),
+            batches: Default::default(),
+        });
+        let now = Utc.timestamp_opt(T, 0).unwrap();
+        let service = KeyService::open(
+            store.clone(),
+            Arc::new(ManualClock::new(now)),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+        let (_, key, secret) = service
+            .create_account("A", keyport_core::Plan::Enterprise, "test")
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            service.verify(&secret, None, None).await.unwrap();
+        }
+        // Committed, reported lost: kept aside.
+        assert!(matches!(
+            service.flush().await,
+            Err(crate::error::ServiceError::Unavailable(_))
+        ));
+        for _ in 0..2 {
+            service.verify(&secret, None, None).await.unwrap();
+        }
+        // The retry: committed before, so skipped; reported lost again.
+        assert!(service.flush().await.is_err());
+        // The retry once more (skipped, acknowledged), then the newer counts.
+        service.flush().await.unwrap();
+        let ids = store.batches.lock().clone();
+        assert_eq!(ids.len(), 4, "{}: {ids:?}", t.name);
+        assert!(ids[0] == ids[1] && ids[1] == ids[2], "{}: {ids:?}", t.name);
+        assert_ne!(ids[3], ids[0], "{}", t.name);
+        let day = t
+            .store
+            .day_counts(DAY)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| c.key_id == key.id)
+            .map(|c| c.count);
+        assert_eq!(day, Some(5), "{}: every verify counted once", t.name);
+    }
+}

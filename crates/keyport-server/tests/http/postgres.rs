@@ -1,0 +1,261 @@
+//! What only PostgreSQL has: a server that can drop our connections, and
+//! several instances on one database. These run when `KEYPORT_TEST_DATABASE`
+//! names a PostgreSQL server (scripts/test.sh does); on SQLite they say so
+//! and pass.
+
+use keyport_core::Plan;
+use keyport_server::clock::ManualClock;
+use keyport_server::{start, ServerConfig};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::common::{expect_error, t0};
+use crate::db::TestDb;
+use crate::hygiene::{cli_account, ServerProc};
+
+async fn postgres_db(dir: &std::path::Path, test: &str) -> Option<TestDb> {
+    let db = TestDb::create(dir).await;
+    if db.is_postgres() {
+        Some(db)
+    } else {
+        eprintln!("{test}: PostgreSQL only (set KEYPORT_TEST_DATABASE=postgres://…); not run");
+        None
+    }
+}
+
+/// Terminates every connection of the server to the test's database (from
+/// the admin connection); answers how many there were.
+async fn kill_connections(db: &TestDb) -> i64 {
+    let rows = db
+        .query(&format!(
+            "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity \
+             WHERE datname = '{}' AND application_name = 'keyport-server'",
+            db.name()
+        ))
+        .await;
+    rows.iter().filter(|r| r["killed"] == true).count() as i64
+}
+
+/// The pool's connections are killed with `pg_terminate_backend`:
+/// 1. with the database still up, the pool replaces them at once and the
+///    next calls succeed;
+/// 2. with the database refusing connections, management answers 503
+///    `unavailable` (not 500) within the acquire timeout while a cached key
+///    keeps verifying, and the usage flush keeps its batch;
+/// 3. once it accepts connections again, the service recovers by itself:
+///    management works, and the held usage batch is written exactly once.
+#[tokio::test]
+async fn lost_connections_answer_503_then_recover_by_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut db) = postgres_db(dir.path(), "lost_connections").await else {
+        return;
+    };
+    // A role held to the database's connection limit (the superuser is not).
+    let url = db.login_role().await;
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), url);
+    config.flush_interval = Duration::from_millis(100);
+    config.database_pool.acquire_timeout = Duration::from_secs(1);
+    let server = start(config, Arc::new(ManualClock::new(t0())))
+        .await
+        .unwrap();
+    let (account, _, admin) = server
+        .service()
+        .create_account("Outage", Plan::Starter, "test")
+        .await
+        .unwrap();
+    let admin = admin.expose().to_string();
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", server.addr());
+    let list = || {
+        http.get(format!("{base}/v1/keys"))
+            .bearer_auth(&admin)
+            .send()
+    };
+    let create = |name: &str| {
+        http.post(format!("{base}/v1/keys"))
+            .bearer_auth(&admin)
+            .json(&json!({"name": name, "environment": "live", "scopes": ["read"]}))
+            .send()
+    };
+    let verify = |key: &str| {
+        http.post(format!("{base}/v1/verify"))
+            .json(&json!({"key": key}))
+            .send()
+    };
+    let res = create("cached").await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let v: Value = res.json().await.unwrap();
+    let (key_id, secret) = (
+        v["key"]["id"].as_str().unwrap().to_string(),
+        v["secret"].as_str().unwrap().to_string(),
+    );
+    let mut verified = 0;
+    assert_eq!(verify(&secret).await.unwrap().status(), StatusCode::OK);
+    verified += 1;
+
+    // 1. Killed, database up: replaced at once.
+    assert!(kill_connections(&db).await >= 1, "the pool had connections");
+    assert_eq!(list().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        create("after-kill").await.unwrap().status(),
+        StatusCode::CREATED
+    );
+
+    // 2. Killed, and no new connection accepted.
+    db.admin(&format!("ALTER DATABASE {} CONNECTION LIMIT 0", db.name()))
+        .await;
+    assert!(kill_connections(&db).await >= 1);
+    let started = Instant::now();
+    expect_error(
+        list().await.unwrap(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+    )
+    .await;
+    expect_error(
+        create("during-outage").await.unwrap(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered within the acquire timeout, not the request timeout: {:?}",
+        started.elapsed()
+    );
+    for _ in 0..20 {
+        let t = Instant::now();
+        assert_eq!(verify(&secret).await.unwrap().status(), StatusCode::OK);
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "verify never waits on the database"
+        );
+        verified += 1;
+    }
+    // Flushes fail meanwhile (the batch is kept aside, not merged back).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // 3. Back: no restart, no intervention.
+    db.admin(&format!("ALTER DATABASE {} CONNECTION LIMIT -1", db.name()))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = list().await.unwrap().status();
+        if status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(Instant::now() < deadline, "did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let res = create("after-outage").await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let fresh: Value = res.json().await.unwrap();
+    assert_eq!(
+        verify(fresh["secret"].as_str().unwrap())
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let names: Vec<String> = db
+        .query(&format!(
+            "SELECT name FROM api_keys WHERE account_id = '{}' ORDER BY seq",
+            account.id
+        ))
+        .await
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["Admin key", "cached", "after-kill", "after-outage"]);
+    // Every verify of the cached key counted once: the batch that failed
+    // during the outage was written when the database came back.
+    let sql = format!("SELECT count FROM key_day_usage WHERE key_id = '{key_id}'");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = db.scalar(&sql).await.as_i64();
+        if n == Some(verified) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && n.unwrap_or(0) < verified,
+            "day count {n:?}, verified {verified}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.shutdown().await;
+    assert_eq!(db.scalar(&sql).await.as_i64(), Some(verified));
+}
+
+/// Two real `keyport-server` processes started at the same moment on a
+/// fresh database: both come up, the migrations ran exactly once (sqlx's
+/// migrator holds an advisory lock), and both serve the same data.
+#[tokio::test]
+async fn two_instances_starting_at_once_migrate_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = postgres_db(dir.path(), "two_instances").await else {
+        return;
+    };
+    let url = db.url();
+    let log = dir.path().join("server.log");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_keyport-server"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", &url])
+            .stdout(Stdio::piped())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .unwrap(),
+            )
+            .spawn()
+            .unwrap()
+    };
+    // Both started before either is waited for.
+    let mut procs = vec![ServerProc(spawn()), ServerProc(spawn())];
+    let mut addrs = vec![];
+    for p in &mut procs {
+        let mut line = String::new();
+        BufReader::new(p.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| {
+                panic!(
+                    "an instance did not come up: {line:?}\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            })
+            .to_string();
+        addrs.push(addr);
+    }
+    let migrations = db
+        .query("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+        .await;
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count();
+    assert_eq!(migrations.len(), files, "each migration recorded once");
+    assert!(migrations.iter().all(|m| m["success"] == true));
+    // One database behind both: an account made now (by the CLI) is found
+    // by each instance (an unknown key falls back to the database).
+    let (_, admin) = cli_account(&url);
+    let http = reqwest::Client::new();
+    for addr in &addrs {
+        let res = http
+            .post(format!("http://{addr}/v1/verify"))
+            .json(&json!({"key": admin}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{addr}");
+    }
+    drop(procs);
+}
