@@ -181,6 +181,34 @@ impl Hasher for DigestHasher {
     }
 }
 
+/// A new live admin key with no limits: an account's first, or the
+/// embedded portal's recovered one.
+fn admin_key_record(
+    account_id: &str,
+    name: String,
+    hash: KeyHash,
+    last4: String,
+    now: DateTime<Utc>,
+) -> KeyRecord {
+    KeyRecord {
+        id: new_id("key"),
+        account_id: account_id.to_string(),
+        name,
+        environment: Environment::Live,
+        hash,
+        last4,
+        scopes: ScopeSet::new(vec![Scope::Admin]),
+        resources: vec![],
+        expires_at: None,
+        rate_limit: RateLimitOverride::default(),
+        created_at: now,
+        revoked_at: None,
+        last_used_at: None,
+        replaces: None,
+        replaced_by: None,
+    }
+}
+
 fn new_id(kind: &str) -> String {
     let mut bytes = [0u8; 10];
     OsRng.fill_bytes(&mut bytes);
@@ -307,23 +335,13 @@ impl KeyService {
             .prefix
             .parse(secret.expose())
             .expect("generated keys parse");
-        let key = KeyRecord {
-            id: new_id("key"),
-            account_id: account.id.clone(),
-            name: "Admin key".into(),
-            environment: Environment::Live,
-            hash: parsed.hash,
-            last4: parsed.last4,
-            scopes: ScopeSet::new(vec![Scope::Admin]),
-            resources: vec![],
-            expires_at: None,
-            rate_limit: RateLimitOverride::default(),
-            created_at: now,
-            revoked_at: None,
-            last_used_at: None,
-            replaces: None,
-            replaced_by: None,
-        };
+        let key = admin_key_record(
+            &account.id,
+            "Admin key".into(),
+            parsed.hash,
+            parsed.last4,
+            now,
+        );
         let audit = self.audit(
             Some(&account.id),
             source,
@@ -368,23 +386,13 @@ impl KeyService {
                     .ok_or(ServiceError::NotFound("account"))?,
             ),
         };
-        let key = KeyRecord {
-            id: new_id("key"),
-            account_id: account.id.clone(),
-            name: clean_name(name)?,
-            environment: Environment::Live,
+        let key = admin_key_record(
+            &account.id,
+            clean_name(name)?,
             hash,
-            last4: last4.to_string(),
-            scopes: ScopeSet::new(vec![Scope::Admin]),
-            resources: vec![],
-            expires_at: None,
-            rate_limit: RateLimitOverride::default(),
-            created_at: self.stamp(),
-            revoked_at: None,
-            last_used_at: None,
-            replaces: None,
-            replaced_by: None,
-        };
+            last4.to_string(),
+            self.stamp(),
+        );
         let audit = self.audit(
             Some(&account.id),
             &key.id,
