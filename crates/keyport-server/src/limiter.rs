@@ -315,8 +315,8 @@ impl Limiter {
         }
     }
 
-    /// Takes everything not yet written. On a failed write, hand it back with
-    /// [`Limiter::restore`] so nothing is lost.
+    /// Takes everything not yet written. A failed write is kept by the
+    /// service and retried as it is (same batch id), never merged back.
     pub fn take_pending(&self) -> Pending {
         let mut out = Pending::default();
         for entry in self.keys.iter() {
@@ -356,41 +356,6 @@ impl Limiter {
             out.usage.countries.extend(dims(usage.countries));
         }
         out
-    }
-
-    pub fn restore(&self, pending: Pending) {
-        for c in pending.counts {
-            if let Some(entry) = self.keys.get(&c.key_id) {
-                let mut k = entry.lock();
-                k.pending.insert(0, (c.day, c.count));
-            }
-        }
-        for (key_id, _) in pending.last_used {
-            if let Some(entry) = self.keys.get(&key_id) {
-                entry.lock().last_used_dirty = true;
-            }
-        }
-        for row in pending.usage.minutes {
-            if let Some(entry) = self.keys.get(&row.key_id) {
-                entry.lock().usage.minutes.insert(0, (row.t, row.counts));
-            }
-        }
-        for (rows, is_endpoint) in [
-            (pending.usage.endpoints, true),
-            (pending.usage.countries, false),
-        ] {
-            for r in rows {
-                if let Some(entry) = self.keys.get(&r.key_id) {
-                    let mut k = entry.lock();
-                    let map = if is_endpoint {
-                        &mut k.usage.endpoints
-                    } else {
-                        &mut k.usage.countries
-                    };
-                    *map.entry((r.t, r.value)).or_default() += r.count;
-                }
-            }
-        }
     }
 
     /// Number of keys with limiter state (for tests of bounded memory).
@@ -435,31 +400,6 @@ mod tests {
     }
 
     #[test]
-    fn restore_keeps_counts_after_failure() {
-        let l = Limiter::default();
-        l.check(
-            "k1",
-            "a1",
-            Plan::Free.limits(),
-            Some(1000),
-            NOW,
-            Count::Nothing,
-        );
-        let p = l.take_pending();
-        l.restore(p);
-        l.check(
-            "k1",
-            "a1",
-            Plan::Free.limits(),
-            Some(1000),
-            NOW,
-            Count::Nothing,
-        );
-        let total: u64 = l.take_pending().counts.iter().map(|c| c.count).sum();
-        assert_eq!(total, 2);
-    }
-
-    #[test]
     fn usage_is_counted_by_minute_outcome_endpoint_country() {
         let l = Limiter::default();
         let ev = |o, e: Option<&'static str>, c: Option<&'static str>| UsageEvent {
@@ -493,8 +433,6 @@ mod tests {
         assert_eq!(p.usage.endpoints[0].count, 2);
         assert_eq!(p.usage.countries[0].value, "DE");
         assert!(l.take_pending().is_empty());
-        l.restore(p);
-        assert_eq!(l.take_pending().usage.minutes.len(), 2);
     }
 
     #[test]
