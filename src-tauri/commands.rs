@@ -1,6 +1,10 @@
 //! The portal's IPC commands (docs/portal-commands.md): one-line adapters
 //! over [`keyport_portal::Portal`], which holds all the logic.
 
+use keyport_api::{
+    AccountUsage, AccountView, Alert, AlertList, AuditList, KeyList, KeyUsage, KeyView, Step,
+    UpdateKeyRequest,
+};
 use keyport_core::SecretKey;
 use keyport_portal::clipboard::{self, Clipboard};
 use keyport_portal::rotation::{
@@ -8,10 +12,6 @@ use keyport_portal::rotation::{
 };
 use keyport_portal::{
     NewKeyInput, OnceSecret, PlanRow, Portal, PortalError, PortalStatus, UsageRange,
-};
-use keyport_server::model::{
-    AccountUsage, AccountView, Alert, AlertList, AuditList, KeyList, KeyUsage, KeyView, Step,
-    UpdateKeyRequest,
 };
 use std::sync::Arc;
 use tauri::{AppHandle, Manager, Runtime, State};

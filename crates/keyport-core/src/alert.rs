@@ -21,6 +21,12 @@ pub enum AlertKind {
     RotationDueSoon,
     RotationOverdue,
     KeyExpiring,
+    /// A kind this build does not know, read from a newer service: a client
+    /// shows it generically instead of failing the whole list. Never raised,
+    /// stored or parsed from a name.
+    #[serde(other)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    Unknown,
 }
 
 /// Anomalies are about a key's traffic; reminders about its age.
@@ -55,6 +61,7 @@ impl AlertKind {
             AlertKind::RotationDueSoon => "rotation_due_soon",
             AlertKind::RotationOverdue => "rotation_overdue",
             AlertKind::KeyExpiring => "key_expiring",
+            AlertKind::Unknown => "unknown",
         }
     }
 
@@ -130,6 +137,14 @@ mod tests {
             );
         }
         assert!("quota_near".parse::<AlertKind>().is_err());
+        assert!("unknown".parse::<AlertKind>().is_err());
+    }
+
+    #[test]
+    fn a_kind_from_a_newer_service_reads_as_unknown() {
+        let k: AlertKind = serde_json::from_value(serde_json::json!("quota_near")).unwrap();
+        assert_eq!(k, AlertKind::Unknown);
+        assert_eq!(k.category(), AlertCategory::Anomaly);
     }
 
     #[test]

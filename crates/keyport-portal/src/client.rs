@@ -4,11 +4,11 @@
 //! whose message is safe to show: server messages are passed on only after
 //! a check that they carry nothing key-shaped.
 
-use keyport_core::{find_key_in_text, KeyPrefix, SecretKey};
-use keyport_server::model::{
+use keyport_api::{
     AccountUsage, AccountView, Alert, AlertList, AuditList, CreateKeyRequest, CreatedKey, KeyList,
     KeyUsage, KeyView, RotateKeyRequest, Step, UpdateKeyRequest,
 };
+use keyport_core::{find_key_in_text, KeyPrefix, SecretKey};
 use reqwest::header::{HeaderMap, CONTENT_LENGTH, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;

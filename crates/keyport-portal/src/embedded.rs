@@ -7,9 +7,10 @@
 //! holds only the local account's id and its admin key's id, so that a lost
 //! keychain entry can be replaced and the old admin key revoked.
 
+use keyport_api::AccountView;
 use keyport_core::{Environment, KeyHash, Plan, SecretKey};
 use keyport_server::clock::SystemClock;
-use keyport_server::model::{Account, AccountView};
+use keyport_server::model::Account;
 use keyport_server::service::{KeyService, ServiceOptions};
 use keyport_server::store::Store;
 use keyport_server::{Server, ServerConfig};

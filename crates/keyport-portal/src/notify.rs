@@ -2,8 +2,8 @@
 //! overdue for rotation: at most one per key and kind, ever (remembered in
 //! `notified.json` per account), and a few at a time with a summary.
 
+use keyport_api::Alert;
 use keyport_core::alert::AlertKind;
-use keyport_server::model::Alert;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -23,22 +23,22 @@ pub trait Notifier: Send + Sync {
 
 /// The kinds that notify: anomalies, and rotation becoming due or overdue
 /// (an expiring key is shown in the app, not pushed).
-pub fn notifies(kind: &str) -> bool {
-    kind.parse::<AlertKind>()
-        .is_ok_and(|k| k != AlertKind::KeyExpiring)
+/// A kind this portal does not know is shown in the app only.
+pub fn notifies(kind: AlertKind) -> bool {
+    !matches!(kind, AlertKind::KeyExpiring | AlertKind::Unknown)
 }
 
-fn title(kind: &str, key_name: &str) -> String {
-    let what = match kind.parse::<AlertKind>() {
-        Ok(AlertKind::VolumeSpike) => "Traffic spike",
-        Ok(AlertKind::ErrorSpike) => "Error spike",
-        Ok(AlertKind::NewCountry) => "Requests from a new country",
-        Ok(AlertKind::AfterHours) => "Use outside business hours",
-        Ok(AlertKind::UnusualEndpoint) => "Unusual endpoint",
-        Ok(AlertKind::RotationDueSoon) => "Rotation due soon",
-        Ok(AlertKind::RotationOverdue) => "Rotation overdue",
-        Ok(AlertKind::KeyExpiring) => "Key expiring",
-        Err(_) => "Alert",
+fn title(kind: AlertKind, key_name: &str) -> String {
+    let what = match kind {
+        AlertKind::VolumeSpike => "Traffic spike",
+        AlertKind::ErrorSpike => "Error spike",
+        AlertKind::NewCountry => "Requests from a new country",
+        AlertKind::AfterHours => "Use outside business hours",
+        AlertKind::UnusualEndpoint => "Unusual endpoint",
+        AlertKind::RotationDueSoon => "Rotation due soon",
+        AlertKind::RotationOverdue => "Rotation overdue",
+        AlertKind::KeyExpiring => "Key expiring",
+        AlertKind::Unknown => "Alert",
     };
     format!("{what}: “{key_name}”")
 }
@@ -57,7 +57,7 @@ fn path(dir: &Path) -> PathBuf {
 fn pick<'a>(alerts: &'a [Alert], seen: &mut BTreeSet<String>) -> Vec<&'a Alert> {
     let mut fresh: Vec<&Alert> = alerts
         .iter()
-        .filter(|a| notifies(&a.kind))
+        .filter(|a| notifies(a.kind))
         .filter(|a| seen.insert(format!("{}/{}", a.key_id, a.kind)))
         .collect();
     fresh.sort_by_key(|a| a.created_at);
@@ -86,7 +86,7 @@ impl Portal {
                 Ok(k) => k.name,
                 Err(_) => a.key_id.clone(),
             };
-            match notifier.notify(&title(&a.kind, &name), &a.message) {
+            match notifier.notify(&title(a.kind, &name), &a.message) {
                 Ok(()) => shown += 1,
                 Err(e) => tracing::warn!(error = %e, "could not show a notification"),
             }
@@ -124,6 +124,8 @@ mod tests {
             alert("k1", "error_spike", 1),
             alert("k2", "new_country", 3),
             alert("k2", "key_expiring", 2),
+            // A kind from a newer service: read, kept out of notifications.
+            alert("k3", "quota_near", 0),
         ];
         let mut seen = BTreeSet::new();
         let picked: Vec<String> = pick(&alerts, &mut seen)
@@ -144,9 +146,10 @@ mod tests {
     #[test]
     fn titles_name_the_key() {
         assert_eq!(
-            title("rotation_overdue", "billing"),
+            title(AlertKind::RotationOverdue, "billing"),
             "Rotation overdue: “billing”"
         );
-        assert!(!notifies("key_expiring"));
+        assert!(!notifies(AlertKind::KeyExpiring));
+        assert!(notifies(AlertKind::NewCountry));
     }
 }

@@ -7,11 +7,11 @@
 //! [`ServiceClient`] talks to either.
 
 use chrono::{DateTime, Utc};
-use keyport_core::{Environment, KeyHash, Plan, Scope, SecretKey};
-use keyport_server::model::{
+use keyport_api::{
     AccountView, AuditList, CreateKeyRequest, CreatedKey, KeyList, KeyView, LimitsView,
     RateLimitView, UpdateKeyRequest,
 };
+use keyport_core::{Environment, KeyHash, Plan, Scope, SecretKey};
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize, Serializer};
 use std::path::PathBuf;

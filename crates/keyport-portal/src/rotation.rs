@@ -10,8 +10,8 @@
 //! wizard does not count its own checks as the application's traffic).
 
 use chrono::{DateTime, Duration, Utc};
+use keyport_api::{KeyStatus, KeyView, RotateKeyRequest};
 use keyport_core::{KeyHash, SecretKey};
-use keyport_server::model::{KeyStatus, KeyView, RotateKeyRequest};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! window each asks the service for, CSV export, and the alert list.
 
 use chrono::{DateTime, Duration, Utc};
-use keyport_server::model::{AccountUsage, Alert, AlertList, KeyUsage, Step};
+use keyport_api::{AccountUsage, Alert, AlertList, KeyUsage, Step};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;

@@ -4,13 +4,13 @@
 mod common;
 
 use common::{dead_port, new_admin_shaped_key, Answer, FakeProxy, Hostile, Remote, Stub};
+use keyport_api::{CreateKeyRequest, KeyUsage, Step, UpdateKeyRequest, UsagePoint};
 use keyport_core::{Environment, KeyHash, Plan, Scope, SecretKey};
 use keyport_portal::client::{
     normalize_service_url, ProxyChoice, ServiceClient, UsageQuery, MAX_CSV_BODY, MAX_JSON_BODY,
     MAX_USAGE_BODY,
 };
 use keyport_portal::{PortalError, PortalErrorCode};
-use keyport_server::model::{CreateKeyRequest, KeyUsage, Step, UpdateKeyRequest, UsagePoint};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -4,11 +4,11 @@
 mod common;
 
 use common::{dead_port, files_containing, new_admin_shaped_key, Remote, Stub, TestPortal};
+use keyport_api::{KeyStatus, RateLimitView, UpdateKeyRequest};
 use keyport_core::{Environment, KeyHash, KeyPrefix, Plan, Scope, SecretKey};
 use keyport_portal::embedded::{keychain_user, EmbeddedState, STATE_FILE};
 use keyport_portal::settings::SETTINGS_FILE;
 use keyport_portal::{MemoryKeychain, Mode, NewKeyInput, PortalErrorCode, TryIt, UsageRange};
-use keyport_server::model::{KeyStatus, RateLimitView, UpdateKeyRequest};
 use std::sync::Arc;
 
 fn new_key(name: &str) -> NewKeyInput {

@@ -5,11 +5,11 @@
 mod common;
 
 use common::{files_containing, Remote, TestPortal};
+use keyport_api::{KeyStatus, RateLimitView};
 use keyport_core::{Environment, Scope, SecretKey};
 use keyport_portal::embedded::{keychain_user, EmbeddedState, STATE_FILE};
 use keyport_portal::rotation::{CheckedBy, ROTATIONS_FILE};
 use keyport_portal::{MemoryKeychain, NewKeyInput, PortalErrorCode};
-use keyport_server::model::{KeyStatus, RateLimitView};
 use std::sync::Arc;
 
 fn input(name: &str) -> NewKeyInput {

@@ -5,12 +5,14 @@
 pub mod alerts;
 mod authlog;
 pub mod clock;
+pub mod detector;
 pub mod error;
 pub mod http;
-pub mod limiter;
 pub mod logging;
 pub mod model;
 mod priority;
+pub mod rate;
+pub mod recorder;
 pub mod serve;
 pub mod service;
 pub mod store;

@@ -1,6 +1,6 @@
 //! The key service: management, verification and gateway admission. It owns
-//! the in-memory verify cache (hash → key, write-through) and the limiter, so
-//! the verify path touches no database.
+//! the in-memory verify cache (hash → key, write-through), the rate store
+//! and the usage buffer, so the verify path touches no database.
 
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
@@ -15,9 +15,11 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock};
 
 use crate::clock::{nanos, Clock};
+use crate::detector::{Detector, DetectorConfig};
 use crate::error::{Result, ServiceError, BAD_CREDENTIAL};
-use crate::limiter::{Count, Limiter, UsageEvent};
 use crate::model::*;
+use crate::rate::{IdMap, MemoryRates, RateCell, RateStore};
+use crate::recorder::{Pending, UsageEvent, UsageRecorder, UsageSlot};
 use crate::store::{Store, StoreError};
 use keyport_core::anomaly::AnomalyConfig;
 use keyport_core::authority::Grant;
@@ -126,13 +128,21 @@ impl Default for ServiceOptions {
 }
 
 /// A verifiable key in memory: the record, and once the key has been used,
-/// its account's plan and its limiter state (looked up once, then held here;
-/// a key never changes account and an account's plan never changes).
+/// its account's plan, its rate cell and its usage slot (looked up once,
+/// then held here; a key never changes account and an account's plan never
+/// changes).
 #[derive(Clone)]
 pub(crate) struct Cached {
     pub(crate) key: Arc<KeyRecord>,
-    hot: Arc<OnceLock<(Plan, crate::limiter::Slots)>>,
+    hot: Arc<OnceLock<Hot>>,
     memo: Arc<OnceLock<Box<[u8]>>>,
+}
+
+/// What a verify needs beyond the key record, so it does no other lookup.
+struct Hot {
+    plan: Plan,
+    rate: Arc<dyn RateCell>,
+    usage: UsageSlot,
 }
 
 impl Cached {
@@ -151,12 +161,14 @@ pub struct KeyService {
     prefix: KeyPrefix,
     pub(crate) options: ServiceOptions,
     pub(crate) by_hash: DashMap<KeyHash, Cached, BuildHasherDefault<DigestHasher>>,
-    pub(crate) accounts: crate::limiter::IdMap<Arc<Account>>,
-    limiter: Limiter,
+    pub(crate) accounts: IdMap<Arc<Account>>,
+    rates: Arc<dyn RateStore>,
+    recorder: UsageRecorder,
+    detector: Detector,
     failed_logins: crate::authlog::FailedLogins,
     /// A usage batch whose write failed, with its id: written again as it
     /// is before anything newer (the lock also serialises flushes).
-    unflushed: tokio::sync::Mutex<Option<(String, crate::limiter::Pending)>>,
+    unflushed: tokio::sync::Mutex<Option<(String, Pending)>>,
     /// Serialises management writes so the cache and the database agree.
     writes: tokio::sync::Mutex<()>,
 }
@@ -220,20 +232,42 @@ fn hex_lower(b: &[u8]) -> String {
 }
 
 impl KeyService {
-    /// Loads accounts, unrevoked keys, today's usage and known endpoints into memory.
+    /// Loads accounts, unrevoked keys, today's usage and known endpoints
+    /// into memory; rate state in this process.
     pub async fn open(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         options: ServiceOptions,
     ) -> Result<Self> {
+        Self::open_with_rates(store, Arc::new(MemoryRates::default()), clock, options).await
+    }
+
+    /// [`KeyService::open`] with rate state kept in `rates`.
+    pub async fn open_with_rates(
+        store: Arc<dyn Store>,
+        rates: Arc<dyn RateStore>,
+        clock: Arc<dyn Clock>,
+        options: ServiceOptions,
+    ) -> Result<Self> {
+        let detector = Detector::new(
+            store.clone(),
+            clock.clone(),
+            DetectorConfig {
+                anomaly: options.anomaly.clone(),
+                minute_retention_days: options.minute_retention_days,
+                hour_retention_days: options.hour_retention_days,
+            },
+        );
         let svc = Self {
             store,
             clock,
+            detector,
             prefix: options.prefix.clone(),
             options,
             by_hash: DashMap::default(),
             accounts: Default::default(),
-            limiter: Limiter::default(),
+            rates,
+            recorder: UsageRecorder::default(),
             failed_logins: Default::default(),
             unflushed: Default::default(),
             writes: tokio::sync::Mutex::new(()),
@@ -246,8 +280,8 @@ impl KeyService {
         }
         let today = utc_day(nanos(svc.clock.now()));
         let counts = svc.store.day_counts(today).await?;
-        svc.limiter.preload(&counts, today);
-        svc.limiter
+        svc.rates.preload(&counts, today);
+        svc.recorder
             .preload_endpoints(&svc.store.known_endpoints().await?);
         Ok(svc)
     }
@@ -266,14 +300,20 @@ impl KeyService {
         crate::clock::from_millis(crate::clock::millis(self.clock.now()))
     }
 
-    pub fn limiter(&self) -> &Limiter {
-        &self.limiter
+    /// Rate state (tests look at how many keys it tracks).
+    pub fn rates(&self) -> &dyn RateStore {
+        self.rates.as_ref()
+    }
+
+    /// The usage write-behind buffer.
+    pub fn recorder(&self) -> &UsageRecorder {
+        &self.recorder
     }
 
     fn view(&self, k: &KeyRecord, account: &Account) -> KeyView {
-        let mut v = KeyView::new(k, &self.prefix, account, self.clock.now());
+        let mut v = k.view(&self.prefix, account, self.clock.now());
         // The database's last-used time lags by up to one flush; memory does not.
-        if let Some(t) = self.limiter.last_used(&k.id) {
+        if let Some(t) = self.recorder.last_used(&k.id) {
             v.last_used_at = Some(v.last_used_at.map_or(t, |d| d.max(t)));
         }
         v
@@ -352,8 +392,7 @@ impl KeyService {
         );
         self.store.insert_key(&key, &audit).await?;
         let view = self.view(&key, &account);
-        let account_view = AccountView::new(
-            &account,
+        let account_view = account.view(
             &key.id,
             KeyCount {
                 cap: account.plan.key_cap(self.options.enterprise_key_cap),
@@ -425,7 +464,7 @@ impl KeyService {
             .map(|a| a.clone())
             .unwrap_or_else(|| admin.account.clone());
         let keys = self.key_count(&account).await?;
-        Ok(AccountView::new(&account, &admin.key_id, keys))
+        Ok(account.view(&admin.key_id, keys))
     }
 
     async fn key_count(&self, account: &Account) -> Result<KeyCount> {
@@ -510,7 +549,7 @@ impl KeyService {
         );
         self.store.update_account_settings(&account, &audit).await?;
         let keys = self.key_count(&account).await?;
-        let view = AccountView::new(&account, &admin.key_id, keys);
+        let view = account.view(&admin.key_id, keys);
         self.accounts.insert(account.id.clone(), Arc::new(account));
         Ok(view)
     }
@@ -535,7 +574,7 @@ impl KeyService {
                 Some(a) => {
                     // A management call is a use of the key too (the portal's
                     // own admin key would otherwise always say "never used").
-                    self.limiter
+                    self.recorder
                         .touch(&k.id, &k.account_id, nanos(self.clock.now()));
                     return Ok(Admin {
                         account: a.clone(),
@@ -580,7 +619,7 @@ impl KeyService {
         Ok(self.active(raw).await?.map(|c| c.key))
     }
 
-    /// [`KeyService::active_key`] with the key's limiter slot.
+    /// [`KeyService::active_key`] with the key's rate cell and usage slot.
     async fn active(&self, raw: &str) -> Result<Option<Cached>> {
         let Ok(parsed) = self.prefix.parse(raw) else {
             return Ok(None);
@@ -649,7 +688,7 @@ impl KeyService {
     /// Counts one request of a known key (memory only; flushed in batches).
     pub fn record(&self, key: &KeyRecord, event: UsageEvent<'_>) {
         if self.options.record_usage {
-            self.limiter
+            self.recorder
                 .record(&key.id, &key.account_id, nanos(self.clock.now()), event);
         }
     }
@@ -686,7 +725,7 @@ impl KeyService {
     }
 
     /// Authenticates, rate-limits and applies `refuse` (scope/resource). The
-    /// usage count is taken under the limiter's lock: a 429 as rate_limited,
+    /// request is counted right after the decision: a 429 as rate_limited,
     /// a 403 as denied, and an admitted request as `event` when
     /// `count_admitted` (verify; the gateway counts the upstream's outcome).
     async fn admit(
@@ -701,7 +740,7 @@ impl KeyService {
             .await?
             .ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
         let now = nanos(self.clock.now());
-        let (plan, slots) = match hot.get() {
+        let hot = match hot.get() {
             Some(h) => h,
             None => {
                 let plan = self
@@ -709,24 +748,26 @@ impl KeyService {
                     .get(&key.account_id)
                     .map(|a| a.plan)
                     .ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
-                let slots = self.limiter.slots(&key.id, &key.account_id, now);
-                hot.get_or_init(|| (plan, slots))
+                hot.get_or_init(|| Hot {
+                    plan,
+                    rate: self.rates.cell(&key.id, &key.account_id, now),
+                    usage: self.recorder.slot(&key.id, &key.account_id),
+                })
             }
         };
         let refusal = refuse(&key);
-        let count = match (&refusal, count_admitted) {
-            _ if !self.options.record_usage => Count::Nothing,
-            (Some(_), _) => Count::Always(UsageEvent {
-                outcome: Outcome::Denied,
-                ..event
-            }),
-            (None, true) => Count::Always(event),
-            (None, false) => Count::OnRefusal(event),
+        let decision = hot
+            .rate
+            .decide(key.limits(hot.plan), hot.plan.limits().per_day, now);
+        let counted = match (decision.allowed, &refusal, count_admitted) {
+            _ if !self.options.record_usage => None,
+            (false, _, _) => Some(Outcome::RateLimited),
+            (true, Some(_), _) => Some(Outcome::Denied),
+            (true, None, true) => Some(event.outcome),
+            (true, None, false) => None,
         };
-        let limits = key.limits(*plan);
-        let decision = self
-            .limiter
-            .check_slots(slots, limits, plan.limits().per_day, now, count);
+        let counted = counted.map(|outcome| UsageEvent { outcome, ..event });
+        hot.usage.note(now, decision.allowed, counted);
         if !decision.allowed {
             return Err(ServiceError::RateLimited(decision));
         }
@@ -1058,6 +1099,14 @@ impl KeyService {
         self.flush_usage().await
     }
 
+    /// One pass of the anomaly detector and reminders, over everything
+    /// counted so far (this instance's memory is flushed first). Returns
+    /// the number of alerts raised.
+    pub async fn run_detector(&self) -> Result<usize> {
+        self.flush().await?;
+        self.detector.run().await
+    }
+
     /// Writes everything still in memory, the current minute's rollups too
     /// (at shutdown).
     pub async fn flush_all(&self) -> Result<()> {
@@ -1113,7 +1162,7 @@ impl KeyService {
             }
         }
         let started = std::time::Instant::now();
-        let pending = self.limiter.take_pending();
+        let pending = self.recorder.take_pending();
         if pending.is_empty() {
             return Ok(());
         }

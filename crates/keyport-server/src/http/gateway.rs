@@ -11,7 +11,7 @@ use futures_util::TryStreamExt;
 use super::error::{put_ratelimit_headers, ApiError};
 use super::extract::bearer;
 use super::AppState;
-use crate::limiter::UsageEvent;
+use crate::recorder::UsageEvent;
 use keyport_core::request::{gateway_method, GATEWAY_METHODS};
 use keyport_core::{fold_endpoint, Outcome};
 

@@ -14,6 +14,7 @@ pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use keyport_core::alert::AlertKind;
 
 use crate::model::{Account, Alert, AuditEvent, KeyRecord, Step};
 use keyport_core::Counts;
@@ -113,6 +114,10 @@ pub trait Store: Send + Sync + 'static {
     async fn count_active_keys(&self, account_id: &str, now: i64) -> Result<u32>;
     /// Every key that is not revoked: the verify cache is built from these.
     async fn unrevoked_keys(&self) -> Result<Vec<KeyRecord>>;
+    /// The same keys a page at a time, newest first (the reminders' sweep,
+    /// which must not hold every key at once).
+    async fn unrevoked_keys_page(&self, cursor: Option<i64>, limit: u32)
+        -> Result<Page<KeyRecord>>;
 
     async fn append_audit(&self, audit: &AuditEvent) -> Result<()>;
     async fn audit_page(
@@ -187,7 +192,7 @@ pub trait Store: Send + Sync + 'static {
     async fn prune_strangers_audit(&self, before: i64) -> Result<()>;
 
     /// The newest alert of a key and kind, whatever its status.
-    async fn latest_alert(&self, key_id: &str, kind: &str) -> Result<Option<Alert>>;
+    async fn latest_alert(&self, key_id: &str, kind: AlertKind) -> Result<Option<Alert>>;
     async fn insert_alert(&self, alert: &Alert) -> Result<()>;
     /// Newest first; `open_only` leaves out acknowledged and resolved ones.
     async fn alerts(&self, account_id: &str, open_only: bool, limit: u32) -> Result<Vec<Alert>>;

@@ -20,6 +20,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use keyport_core::alert::AlertKind;
 use keyport_core::{Counts, KeyHash, Outcome, RateLimitOverride, Resource, ScopeSet};
 use serde::de::DeserializeOwned;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
@@ -223,7 +224,8 @@ fn counts_from_row(r: &PgRow) -> Result<Counts> {
 }
 
 fn alert_from_row(r: &PgRow) -> Result<Alert> {
-    let kind: String = r.try_get("kind")?;
+    let kind: keyport_core::alert::AlertKind =
+        r.try_get::<&str, _>("kind")?.parse().map_err(corrupt)?;
     let status = match r.try_get::<&str, _>("status")? {
         "open" => AlertStatus::Open,
         "acknowledged" => AlertStatus::Acknowledged,
@@ -234,7 +236,7 @@ fn alert_from_row(r: &PgRow) -> Result<Alert> {
         id: r.try_get("id")?,
         account_id: r.try_get("account_id")?,
         key_id: r.try_get("key_id")?,
-        category: crate::model::alert_category(&kind).to_string(),
+        category: kind.category(),
         kind,
         status,
         message: r.try_get("message")?,
@@ -712,6 +714,27 @@ impl Db {
         rows.iter().map(key_from_row).collect()
     }
 
+    async fn unrevoked_keys_page(
+        &self,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<KeyRecord>> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL AND seq < $1 \
+             ORDER BY seq DESC LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(cursor.unwrap_or(i64::MAX))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let items = rows
+            .iter()
+            .map(|r| Ok((r.try_get("seq")?, key_from_row(r)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page(items, limit))
+    }
+
     async fn append_audit(&self, audit: &AuditEvent) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         insert_audit(&mut conn, audit).await
@@ -988,14 +1011,14 @@ impl Db {
         Ok(())
     }
 
-    async fn latest_alert(&self, key_id: &str, kind: &str) -> Result<Option<Alert>> {
+    async fn latest_alert(&self, key_id: &str, kind: AlertKind) -> Result<Option<Alert>> {
         let sql = format!(
             "SELECT {ALERT_COLUMNS} FROM alerts WHERE key_id = $1 AND kind = $2 \
              ORDER BY seq DESC LIMIT 1"
         );
         let row = sqlx::query(&sql)
             .bind(key_id)
-            .bind(kind)
+            .bind(kind.as_str())
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(alert_from_row).transpose()
@@ -1009,7 +1032,7 @@ impl Db {
         .bind(&a.id)
         .bind(&a.account_id)
         .bind(&a.key_id)
-        .bind(&a.kind)
+        .bind(a.kind.as_str())
         .bind(a.status.as_str())
         .bind(&a.message)
         .bind(&a.evidence)
@@ -1141,6 +1164,15 @@ impl Store for PgStore {
             .await
     }
 
+    async fn unrevoked_keys_page(
+        &self,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<KeyRecord>> {
+        self.run(|db| async move { db.unrevoked_keys_page(cursor, limit).await })
+            .await
+    }
+
     async fn append_audit(&self, audit: &AuditEvent) -> Result<()> {
         let audit = audit.clone();
         self.run(|db| async move { db.append_audit(&audit).await })
@@ -1256,9 +1288,9 @@ impl Store for PgStore {
             .await
     }
 
-    async fn latest_alert(&self, key_id: &str, kind: &str) -> Result<Option<Alert>> {
-        let (key_id, kind) = (key_id.to_owned(), kind.to_owned());
-        self.run(|db| async move { db.latest_alert(&key_id, &kind).await })
+    async fn latest_alert(&self, key_id: &str, kind: AlertKind) -> Result<Option<Alert>> {
+        let key_id = key_id.to_owned();
+        self.run(|db| async move { db.latest_alert(&key_id, kind).await })
             .await
     }
 

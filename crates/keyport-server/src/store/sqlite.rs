@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use keyport_core::alert::AlertKind;
 use keyport_core::{KeyHash, RateLimitOverride, Resource, ScopeSet};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -256,7 +257,8 @@ async fn add_dimension_rows(
 }
 
 fn alert_from_row(r: &SqliteRow) -> Result<Alert> {
-    let kind: String = r.try_get("kind")?;
+    let kind: keyport_core::alert::AlertKind =
+        r.try_get::<&str, _>("kind")?.parse().map_err(corrupt)?;
     let status = match r.try_get::<&str, _>("status")? {
         "open" => AlertStatus::Open,
         "acknowledged" => AlertStatus::Acknowledged,
@@ -267,7 +269,7 @@ fn alert_from_row(r: &SqliteRow) -> Result<Alert> {
         id: r.try_get("id")?,
         account_id: r.try_get("account_id")?,
         key_id: r.try_get("key_id")?,
-        category: crate::model::alert_category(&kind).to_string(),
+        category: kind.category(),
         kind,
         status,
         message: r.try_get("message")?,
@@ -525,6 +527,26 @@ impl Store for SqliteStore {
         let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL");
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
         rows.iter().map(key_from_row).collect()
+    }
+
+    async fn unrevoked_keys_page(
+        &self,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<KeyRecord>> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL AND seq < ? ORDER BY seq DESC LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(cursor.unwrap_or(i64::MAX))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let items = rows
+            .iter()
+            .map(|r| Ok((r.try_get("seq")?, key_from_row(r)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page(items, limit))
     }
 
     async fn append_audit(&self, audit: &AuditEvent) -> Result<()> {
@@ -841,11 +863,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn latest_alert(&self, key_id: &str, kind: &str) -> Result<Option<Alert>> {
+    async fn latest_alert(&self, key_id: &str, kind: AlertKind) -> Result<Option<Alert>> {
         let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE key_id = ? AND kind = ? ORDER BY seq DESC LIMIT 1");
         let row = sqlx::query(&sql)
             .bind(key_id)
-            .bind(kind)
+            .bind(kind.as_str())
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(alert_from_row).transpose()
@@ -859,7 +881,7 @@ impl Store for SqliteStore {
         .bind(&a.id)
         .bind(&a.account_id)
         .bind(&a.key_id)
-        .bind(&a.kind)
+        .bind(a.kind.as_str())
         .bind(a.status.as_str())
         .bind(&a.message)
         .bind(a.evidence.to_string())

@@ -277,6 +277,54 @@ fn connection_errors_are_unavailable_and_statement_errors_are_not() {
     ));
 }
 
+#[tokio::test]
+async fn unrevoked_keys_are_walked_page_by_page_newest_first() {
+    use crate::clock::ManualClock;
+    use crate::service::KeyService;
+    use chrono::TimeZone;
+    for t in stores().await {
+        let clock = Arc::new(ManualClock::new(Utc.timestamp_opt(T, 0).unwrap()));
+        let service = KeyService::open(t.store.clone(), clock, Default::default())
+            .await
+            .unwrap();
+        let mut made = Vec::new();
+        for i in 0..5 {
+            let (account, key, _) = service
+                .create_account(&format!("A{i}"), keyport_core::Plan::Free, "test")
+                .await
+                .unwrap();
+            made.push(t.store.key(&account.id, &key.id).await.unwrap().unwrap());
+        }
+        let mut gone = made.remove(2);
+        gone.revoked_at = Some(gone.created_at);
+        let audit = AuditEvent {
+            id: 0,
+            account_id: Some(gone.account_id.clone()),
+            at: gone.created_at,
+            actor: "test".into(),
+            action: "key.revoked".into(),
+            key_id: Some(gone.id.clone()),
+            source: None,
+            detail: serde_json::json!({}),
+        };
+        t.store.update_key(&gone, &audit).await.unwrap();
+        let (mut seen, mut cursor, mut pages) = (Vec::new(), None, 0);
+        loop {
+            let page = t.store.unrevoked_keys_page(cursor, 2).await.unwrap();
+            assert!(page.items.len() <= 2, "{}", t.name);
+            seen.extend(page.items.into_iter().map(|k| k.id));
+            pages += 1;
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        let newest_first: Vec<_> = made.iter().rev().map(|k| k.id.clone()).collect();
+        assert_eq!(seen, newest_first, "{}", t.name);
+        assert_eq!(pages, 2, "{}", t.name);
+    }
+}
+
 /// A store whose first `fail` usage flushes commit and then report a lost
 /// connection, as when the COMMIT's acknowledgement never arrives.
 struct LostAck {
@@ -330,6 +378,13 @@ impl Store for LostAck {
     }
     async fn unrevoked_keys(&self) -> Result<Vec<KeyRecord>> {
         self.inner.unrevoked_keys().await
+    }
+    async fn unrevoked_keys_page(
+        &self,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<KeyRecord>> {
+        self.inner.unrevoked_keys_page(cursor, limit).await
     }
     async fn append_audit(&self, audit: &AuditEvent) -> Result<()> {
         self.inner.append_audit(audit).await
@@ -418,7 +473,7 @@ impl Store for LostAck {
     async fn prune_strangers_audit(&self, before: i64) -> Result<()> {
         self.inner.prune_strangers_audit(before).await
     }
-    async fn latest_alert(&self, key_id: &str, kind: &str) -> Result<Option<Alert>> {
+    async fn latest_alert(&self, key_id: &str, kind: AlertKind) -> Result<Option<Alert>> {
         self.inner.latest_alert(key_id, kind).await
     }
     async fn insert_alert(&self, alert: &Alert) -> Result<()> {

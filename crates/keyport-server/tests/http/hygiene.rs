@@ -75,9 +75,11 @@ async fn unknown_keys_create_no_limiter_state() {
     let a = h.account(Plan::Free).await;
     let (_, good) = h.key_with_scopes(&a.admin, &["read"], &[]).await;
     h.verify(json!({"key": good})).await;
-    // The admin key (used to create `good`, which marks it used) and `good`.
-    let tracked = h.server().service().limiter().tracked_keys();
-    assert_eq!(tracked, 2);
+    // Rate state for `good`; usage entries for it and the admin key (used
+    // to create `good`, which marks it used).
+    let svc = h.server().service();
+    let tracked = (svc.rates().tracked_keys(), svc.recorder().tracked_keys());
+    assert_eq!(tracked, (1, 2));
     for i in 0..300 {
         let garbage = if i % 2 == 0 {
             KeyPrefix::default()
@@ -92,7 +94,9 @@ async fn unknown_keys_create_no_limiter_state() {
             StatusCode::UNAUTHORIZED
         );
     }
-    assert_eq!(h.server().service().limiter().tracked_keys(), tracked);
+    let svc = h.server().service();
+    let after = (svc.rates().tracked_keys(), svc.recorder().tracked_keys());
+    assert_eq!(after, tracked);
 }
 
 #[tokio::test]

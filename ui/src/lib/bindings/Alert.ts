@@ -6,12 +6,9 @@ import type { AlertStatus } from "./AlertStatus";
 /**
  * An anomaly alert or a rotation reminder.
  */
-export type Alert = { id: string, key_id: string, 
+export type Alert = { id: string, key_id: string, kind: AlertKind, 
 /**
- * One of `keyport_core::alert::AlertKind`.
- */
-kind: AlertKind, 
-/**
- * `anomaly` or `reminder` (`AlertKind::category`).
+ * Follows from `kind`: anomalies are about a key's traffic, reminders
+ * about its age.
  */
 category: AlertCategory, status: AlertStatus, message: string, evidence: Record<string, unknown>, created_at: string, acknowledged_at: string | null, resolved_at: string | null, };
