@@ -546,6 +546,12 @@ impl ServiceClient {
                     retry_after,
                 }
             }
+            StatusCode::SERVICE_UNAVAILABLE if server_code.as_deref() == Some("unavailable") => {
+                PortalError::Unreachable(format!(
+                    "The key service at {} cannot reach its database right now, so keys cannot be changed; keys already in use keep verifying. Retry in a moment.",
+                    self.service_url()
+                ))
+            }
             StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => {
                 PortalError::Unreachable(format!(
                     "The key service at {} is not available right now ({}). Retry in a moment.",

@@ -158,6 +158,11 @@ async fn maps_stub_statuses() {
     // The server's own message is passed on where it helps.
     let e = c.get_key("409").await.unwrap_err();
     assert_eq!(e.to_string(), "server says 409");
+    // A service that lost its database says so, and that keys still verify.
+    let e = c.get_key("503-database").await.unwrap_err();
+    assert_eq!(e.code(), PortalErrorCode::Unreachable);
+    assert!(e.to_string().contains("cannot reach its database"), "{e}");
+    assert!(e.to_string().contains("keep verifying"), "{e}");
 }
 
 #[tokio::test]

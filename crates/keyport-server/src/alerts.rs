@@ -1,13 +1,26 @@
 //! The alerts API: an account's anomaly alerts and rotation reminders (raised
 //! by the [`crate::detector`]), listed and acknowledged.
 
+use crate::clock::Clock;
 use crate::error::{Result, ServiceError};
 use crate::model::*;
-use crate::service::{Admin, KeyService};
+use crate::service::Admin;
+use crate::store::Store;
+use std::sync::Arc;
 
 const MAX_ALERTS: u32 = 500;
 
-impl KeyService {
+/// An account's alerts, read and acknowledged in the store.
+pub struct AlertBook {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AlertBook {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
     pub async fn list_alerts(
         &self,
         admin: &Admin,
@@ -39,7 +52,7 @@ impl KeyService {
             .ok_or(ServiceError::NotFound("alert"))?;
         if alert.status == AlertStatus::Open {
             alert.status = AlertStatus::Acknowledged;
-            alert.acknowledged_at = Some(self.now());
+            alert.acknowledged_at = Some(self.clock.now());
             self.store.set_alert_status(&alert).await?;
         }
         Ok(alert)

@@ -14,6 +14,7 @@ use serde_json::json;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock};
 
+use crate::alerts::AlertBook;
 use crate::clock::{nanos, Clock};
 use crate::detector::{Detector, DetectorConfig};
 use crate::error::{Result, ServiceError, BAD_CREDENTIAL};
@@ -21,6 +22,7 @@ use crate::model::*;
 use crate::rate::{IdMap, MemoryRates, RateCell, RateStore};
 use crate::recorder::{Pending, UsageEvent, UsageRecorder, UsageSlot};
 use crate::store::{Store, StoreError};
+use crate::usage::UsageReports;
 use keyport_core::anomaly::AnomalyConfig;
 use keyport_core::authority::Grant;
 use keyport_core::request::check_date;
@@ -165,6 +167,8 @@ pub struct KeyService {
     rates: Arc<dyn RateStore>,
     recorder: UsageRecorder,
     detector: Detector,
+    usage: UsageReports,
+    alerts: AlertBook,
     failed_logins: crate::authlog::FailedLogins,
     /// A usage batch whose write failed, with its id: written again as it
     /// is before anything newer (the lock also serialises flushes).
@@ -259,6 +263,8 @@ impl KeyService {
             },
         );
         let svc = Self {
+            usage: UsageReports::new(store.clone()),
+            alerts: AlertBook::new(store.clone(), clock.clone()),
             store,
             clock,
             detector,
@@ -308,6 +314,16 @@ impl KeyService {
     /// The usage write-behind buffer.
     pub fn recorder(&self) -> &UsageRecorder {
         &self.recorder
+    }
+
+    /// Usage series and totals, as flushed to the store.
+    pub fn usage(&self) -> &UsageReports {
+        &self.usage
+    }
+
+    /// Alerts and reminders, as the detector stored them.
+    pub fn alerts(&self) -> &AlertBook {
+        &self.alerts
     }
 
     fn view(&self, k: &KeyRecord, account: &Account) -> KeyView {

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 
 use crate::error::{Result, ServiceError};
 use crate::model::*;
-use crate::service::{Admin, KeyService};
-use crate::store::Dimension;
+use crate::service::Admin;
+use crate::store::{Dimension, Store};
+use std::sync::Arc;
 
 /// Most points one series call returns: 30 days at minute resolution fit.
 pub const MAX_POINTS: i64 = 50_000;
@@ -83,7 +84,17 @@ fn at(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or_default()
 }
 
-impl KeyService {
+/// An account's usage as the API reports it: read from the store only (what
+/// every instance has flushed).
+pub struct UsageReports {
+    store: Arc<dyn Store>,
+}
+
+impl UsageReports {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
     pub async fn key_usage(&self, admin: &Admin, key_id: &str, w: Window) -> Result<KeyUsage> {
         self.store
             .key(&admin.account.id, key_id)

@@ -190,6 +190,11 @@ impl Stub {
                     .into_response(),
                 "429-no-header" => err(429, "slow down".into()),
                 "plain-500" => (StatusCode::INTERNAL_SERVER_ERROR, "oops").into_response(),
+                "503-database" => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"error": {"code": "unavailable", "message": "the database cannot be reached; try again shortly"}})),
+                )
+                    .into_response(),
                 code => err(code.parse().unwrap(), format!("server says {code}")),
             }
         }

@@ -426,7 +426,7 @@ pub async fn key_usage(
     ApiQuery(p): ApiQuery<UsageParams>,
 ) -> ApiResult<Json<KeyUsage>> {
     let w = window(&s, &p)?;
-    Ok(Json(s.service.key_usage(&admin, &id, w).await?))
+    Ok(Json(s.service.usage().key_usage(&admin, &id, w).await?))
 }
 
 /// The same series as CSV, for export.
@@ -447,7 +447,7 @@ pub async fn key_usage_csv(
     ApiQuery(p): ApiQuery<UsageParams>,
 ) -> ApiResult<Response> {
     let w = window(&s, &p)?;
-    let csv = s.service.key_usage_csv(&admin, &id, w).await?;
+    let csv = s.service.usage().key_usage_csv(&admin, &id, w).await?;
     let disposition = format!("attachment; filename=\"{id}-usage.csv\"");
     Ok((
         [
@@ -474,7 +474,7 @@ pub async fn account_usage(
     ApiQuery(p): ApiQuery<UsageParams>,
 ) -> ApiResult<Json<AccountUsage>> {
     let w = window(&s, &p)?;
-    Ok(Json(s.service.account_usage(&admin, w).await?))
+    Ok(Json(s.service.usage().account_usage(&admin, w).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -517,7 +517,10 @@ pub async fn list_alerts(
         Some(_) => return Err(ApiError::invalid("status must be open or all")),
     };
     Ok(Json(
-        s.service.list_alerts(&admin, open_only, p.limit).await?,
+        s.service
+            .alerts()
+            .list_alerts(&admin, open_only, p.limit)
+            .await?,
     ))
 }
 
@@ -534,7 +537,7 @@ pub async fn ack_alert(
     admin: Admin,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Alert>> {
-    Ok(Json(s.service.ack_alert(&admin, &id).await?))
+    Ok(Json(s.service.alerts().ack_alert(&admin, &id).await?))
 }
 
 /// [`VerifyResponse`] without its last field, `ratelimit`, serialised from
