@@ -1,10 +1,10 @@
 //! The alerts API: an account's anomaly alerts and rotation reminders (raised
 //! by the [`crate::detector`]), listed and acknowledged.
 
+use crate::admin::Admin;
 use crate::clock::Clock;
 use crate::error::{Result, ServiceError};
 use crate::model::*;
-use crate::service::Admin;
 use crate::store::Store;
 use std::sync::Arc;
 

@@ -2,6 +2,7 @@
 //! and serve HTTP on an address of your choice (the desktop app embeds it on
 //! `127.0.0.1:0`; the `keyport-server` binary runs it standalone).
 
+pub mod admin;
 pub mod alerts;
 mod authlog;
 pub mod clock;

@@ -14,6 +14,7 @@ use serde_json::json;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock};
 
+pub use crate::admin::{Admin, Reach};
 use crate::alerts::AlertBook;
 use crate::clock::{nanos, Clock};
 use crate::detector::{Detector, DetectorConfig};
@@ -24,7 +25,6 @@ use crate::recorder::{Pending, UsageEvent, UsageRecorder, UsageSlot};
 use crate::store::{Store, StoreError};
 use crate::usage::UsageReports;
 use keyport_core::anomaly::AnomalyConfig;
-use keyport_core::authority::Grant;
 use keyport_core::request::check_date;
 use keyport_core::Outcome;
 
@@ -32,59 +32,6 @@ pub const MAX_PAGE: u32 = 100;
 pub const DEFAULT_PAGE: u32 = 50;
 const MAX_NAME: usize = 100;
 const MAX_RESOURCES: usize = 50;
-
-/// Who is calling a management endpoint: an admin key of one account. Made
-/// only by [`KeyService::authenticate_admin`] and, for the embedded portal,
-/// [`KeyService::issue_local_admin_key`]: every action it takes is recorded
-/// under a real key id.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Admin {
-    pub account: Arc<Account>,
-    pub key_id: String,
-    /// Peer address, for the audit log.
-    pub source: Option<String>,
-    /// What the admin key itself holds: it can give no key more.
-    pub reach: Reach,
-}
-
-/// An admin key's own environment, scopes and resources, for the escalation
-/// rule in [`keyport_core::authority`].
-#[derive(Debug, Clone)]
-pub struct Reach {
-    pub environment: Environment,
-    pub scopes: ScopeSet,
-    pub resources: Vec<Resource>,
-}
-
-impl Reach {
-    fn of(key: &KeyRecord) -> Self {
-        Reach {
-            environment: key.environment,
-            scopes: key.scopes.clone(),
-            resources: key.resources.clone(),
-        }
-    }
-
-    fn grant(&self) -> Grant<'_> {
-        Grant {
-            environment: self.environment,
-            scopes: &self.scopes,
-            resources: &self.resources,
-        }
-    }
-
-    /// Ok when this admin may manage a key with `key`'s privileges.
-    fn covers(&self, key: &KeyRecord) -> Result<()> {
-        self.grant()
-            .covers(&Grant {
-                environment: key.environment,
-                scopes: &key.scopes,
-                resources: &key.resources,
-            })
-            .map_err(|e| ServiceError::NotPermitted(e.to_string()))
-    }
-}
 
 /// A request that passed verification, with its limiter decision.
 #[derive(Debug, Clone)]

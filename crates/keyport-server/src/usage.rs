@@ -4,9 +4,9 @@ use chrono::{DateTime, Duration, Utc};
 use keyport_core::Counts;
 use std::collections::HashMap;
 
+use crate::admin::Admin;
 use crate::error::{Result, ServiceError};
 use crate::model::*;
-use crate::service::Admin;
 use crate::store::{Dimension, Store};
 use std::sync::Arc;
 
