@@ -31,6 +31,9 @@ const KEY_PAGE: u32 = 1_000;
 /// are kept.
 const STRANGERS_AUDIT_DAYS: i64 = 30;
 
+/// How long change feed entries are kept.
+const CHANGES_KEPT_MS: i64 = 86_400_000;
+
 /// What the detector is told: its rules and how long usage is kept.
 #[derive(Debug, Clone)]
 pub struct DetectorConfig {
@@ -127,6 +130,8 @@ impl Detector {
         self.store.prune_usage(minutes_before, hours_before).await?;
         let strangers_before = crate::clock::millis(now - Duration::days(STRANGERS_AUDIT_DAYS));
         self.store.prune_strangers_audit(strangers_before).await?;
+        // Followers read the feed within a second; a day is plenty.
+        self.store.prune_changes(CHANGES_KEPT_MS).await?;
         Ok(raised)
     }
 

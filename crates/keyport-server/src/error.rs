@@ -36,6 +36,10 @@ pub enum ServiceError {
     /// succeed. Keys already in memory keep verifying meanwhile.
     #[error("the database is unavailable; try again shortly")]
     Unavailable(#[source] StoreError),
+    /// This instance has not read the change feed for longer than its
+    /// bound, so it may not know of a revoke made elsewhere (503).
+    #[error("this instance has lost track of key changes; try again shortly")]
+    Stale,
     #[error(transparent)]
     Store(StoreError),
 }

@@ -8,6 +8,7 @@ mod authlog;
 pub mod clock;
 pub mod detector;
 pub mod error;
+pub mod feed;
 pub mod http;
 pub mod logging;
 pub mod model;
@@ -61,6 +62,9 @@ pub struct ServerConfig {
     pub enterprise_key_cap: u32,
     /// Header-read timeout, connection cap and the like.
     pub conn: serve::ConnLimits,
+    /// On PostgreSQL: how long the change feed may go unread before this
+    /// instance answers verifications 503 (it may have missed a revoke).
+    pub feed_stale_after: Duration,
 }
 
 impl ServerConfig {
@@ -84,6 +88,7 @@ impl ServerConfig {
             hour_retention_days: 400,
             enterprise_key_cap: service::DEFAULT_ENTERPRISE_KEY_CAP,
             conn: serve::ConnLimits::default(),
+            feed_stale_after: service::DEFAULT_FEED_STALE_AFTER,
         }
     }
 
@@ -95,6 +100,7 @@ impl ServerConfig {
             minute_retention_days: self.minute_retention_days,
             hour_retention_days: self.hour_retention_days,
             enterprise_key_cap: self.enterprise_key_cap,
+            feed_stale_after: self.feed_stale_after,
         }
     }
 }
@@ -238,9 +244,11 @@ fn spawn_background(
         .spawn(move || {
             priority::lower_current_thread();
             let flusher = service.clone();
+            let follower = service.clone();
             let detector = service;
             runtime.block_on(async move {
                 tokio::join!(
+                    follow_changes(follower, stopped.clone()),
                     every(flush_every, stopped.clone(), "usage flush", move || {
                         let svc = flusher.clone();
                         async move { svc.flush().await }
@@ -252,6 +260,25 @@ fn spawn_background(
                 );
             });
         })
+}
+
+/// Keeps the verify cache current with the change feed, when the store has
+/// one: woken by each notification, and reading at least every
+/// [`feed::POLL`] regardless.
+async fn follow_changes(service: Arc<KeyService>, mut stopped: watch::Receiver<bool>) {
+    if !service.follows_changes() {
+        return;
+    }
+    let store = service.store.clone();
+    loop {
+        if let Err(e) = service.catch_up().await {
+            tracing::warn!(error = %e, "reading the change feed failed; will retry");
+        }
+        tokio::select! {
+            _ = store.wait_for_change(feed::POLL) => {}
+            _ = stopped.changed() => return,
+        }
+    }
 }
 
 /// Runs `job` every `every` until the server stops; a failure is logged

@@ -94,6 +94,11 @@ enum Command {
         /// Most active keys per enterprise account (free 5, starter 25, professional 100).
         #[arg(long, env = "KEYPORT_ENTERPRISE_KEY_CAP", default_value_t = 1_000)]
         enterprise_key_cap: u32,
+        /// On PostgreSQL: seconds the change feed (how revokes and other changes
+        /// made by other instances arrive) may go unread before this instance
+        /// answers verifications and gateway requests 503 (fail closed).
+        #[arg(long, env = "KEYPORT_FEED_STALE_AFTER_SECS", default_value_t = 5)]
+        feed_stale_after_secs: u64,
         #[command(flatten)]
         db: Db,
     },
@@ -153,6 +158,7 @@ async fn main() -> ExitCode {
             max_connections,
             request_timeout_secs,
             enterprise_key_cap,
+            feed_stale_after_secs,
             db,
         } => {
             let mut config = ServerConfig::new(listen, db.database.clone());
@@ -169,6 +175,7 @@ async fn main() -> ExitCode {
                 Duration::from_secs(header_timeout_secs.clamp(1, 300));
             config.conn.max_connections = max_connections.max(1);
             config.request_timeout = Duration::from_secs(request_timeout_secs.clamp(1, 600));
+            config.feed_stale_after = Duration::from_secs(feed_stale_after_secs.clamp(1, 3600));
             // The upstream gets the request's time less a margin for our answer.
             config.upstream_timeout = config.request_timeout.mul_f64(5.0 / 6.0);
             config.enterprise_key_cap = enterprise_key_cap.max(1);

@@ -19,9 +19,11 @@ use crate::alerts::AlertBook;
 use crate::clock::{nanos, Clock};
 use crate::detector::{Detector, DetectorConfig};
 use crate::error::{Result, ServiceError, BAD_CREDENTIAL};
+use crate::feed::{Cursor, FeedHealth, BATCH, START_MARGIN};
 use crate::model::*;
 use crate::rate::{IdMap, MemoryRates, RateCell, RateStore};
 use crate::recorder::{Pending, UsageEvent, UsageRecorder, UsageSlot};
+use crate::store::{Change, ChangeKind};
 use crate::store::{Store, StoreError};
 use crate::usage::UsageReports;
 use keyport_core::anomaly::AnomalyConfig;
@@ -58,6 +60,9 @@ pub struct ServiceOptions {
     pub hour_retention_days: u32,
     /// Most active keys per enterprise account (other plans' caps are fixed).
     pub enterprise_key_cap: u32,
+    /// With a change feed (PostgreSQL): how long the feed may go unread
+    /// before this instance refuses to verify (it may have missed a revoke).
+    pub feed_stale_after: std::time::Duration,
 }
 
 /// The enterprise key cap unless the server sets another.
@@ -72,9 +77,13 @@ impl Default for ServiceOptions {
             minute_retention_days: 90,
             hour_retention_days: 400,
             enterprise_key_cap: DEFAULT_ENTERPRISE_KEY_CAP,
+            feed_stale_after: DEFAULT_FEED_STALE_AFTER,
         }
     }
 }
+
+/// How long the change feed may go unread before verification stops.
+pub const DEFAULT_FEED_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A verifiable key in memory: the record, and once the key has been used,
 /// its account's plan, its rate cell and its usage slot (looked up once,
@@ -122,6 +131,23 @@ pub struct KeyService {
     unflushed: tokio::sync::Mutex<Option<(String, Pending)>>,
     /// Serialises management writes so the cache and the database agree.
     writes: tokio::sync::Mutex<()>,
+    /// Where this instance is in the change feed, when the store has one.
+    feed: Option<Feed>,
+}
+
+/// This instance's place in the change feed (see `feed`).
+struct Feed {
+    cursor: tokio::sync::Mutex<Cursor>,
+    health: FeedHealth,
+    /// Real time since start, for the staleness bound (the service's clock
+    /// is business time, which tests move by days).
+    started: std::time::Instant,
+}
+
+impl Feed {
+    fn now_ms(&self) -> i64 {
+        self.started.elapsed().as_millis() as i64
+    }
 }
 
 /// Hashes a SHA-256 digest by its first 8 bytes: the digest is already
@@ -209,7 +235,21 @@ impl KeyService {
                 hour_retention_days: options.hour_retention_days,
             },
         );
+        // Read before the caches are filled, so a change made meanwhile is
+        // applied after them.
+        let feed = match store.has_change_feed() {
+            true => Some(Feed {
+                cursor: Cursor::starting_after(
+                    (store.change_position().await? - START_MARGIN).max(0),
+                )
+                .into(),
+                health: FeedHealth::new(options.feed_stale_after, 0),
+                started: std::time::Instant::now(),
+            }),
+            false => None,
+        };
         let svc = Self {
+            feed,
             usage: UsageReports::new(store.clone()),
             alerts: AlertBook::new(store.clone(), clock.clone()),
             store,
@@ -698,6 +738,11 @@ impl KeyService {
         count_admitted: bool,
         refuse: impl FnOnce(&KeyRecord) -> Option<String>,
     ) -> Result<Verified> {
+        if let Some(feed) = &self.feed {
+            if feed.health.is_stale(feed.now_ms()) {
+                return Err(ServiceError::Stale);
+            }
+        }
         let Cached { key, hot, memo } = self
             .active(raw.expose())
             .await?
@@ -1050,6 +1095,74 @@ impl KeyService {
             events: page.items.iter().map(AuditView::from).collect(),
             next_cursor: page.next_cursor.map(|c| c.to_string()),
         })
+    }
+
+    // ---- the change feed ----
+
+    /// Whether this instance follows a change feed (PostgreSQL).
+    pub fn follows_changes(&self) -> bool {
+        self.feed.is_some()
+    }
+
+    /// Whether the feed was read recently enough to take traffic: false a
+    /// while before verification stops. True without a feed.
+    pub fn feed_ready(&self) -> bool {
+        self.feed
+            .as_ref()
+            .is_none_or(|f| f.health.is_ready(f.now_ms()))
+    }
+
+    /// Reads the change feed to its end and reloads what changed into the
+    /// caches. Returns the number of entries applied. On failure nothing is
+    /// skipped: the next call reads again from where this one started.
+    pub async fn catch_up(&self) -> Result<usize> {
+        let Some(feed) = &self.feed else {
+            return Ok(0);
+        };
+        let mut cursor = feed.cursor.lock().await;
+        let mut applied = 0;
+        loop {
+            let started = feed.now_ms();
+            let from = cursor.after();
+            let read = self.store.changes_after(from, BATCH).await?;
+            let more = read.len() == BATCH as usize;
+            for change in cursor.take(read, started) {
+                if let Err(e) = self.apply_change(&change).await {
+                    *cursor = Cursor::starting_after(from);
+                    return Err(e);
+                }
+                applied += 1;
+            }
+            if !more {
+                feed.health.read_at(started);
+                return Ok(applied);
+            }
+        }
+    }
+
+    /// Reloads the key or account a feed entry names. A key is reloaded
+    /// under `writes`, like a cache miss, so the two cannot interleave into
+    /// caching an old state.
+    async fn apply_change(&self, change: &Change) -> Result<()> {
+        match change.kind {
+            ChangeKind::Account => {
+                if let Some(a) = self.store.account(&change.id).await? {
+                    self.accounts.insert(a.id.clone(), Arc::new(a));
+                }
+            }
+            ChangeKind::Key => {
+                let _w = self.writes.lock().await;
+                let Some(key) = self.store.key(&change.account_id, &change.id).await? else {
+                    return Ok(());
+                };
+                if key.revoked_at.is_some() {
+                    self.by_hash.remove(&key.hash);
+                } else {
+                    self.by_hash.insert(key.hash, Cached::new(Arc::new(key)));
+                }
+            }
+        }
+        Ok(())
     }
 
     // ---- background ----

@@ -121,6 +121,11 @@ impl From<ServiceError> for ApiError {
                     "the database is unavailable; try again shortly",
                 )
             }
+            ServiceError::Stale => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "this instance has lost track of key changes; try again shortly",
+            ),
             ServiceError::Store(e) => Self::internal(format!("storage failure: {e}")),
         }
     }

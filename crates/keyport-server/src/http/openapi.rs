@@ -126,8 +126,10 @@ pub struct MethodNotAllowed(pub ErrorBody);
 pub struct Internal(pub ErrorBody);
 
 /// `timeout`: the request took longer than the server's request timeout;
-/// `unavailable`: the database cannot be reached for now, or (with
-/// `Retry-After`) the server is at its connection cap. Retry shortly.
+/// `unavailable`: the database cannot be reached for now, this instance has
+/// lost the change feed for longer than its bound (verification fails
+/// closed; another instance may answer), or (with `Retry-After`) the server
+/// is at its connection cap. Retry shortly.
 #[derive(ToResponse)]
 pub struct Unavailable(pub ErrorBody);
 

@@ -7,7 +7,7 @@ mod sqlite;
 #[cfg(test)]
 mod tests;
 
-pub use records::{DayCount, DimensionRow, UsageBatch, UsageRow};
+pub use records::{Change, ChangeKind, DayCount, DimensionRow, UsageBatch, UsageRow};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -118,6 +118,31 @@ pub trait Store: Send + Sync + 'static {
     /// which must not hold every key at once).
     async fn unrevoked_keys_page(&self, cursor: Option<i64>, limit: u32)
         -> Result<Page<KeyRecord>>;
+
+    /// Whether changes other processes make arrive through
+    /// [`Store::changes_after`] (PostgreSQL, where several instances share
+    /// the database). Without a feed this process is the only writer that
+    /// matters (SQLite; the CLI only adds keys, found on a cache miss).
+    fn has_change_feed(&self) -> bool {
+        false
+    }
+    /// The feed's newest position, to follow it from.
+    async fn change_position(&self) -> Result<i64> {
+        Ok(0)
+    }
+    /// Entries after `after`, by position, at most `limit`.
+    async fn changes_after(&self, _after: i64, _limit: u32) -> Result<Vec<Change>> {
+        Ok(Vec::new())
+    }
+    /// Returns when a change may have been written (a notification), or
+    /// after `timeout`.
+    async fn wait_for_change(&self, timeout: std::time::Duration) {
+        tokio::time::sleep(timeout).await
+    }
+    /// Drops feed entries older than `keep_ms` by the database's clock.
+    async fn prune_changes(&self, _keep_ms: i64) -> Result<()> {
+        Ok(())
+    }
 
     async fn append_audit(&self, audit: &AuditEvent) -> Result<()>;
     async fn audit_page(

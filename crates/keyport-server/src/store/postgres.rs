@@ -23,17 +23,18 @@ use chrono::{DateTime, Utc};
 use keyport_core::alert::AlertKind;
 use keyport_core::{Counts, KeyHash, Outcome, RateLimitOverride, Resource, ScopeSet};
 use serde::de::DeserializeOwned;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Row};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::records::{DimensionRow, UsageBatch, UsageRow};
+use super::records::{Change, ChangeKind, DimensionRow, UsageBatch, UsageRow};
 use super::{
     DayCount, Dimension, Page, PoolConfig, Result, Seen, Store, StoreError, BATCH_ID_RETENTION_MS,
 };
@@ -51,7 +52,12 @@ pub struct PgStore {
 #[derive(Clone)]
 struct Db {
     pool: PgPool,
+    /// The change feed's LISTEN connection, made on first wait.
+    listener: Arc<tokio::sync::Mutex<Option<PgListener>>>,
 }
+
+/// The channel the change feed's triggers notify.
+const CHANGES_CHANNEL: &str = "keyport_changes";
 
 /// Name of the store's I/O thread.
 const IO_THREAD: &str = "keyport-pg";
@@ -100,7 +106,10 @@ impl PgStore {
         }))
         .await?;
         Ok(Self {
-            db: Db { pool },
+            db: Db {
+                pool,
+                listener: Arc::default(),
+            },
             io,
             _stop: stop,
         })
@@ -981,6 +990,83 @@ impl Db {
             .collect()
     }
 
+    async fn change_position(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM changes")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("seq")?)
+    }
+
+    async fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>> {
+        let rows = sqlx::query(
+            "SELECT seq, kind, id, account_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let kind = match r.try_get::<&str, _>("kind")? {
+                    "key" => ChangeKind::Key,
+                    "account" => ChangeKind::Account,
+                    other => return Err(corrupt(format!("change kind {other}"))),
+                };
+                Ok(Change {
+                    seq: r.try_get("seq")?,
+                    kind,
+                    id: r.try_get("id")?,
+                    account_id: r.try_get("account_id")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Waits for a notification on the feed's channel, at most `timeout`.
+    /// A lost LISTEN connection is made again on the next wait; what was
+    /// written meanwhile is found by the caller's periodic read.
+    async fn wait_for_change(&self, timeout: Duration) {
+        let mut listener = self.listener.lock().await;
+        if listener.is_none() {
+            match self.listen().await {
+                Ok(l) => *listener = Some(l),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for changes; reading the feed periodically");
+                    drop(listener);
+                    tokio::time::sleep(timeout).await;
+                    return;
+                }
+            }
+        }
+        let Some(l) = listener.as_mut() else {
+            return;
+        };
+        match tokio::time::timeout(timeout, l.try_recv()).await {
+            Ok(Ok(Some(_))) => while l.next_buffered().is_some() {},
+            // The connection was lost: try_recv makes a new one next time.
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "change listener failed; listening again");
+                *listener = None;
+            }
+            Err(_) => {}
+        }
+    }
+
+    async fn listen(&self) -> Result<PgListener> {
+        let mut l = PgListener::connect_with(&self.pool).await?;
+        l.listen(CHANGES_CHANNEL).await?;
+        Ok(l)
+    }
+
+    async fn prune_changes(&self, keep_ms: i64) -> Result<()> {
+        sqlx::query(&format!("DELETE FROM changes WHERE at < {DB_NOW_MS} - $1"))
+            .bind(keep_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn prune_strangers_audit(&self, before: i64) -> Result<()> {
         sqlx::query("DELETE FROM audit_events WHERE account_id IS NULL AND at < $1")
             .bind(before)
@@ -1280,6 +1366,34 @@ impl Store for PgStore {
 
     async fn prune_usage(&self, minutes_before: i64, hours_before: i64) -> Result<()> {
         self.run(|db| async move { db.prune_usage(minutes_before, hours_before).await })
+            .await
+    }
+
+    fn has_change_feed(&self) -> bool {
+        true
+    }
+
+    async fn change_position(&self) -> Result<i64> {
+        self.run(|db| async move { db.change_position().await })
+            .await
+    }
+
+    async fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>> {
+        self.run(|db| async move { db.changes_after(after, limit).await })
+            .await
+    }
+
+    async fn wait_for_change(&self, timeout: Duration) {
+        let _ = self
+            .run(|db| async move {
+                db.wait_for_change(timeout).await;
+                Ok(())
+            })
+            .await;
+    }
+
+    async fn prune_changes(&self, keep_ms: i64) -> Result<()> {
+        self.run(|db| async move { db.prune_changes(keep_ms).await })
             .await
     }
 

@@ -1,6 +1,7 @@
 //! The rows the store reads and writes that are not domain records: usage
 //! batches and day counts. The store owns them, so it depends on nothing
-//! above it (the limiter builds them; the detector reads them).
+//! above it (the usage recorder builds them; the detector reads them), and the
+//! entries of the change feed.
 
 use keyport_core::Counts;
 
@@ -42,4 +43,24 @@ pub struct DayCount {
     pub account_id: String,
     pub day: i64,
     pub count: u64,
+}
+
+/// What changed, in an entry of the change feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Key,
+    Account,
+}
+
+/// One entry of the change feed: a key or an account changed; readers
+/// reload it from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Position in the feed. Handed out when the change is written and
+    /// visible at commit, so a lower one can appear after a higher one.
+    pub seq: i64,
+    pub kind: ChangeKind,
+    /// The key's or the account's id.
+    pub id: String,
+    pub account_id: String,
 }
