@@ -473,6 +473,19 @@ impl AlertStatus {
     }
 }
 
+/// Whether this instance should take traffic (`GET /readyz`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    /// `ok` or `unavailable`.
+    pub database: String,
+    /// `ok`, `behind` (not read recently enough; verification stops soon
+    /// after), or `not_used` (SQLite: one instance).
+    pub change_feed: String,
+    /// Milliseconds since the change feed was last read to its end.
+    pub change_feed_lag_ms: Option<i64>,
+}
+
 /// An anomaly alert or a rotation reminder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]

@@ -1104,12 +1104,34 @@ impl KeyService {
         self.feed.is_some()
     }
 
-    /// Whether the feed was read recently enough to take traffic: false a
-    /// while before verification stops. True without a feed.
-    pub fn feed_ready(&self) -> bool {
-        self.feed
-            .as_ref()
-            .is_none_or(|f| f.health.is_ready(f.now_ms()))
+    /// Whether this instance should take traffic: its database answers and
+    /// its change feed (if any) is current.
+    pub async fn readiness(&self) -> Readiness {
+        let database = match self.store.ping().await {
+            Ok(()) => "ok",
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness: database unavailable");
+                "unavailable"
+            }
+        };
+        let (change_feed, lag) = match &self.feed {
+            None => ("not_used", None),
+            Some(f) => {
+                let now = f.now_ms();
+                let state = if f.health.is_ready(now) {
+                    "ok"
+                } else {
+                    "behind"
+                };
+                (state, Some(f.health.lag_ms(now)))
+            }
+        };
+        Readiness {
+            ready: database == "ok" && change_feed != "behind",
+            database: database.into(),
+            change_feed: change_feed.into(),
+            change_feed_lag_ms: lag,
+        }
     }
 
     /// Reads the change feed to its end and reloads what changed into the

@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 pub mod gateway;
 pub mod openapi;
+pub mod ops;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -128,6 +129,8 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .route("/v1/audit", get(api::audit))
         .route("/v1/verify", post(api::verify))
         .route("/v1/openapi.json", get(openapi::serve))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
         .route("/v1/{*rest}", any(no_such_endpoint))
         .route("/v1/", any(no_such_endpoint))
         .route("/v1", any(no_such_endpoint))

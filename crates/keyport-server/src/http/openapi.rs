@@ -13,7 +13,8 @@ use utoipa::{Modify, OpenApi, ToResponse};
 use super::api;
 use super::error::{ErrorBody, ErrorDetail};
 use crate::model::schema::{
-    BusinessHoursSchema, EnvironmentSchema, PlanSchema, RotationPolicySchema, ScopeSchema,
+    AlertCategorySchema, AlertKindSchema, BusinessHoursSchema, EnvironmentSchema, PlanSchema,
+    RotationPolicySchema, ScopeSchema,
 };
 use crate::model::*;
 
@@ -34,7 +35,7 @@ use crate::model::*;
         api::get_account, api::update_account, api::list_keys, api::create_key, api::get_key,
         api::update_key, api::revoke_key, api::rotate_key, api::audit, api::verify,
         api::key_usage, api::key_usage_csv, api::account_usage, api::list_alerts, api::ack_alert,
-        serve
+        serve, super::ops::healthz, super::ops::readyz
     ),
     components(
         schemas(
@@ -43,7 +44,8 @@ use crate::model::*;
             VerifyRequest, VerifyResponse, RateLimitStatus, ErrorBody, ErrorDetail,
             AccountSettings, UpdateAccountRequest, Step, UsagePoint, EndpointCount, CountryCount,
             KeyUsage, KeyTotals, AccountUsage, AlertStatus, Alert, AlertList,
-            EnvironmentSchema, ScopeSchema, PlanSchema, RotationPolicySchema, BusinessHoursSchema
+            EnvironmentSchema, ScopeSchema, PlanSchema, RotationPolicySchema, BusinessHoursSchema,
+            AlertKindSchema, AlertCategorySchema, Readiness
         ),
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
@@ -58,6 +60,7 @@ use crate::model::*;
         (name = "verify", description = "Key verification for your API servers"),
         (name = "usage", description = "Per-key usage series, breakdowns and account totals"),
         (name = "alerts", description = "Anomaly alerts and rotation reminders"),
+        (name = "operations", description = "Liveness and readiness for load balancers (outside /v1, no credential)"),
         (name = "meta", description = "This document"),
     )
 )]
@@ -295,7 +298,7 @@ mod tests {
         let ops = operations(&doc);
         assert_eq!(
             ops.len(),
-            16,
+            18,
             "{:?}",
             ops.iter().map(|o| &o.1).collect::<Vec<_>>()
         );
@@ -320,7 +323,8 @@ mod tests {
                 assert!(has("403"), "{method} {path} lacks 403");
             }
             for (code, response) in op["responses"].as_object().unwrap() {
-                if code.starts_with('2') {
+                // Readiness answers 503 with its own body: which part is not ready.
+                if code.starts_with('2') || (path == "/readyz" && code == "503") {
                     continue;
                 }
                 let body = if let Some(r) = response.get("$ref") {

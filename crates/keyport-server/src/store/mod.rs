@@ -81,6 +81,9 @@ pub struct Page<T> {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// A round trip to the database (readiness).
+    async fn ping(&self) -> Result<()>;
+
     async fn create_account(&self, account: &Account, audit: &AuditEvent) -> Result<()>;
     async fn accounts(&self) -> Result<Vec<Account>>;
     async fn account(&self, id: &str) -> Result<Option<Account>>;

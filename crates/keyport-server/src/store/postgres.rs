@@ -990,6 +990,11 @@ impl Db {
             .collect()
     }
 
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn change_position(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM changes")
             .fetch_one(&self.pool)
@@ -1367,6 +1372,10 @@ impl Store for PgStore {
     async fn prune_usage(&self, minutes_before: i64, hours_before: i64) -> Result<()> {
         self.run(|db| async move { db.prune_usage(minutes_before, hours_before).await })
             .await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.run(|db| async move { db.ping().await }).await
     }
 
     fn has_change_feed(&self) -> bool {

@@ -529,6 +529,11 @@ impl Store for SqliteStore {
         rows.iter().map(key_from_row).collect()
     }
 
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn unrevoked_keys_page(
         &self,
         cursor: Option<i64>,

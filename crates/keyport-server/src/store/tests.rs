@@ -335,6 +335,9 @@ struct LostAck {
 
 #[async_trait]
 impl Store for LostAck {
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
     async fn create_account(&self, a: &Account, audit: &AuditEvent) -> Result<()> {
         self.inner.create_account(a, audit).await
     }

@@ -676,7 +676,8 @@ async fn extractor_refusals_and_array_bodies() {
     assert_eq!(res.status(), StatusCode::CREATED);
 }
 
-/// The served document lists every `/v1` route with the errors it can give
+/// The served document lists every route (`/v1` and the load balancers'
+/// two) with the errors it can give
 /// (the details are unit-tested in `http::openapi`).
 #[tokio::test]
 async fn openapi_lists_every_route() {
@@ -700,6 +701,8 @@ async fn openapi_lists_every_route() {
     assert_eq!(
         ops,
         [
+            "GET /healthz",
+            "GET /readyz",
             "GET /v1/account",
             "GET /v1/alerts",
             "GET /v1/audit",

@@ -69,6 +69,29 @@ async fn malformed_authorization_headers_are_401_without_panic() {
     assert_eq!(h.get(&good, "/v1/account").await.status(), StatusCode::OK);
 }
 
+/// Liveness and readiness answer without a credential, at the paths load
+/// balancers use, and say nothing about keys or accounts.
+#[tokio::test]
+async fn health_and_readiness_answer_without_a_credential() {
+    let h = Harness::new().await;
+    let res = h.http.get(h.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.text().await.unwrap(), "ok\n");
+    let res = h.http.get(h.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    let feed = if h.server().service().follows_changes() {
+        "ok"
+    } else {
+        "not_used"
+    };
+    assert_eq!(body["ready"], true, "{body}");
+    assert_eq!(body["database"], "ok", "{body}");
+    assert_eq!(body["change_feed"], feed, "{body}");
+    let res = h.http.post(h.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
 #[tokio::test]
 async fn unknown_keys_create_no_limiter_state() {
     let h = Harness::new().await;

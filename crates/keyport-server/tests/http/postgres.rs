@@ -493,6 +493,17 @@ async fn an_instance_that_loses_the_change_feed_fails_closed_then_recovers() {
     }
     let stale_after = started.elapsed();
     assert!(stale_after >= Duration::from_millis(500), "{stale_after:?}");
+    let ready = |base: String| {
+        let http = http.clone();
+        async move {
+            let res = http.get(format!("{base}/readyz")).send().await.unwrap();
+            (res.status(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = ready(b_url.clone()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["change_feed"], "behind", "{body}");
+    assert_eq!(body["database"], "unavailable", "{body}");
 
     db.admin(&format!("ALTER DATABASE {} CONNECTION LIMIT -1", db.name()))
         .await;
