@@ -42,13 +42,22 @@ pub struct DetectorConfig {
     /// `hour_retention_days`; day totals forever.
     pub minute_retention_days: u32,
     pub hour_retention_days: u32,
+    /// How long a pass holds the cluster's detector lease: a few times the
+    /// interval between passes, so the holder renews it long before it
+    /// runs out, and another instance takes over within this if it dies.
+    pub lease: std::time::Duration,
 }
 
 pub struct Detector {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     config: DetectorConfig,
+    /// This detector's name in the cluster-wide lease.
+    holder: String,
 }
+
+/// The lease that makes one detector run per cluster.
+const LEASE: &str = "detector";
 
 type Accounts = HashMap<String, Account>;
 
@@ -107,7 +116,25 @@ impl Detector {
             store,
             clock,
             config,
+            holder: new_alert_id().replacen("alt_", "det_", 1),
         }
+    }
+
+    /// [`Detector::run`] if this detector holds (or takes) the cluster's
+    /// lease; `None` when another instance's detector holds it.
+    pub async fn run_if_leader(&self) -> Result<Option<usize>> {
+        let ttl = self.config.lease.as_millis() as i64;
+        if !self.store.take_lease(LEASE, &self.holder, ttl).await? {
+            tracing::debug!("another instance runs the detector");
+            return Ok(None);
+        }
+        self.run().await.map(Some)
+    }
+
+    /// Gives the lease up (at shutdown), so another instance takes over on
+    /// its next pass.
+    pub async fn release(&self) -> Result<()> {
+        Ok(self.store.release_lease(LEASE, &self.holder).await?)
     }
 
     /// One pass over what is stored: anomalies for keys with recent
@@ -335,8 +362,12 @@ impl Detector {
                 return Ok(false);
             }
         }
+        // Another instance may have raised it since the check: the store
+        // keeps one open alert per key and kind.
+        if !self.store.insert_alert(&alert).await? {
+            return Ok(false);
+        }
         tracing::info!(key_id = %alert.key_id, kind = %alert.kind, "alert raised");
-        self.store.insert_alert(&alert).await?;
         Ok(true)
     }
 }
@@ -413,6 +444,7 @@ mod tests {
                 anomaly: AnomalyConfig::default(),
                 minute_retention_days: 90,
                 hour_retention_days: 400,
+                lease: std::time::Duration::from_secs(180),
             },
         );
         assert_eq!(detector.run().await.unwrap(), 0);

@@ -101,6 +101,9 @@ impl ServerConfig {
             hour_retention_days: self.hour_retention_days,
             enterprise_key_cap: self.enterprise_key_cap,
             feed_stale_after: self.feed_stale_after,
+            // Renewed every pass: another instance takes over within three
+            // passes of the holder dying.
+            detector_lease: (self.detector_interval * 3).max(Duration::from_secs(1)),
         }
     }
 }
@@ -152,6 +155,9 @@ impl Server {
         let _ = tokio::task::spawn_blocking(move || background.join()).await;
         if let Err(e) = self.service.flush_all().await {
             tracing::error!(error = %e, "final usage flush failed");
+        }
+        if let Err(e) = self.service.release_detector().await {
+            tracing::warn!(error = %e, "could not give up the detector lease");
         }
     }
 

@@ -63,6 +63,8 @@ pub struct ServiceOptions {
     /// With a change feed (PostgreSQL): how long the feed may go unread
     /// before this instance refuses to verify (it may have missed a revoke).
     pub feed_stale_after: std::time::Duration,
+    /// How long a detector pass holds the cluster's detector lease.
+    pub detector_lease: std::time::Duration,
 }
 
 /// The enterprise key cap unless the server sets another.
@@ -78,6 +80,7 @@ impl Default for ServiceOptions {
             hour_retention_days: 400,
             enterprise_key_cap: DEFAULT_ENTERPRISE_KEY_CAP,
             feed_stale_after: DEFAULT_FEED_STALE_AFTER,
+            detector_lease: std::time::Duration::from_secs(180),
         }
     }
 }
@@ -233,6 +236,7 @@ impl KeyService {
                 anomaly: options.anomaly.clone(),
                 minute_retention_days: options.minute_retention_days,
                 hour_retention_days: options.hour_retention_days,
+                lease: options.detector_lease,
             },
         );
         // Read before the caches are filled, so a change made meanwhile is
@@ -1201,8 +1205,19 @@ impl KeyService {
     /// counted so far (this instance's memory is flushed first). Returns
     /// the number of alerts raised.
     pub async fn run_detector(&self) -> Result<usize> {
+        Ok(self.detector_pass().await?.unwrap_or(0))
+    }
+
+    /// One detector pass if this instance holds the cluster's detector
+    /// lease (always on SQLite); `None` when another instance runs it.
+    pub async fn detector_pass(&self) -> Result<Option<usize>> {
         self.flush().await?;
-        self.detector.run().await
+        self.detector.run_if_leader().await
+    }
+
+    /// Gives up the detector lease (at shutdown).
+    pub async fn release_detector(&self) -> Result<()> {
+        self.detector.release().await
     }
 
     /// Writes everything still in memory, the current minute's rollups too

@@ -221,7 +221,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// The newest alert of a key and kind, whatever its status.
     async fn latest_alert(&self, key_id: &str, kind: AlertKind) -> Result<Option<Alert>>;
-    async fn insert_alert(&self, alert: &Alert) -> Result<()>;
+    /// Adds an alert; false when an open alert of the same key and kind
+    /// exists (another instance raised it first).
+    async fn insert_alert(&self, alert: &Alert) -> Result<bool>;
+
+    /// Takes or renews the lease `name` for `holder` for `ttl_ms` (database
+    /// clock): true when `holder` has it now. A lease another holder let run
+    /// out is taken over. Without several instances (SQLite) always true.
+    async fn take_lease(&self, _name: &str, _holder: &str, _ttl_ms: i64) -> Result<bool> {
+        Ok(true)
+    }
+    /// Gives the lease up if `holder` has it, so another instance need not
+    /// wait for it to run out.
+    async fn release_lease(&self, _name: &str, _holder: &str) -> Result<()> {
+        Ok(())
+    }
     /// Newest first; `open_only` leaves out acknowledged and resolved ones.
     async fn alerts(&self, account_id: &str, open_only: bool, limit: u32) -> Result<Vec<Alert>>;
     async fn alert(&self, account_id: &str, id: &str) -> Result<Option<Alert>>;

@@ -990,6 +990,30 @@ impl Db {
             .collect()
     }
 
+    async fn take_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO leases (name, holder, until_ms) VALUES ($1, $2, {DB_NOW_MS} + $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until_ms = EXCLUDED.until_ms \
+             WHERE leases.holder = EXCLUDED.holder OR leases.until_ms < {DB_NOW_MS} \
+             RETURNING holder"
+        ))
+        .bind(name)
+        .bind(holder)
+        .bind(ttl_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -1115,10 +1139,11 @@ impl Db {
         row.as_ref().map(alert_from_row).transpose()
     }
 
-    async fn insert_alert(&self, a: &Alert) -> Result<()> {
-        sqlx::query(
+    async fn insert_alert(&self, a: &Alert) -> Result<bool> {
+        let done = sqlx::query(
             "INSERT INTO alerts (id, account_id, key_id, kind, status, message, evidence, created_at, \
-             acknowledged_at, resolved_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             acknowledged_at, resolved_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT DO NOTHING",
         )
         .bind(&a.id)
         .bind(&a.account_id)
@@ -1132,7 +1157,7 @@ impl Db {
         .bind(a.resolved_at.map(millis))
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn alerts(&self, account_id: &str, open_only: bool, limit: u32) -> Result<Vec<Alert>> {
@@ -1374,6 +1399,18 @@ impl Store for PgStore {
             .await
     }
 
+    async fn take_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.run(|db| async move { db.take_lease(&name, &holder, ttl_ms).await })
+            .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.run(|db| async move { db.release_lease(&name, &holder).await })
+            .await
+    }
+
     async fn ping(&self) -> Result<()> {
         self.run(|db| async move { db.ping().await }).await
     }
@@ -1417,7 +1454,7 @@ impl Store for PgStore {
             .await
     }
 
-    async fn insert_alert(&self, alert: &Alert) -> Result<()> {
+    async fn insert_alert(&self, alert: &Alert) -> Result<bool> {
         let alert = alert.clone();
         self.run(|db| async move { db.insert_alert(&alert).await })
             .await

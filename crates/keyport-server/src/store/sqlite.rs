@@ -878,10 +878,11 @@ impl Store for SqliteStore {
         row.as_ref().map(alert_from_row).transpose()
     }
 
-    async fn insert_alert(&self, a: &Alert) -> Result<()> {
-        sqlx::query(
+    async fn insert_alert(&self, a: &Alert) -> Result<bool> {
+        let done = sqlx::query(
             "INSERT INTO alerts (id, account_id, key_id, kind, status, message, evidence, created_at, \
-             acknowledged_at, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             acknowledged_at, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING",
         )
         .bind(&a.id)
         .bind(&a.account_id)
@@ -895,7 +896,7 @@ impl Store for SqliteStore {
         .bind(a.resolved_at.map(millis))
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn alerts(&self, account_id: &str, open_only: bool, limit: u32) -> Result<Vec<Alert>> {

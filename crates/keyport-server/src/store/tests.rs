@@ -325,6 +325,76 @@ async fn unrevoked_keys_are_walked_page_by_page_newest_first() {
     }
 }
 
+fn open_alert(id: &str, key: &str) -> Alert {
+    use chrono::TimeZone;
+    Alert {
+        id: id.into(),
+        account_id: "acct_1".into(),
+        key_id: key.into(),
+        kind: AlertKind::VolumeSpike,
+        category: AlertKind::VolumeSpike.category(),
+        status: crate::model::AlertStatus::Open,
+        message: "m".into(),
+        evidence: serde_json::json!({}),
+        created_at: Utc.timestamp_opt(T, 0).unwrap(),
+        acknowledged_at: None,
+        resolved_at: None,
+    }
+}
+
+/// Two instances raising the same alert at once: the store keeps one open
+/// alert per key and kind; once it is resolved, a new one may open.
+#[tokio::test]
+async fn one_open_alert_per_key_and_kind() {
+    for t in stores().await {
+        let s = &t.store;
+        assert!(s.insert_alert(&open_alert("alt_1", "key_1")).await.unwrap());
+        assert!(
+            !s.insert_alert(&open_alert("alt_2", "key_1")).await.unwrap(),
+            "{}",
+            t.name
+        );
+        assert!(s.insert_alert(&open_alert("alt_3", "key_2")).await.unwrap());
+        let mut first = s.alert("acct_1", "alt_1").await.unwrap().unwrap();
+        first.status = crate::model::AlertStatus::Resolved;
+        first.resolved_at = Some(first.created_at);
+        s.set_alert_status(&first).await.unwrap();
+        assert!(
+            s.insert_alert(&open_alert("alt_4", "key_1")).await.unwrap(),
+            "{}",
+            t.name
+        );
+        assert_eq!(s.alerts("acct_1", true, 10).await.unwrap().len(), 2);
+    }
+}
+
+/// The detector's lease: one holder at a time, renewed by its holder, free
+/// once given up (PostgreSQL; SQLite has one instance and always grants it).
+#[tokio::test]
+async fn a_lease_has_one_holder_at_a_time() {
+    for t in stores().await {
+        let s = &t.store;
+        assert!(s.take_lease("job", "a", 60_000).await.unwrap());
+        if t.name == "sqlite" {
+            assert!(s.take_lease("job", "b", 60_000).await.unwrap());
+            continue;
+        }
+        assert!(!s.take_lease("job", "b", 60_000).await.unwrap());
+        assert!(s.take_lease("job", "a", 60_000).await.unwrap(), "renewed");
+        assert!(s.take_lease("other", "b", 60_000).await.unwrap());
+        s.release_lease("job", "b").await.unwrap();
+        assert!(
+            !s.take_lease("job", "b", 60_000).await.unwrap(),
+            "not b's to give up"
+        );
+        s.release_lease("job", "a").await.unwrap();
+        assert!(s.take_lease("job", "b", 60_000).await.unwrap());
+        // One that ran out is taken over.
+        assert!(s.take_lease("short", "a", -1).await.unwrap());
+        assert!(s.take_lease("short", "b", 60_000).await.unwrap());
+    }
+}
+
 /// A store whose first `fail` usage flushes commit and then report a lost
 /// connection, as when the COMMIT's acknowledgement never arrives.
 struct LostAck {
@@ -479,7 +549,7 @@ impl Store for LostAck {
     async fn latest_alert(&self, key_id: &str, kind: AlertKind) -> Result<Option<Alert>> {
         self.inner.latest_alert(key_id, kind).await
     }
-    async fn insert_alert(&self, alert: &Alert) -> Result<()> {
+    async fn insert_alert(&self, alert: &Alert) -> Result<bool> {
         self.inner.insert_alert(alert).await
     }
     async fn alerts(&self, account_id: &str, open_only: bool, limit: u32) -> Result<Vec<Alert>> {

@@ -518,3 +518,26 @@ async fn an_instance_that_loses_the_change_feed_fails_closed_then_recovers() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// One detector runs across the cluster: the first instance to pass takes
+/// the lease and renews it; the other's passes do nothing until the holder
+/// gives it up (at shutdown) or lets it run out.
+#[tokio::test]
+async fn exactly_one_instance_runs_the_detector() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = postgres_db(dir.path(), "one_detector").await else {
+        return;
+    };
+    let (a, b, _) = two_instances(&db.url(), |_| {}).await;
+    assert!(a.service().detector_pass().await.unwrap().is_some());
+    for _ in 0..3 {
+        assert_eq!(b.service().detector_pass().await.unwrap(), None);
+        assert!(
+            a.service().detector_pass().await.unwrap().is_some(),
+            "renewed"
+        );
+    }
+    a.shutdown().await;
+    assert!(b.service().detector_pass().await.unwrap().is_some());
+    b.shutdown().await;
+}
