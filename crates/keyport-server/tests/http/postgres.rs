@@ -541,3 +541,57 @@ async fn exactly_one_instance_runs_the_detector() {
     assert!(b.service().detector_pass().await.unwrap().is_some());
     b.shutdown().await;
 }
+
+/// A verify on B that misses its cache (the key is new to it) racing a
+/// revoke on A: whichever way they interleave, B refuses the key within the
+/// bound once the revoke has answered, never caching the old state for good.
+#[tokio::test]
+async fn a_revoke_racing_a_cache_miss_never_leaves_the_key_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = postgres_db(dir.path(), "revoke_race").await else {
+        return;
+    };
+    let (a, b, admin) = two_instances(&db.url(), |_| {}).await;
+    let (a_url, b_url) = (
+        format!("http://{}", a.addr()),
+        format!("http://{}", b.addr()),
+    );
+    let http = reqwest::Client::new();
+    let mut slowest = 0;
+    let mut verified_first = 0;
+    for _ in 0..1_000 {
+        let res = http
+            .post(format!("{a_url}/v1/keys"))
+            .bearer_auth(&admin)
+            .json(&json!({"name": "race", "environment": "live", "scopes": ["read"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let v: Value = res.json().await.unwrap();
+        let (id, secret) = (
+            v["key"]["id"].as_str().unwrap(),
+            v["secret"].as_str().unwrap(),
+        );
+        let (verified, revoked) = tokio::join!(
+            http.post(format!("{b_url}/v1/verify"))
+                .json(&json!({"key": secret}))
+                .send(),
+            http.post(format!("{a_url}/v1/keys/{id}/revoke"))
+                .bearer_auth(&admin)
+                .send(),
+        );
+        assert_eq!(revoked.unwrap().status(), StatusCode::OK);
+        if verified.unwrap().status() == StatusCode::OK {
+            verified_first += 1;
+        }
+        slowest = slowest.max(ms_until_refused(&http, &b_url, secret).await);
+    }
+    eprintln!(
+        "revoke racing a miss: {verified_first} of 1000 verifies won the race; \
+         refused at most {slowest} ms after the revoke answered"
+    );
+    assert!(slowest < 1_000, "{slowest} ms");
+    a.shutdown().await;
+    b.shutdown().await;
+}
