@@ -376,6 +376,15 @@ async fn update_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Res
     Ok(())
 }
 
+/// A page of keys from rows fetched with one extra (`limit + 1`).
+fn key_page(rows: &[SqliteRow], limit: u32) -> Result<Page<KeyRecord>> {
+    let items = rows
+        .iter()
+        .map(|r| Ok((r.try_get("seq")?, key_from_row(r)?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(page(items, limit))
+}
+
 fn page<T>(mut items: Vec<(i64, T)>, limit: u32) -> Page<T> {
     let more = items.len() > limit as usize;
     items.truncate(limit as usize);
@@ -506,11 +515,7 @@ impl Store for SqliteStore {
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
             .await?;
-        let items = rows
-            .iter()
-            .map(|r| Ok((r.try_get("seq")?, key_from_row(r)?)))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(page(items, limit))
+        key_page(&rows, limit)
     }
 
     async fn key_names(&self, account_id: &str) -> Result<Vec<(String, String)>> {
@@ -547,11 +552,7 @@ impl Store for SqliteStore {
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
             .await?;
-        let items = rows
-            .iter()
-            .map(|r| Ok((r.try_get("seq")?, key_from_row(r)?)))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(page(items, limit))
+        key_page(&rows, limit)
     }
 
     async fn append_audit(&self, audit: &AuditEvent) -> Result<()> {

@@ -303,13 +303,8 @@ async fn ms_until_refused(http: &reqwest::Client, base: &str, key: &str) -> u128
     panic!("{key:.12}… still verifies on {base} after 5 s");
 }
 
-/// Makes a key on `a` and has `b` verify (and so cache) it: its id and secret.
-async fn key_cached_on_b(
-    http: &reqwest::Client,
-    a: &str,
-    b: &str,
-    admin: &str,
-) -> (String, String) {
+/// Makes a read key on `a`: its id and secret.
+async fn new_key(http: &reqwest::Client, a: &str, admin: &str) -> (String, String) {
     let res = http
         .post(format!("{a}/v1/keys"))
         .bearer_auth(admin)
@@ -319,10 +314,20 @@ async fn key_cached_on_b(
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     let v: Value = res.json().await.unwrap();
-    let (id, secret) = (
-        v["key"]["id"].as_str().unwrap(),
-        v["secret"].as_str().unwrap(),
-    );
+    (
+        v["key"]["id"].as_str().unwrap().to_string(),
+        v["secret"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Makes a key on `a` and has `b` verify (and so cache) it: its id and secret.
+async fn key_cached_on_b(
+    http: &reqwest::Client,
+    a: &str,
+    b: &str,
+    admin: &str,
+) -> (String, String) {
+    let (id, secret) = new_key(http, a, admin).await;
     let res = http
         .post(format!("{b}/v1/verify"))
         .json(&json!({"key": secret}))
@@ -334,7 +339,7 @@ async fn key_cached_on_b(
         StatusCode::OK,
         "a key made on A verifies on B"
     );
-    (id.to_string(), secret.to_string())
+    (id, secret)
 }
 
 /// Makes a key on `a`, has `b` verify (and so cache) it, revokes it on `a`,
@@ -560,19 +565,7 @@ async fn a_revoke_racing_a_cache_miss_never_leaves_the_key_usable() {
     let mut slowest = 0;
     let mut verified_first = 0;
     for _ in 0..1_000 {
-        let res = http
-            .post(format!("{a_url}/v1/keys"))
-            .bearer_auth(&admin)
-            .json(&json!({"name": "race", "environment": "live", "scopes": ["read"]}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::CREATED);
-        let v: Value = res.json().await.unwrap();
-        let (id, secret) = (
-            v["key"]["id"].as_str().unwrap(),
-            v["secret"].as_str().unwrap(),
-        );
+        let (id, secret) = new_key(&http, &a_url, &admin).await;
         let (verified, revoked) = tokio::join!(
             http.post(format!("{b_url}/v1/verify"))
                 .json(&json!({"key": secret}))
@@ -585,7 +578,7 @@ async fn a_revoke_racing_a_cache_miss_never_leaves_the_key_usable() {
         if verified.unwrap().status() == StatusCode::OK {
             verified_first += 1;
         }
-        slowest = slowest.max(ms_until_refused(&http, &b_url, secret).await);
+        slowest = slowest.max(ms_until_refused(&http, &b_url, &secret).await);
     }
     eprintln!(
         "revoke racing a miss: {verified_first} of 1000 verifies won the race; \
