@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{expect_error, t0};
 use crate::db::TestDb;
-use crate::hygiene::{cli_account, ServerProc};
+use crate::hygiene::{cli_account, spawn_server, ServerProc};
 
 async fn postgres_db(dir: &std::path::Path, test: &str) -> Option<TestDb> {
     let db = TestDb::create(dir).await;
@@ -587,4 +587,76 @@ async fn a_revoke_racing_a_cache_miss_never_leaves_the_key_usable() {
     assert!(slowest < 1_000, "{slowest} ms");
     a.shutdown().await;
     b.shutdown().await;
+}
+
+/// Two real instances share the load; one is killed with SIGKILL mid-load.
+/// The usage stored adds up to the requests answered, less at most what the
+/// killed one answered within its last flush intervals (50 ms each here; ten
+/// allowed, for a busy test machine), and never more: nothing counts twice.
+#[tokio::test]
+async fn usage_adds_up_across_instances_when_one_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = postgres_db(dir.path(), "usage_across_instances").await else {
+        return;
+    };
+    let url = db.url();
+    let log = dir.path().join("server.log");
+    let (account_id, admin) = cli_account(&url);
+    let (mut a, a_addr) = spawn_server(&url, None, &log);
+    let (_b, b_addr) = spawn_server(&url, None, &log);
+    let http = reqwest::Client::new();
+    let verify = |addr: String| {
+        let http = http.clone();
+        let admin = admin.clone();
+        async move {
+            http.post(format!("http://{addr}/v1/verify"))
+                .json(&json!({"key": admin}))
+                .send()
+                .await
+                .map(|r| r.status())
+        }
+    };
+    let counted = |s: StatusCode| s == StatusCode::OK || s == StatusCode::TOO_MANY_REQUESTS;
+    let mut answered = 0u64;
+    let mut a_answers: Vec<Instant> = Vec::new();
+    for i in 0..400 {
+        let (addr, on_a) = if i % 2 == 0 {
+            (a_addr.clone(), true)
+        } else {
+            (b_addr.clone(), false)
+        };
+        let status = verify(addr).await.unwrap();
+        assert!(counted(status), "{status}");
+        answered += 1;
+        if on_a {
+            a_answers.push(Instant::now());
+        }
+        // Paced, so one flush interval holds a small share of the load.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    a.kill().unwrap(); // SIGKILL: no shutdown, no last flush
+    a.wait().unwrap();
+    let killed = Instant::now();
+    let at_risk = a_answers
+        .iter()
+        .filter(|t| killed.duration_since(**t) < Duration::from_millis(500))
+        .count() as u64;
+    for _ in 0..100 {
+        let status = verify(b_addr.clone()).await.unwrap();
+        assert!(counted(status), "{status}");
+        answered += 1;
+    }
+    // B flushes every 50 ms.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let sql = format!(
+        "SELECT CAST(COALESCE(SUM(success + client_error + server_error + rate_limited + denied), 0) \
+         AS BIGINT) AS n FROM usage_minutes WHERE account_id = '{account_id}'"
+    );
+    let stored = db.scalar(&sql).await.as_u64().unwrap();
+    eprintln!("answered {answered}, stored {stored}, at risk on the killed instance {at_risk}");
+    assert!(stored <= answered, "counted twice: {stored} > {answered}");
+    assert!(
+        stored + at_risk >= answered,
+        "lost more than the last flush interval: {stored} + {at_risk} < {answered}"
+    );
 }
