@@ -1152,13 +1152,12 @@ impl KeyService {
             let from = cursor.after();
             let read = self.store.changes_after(from, BATCH).await?;
             let more = read.len() == BATCH as usize;
-            for change in cursor.take(read, started) {
-                if let Err(e) = self.apply_change(&change).await {
-                    *cursor = Cursor::starting_after(from);
-                    return Err(e);
-                }
-                applied += 1;
+            let fresh = cursor.take(read, started);
+            if let Err(e) = self.apply_changes(&fresh).await {
+                *cursor = Cursor::starting_after(from);
+                return Err(e);
             }
+            applied += fresh.len();
             if !more {
                 feed.health.read_at(started);
                 return Ok(applied);
@@ -1166,26 +1165,33 @@ impl KeyService {
         }
     }
 
-    /// Reloads the key or account a feed entry names. A key is reloaded
-    /// under `writes`, like a cache miss, so the two cannot interleave into
-    /// caching an old state.
-    async fn apply_change(&self, change: &Change) -> Result<()> {
-        match change.kind {
-            ChangeKind::Account => {
-                if let Some(a) = self.store.account(&change.id).await? {
-                    self.accounts.insert(a.id.clone(), Arc::new(a));
+    /// Reloads the keys and accounts feed entries name. Keys are read and
+    /// replaced under `writes`, like a cache miss, so the two cannot
+    /// interleave into caching an old state; one query and one lock for the
+    /// whole batch, so a burst of management writes cannot starve the feed.
+    async fn apply_changes(&self, changes: &[Change]) -> Result<()> {
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for c in changes {
+            match c.kind {
+                ChangeKind::Account => {
+                    if let Some(a) = self.store.account(&c.id).await? {
+                        self.accounts.insert(a.id.clone(), Arc::new(a));
+                    }
                 }
+                ChangeKind::Key => keys.push((c.account_id.clone(), c.id.clone())),
             }
-            ChangeKind::Key => {
-                let _w = self.writes.lock().await;
-                let Some(key) = self.store.key(&change.account_id, &change.id).await? else {
-                    return Ok(());
-                };
-                if key.revoked_at.is_some() {
-                    self.by_hash.remove(&key.hash);
-                } else {
-                    self.by_hash.insert(key.hash, Cached::new(Arc::new(key)));
-                }
+        }
+        if keys.is_empty() {
+            return Ok(());
+        }
+        keys.sort();
+        keys.dedup();
+        let _w = self.writes.lock().await;
+        for key in self.store.keys_by_id(&keys).await? {
+            if key.revoked_at.is_some() {
+                self.by_hash.remove(&key.hash);
+            } else {
+                self.by_hash.insert(key.hash, Cached::new(Arc::new(key)));
             }
         }
         Ok(())

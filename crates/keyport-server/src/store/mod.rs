@@ -142,6 +142,15 @@ pub trait Store: Send + Sync + 'static {
     async fn wait_for_change(&self, timeout: std::time::Duration) {
         tokio::time::sleep(timeout).await
     }
+    /// The keys named by (account id, key id), revoked ones too, in any
+    /// order; missing ones are left out. One query on PostgreSQL.
+    async fn keys_by_id(&self, ids: &[(String, String)]) -> Result<Vec<KeyRecord>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for (account_id, id) in ids {
+            out.extend(self.key(account_id, id).await?);
+        }
+        Ok(out)
+    }
     /// Drops feed entries older than `keep_ms` by the database's clock.
     async fn prune_changes(&self, _keep_ms: i64) -> Result<()> {
         Ok(())

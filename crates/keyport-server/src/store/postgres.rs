@@ -1015,6 +1015,21 @@ impl Db {
         Ok(())
     }
 
+    async fn keys_by_id(&self, ids: &[(String, String)]) -> Result<Vec<KeyRecord>> {
+        let (accounts, keys): (Vec<&str>, Vec<&str>) =
+            ids.iter().map(|(a, k)| (a.as_str(), k.as_str())).unzip();
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys \
+             WHERE (account_id, id) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(&accounts)
+            .bind(&keys)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(key_from_row).collect()
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -1409,6 +1424,12 @@ impl Store for PgStore {
     async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
         let (name, holder) = (name.to_owned(), holder.to_owned());
         self.run(|db| async move { db.release_lease(&name, &holder).await })
+            .await
+    }
+
+    async fn keys_by_id(&self, ids: &[(String, String)]) -> Result<Vec<KeyRecord>> {
+        let ids = ids.to_vec();
+        self.run(|db| async move { db.keys_by_id(&ids).await })
             .await
     }
 

@@ -322,6 +322,18 @@ async fn unrevoked_keys_are_walked_page_by_page_newest_first() {
         let newest_first: Vec<_> = made.iter().rev().map(|k| k.id.clone()).collect();
         assert_eq!(seen, newest_first, "{}", t.name);
         assert_eq!(pages, 2, "{}", t.name);
+        // By id (the change feed's reload): revoked ones too, unknown ones left out.
+        let ids = vec![
+            (gone.account_id.clone(), gone.id.clone()),
+            (made[0].account_id.clone(), made[0].id.clone()),
+            (made[0].account_id.clone(), "key_unknown".to_string()),
+            (gone.account_id.clone(), made[0].id.clone()),
+        ];
+        let mut found = t.store.keys_by_id(&ids).await.unwrap();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut want = vec![gone.clone(), made[0].clone()];
+        want.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(found, want, "{}", t.name);
     }
 }
 
