@@ -660,3 +660,44 @@ async fn usage_adds_up_across_instances_when_one_is_killed() {
         "lost more than the last flush interval: {stored} + {at_risk} < {answered}"
     );
 }
+
+/// A burst of management writes on one instance (each logged in the feed,
+/// which the instance also follows) never starves its own feed follower
+/// into failing closed: it stays ready and verifying throughout.
+#[tokio::test]
+async fn a_burst_of_writes_does_not_make_an_instance_fail_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = postgres_db(dir.path(), "write_burst").await else {
+        return;
+    };
+    let (a, _b, admin) = two_instances(&db.url(), |_| {}).await;
+    let a_url = format!("http://{}", a.addr());
+    let http = reqwest::Client::new();
+    let writers: Vec<_> = (0..16)
+        .map(|_| {
+            let (http, a_url, admin) = (http.clone(), a_url.clone(), admin.clone());
+            tokio::spawn(async move {
+                for _ in 0..60 {
+                    new_key(&http, &a_url, &admin).await;
+                }
+            })
+        })
+        .collect();
+    while !writers.iter().all(|w| w.is_finished()) {
+        let res = http.get(format!("{a_url}/readyz")).send().await.unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let res = http
+            .post(format!("{a_url}/v1/verify"))
+            .json(&json!({"key": admin}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+}
