@@ -61,13 +61,18 @@ const LEASE: &str = "detector";
 
 type Accounts = HashMap<String, Account>;
 
-fn new_alert_id() -> String {
+/// A random id with `prefix`.
+fn new_id(prefix: &str) -> String {
     let mut b = [0u8; 10];
     OsRng.fill_bytes(&mut b);
     format!(
-        "alt_{}",
+        "{prefix}_{}",
         b.iter().map(|x| format!("{x:02x}")).collect::<String>()
     )
+}
+
+fn new_alert_id() -> String {
+    new_id("alt")
 }
 
 /// An open alert of `kind`, for no key yet.
@@ -116,7 +121,7 @@ impl Detector {
             store,
             clock,
             config,
-            holder: new_alert_id().replacen("alt_", "det_", 1),
+            holder: new_id("det"),
         }
     }
 

@@ -71,7 +71,10 @@ impl Cursor {
             self.gaps.remove(&c.seq);
         }
         if let Some(&top) = self.seen.last() {
-            for seq in (self.scanned.max(self.low) + 1)..top {
+            // A jump of more than MAX_GAPS positions is not enumerated: the
+            // oldest would be given up at once anyway.
+            let from = self.scanned.max(self.low).max(top - MAX_GAPS as i64 - 1);
+            for seq in (from + 1)..top {
                 if !self.seen.contains(&seq) {
                     self.gaps.insert(seq, now_ms);
                 }
@@ -184,6 +187,19 @@ mod tests {
         assert_eq!(cur.after(), 1);
         assert_eq!(seqs(&cur.take(vec![c(3), c(4), c(5)], GAP_WAIT_MS)), [5]);
         assert_eq!(cur.after(), 5);
+    }
+
+    #[test]
+    fn a_huge_jump_is_not_enumerated_position_by_position() {
+        let mut cur = Cursor::starting_after(0);
+        assert_eq!(
+            seqs(&cur.take(vec![c(1), c(5_000_000_000)], 0)),
+            [1, 5_000_000_000]
+        );
+        assert!(cur.gaps.len() <= MAX_GAPS);
+        // Given up after the wait like any gap.
+        cur.take(Vec::new(), GAP_WAIT_MS);
+        assert_eq!(cur.after(), 5_000_000_000);
     }
 
     #[test]
