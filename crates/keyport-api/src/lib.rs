@@ -484,6 +484,12 @@ pub struct Readiness {
     pub change_feed: String,
     /// Milliseconds since the change feed was last read to its end.
     pub change_feed_lag_ms: Option<i64>,
+    /// `local` (limits kept by this instance alone), `shared` (in Redis,
+    /// across instances) or `fallback` (Redis not answering: this instance
+    /// limits with its 1/N share of every limit; still ready).
+    pub rate_limits: String,
+    /// Instances sharing the limits, as seen by the Redis heartbeat.
+    pub instances: Option<u32>,
 }
 
 /// An anomaly alert or a rotation reminder.

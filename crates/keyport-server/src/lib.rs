@@ -11,6 +11,7 @@ pub mod error;
 pub mod feed;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 mod priority;
 pub mod rate;
@@ -30,6 +31,8 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::http::{AppState, GeoConfig, HttpLimits, Upstream};
+use crate::rate::redis::RedisRates;
+use crate::rate::{MemoryRates, RateStore};
 use crate::service::{KeyService, ServiceOptions};
 use keyport_core::anomaly::AnomalyConfig;
 
@@ -65,6 +68,16 @@ pub struct ServerConfig {
     /// On PostgreSQL: how long the change feed may go unread before this
     /// instance answers verifications 503 (it may have missed a revoke).
     pub feed_stale_after: Duration,
+    /// `redis://host:port/db`: rate limits shared with every instance using
+    /// the same Redis (see `rate::redis`). Without it, limits are this
+    /// instance's own.
+    pub redis: Option<String>,
+    /// Prefix of this service's keys in Redis: instances share limits when
+    /// they share Redis and this.
+    pub redis_namespace: String,
+    /// Where to serve `GET /metrics` (Prometheus); never the public
+    /// listener. `None`: no metrics listener.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ServerConfig {
@@ -89,6 +102,9 @@ impl ServerConfig {
             enterprise_key_cap: service::DEFAULT_ENTERPRISE_KEY_CAP,
             conn: serve::ConnLimits::default(),
             feed_stale_after: service::DEFAULT_FEED_STALE_AFTER,
+            redis: None,
+            redis_namespace: REDIS_NAMESPACE.to_string(),
+            metrics_listen: None,
         }
     }
 
@@ -125,21 +141,31 @@ pub enum StartError {
     CountryHeader(String),
     #[error("cannot start the background thread: {0}")]
     Background(std::io::Error),
+    #[error("cannot use redis for rate limits: {0}")]
+    Redis(#[from] rate::redis::SharedError),
 }
 
 /// A running service. Dropping it does not stop it; call [`Server::shutdown`].
 pub struct Server {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     service: Arc<KeyService>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     /// The usage flush and the anomaly detector (see [`spawn_background`]).
     background: std::thread::JoinHandle<()>,
+    /// The shared rate store's heartbeat, when limits are in Redis.
+    rates: Option<JoinHandle<()>>,
 }
 
 impl Server {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `GET /metrics` is served, when it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     pub fn service(&self) -> &Arc<KeyService> {
@@ -151,6 +177,9 @@ impl Server {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        if let Some(rates) = self.rates {
+            let _ = rates.await;
+        }
         let background = self.background;
         let _ = tokio::task::spawn_blocking(move || background.join()).await;
         if let Err(e) = self.service.flush_all().await {
@@ -170,14 +199,34 @@ impl Server {
 /// Opens the database and starts serving. Returns once the socket is bound.
 pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
     let store = store::open_with(&config.database_url, config.database_pool).await?;
-    let service = Arc::new(KeyService::open(store, clock, config.service_options()).await?);
-    start_with_service(config, service).await
+    let shared = match &config.redis {
+        Some(url) => Some(RedisRates::connect(url, &config.redis_namespace, store.clone()).await?),
+        None => None,
+    };
+    let rates: Arc<dyn RateStore> = match &shared {
+        Some(r) => r.clone(),
+        None => Arc::new(MemoryRates::default()),
+    };
+    let service =
+        KeyService::open_with_rates(store, rates, clock, config.service_options()).await?;
+    serve_service(config, Arc::new(service), shared).await
 }
+
+/// Where keyport-server keeps its keys in Redis, by default.
+pub const REDIS_NAMESPACE: &str = "keyport";
 
 /// Serves an already opened service (for callers that also use it directly).
 pub async fn start_with_service(
     config: ServerConfig,
     service: Arc<KeyService>,
+) -> Result<Server, StartError> {
+    serve_service(config, service, None).await
+}
+
+async fn serve_service(
+    config: ServerConfig,
+    service: Arc<KeyService>,
+    shared: Option<Arc<RedisRates>>,
 ) -> Result<Server, StartError> {
     let upstream = match &config.upstream {
         Some(url) => Some(Upstream {
@@ -200,8 +249,13 @@ pub async fn start_with_service(
         header,
         trusted_proxies: config.trusted_proxies.clone(),
     };
+    let state = AppState::new(service.clone(), upstream, geo);
+    let metrics_addr = match config.metrics_listen {
+        Some(addr) => Some(serve_metrics(addr, state.clone()).await?),
+        None => None,
+    };
     let app = http::app(
-        AppState::new(service.clone(), upstream, geo),
+        state,
         &HttpLimits {
             request_timeout: config.request_timeout,
             max_json_bytes: config.max_json_bytes,
@@ -219,16 +273,34 @@ pub async fn start_with_service(
     })?;
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(serve::serve(listener, app, config.conn, stopped.clone()));
+    // On the request path's runtime: its Redis connection serves verifies.
+    let rates = shared.map(|r| tokio::spawn(r.run(stopped.clone())));
     let background =
         spawn_background(service.clone(), &config, stopped).map_err(StartError::Background)?;
     tracing::info!(%addr, "keyport key service listening");
     Ok(Server {
         addr,
+        metrics_addr,
         service,
         stop,
         task,
         background,
+        rates,
     })
+}
+
+/// Serves `GET /metrics` on its own listener until the process ends.
+async fn serve_metrics(addr: SocketAddr, state: AppState) -> Result<SocketAddr, StartError> {
+    let listen_error = |source| StartError::Listen { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(listen_error)?;
+    let bound = listener.local_addr().map_err(listen_error)?;
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, http::ops::metrics_app(state)).await {
+            tracing::error!(error = %e, "metrics listener stopped");
+        }
+    });
+    tracing::info!(addr = %bound, "metrics on http://{bound}/metrics");
+    Ok(bound)
 }
 
 /// Starts the background jobs, the usage flush and the anomaly detector (with

@@ -99,6 +99,15 @@ enum Command {
         /// answers verifications and gateway requests 503 (fail closed).
         #[arg(long, env = "KEYPORT_FEED_STALE_AFTER_SECS", default_value_t = 5)]
         feed_stale_after_secs: u64,
+        /// Share rate limits and daily quotas with every instance using this
+        /// Redis (`redis://host:port/db`). Without it each instance limits on
+        /// its own: run one instance only.
+        #[arg(long, env = "KEYPORT_REDIS")]
+        redis: Option<String>,
+        /// Serve Prometheus metrics at http://ADDR/metrics, a listener of
+        /// their own (keep it off the public network). Off by default.
+        #[arg(long, env = "KEYPORT_METRICS_LISTEN")]
+        metrics_listen: Option<SocketAddr>,
         #[command(flatten)]
         db: Db,
     },
@@ -159,6 +168,8 @@ async fn main() -> ExitCode {
             request_timeout_secs,
             enterprise_key_cap,
             feed_stale_after_secs,
+            redis,
+            metrics_listen,
             db,
         } => {
             let mut config = ServerConfig::new(listen, db.database.clone());
@@ -179,6 +190,8 @@ async fn main() -> ExitCode {
             // The upstream gets the request's time less a margin for our answer.
             config.upstream_timeout = config.request_timeout.mul_f64(5.0 / 6.0);
             config.enterprise_key_cap = enterprise_key_cap.max(1);
+            config.redis = redis;
+            config.metrics_listen = metrics_listen;
             match anomaly_config.map(read_anomaly_config).transpose() {
                 Ok(a) => {
                     config.anomaly = a.unwrap_or_default();
@@ -217,6 +230,9 @@ fn read_anomaly_config(
 async fn serve(config: ServerConfig) -> Result<(), Box<dyn std::error::Error>> {
     let server = start(config, Arc::new(SystemClock)).await?;
     println!("listening on http://{}", server.addr());
+    if let Some(addr) = server.metrics_addr() {
+        println!("metrics on http://{addr}/metrics");
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;

@@ -12,6 +12,7 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use serde_json::json;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 pub use crate::admin::{Admin, Reach};
@@ -20,6 +21,7 @@ use crate::clock::{nanos, Clock};
 use crate::detector::{Detector, DetectorConfig};
 use crate::error::{Result, ServiceError, BAD_CREDENTIAL};
 use crate::feed::{Cursor, FeedHealth, BATCH, START_MARGIN};
+use crate::metrics::{Metrics, Route, Snapshot};
 use crate::model::*;
 use crate::rate::{IdMap, MemoryRates, RateCell, RateStore};
 use crate::recorder::{Pending, UsageEvent, UsageRecorder, UsageSlot};
@@ -134,6 +136,9 @@ pub struct KeyService {
     unflushed: tokio::sync::Mutex<Option<(String, Pending)>>,
     /// Serialises management writes so the cache and the database agree.
     writes: tokio::sync::Mutex<()>,
+    pub metrics: Metrics,
+    /// When usage was last written to the database (unix ms).
+    last_flush_ms: AtomicI64,
     /// Where this instance is in the change feed, when the store has one.
     feed: Option<Feed>,
 }
@@ -268,6 +273,8 @@ impl KeyService {
             failed_logins: Default::default(),
             unflushed: Default::default(),
             writes: tokio::sync::Mutex::new(()),
+            metrics: Metrics::new(),
+            last_flush_ms: AtomicI64::new(crate::clock::millis(Utc::now())),
         };
         for a in svc.store.accounts().await? {
             svc.accounts.insert(a.id.clone(), Arc::new(a));
@@ -680,14 +687,16 @@ impl KeyService {
             endpoint: None,
             country: None,
         };
-        self.admit(raw, event, true, |key| match (scope, resource) {
-            (Some(scope), _) if !key.scopes.grants(scope) => {
-                Some(format!("this key does not have the {scope} scope"))
+        self.admit(Route::Verify, raw, event, true, |key| {
+            match (scope, resource) {
+                (Some(scope), _) if !key.scopes.grants(scope) => {
+                    Some(format!("this key does not have the {scope} scope"))
+                }
+                (_, Some(r)) if !resource_allowed(&key.resources, r) => {
+                    Some(format!("this key is not allowed to use {r}"))
+                }
+                _ => None,
             }
-            (_, Some(r)) if !resource_allowed(&key.resources, r) => {
-                Some(format!("this key is not allowed to use {r}"))
-            }
-            _ => None,
         })
         .await
     }
@@ -710,7 +719,7 @@ impl KeyService {
         path: &str,
         event: UsageEvent<'_>,
     ) -> Result<Verified> {
-        self.admit(raw, event, false, |key| {
+        self.admit(Route::Gateway, raw, event, false, |key| {
             let needed = Scope::for_method(method);
             if !key.scopes.grants(needed) {
                 Some(format!(
@@ -728,7 +737,7 @@ impl KeyService {
     /// Admission with no scope or resource check, counting the request as
     /// `event` (the gateway's answer to a method it does not proxy).
     pub async fn admit_counted(&self, raw: &SecretKey, event: UsageEvent<'_>) -> Result<Verified> {
-        self.admit(raw, event, true, |_| None).await
+        self.admit(Route::Gateway, raw, event, true, |_| None).await
     }
 
     /// Authenticates, rate-limits and applies `refuse` (scope/resource). The
@@ -736,6 +745,19 @@ impl KeyService {
     /// a 403 as denied, and an admitted request as `event` when
     /// `count_admitted` (verify; the gateway counts the upstream's outcome).
     async fn admit(
+        &self,
+        route: Route,
+        raw: &SecretKey,
+        event: UsageEvent<'_>,
+        count_admitted: bool,
+        refuse: impl FnOnce(&KeyRecord) -> Option<String>,
+    ) -> Result<Verified> {
+        let result = self.decide(raw, event, count_admitted, refuse).await;
+        self.metrics.count(route, &result);
+        result
+    }
+
+    async fn decide(
         &self,
         raw: &SecretKey,
         event: UsageEvent<'_>,
@@ -768,9 +790,11 @@ impl KeyService {
             }
         };
         let refusal = refuse(&key);
-        let decision = hot
-            .rate
-            .decide(key.limits(hot.plan), hot.plan.limits().per_day, now);
+        let (limits, account_cap) = (key.limits(hot.plan), hot.plan.limits().per_day);
+        let decision = match hot.rate.try_decide(limits, account_cap, now) {
+            Some(d) => d,
+            None => hot.rate.decide_remote(limits, account_cap, now).await,
+        };
         let counted = match (decision.allowed, &refusal, count_admitted) {
             _ if !self.options.record_usage => None,
             (false, _, _) => Some(Outcome::RateLimited),
@@ -1130,11 +1154,19 @@ impl KeyService {
                 (state, Some(f.health.lag_ms(now)))
             }
         };
+        let shared = self.rates.shared();
+        let rate_limits = match shared {
+            None => "local",
+            Some(s) if s.up => "shared",
+            Some(_) => "fallback",
+        };
         Readiness {
             ready: database == "ok" && change_feed != "behind",
             database: database.into(),
             change_feed: change_feed.into(),
             change_feed_lag_ms: lag,
+            rate_limits: rate_limits.into(),
+            instances: shared.map(|s| s.instances),
         }
     }
 
@@ -1204,7 +1236,21 @@ impl KeyService {
     pub async fn flush(&self) -> Result<()> {
         let minute = crate::clock::millis(self.clock.now()).div_euclid(60_000) * 60;
         self.flush_failed_logins(minute).await?;
-        self.flush_usage().await
+        self.flush_usage().await?;
+        self.last_flush_ms
+            .store(crate::clock::millis(Utc::now()), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// What a metrics scrape reads besides the counters.
+    pub fn metrics_snapshot(&self) -> Snapshot {
+        let now_ms = crate::clock::millis(Utc::now());
+        Snapshot {
+            change_feed_lag_ms: self.feed.as_ref().map(|f| f.health.lag_ms(f.now_ms())),
+            flush_lag_ms: now_ms - self.last_flush_ms.load(Ordering::Relaxed),
+            shared: self.rates.shared(),
+            pool: Some(self.store.pool_stats()),
+        }
     }
 
     /// One pass of the anomaly detector and reminders, over everything

@@ -243,8 +243,15 @@ pub async fn verify(
     verified(&s, req).await
 }
 
-/// The verify call itself, after the body was read.
+/// The verify call itself, after the body was read, timed for metrics.
 async fn verified(s: &AppState, req: VerifyRequest) -> ApiResult<Response> {
+    let started = std::time::Instant::now();
+    let answer = answer_verify(s, req).await;
+    s.service.metrics.verify_took(started);
+    answer
+}
+
+async fn answer_verify(s: &AppState, req: VerifyRequest) -> ApiResult<Response> {
     let secret = SecretKey::new(req.key);
     let resource = req
         .resource

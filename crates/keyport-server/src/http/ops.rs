@@ -41,3 +41,23 @@ pub async fn readyz(State(s): State<AppState>) -> Response {
     };
     (status, Json(r)).into_response()
 }
+
+/// `GET /metrics` in Prometheus text format, on the metrics listener only.
+pub async fn metrics(State(s): State<AppState>) -> Response {
+    let body = s.service.metrics.render(&s.service.metrics_snapshot());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// The metrics listener's routes: `/metrics` and nothing else.
+pub fn metrics_app(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics))
+        .with_state(state)
+}

@@ -84,6 +84,9 @@ pub trait Store: Send + Sync + 'static {
     /// A round trip to the database (readiness).
     async fn ping(&self) -> Result<()>;
 
+    /// Connections of the pool: (open, idle), for metrics.
+    fn pool_stats(&self) -> (u32, u32);
+
     async fn create_account(&self, account: &Account, audit: &AuditEvent) -> Result<()>;
     async fn accounts(&self) -> Result<Vec<Account>>;
     async fn account(&self, id: &str) -> Result<Option<Account>>;

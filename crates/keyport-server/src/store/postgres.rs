@@ -1437,6 +1437,10 @@ impl Store for PgStore {
         self.run(|db| async move { db.ping().await }).await
     }
 
+    fn pool_stats(&self) -> (u32, u32) {
+        (self.db.pool.size(), self.db.pool.num_idle() as u32)
+    }
+
     fn has_change_feed(&self) -> bool {
         true
     }

@@ -534,6 +534,10 @@ impl Store for SqliteStore {
         rows.iter().map(key_from_row).collect()
     }
 
+    fn pool_stats(&self) -> (u32, u32) {
+        (self.pool.size(), self.pool.num_idle() as u32)
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

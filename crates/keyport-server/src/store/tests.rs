@@ -420,6 +420,9 @@ impl Store for LostAck {
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }
+    fn pool_stats(&self) -> (u32, u32) {
+        self.inner.pool_stats()
+    }
     async fn create_account(&self, a: &Account, audit: &AuditEvent) -> Result<()> {
         self.inner.create_account(a, audit).await
     }

@@ -66,6 +66,7 @@ impl Harness {
         c.flush_interval = std::time::Duration::from_millis(100);
         c.country_header = Some("CF-IPCountry".into());
         c.trusted_proxies = vec![self.trusted.parse().unwrap()];
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
         c
     }
 

@@ -88,8 +88,46 @@ async fn health_and_readiness_answer_without_a_credential() {
     assert_eq!(body["ready"], true, "{body}");
     assert_eq!(body["database"], "ok", "{body}");
     assert_eq!(body["change_feed"], feed, "{body}");
+    assert_eq!(body["rate_limits"], "local", "{body}");
     let res = h.http.post(h.url("/readyz")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// Prometheus metrics are served on their own listener only, and count
+/// what the hot paths did.
+#[tokio::test]
+async fn metrics_count_verifies_on_their_own_listener_only() {
+    let h = Harness::new().await;
+    let a = h.account(Plan::Free).await;
+    let (_, key) = h.key_with_scopes(&a.admin, &["read"], &[]).await;
+    assert_eq!(h.verify(json!({"key": key})).await.status(), StatusCode::OK);
+    let res = h.verify(json!({"key": "to_live_nope"})).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let metrics = format!("http://{}/metrics", h.server().metrics_addr().unwrap());
+    let res = h.http.get(&metrics).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = res.text().await.unwrap();
+    for line in [
+        r#"keyport_requests_total{route="verify",outcome="allowed"} 1"#,
+        r#"keyport_requests_total{route="verify",outcome="unauthorized"} 1"#,
+        "keyport_verify_duration_seconds_count 2",
+        "keyport_rate_limits_shared 0",
+        "# TYPE keyport_change_feed_lag_seconds gauge",
+        "# TYPE keyport_usage_flush_lag_seconds gauge",
+    ] {
+        assert!(text.contains(line), "{line:?} not in\n{text}");
+    }
+    assert!(
+        text.contains(r#"keyport_db_pool_connections{state="idle"}"#),
+        "{text}"
+    );
+    // Not on the public listener, where anyone could read it.
+    let res = h.http.get(h.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod db;
 mod analytics;
 mod api;
 mod attacks;
+mod cluster;
 mod gateway;
 mod hygiene;
 mod postgres;

@@ -1,14 +1,19 @@
 //! Rate decisions: a GCRA cell and a day count per key, a day count per
 //! account. They sit behind [`RateStore`] so the state can live elsewhere
-//! (shared by several instances) without the verify path changing; the
-//! in-memory implementation here is the single-instance one.
+//! without the verify path changing: [`MemoryRates`] here is the
+//! single-instance one, [`redis::RedisRates`] the one shared by instances.
 //!
 //! The verify path asks the store once per key for a [`RateCell`], keeps it
-//! in the key cache, and from then on decides with one call on the cell: no
-//! map lookup and no await. Only known keys get a cell, so garbage keys
+//! in the key cache, and from then on decides with one synchronous call on
+//! the cell (`try_decide`): no map lookup and no await. Only a shared cell
+//! whose local token lease is empty answers "ask later", and the caller then
+//! awaits `decide_remote`. Only known keys get a cell, so garbage keys
 //! cannot grow memory.
 
+pub mod redis;
+
 use dashmap::DashMap;
+use futures_util::future::BoxFuture;
 use keyport_core::limiter::{decide, utc_day, DayQuota, Decision};
 use keyport_core::Limits;
 use parking_lot::Mutex;
@@ -33,13 +38,46 @@ pub trait RateStore: Send + Sync {
 
     /// Number of keys with rate state (for tests of bounded memory).
     fn tracked_keys(&self) -> usize;
+
+    /// The shared store's state, for readiness and metrics; `None` when the
+    /// state is this process's own.
+    fn shared(&self) -> Option<SharedState> {
+        None
+    }
+}
+
+/// What a shared rate store reports about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedState {
+    /// Whether the shared store answers; when not, limits are this
+    /// instance's share of them.
+    pub up: bool,
+    /// Instances seen by the heartbeat (the share is 1/instances).
+    pub instances: u32,
+    /// Verifies decided from a local lease or a cached denial.
+    pub lease_hits: u64,
+    /// Verifies that waited on a round trip to the shared store.
+    pub lease_misses: u64,
+    /// Verifies decided by the local fallback while the store was down.
+    pub fallback: u64,
 }
 
 /// One key's rate state.
 pub trait RateCell: Send + Sync {
-    /// Decides one request at `now_ns` and, when admitted, takes its token
-    /// and counts it against the key's and the account's day.
-    fn decide(&self, limits: Limits, account_cap: Option<u32>, now_ns: i64) -> Decision;
+    /// Decides one request at `now_ns` when it can without waiting and, when
+    /// admitted, takes its token and counts it against the key's and the
+    /// account's day. `None` means "ask [`RateCell::decide_remote`]".
+    fn try_decide(&self, limits: Limits, account_cap: Option<u32>, now_ns: i64)
+        -> Option<Decision>;
+
+    /// Decides one request that `try_decide` could not: may wait on a
+    /// round trip to shared state.
+    fn decide_remote(
+        &self,
+        limits: Limits,
+        account_cap: Option<u32>,
+        now_ns: i64,
+    ) -> BoxFuture<'_, Decision>;
 }
 
 /// Rate state in this process's memory.
@@ -72,6 +110,7 @@ struct KeyRate {
 }
 
 struct MemoryCell {
+    account_id: String,
     key: Mutex<KeyRate>,
     account: Arc<Mutex<DayCounter>>,
 }
@@ -87,6 +126,18 @@ impl MemoryRates {
             .clone()
     }
 
+    /// Requests admitted on day `today`, per key: (key id, account id, count).
+    pub(crate) fn admitted(&self, today: i64) -> Vec<(String, String, u64)> {
+        self.keys
+            .iter()
+            .filter_map(|e| {
+                let k = e.value().key.lock();
+                (k.day.day == today && k.day.used > 0)
+                    .then(|| (e.key().clone(), e.value().account_id.clone(), k.day.used))
+            })
+            .collect()
+    }
+
     fn key(&self, key_id: &str, account_id: &str, day: i64) -> Arc<MemoryCell> {
         if let Some(k) = self.keys.get(key_id) {
             return k.clone();
@@ -96,6 +147,7 @@ impl MemoryRates {
             .entry(key_id.to_string())
             .or_insert_with(|| {
                 Arc::new(MemoryCell {
+                    account_id: account_id.to_string(),
                     key: Mutex::new(KeyRate {
                         tat: 0,
                         day: DayCounter { day, used: 0 },
@@ -130,6 +182,26 @@ impl RateStore for MemoryRates {
 }
 
 impl RateCell for MemoryCell {
+    fn try_decide(
+        &self,
+        limits: Limits,
+        account_cap: Option<u32>,
+        now_ns: i64,
+    ) -> Option<Decision> {
+        Some(self.decide(limits, account_cap, now_ns))
+    }
+
+    fn decide_remote(
+        &self,
+        limits: Limits,
+        account_cap: Option<u32>,
+        now_ns: i64,
+    ) -> BoxFuture<'_, Decision> {
+        Box::pin(std::future::ready(self.decide(limits, account_cap, now_ns)))
+    }
+}
+
+impl MemoryCell {
     fn decide(&self, limits: Limits, account_cap: Option<u32>, now_ns: i64) -> Decision {
         let today = utc_day(now_ns);
         // Lock order is always key, then account.
@@ -167,10 +239,13 @@ mod tests {
     const S: i64 = 1_000_000_000;
     const NOW: i64 = 1_800_000_000 * S;
 
+    fn decide(cell: &dyn RateCell, limits: Limits, cap: u32, now: i64) -> Decision {
+        cell.try_decide(limits, Some(cap), now)
+            .expect("memory cells always decide at once")
+    }
+
     fn allowed(r: &MemoryRates, key: &str, account: &str, limits: Limits, cap: u32) -> bool {
-        r.cell(key, account, NOW)
-            .decide(limits, Some(cap), NOW)
-            .allowed
+        decide(&*r.cell(key, account, NOW), limits, cap, NOW).allowed
     }
 
     #[test]
@@ -179,14 +254,14 @@ mod tests {
         let cell = r.cell("k1", "a1", NOW);
         let limits = Plan::Free.limits();
         let admitted = (0..100)
-            .filter(|_| cell.decide(limits, Some(1000), NOW).allowed)
+            .filter(|_| decide(&*cell, limits, 1000, NOW).allowed)
             .count();
         assert_eq!(admitted as u32, limits.burst);
-        let refused = cell.decide(limits, Some(1000), NOW);
+        let refused = decide(&*cell, limits, 1000, NOW);
         assert!(!refused.allowed);
         assert!(refused.retry_after.is_some_and(|s| s >= 1));
         // One emission interval later (60 s / 10 per minute) there is room again.
-        assert!(cell.decide(limits, Some(1000), NOW + 6 * S).allowed);
+        assert!(decide(&*cell, limits, 1000, NOW + 6 * S).allowed);
     }
 
     #[test]
@@ -229,11 +304,7 @@ mod tests {
         // The account's day is used up for its other keys too.
         assert!(!allowed(&r, "k2", "a1", limits, 1000));
         // A new day starts from zero.
-        assert!(
-            r.cell("k1", "a1", NOW)
-                .decide(limits, Some(1000), NOW + 86_400 * S)
-                .allowed
-        );
+        assert!(decide(&*r.cell("k1", "a1", NOW), limits, 1000, NOW + 86_400 * S).allowed);
     }
 
     #[test]
