@@ -17,6 +17,21 @@ KEYCHAIN_PACKAGES="dbus dbus-x11 gnome-keyring libsecret-tools"
 E2E_PACKAGES="webkit2gtk-driver"
 # The PostgreSQL run of the server's tests: pg_isready (the server itself runs on every machine).
 POSTGRES_CLIENT_PACKAGES="postgresql-client"
+# Several instances (scripts/cluster.sh, its E2E and the Redis tests): nginx in front,
+# redis-cli, and redis-server for the tests that stop and restart a Redis of their own.
+CLUSTER_PACKAGES="nginx redis-tools redis-server"
+
+# The Redis the tests share limits through (each test under its own namespace).
+TEST_REDIS_URL="redis://127.0.0.1:6379/0"
+
+# Fails loudly, never skips, when Redis at 127.0.0.1:6379 does not answer.
+require_test_redis() {
+  if [ "$(redis-cli -u "$TEST_REDIS_URL" PING 2>&1)" != "PONG" ]; then
+    echo "error: Redis is not reachable at 127.0.0.1:6379: the shared rate-limit tests need it." >&2
+    echo "       Start it and run again." >&2
+    exit 1
+  fi
+}
 
 # The PostgreSQL server the tests use (trust auth); each test creates and drops its own database.
 TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/postgres"

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-install_system_packages $KEYCHAIN_PACKAGES $E2E_PACKAGES $POSTGRES_CLIENT_PACKAGES
+install_system_packages $KEYCHAIN_PACKAGES $E2E_PACKAGES $POSTGRES_CLIENT_PACKAGES $CLUSTER_PACKAGES
 ensure_node
 check_rust
 use_build_cache
@@ -53,10 +53,12 @@ scripts/fuzz.sh
 echo "==> keychain tests against the real Secret Service (private D-Bus + gnome-keyring)"
 scripts/with-secret-service.sh cargo test --locked -p keyport-portal --features keyport-portal/keychain-tests --test keychain
 
-echo "==> real-window E2E (Xvfb + tauri-driver + WebKitWebDriver + Secret Service)"
+echo "==> real-window E2E (Xvfb + tauri-driver + WebKitWebDriver + Secret Service; one against scripts/cluster.sh)"
+require_test_postgres
+require_test_redis
 scripts/e2e.sh
 
-echo "==> cargo test"
+echo "==> cargo test (the shared rate-limit tests use Redis at 127.0.0.1:6379)"
 cargo test --workspace --locked
 
 echo "==> HTTP and store tests on PostgreSQL (127.0.0.1:5432)"

@@ -736,6 +736,87 @@ impl Drop for Server {
     }
 }
 
+/// `scripts/cluster.sh`: three `keyport-server` instances on the local
+/// PostgreSQL and Redis behind nginx, on one URL; stopped (SIGTERM, which
+/// makes the script stop everything it started) on drop.
+pub struct Cluster {
+    child: Child,
+    pub url: String,
+}
+
+impl Cluster {
+    /// Starts the cluster with an account `account` on `plan`; returns it
+    /// and the account's admin key. Logs go to `dir/cluster.log`.
+    pub fn start(dir: &Path, account: &str, plan: &str) -> Result<(Self, String)> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/cluster.sh");
+        let env_file = dir.join("cluster.env");
+        let log = std::fs::File::create(dir.join("cluster.log")).ctx("cluster log")?;
+        let child = Command::new("bash")
+            .arg(&script)
+            .arg("--print-env")
+            .arg(&env_file)
+            .env("KEYPORT_BIN", server_bin()?)
+            .env("CLUSTER_PORT", free_port()?.to_string())
+            .env("CLUSTER_ACCOUNT", account)
+            .env("CLUSTER_PLAN", plan)
+            .env("CLUSTER_REDIS_DB", "12")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().ctx("cluster log")?)
+            .stderr(log)
+            .spawn()
+            .ctx("starting scripts/cluster.sh")?;
+        let mut cluster = Self {
+            child,
+            url: String::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(180);
+        let vars = loop {
+            if let Ok(text) = std::fs::read_to_string(&env_file) {
+                if text.contains("KEYPORT_CLUSTER_ADMIN_KEY=") {
+                    break text;
+                }
+            }
+            if let Ok(Some(status)) = cluster.child.try_wait() {
+                return fail(format!(
+                    "scripts/cluster.sh exited with {status}; see {}",
+                    dir.join("cluster.log").display()
+                ));
+            }
+            check(
+                Instant::now() < deadline,
+                "the cluster did not come up in 180 s",
+            )?;
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let var = |name: &str| {
+            vars.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}=")))
+                .map(str::to_string)
+                .ctx(format!("{name} in the cluster's env file"))
+        };
+        cluster.url = var("KEYPORT_CLUSTER_URL")?;
+        let admin = var("KEYPORT_CLUSTER_ADMIN_KEY")?;
+        Ok((cluster, admin))
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 // ---- longer waits and form controls ----
 
 impl App {

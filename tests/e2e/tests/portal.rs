@@ -9,7 +9,7 @@
 
 use keyport_e2e::{
     check, create_live_read_key, embedded_admin_key, gateway_from_curl, http, keychain_delete,
-    keychain_get, testid, App, Context, Driver, Result, Sandbox, Server,
+    keychain_get, testid, App, Cluster, Context, Driver, Result, Sandbox, Server,
 };
 use reqwest::StatusCode;
 use std::path::Path;
@@ -229,11 +229,11 @@ async fn embedded_key_lifecycle() {
 
 /// Connect to a separately started keyport-server with its admin key, see
 /// its account and keys, sign out.
-async fn remote_flow(app: &mut App, server: &Server, admin: &str) -> Result<()> {
+async fn remote_flow(app: &mut App, url: &str, admin: &str) -> Result<()> {
     app.wait("keys-table").await?;
     app.shot("embedded-start").await?;
     app.click("service-switch").await?;
-    app.type_into("connect-url", &server.url).await?;
+    app.type_into("connect-url", url).await?;
     app.type_into("connect-key", admin).await?;
     app.shot("connect-form").await?;
     app.click("connect-submit").await?;
@@ -264,7 +264,7 @@ async fn remote_flow(app: &mut App, server: &Server, admin: &str) -> Result<()> 
     )?;
     app.shot("remote-keys").await?;
     check(
-        keychain_get(&server.url)?.as_deref() == Some(admin),
+        keychain_get(url)?.as_deref() == Some(admin),
         "the admin key is in the keychain under the service URL",
     )?;
 
@@ -280,7 +280,7 @@ async fn remote_flow(app: &mut App, server: &Server, admin: &str) -> Result<()> 
 
     // Sign out: the keychain entry goes, the portal falls back to embedded.
     app.click("service-sign-out").await?;
-    app.wait_text("sign-out-dialog", |t| t.contains(&server.url))
+    app.wait_text("sign-out-dialog", |t| t.contains(url))
         .await?;
     app.shot("sign-out-confirm").await?;
     app.click("confirm-sign-out").await?;
@@ -289,7 +289,7 @@ async fn remote_flow(app: &mut App, server: &Server, admin: &str) -> Result<()> 
         .await?;
     app.wait("keys-table").await?;
     check(
-        keychain_get(&server.url)?.is_none(),
+        keychain_get(url)?.is_none(),
         "signing out deleted the keychain entry",
     )?;
     app.shot("signed-out").await?;
@@ -310,7 +310,7 @@ async fn connect_to_remote_service() {
     let log = shots.join("remote-app.log");
     let driver = Driver::start(&sandbox, &log).unwrap();
     let mut app = App::launch(&driver, &app_bin, "remote").await.unwrap();
-    let res = remote_flow(&mut app, &server, &admin).await;
+    let res = remote_flow(&mut app, &server.url, &admin).await;
     let (app, ()) = app.finish(res).await;
     app.close().await.unwrap();
     sandbox.wait_app_exited(EXIT_TIMEOUT).unwrap();
@@ -330,4 +330,42 @@ async fn connect_to_remote_service() {
     keychain_delete(&server.url);
     drop(driver);
     drop(server);
+}
+
+/// The same remote flow against a cluster (`scripts/cluster.sh`: three
+/// instances on PostgreSQL + Redis behind nginx round-robin), so each call
+/// of the portal may land on another instance.
+#[tokio::test]
+async fn connect_to_remote_cluster() {
+    if !keyport_e2e::enabled("connect_to_remote_cluster") {
+        return;
+    }
+    let app_bin = keyport_e2e::app_bin().unwrap();
+    let sandbox = Sandbox::new().unwrap();
+    let (cluster, admin) =
+        Cluster::start(&sandbox.scratch("cluster").unwrap(), "Remote", "starter").unwrap();
+    let shots = keyport_e2e::shots_dir();
+    std::fs::create_dir_all(&shots).unwrap();
+    let log = shots.join("cluster-app.log");
+    let driver = Driver::start(&sandbox, &log).unwrap();
+    let mut app = App::launch(&driver, &app_bin, "cluster").await.unwrap();
+    let res = remote_flow(&mut app, &cluster.url, &admin).await;
+    let (app, ()) = app.finish(res).await;
+    app.close().await.unwrap();
+    sandbox.wait_app_exited(EXIT_TIMEOUT).unwrap();
+
+    assert_no_secret_on_disk(&sandbox, &[], &[&admin]).unwrap();
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    for n in needles(&admin) {
+        assert!(
+            !logs.contains(n.as_str()),
+            "the admin key is in the app's logs"
+        );
+    }
+    if let Ok((user, _)) = embedded_admin_key(&sandbox) {
+        keychain_delete(&user);
+    }
+    keychain_delete(&cluster.url);
+    drop(driver);
+    drop(cluster);
 }
