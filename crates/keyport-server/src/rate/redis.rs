@@ -229,6 +229,8 @@ struct Shared {
     namespace: String,
     instance: String,
     up: AtomicBool,
+    /// Set at shutdown: leases landing after it go straight back.
+    closing: AtomicBool,
     instances: AtomicU32,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -314,6 +316,7 @@ impl RedisRates {
             namespace: namespace.to_string(),
             instance: format!("{}-{:016x}", std::process::id(), rand::random::<u64>()),
             up: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             instances: AtomicU32::new(1),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -350,6 +353,11 @@ impl RedisRates {
                 }
                 self.shared.mark_down();
             }
+        }
+        // Tokens this instance will never spend go back for the others.
+        self.shared.closing.store(true, Ordering::Relaxed);
+        if self.shared.up.load(Ordering::Relaxed) {
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.give_back(true)).await;
         }
         self.leave().await;
     }
@@ -413,6 +421,12 @@ impl RedisRates {
     }
 
     async fn give_back_stale(&self) {
+        self.give_back(false).await;
+    }
+
+    /// Gives back the unspent tokens of expired leases, or of all leases
+    /// (`all`, at shutdown), except those a top-up in flight gives back.
+    async fn give_back(&self, all: bool) {
         let now = crate::clock::nanos(chrono::Utc::now());
         let cells: Vec<Weak<RedisCell>> = std::mem::take(&mut *self.shared.holding.lock());
         let mut keep = Vec::new();
@@ -420,7 +434,8 @@ impl RedisRates {
             let Some(cell) = weak.upgrade() else { continue };
             let back = {
                 let mut l = cell.lease.lock();
-                if l.tokens > 0 && now < l.expires && l.day == utc_day(now) {
+                let live = l.tokens > 0 && now < l.expires && l.day == utc_day(now);
+                if l.refilling || (live && !all) {
                     keep.push(weak);
                     continue;
                 }
@@ -813,6 +828,12 @@ impl RedisCell {
                         day,
                     };
                     cell.apply(ask, grant, back, false);
+                    if cell.shared.closing.load(Ordering::Relaxed) {
+                        let back = std::mem::take(&mut cell.lease.lock().tokens);
+                        if back > 0 {
+                            cell.refund(back, day).await;
+                        }
+                    }
                 }
                 // A slow background round trip on a busy instance is not an
                 // outage: the heartbeat and the requests that wait decide that.
@@ -1133,6 +1154,29 @@ mod tests {
         assert!(
             (0.98..=1.005).contains(&ratio),
             "admitted {admitted} vs {single} by a single GCRA"
+        );
+    }
+
+    /// An instance that stops gives its unspent tokens back, so the others
+    /// can still use the whole day.
+    #[tokio::test]
+    async fn a_stopping_instance_gives_its_tokens_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = empty_store(&dir).await;
+        let rs = instances(2, &redis_url(), &store).await;
+        let l = limits(1_000, 2_000, Some(10));
+        assert!(ask(&rs[0], "k", "a", l, None).await.allowed);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let running = tokio::spawn(rs[0].clone().run(stopped));
+        stop.send(true).unwrap();
+        running.await.unwrap();
+        let mut admitted = 0;
+        for _ in 0..20 {
+            admitted += u32::from(ask(&rs[1], "k", "a", l, None).await.allowed);
+        }
+        assert_eq!(
+            admitted, 9,
+            "the rest of the day, including what the first instance held"
         );
     }
 
