@@ -301,34 +301,10 @@ async fn connect_to_remote_service() {
     if !keyport_e2e::enabled("connect_to_remote_service") {
         return;
     }
-    let app_bin = keyport_e2e::app_bin().unwrap();
     let sandbox = Sandbox::new().unwrap();
     let (server, admin) =
         Server::start(&sandbox.scratch("remote").unwrap(), "Remote", "starter").unwrap();
-    let shots = keyport_e2e::shots_dir();
-    std::fs::create_dir_all(&shots).unwrap();
-    let log = shots.join("remote-app.log");
-    let driver = Driver::start(&sandbox, &log).unwrap();
-    let mut app = App::launch(&driver, &app_bin, "remote").await.unwrap();
-    let res = remote_flow(&mut app, &server.url, &admin).await;
-    let (app, ()) = app.finish(res).await;
-    app.close().await.unwrap();
-    sandbox.wait_app_exited(EXIT_TIMEOUT).unwrap();
-
-    // The remote admin key never reached the app's files or logs.
-    assert_no_secret_on_disk(&sandbox, &[], &[&admin]).unwrap();
-    let logs = std::fs::read_to_string(&log).unwrap_or_default();
-    for n in needles(&admin) {
-        assert!(
-            !logs.contains(n.as_str()),
-            "the admin key is in the app's logs"
-        );
-    }
-    if let Ok((user, _)) = embedded_admin_key(&sandbox) {
-        keychain_delete(&user);
-    }
-    keychain_delete(&server.url);
-    drop(driver);
+    remote_test(&sandbox, "remote", &server.url, &admin).await;
     drop(server);
 }
 
@@ -340,32 +316,40 @@ async fn connect_to_remote_cluster() {
     if !keyport_e2e::enabled("connect_to_remote_cluster") {
         return;
     }
-    let app_bin = keyport_e2e::app_bin().unwrap();
     let sandbox = Sandbox::new().unwrap();
     let (cluster, admin) =
         Cluster::start(&sandbox.scratch("cluster").unwrap(), "Remote", "starter").unwrap();
+    remote_test(&sandbox, "cluster", &cluster.url, &admin).await;
+    drop(cluster);
+}
+
+/// Runs [`remote_flow`] against `url` in a fresh app (screenshots named
+/// `prefix-…`), then checks the admin key reached neither the app's files
+/// nor its logs, and cleans the keychain up.
+async fn remote_test(sandbox: &Sandbox, prefix: &str, url: &str, admin: &str) {
+    let app_bin = keyport_e2e::app_bin().unwrap();
     let shots = keyport_e2e::shots_dir();
     std::fs::create_dir_all(&shots).unwrap();
-    let log = shots.join("cluster-app.log");
-    let driver = Driver::start(&sandbox, &log).unwrap();
-    let mut app = App::launch(&driver, &app_bin, "cluster").await.unwrap();
-    let res = remote_flow(&mut app, &cluster.url, &admin).await;
+    let log = shots.join(format!("{prefix}-app.log"));
+    let driver = Driver::start(sandbox, &log).unwrap();
+    let mut app = App::launch(&driver, &app_bin, prefix).await.unwrap();
+    let res = remote_flow(&mut app, url, admin).await;
     let (app, ()) = app.finish(res).await;
     app.close().await.unwrap();
     sandbox.wait_app_exited(EXIT_TIMEOUT).unwrap();
 
-    assert_no_secret_on_disk(&sandbox, &[], &[&admin]).unwrap();
+    // The remote admin key never reached the app's files or logs.
+    assert_no_secret_on_disk(sandbox, &[], &[admin]).unwrap();
     let logs = std::fs::read_to_string(&log).unwrap_or_default();
-    for n in needles(&admin) {
+    for n in needles(admin) {
         assert!(
             !logs.contains(n.as_str()),
             "the admin key is in the app's logs"
         );
     }
-    if let Ok((user, _)) = embedded_admin_key(&sandbox) {
+    if let Ok((user, _)) = embedded_admin_key(sandbox) {
         keychain_delete(&user);
     }
-    keychain_delete(&cluster.url);
+    keychain_delete(url);
     drop(driver);
-    drop(cluster);
 }

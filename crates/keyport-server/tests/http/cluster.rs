@@ -16,19 +16,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::db::TestDb;
+use crate::postgres::postgres_db;
 
 fn redis_url() -> String {
     std::env::var("KEYPORT_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
-}
-
-async fn postgres_db(dir: &std::path::Path, test: &str) -> Option<TestDb> {
-    let db = TestDb::create(dir).await;
-    if db.is_postgres() {
-        Some(db)
-    } else {
-        eprintln!("{test}: PostgreSQL only (set KEYPORT_TEST_DATABASE=postgres://…); not run");
-        None
-    }
 }
 
 /// `n` in-process instances on `db_url` sharing limits in the Redis at

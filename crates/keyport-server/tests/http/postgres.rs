@@ -17,7 +17,7 @@ use crate::common::{expect_error, t0};
 use crate::db::TestDb;
 use crate::hygiene::{cli_account, spawn_server, ServerProc};
 
-async fn postgres_db(dir: &std::path::Path, test: &str) -> Option<TestDb> {
+pub async fn postgres_db(dir: &std::path::Path, test: &str) -> Option<TestDb> {
     let db = TestDb::create(dir).await;
     if db.is_postgres() {
         Some(db)
