@@ -200,7 +200,9 @@ impl Server {
 pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
     let store = store::open_with(&config.database_url, config.database_pool).await?;
     let shared = match &config.redis {
-        Some(url) => Some(RedisRates::connect(url, &config.redis_namespace, store.clone()).await?),
+        Some(url) => Some(
+            RedisRates::connect(url, &config.redis_namespace, store.clone(), clock.clone()).await?,
+        ),
         None => None,
     };
     let rates: Arc<dyn RateStore> = match &shared {

@@ -16,9 +16,10 @@
 //! Bounds, argued in ARCHITECTURE.md:
 //! - A token is counted in Redis when leased, so day quotas are never
 //!   exceeded across instances.
-//! - Unspent tokens go back after [`LEASE_TTL_NS`]; a token is spent at most
+//! - Unspent tokens go back after [`LEASE_TTL_NS`] (a top-up at low water
+//!   keeps the few left, so at most twice that); a token is spent at most
 //!   that long after Redis admitted it, so admissions over any window are at
-//!   most `rate × LEASE_TTL` above a single GCRA's.
+//!   most `rate × 2 × LEASE_TTL` above a single GCRA's.
 //! - A refusal is cached until its retry-after.
 //! - Every key of an account uses the account's hash tag, so one script only
 //!   touches one Redis Cluster slot.
@@ -39,7 +40,9 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use super::{IdMap, MemoryRates, RateCell, RateStore, SharedState};
+use crate::clock::Clock;
 use crate::store::{DayCount, Store};
+use std::collections::HashMap;
 
 /// Unspent leased tokens go back to Redis this long after the lease.
 pub const LEASE_TTL_NS: i64 = 500_000_000;
@@ -242,7 +245,13 @@ struct Shared {
     /// Day counts known from the store at start (key and account ids).
     known: IdMap<u64>,
     store: Arc<dyn Store>,
+    /// The service's clock: lease lives, days and cached refusals are in
+    /// its time, like the requests' (Redis keeps its own for GCRA).
+    clock: Arc<dyn Clock>,
     seed_cache: tokio::sync::Mutex<Option<SeedCounts>>,
+    /// What this outage's fallback admissions already added to Redis, per
+    /// key: a reconcile cut short resumes without counting anything twice.
+    reconciled: Mutex<HashMap<String, u64>>,
 }
 
 /// Rate state in Redis, shared by every instance using the same Redis and
@@ -301,6 +310,7 @@ impl RedisRates {
         url: &str,
         namespace: &str,
         store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, SharedError> {
         // Validates the URL now; the connection itself may come later.
         redis::Client::open(url)?;
@@ -325,7 +335,9 @@ impl RedisRates {
             holding: Mutex::new(Vec::new()),
             known: IdMap::default(),
             store,
+            clock,
             seed_cache: tokio::sync::Mutex::new(None),
+            reconciled: Mutex::new(HashMap::new()),
         });
         let rates = Arc::new(Self {
             shared,
@@ -375,7 +387,7 @@ impl RedisRates {
                 c
             }
         };
-        let now_ms = chrono::Utc::now().timestamp_millis();
+        let now_ms = sh.now_ns() / 1_000_000;
         let set = format!("{}:instances", sh.namespace);
         let (_, _, n): (i64, i64, u32) = timed_for(
             HEARTBEAT_TIMEOUT,
@@ -403,19 +415,25 @@ impl RedisRates {
     async fn reconcile(&self, conn: &mut ConnectionManager) -> Result<(), SharedError> {
         let sh = &self.shared;
         let fallback = sh.fallback.read().clone();
-        let today = utc_day(crate::clock::nanos(chrono::Utc::now()));
+        let today = utc_day(sh.now_ns());
         for (key_id, account_id, used) in fallback.admitted(today) {
+            let sent = sh.reconciled.lock().get(&key_id).copied().unwrap_or(0);
+            if used <= sent {
+                continue;
+            }
             let _: i64 = timed(
                 sh.scripts
                     .reconcile
                     .key(sh.day_key(&account_id, today))
                     .arg(key_field(&key_id))
-                    .arg(used)
+                    .arg(used - sent)
                     .arg(deadline_us())
                     .invoke_async(conn),
             )
             .await?;
+            sh.reconciled.lock().insert(key_id, used);
         }
+        sh.reconciled.lock().clear();
         *sh.fallback.write() = Arc::new(MemoryRates::default());
         Ok(())
     }
@@ -427,7 +445,7 @@ impl RedisRates {
     /// Gives back the unspent tokens of expired leases, or of all leases
     /// (`all`, at shutdown), except those a top-up in flight gives back.
     async fn give_back(&self, all: bool) {
-        let now = crate::clock::nanos(chrono::Utc::now());
+        let now = self.shared.now_ns();
         let cells: Vec<Weak<RedisCell>> = std::mem::take(&mut *self.shared.holding.lock());
         let mut keep = Vec::new();
         for weak in cells {
@@ -517,6 +535,10 @@ impl RateStore for RedisRates {
 }
 
 impl Shared {
+    fn now_ns(&self) -> i64 {
+        crate::clock::nanos(self.clock.now())
+    }
+
     fn connection(&self) -> Option<ConnectionManager> {
         self.conn.read().clone()
     }
@@ -536,7 +558,7 @@ impl Shared {
     }
 
     async fn refresh_known(&self) {
-        let today = utc_day(crate::clock::nanos(chrono::Utc::now()));
+        let today = utc_day(self.now_ns());
         match self.store.day_counts(today).await {
             Ok(counts) => {
                 self.known.clear();
@@ -712,7 +734,7 @@ impl RedisCell {
 
     /// Applies a lease's answer; takes one token for the request when
     /// `take` (the caller then is admitted), else refuses it.
-    fn apply(&self, ask: Ask, grant: Grant, given_back: u32, take: bool) -> Option<Decision> {
+    fn apply(&self, ask: Ask, grant: Grant, take: bool) -> Option<Decision> {
         let Ask {
             limits,
             account_cap,
@@ -726,10 +748,6 @@ impl RedisCell {
             // before are in no count now and were not taken back; drop them.
             l.tokens = grant.leased;
             l.epoch = grant.epoch.clone();
-        } else if given_back > 0 {
-            // Those went back with this lease; any spent meanwhile come out
-            // of the new ones.
-            l.tokens = (l.tokens + grant.leased).saturating_sub(given_back);
         } else if grant.leased > 0 && (l.day != day || now >= l.expires) {
             l.tokens = grant.leased;
         } else {
@@ -767,7 +785,7 @@ impl RedisCell {
             if l.tokens <= l.want / 2 && !l.refilling {
                 l.refilling = true;
                 drop(l);
-                self.top_up(limits, account_cap);
+                self.top_up(limits, account_cap, 0);
             }
             return Some(decision);
         }
@@ -794,30 +812,46 @@ impl RedisCell {
             return (now < l.denied_until).then(|| denial(&l, limits, now));
         }
         let decision = spend(&mut l, limits, now);
+        let low = l.tokens <= l.want / 2;
         let ageing = now >= l.expires - l.ttl / 2;
-        if (l.tokens <= l.want / 2 || ageing) && !l.refilling {
+        if (low || ageing) && !l.refilling {
             l.refilling = true;
+            // Renewing an old lease gives its tokens back: they leave the
+            // lease now, so none is spent while Redis already uncounted it.
+            let back = match low {
+                true => 0,
+                false => std::mem::take(&mut l.tokens),
+            };
             drop(l);
-            self.top_up(limits, account_cap);
+            self.top_up(limits, account_cap, back);
         }
         Some(decision)
     }
 
     /// Leases more tokens in the background before the lease runs dry or
-    /// gets old, giving back the unspent ones in the same round trip (so
-    /// no token lives longer than [`LEASE_TTL_NS`]).
-    fn top_up(&self, limits: Limits, account_cap: Option<u32>) {
+    /// gets old, giving back `back` tokens already taken out of the lease
+    /// in the same round trip. If the round trip fails they stay lost for
+    /// the day: whether Redis took them back is unknown, and counting them
+    /// twice would be the unsafe way round.
+    fn top_up(&self, limits: Limits, account_cap: Option<u32>, back: u32) {
         let (Some(cell), Ok(handle)) = (self.me.upgrade(), tokio::runtime::Handle::try_current())
         else {
             self.lease.lock().refilling = false;
             return;
         };
         handle.spawn(async move {
-            let now = crate::clock::nanos(chrono::Utc::now());
+            let now = cell.shared.now_ns();
             let day = utc_day(now);
-            let (want, back) = {
+            let (want, lease_day) = {
                 let l = cell.lease.lock();
-                (l.want, if l.day == day { l.tokens } else { 0 })
+                (l.want, l.day)
+            };
+            // Tokens of another day go back to their own day's counts.
+            let back = if back > 0 && lease_day != day {
+                cell.refund(back, lease_day).await;
+                0
+            } else {
+                back
             };
             match cell.lease(limits, account_cap, want, back, day).await {
                 Ok(grant) => {
@@ -827,7 +861,7 @@ impl RedisCell {
                         now,
                         day,
                     };
-                    cell.apply(ask, grant, back, false);
+                    cell.apply(ask, grant, false);
                     if cell.shared.closing.load(Ordering::Relaxed) {
                         let back = std::mem::take(&mut cell.lease.lock().tokens);
                         if back > 0 {
@@ -899,7 +933,6 @@ impl RateCell for RedisCell {
                             day,
                         },
                         grant,
-                        0,
                         true,
                     )
                     .expect("a lease taken for a request decides it"),
@@ -1044,7 +1077,10 @@ mod tests {
         let ns = format!("kptest-{:016x}", rand::random::<u64>());
         let mut out = Vec::new();
         for _ in 0..n {
-            let r = RedisRates::connect(url, &ns, store.clone()).await.unwrap();
+            let r =
+                RedisRates::connect(url, &ns, store.clone(), Arc::new(crate::clock::SystemClock))
+                    .await
+                    .unwrap();
             assert!(
                 r.shared().unwrap().up,
                 "Redis at {url} must be running for this test"
@@ -1279,9 +1315,14 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let r = RedisRates::connect(&format!("redis://127.0.0.1:{port}/0"), "kp", store)
-            .await
-            .unwrap();
+        let r = RedisRates::connect(
+            &format!("redis://127.0.0.1:{port}/0"),
+            "kp",
+            store,
+            Arc::new(crate::clock::SystemClock),
+        )
+        .await
+        .unwrap();
         assert!(!r.shared().unwrap().up);
         let l = limits(60, 10, Some(100));
         let admitted = {
