@@ -2,11 +2,12 @@
 //! over [`keyport_portal::Portal`], which holds all the logic.
 
 use keyport_api::{
-    AccountUsage, AccountView, Alert, AlertList, AuditList, KeyList, KeyUsage, KeyView, Step,
-    UpdateKeyRequest,
+    AccountUsage, AccountView, Alert, AlertList, AlertPreview, AlertPreviewRequest, AuditList,
+    KeyList, KeyUsage, KeyView, Step, UpdateAccountRequest, UpdateKeyRequest,
 };
 use keyport_core::SecretKey;
 use keyport_portal::clipboard::{self, Clipboard};
+use keyport_portal::notify::NotifyPrefs;
 use keyport_portal::rotation::{
     AdminRotation, CompromiseRotation, ReplacementCheck, ReplacementInfo,
 };
@@ -27,6 +28,35 @@ pub async fn portal_status(portal: State<'_, Portal>) -> Result<PortalStatus> {
 #[tauri::command(async)]
 pub async fn get_account(portal: State<'_, Portal>) -> Result<AccountView> {
     portal.get_account().await
+}
+
+#[tauri::command(async)]
+pub async fn update_account(
+    portal: State<'_, Portal>,
+    patch: UpdateAccountRequest,
+) -> Result<AccountView> {
+    portal.update_account(patch).await
+}
+
+#[tauri::command(async)]
+pub async fn preview_alerts(
+    portal: State<'_, Portal>,
+    request: AlertPreviewRequest,
+) -> Result<AlertPreview> {
+    portal.preview_alerts(request).await
+}
+
+#[tauri::command(async)]
+pub async fn notify_prefs(portal: State<'_, Portal>) -> Result<NotifyPrefs> {
+    portal.notify_prefs().await
+}
+
+#[tauri::command(async)]
+pub async fn set_notify_prefs(
+    portal: State<'_, Portal>,
+    prefs: NotifyPrefs,
+) -> Result<NotifyPrefs> {
+    portal.set_notify_prefs(prefs).await
 }
 
 #[tauri::command]

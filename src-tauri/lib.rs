@@ -18,6 +18,10 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> 
         .invoke_handler(tauri::generate_handler![
             commands::portal_status,
             commands::get_account,
+            commands::update_account,
+            commands::preview_alerts,
+            commands::notify_prefs,
+            commands::set_notify_prefs,
             commands::plan_table,
             commands::list_keys,
             commands::get_key,

@@ -391,3 +391,75 @@ fn rotation_commands_take_the_ui_argument_names() {
     assert_eq!(st["account"]["credential_key_id"], rotated["new_key_id"]);
     app.ok("list_keys", json!({}));
 }
+
+#[test]
+fn policy_commands_round_trip_with_the_ui_argument_names() {
+    let app = App::new();
+    app.ok("portal_status", json!({}));
+    let account = app.ok(
+        "update_account",
+        json!({"patch": {
+            "business_hours": {"time_zone": "Europe/Berlin", "days": [1, 2, 3, 4, 5], "start": "08:00", "end": "19:00"},
+            "allowed_countries": ["de", "AT", "ch"],
+            "anomaly_rules": {"after_hours": {"enabled": false}},
+        }}),
+    );
+    assert_eq!(
+        account["settings"]["allowed_countries"],
+        json!(["AT", "CH", "DE"])
+    );
+    assert_eq!(account["settings"]["business_hours"]["end"], "19:00");
+    assert_eq!(
+        app.ok("get_account", json!({}))["settings"]["anomaly_rules"]["after_hours"]["enabled"],
+        false
+    );
+    // The portal's session keeps the new view (the status shows it too).
+    let st = app.ok("portal_status", json!({}));
+    assert_eq!(
+        st["account"]["settings"]["allowed_countries"],
+        json!(["AT", "CH", "DE"])
+    );
+    let err = app
+        .invoke(
+            "update_account",
+            json!({"patch": {"anomaly_rules": {"volume_spike": {"factor": 0.1}}}}),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid");
+    assert!(err["message"]
+        .as_str()
+        .unwrap()
+        .contains("volume_spike.factor"));
+
+    let preview = app.ok(
+        "preview_alerts",
+        json!({"request": {"days": 30, "allowed_countries": ["FR"]}}),
+    );
+    assert_eq!(preview["days"], 30);
+    assert_eq!(preview["current"]["kinds"].as_array().unwrap().len(), 5);
+    assert_eq!(preview["approximate"], true);
+
+    // Notification preferences: this computer's, per account.
+    assert_eq!(
+        app.ok("notify_prefs", json!({})),
+        json!({"muted": [], "quiet_hours": null})
+    );
+    let saved = app.ok(
+        "set_notify_prefs",
+        json!({"prefs": {"muted": ["after_hours", "volume_spike", "after_hours"], "quiet_hours": {"start": "22:00", "end": "07:00"}}}),
+    );
+    assert_eq!(saved["muted"], json!(["after_hours", "volume_spike"]));
+    assert_eq!(app.ok("notify_prefs", json!({})), saved);
+    let err = app
+        .invoke(
+            "set_notify_prefs",
+            json!({"prefs": {"muted": [], "quiet_hours": {"start": "9pm", "end": "07:00"}}}),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid");
+    assert_eq!(
+        app.ok("notify_prefs", json!({})),
+        saved,
+        "bad input changes nothing"
+    );
+}

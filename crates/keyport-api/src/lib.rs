@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Utc};
 pub use keyport_core::alert::{AlertCategory, AlertKind};
+pub use keyport_core::anomaly::AnomalyRules;
 use keyport_core::hours::BusinessHours;
 use keyport_core::rotation::RotationPolicy;
 use keyport_core::{Counts, Environment, Limits, Plan, RateLimitOverride};
@@ -18,7 +19,7 @@ use utoipa::ToSchema;
 
 /// What an account may tune: rotation policy and what "normal" looks like
 /// for anomaly detection.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct AccountSettings {
@@ -31,6 +32,10 @@ pub struct AccountSettings {
     /// ISO country codes keys may be used from; empty means anywhere.
     #[schema(schema_with = schema::countries)]
     pub allowed_countries: Vec<String>,
+    /// The account's own alert rules over the server's defaults (fields left
+    /// out follow `AccountView.alert_defaults`).
+    #[schema(value_type = schema::AnomalyRulesSchema)]
+    pub anomaly_rules: AnomalyRules,
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -114,6 +119,14 @@ pub struct AccountView {
     pub key_cap: u32,
     /// Active keys counted against `key_cap`.
     pub active_keys: u32,
+    /// The server's alert rules, every field set: what the account's
+    /// unset `anomaly_rules` fields mean.
+    #[schema(value_type = schema::AnomalyRulesSchema)]
+    pub alert_defaults: AnomalyRules,
+    /// The longest rotation period per environment this service lets an
+    /// account choose (the vendor's `--max-rotation-days`).
+    #[schema(value_type = schema::RotationPolicySchema)]
+    pub max_rotation_days: RotationPolicy,
 }
 
 /// `PATCH /v1/account`: only the fields present change.
@@ -121,11 +134,19 @@ pub struct AccountView {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct UpdateAccountRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "keyport_core::json::only_object_opt"
+    )]
     #[schema(value_type = Option<schema::RotationPolicySchema>)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub rotation_days: Option<RotationPolicy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "keyport_core::json::only_object_opt"
+    )]
     #[schema(value_type = Option<schema::BusinessHoursSchema>)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub business_hours: Option<BusinessHours>,
@@ -133,6 +154,120 @@ pub struct UpdateAccountRequest {
     #[schema(schema_with = schema::countries_update)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub allowed_countries: Option<Vec<String>>,
+    /// Replaces the account's alert rules as a whole; fields left out follow
+    /// the server's defaults.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "keyport_core::json::only_object_opt"
+    )]
+    #[schema(value_type = Option<schema::AnomalyRulesSchema>)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub anomaly_rules: Option<AnomalyRules>,
+}
+
+/// `POST /v1/account/alerts/preview`: proposed settings (each left out
+/// keeps the account's current one) and how far back to look.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct AlertPreviewRequest {
+    /// 7 or 30 days of stored hourly usage (default 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 30)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub days: Option<u32>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "keyport_core::json::only_object_opt"
+    )]
+    #[schema(value_type = Option<schema::AnomalyRulesSchema>)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub anomaly_rules: Option<AnomalyRules>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "keyport_core::json::only_object_opt"
+    )]
+    #[schema(value_type = Option<schema::BusinessHoursSchema>)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub business_hours: Option<BusinessHours>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::countries_update)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub allowed_countries: Option<Vec<String>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "keyport_core::json::only_object_opt"
+    )]
+    #[schema(value_type = Option<schema::RotationPolicySchema>)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub rotation_days: Option<RotationPolicy>,
+}
+
+/// One key in a preview: how many alerts of one kind it would have had.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct PreviewKey {
+    pub key_id: String,
+    pub name: String,
+    pub last4: String,
+    pub alerts: u32,
+    /// The first hour one would have been raised.
+    pub first_at: DateTime<Utc>,
+}
+
+/// Alerts of one kind a set of rules would have raised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct PreviewKind {
+    #[schema(value_type = schema::AlertKindSchema)]
+    pub kind: AlertKind,
+    pub alerts: u32,
+    /// Keys with at least one, most alerts first (at most 20).
+    pub keys: Vec<PreviewKey>,
+    /// Keys with at least one, all of them.
+    pub key_count: u32,
+}
+
+/// What one set of settings would have raised: every anomaly kind, zeros
+/// included, in a fixed order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct PreviewTally {
+    pub alerts: u32,
+    pub key_count: u32,
+    pub kinds: Vec<PreviewKind>,
+}
+
+/// Active keys due for rotation under a policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct RotationTally {
+    /// Past their rotation date.
+    pub overdue: u32,
+    /// Due within the reminder's 14 days.
+    pub due_soon: u32,
+}
+
+/// The answer of `POST /v1/account/alerts/preview`: the account's current
+/// settings and the proposed ones over the same stored history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct AlertPreview {
+    pub days: u32,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub current: PreviewTally,
+    pub proposed: PreviewTally,
+    pub rotation_current: RotationTally,
+    pub rotation_proposed: RotationTally,
+    /// Hourly data replayed with the detector's rules: always approximate.
+    pub approximate: bool,
+    /// What the history could not tell, in plain words.
+    pub notes: Vec<String>,
 }
 
 /// A key as the API shows it: never a hash, never the raw key.
@@ -590,6 +725,77 @@ pub mod schema {
         pub test: u32,
         #[schema(minimum = 1, maximum = 3650)]
         pub staging: u32,
+    }
+
+    /// An account's alert rules; every field may be left out or `null`
+    /// (the server's default applies).
+    #[derive(ToSchema)]
+    #[schema(as = AnomalyRules, example = json!({"after_hours": {"enabled": false}, "volume_spike": {"factor": 4.0, "min_requests": 200}}))]
+    pub struct AnomalyRulesSchema {
+        pub volume_spike: Option<VolumeSpikeRuleSchema>,
+        pub error_spike: Option<ErrorSpikeRuleSchema>,
+        pub new_country: Option<NewCountryRuleSchema>,
+        pub after_hours: Option<AfterHoursRuleSchema>,
+        pub unusual_endpoint: Option<UnusualEndpointRuleSchema>,
+    }
+
+    /// Many more requests in 10 minutes than the key's usual rate.
+    #[derive(ToSchema)]
+    #[schema(as = VolumeSpikeRule)]
+    pub struct VolumeSpikeRuleSchema {
+        pub enabled: Option<bool>,
+        /// Times the key's usual rate.
+        #[schema(minimum = 1.5, maximum = 100.0)]
+        pub factor: Option<f64>,
+        /// Fewest requests in the window.
+        #[schema(minimum = 1, maximum = 1000000)]
+        pub min_requests: Option<u64>,
+    }
+
+    /// A much larger share of failed requests than usual.
+    #[derive(ToSchema)]
+    #[schema(as = ErrorSpikeRule)]
+    pub struct ErrorSpikeRuleSchema {
+        pub enabled: Option<bool>,
+        /// Times the key's usual error share.
+        #[schema(minimum = 1.1, maximum = 100.0)]
+        pub factor: Option<f64>,
+        /// Fewest failed requests in the window.
+        #[schema(minimum = 1, maximum = 1000000)]
+        pub min_errors: Option<u64>,
+    }
+
+    /// Traffic from a never-seen country, or from outside the allowed list.
+    #[derive(ToSchema)]
+    #[schema(as = NewCountryRule)]
+    pub struct NewCountryRuleSchema {
+        pub enabled: Option<bool>,
+        /// Requests from known countries before a new one counts.
+        #[schema(minimum = 0, maximum = 1000000)]
+        pub learning_requests: Option<u64>,
+    }
+
+    /// Requests outside business hours from a key that normally has none.
+    #[derive(ToSchema)]
+    #[schema(as = AfterHoursRule)]
+    pub struct AfterHoursRuleSchema {
+        pub enabled: Option<bool>,
+        /// Fewest after-hours requests in the window.
+        #[schema(minimum = 1, maximum = 1000000)]
+        pub min_requests: Option<u64>,
+    }
+
+    /// A never-called endpoint, or repeated scope/resource denials.
+    #[derive(ToSchema)]
+    #[schema(as = UnusualEndpointRule)]
+    pub struct UnusualEndpointRuleSchema {
+        pub enabled: Option<bool>,
+        /// Requests to known endpoints before a new one counts.
+        #[schema(minimum = 0, maximum = 1000000)]
+        pub learning_requests: Option<u64>,
+        /// Denials in the window that raise it on their own.
+        #[schema(minimum = 1, maximum = 1000000)]
+        pub denials: Option<u64>,
     }
 
     /// Business hours in a time zone; `start` must be before `end`.

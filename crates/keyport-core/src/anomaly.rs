@@ -156,6 +156,226 @@ impl Default for UnusualEndpoint {
     }
 }
 
+/// An account's own alert rules over the server's defaults ([`AnomalyConfig`]):
+/// each rule can be turned off and its main thresholds tuned. A field left
+/// out (or `null`) follows the server's default, so a vendor's new default
+/// reaches every account that did not choose otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct AnomalyRules {
+    #[serde(deserialize_with = "rule")]
+    pub volume_spike: VolumeSpikeRule,
+    #[serde(deserialize_with = "rule")]
+    pub error_spike: ErrorSpikeRule,
+    #[serde(deserialize_with = "rule")]
+    pub new_country: NewCountryRule,
+    #[serde(deserialize_with = "rule")]
+    pub after_hours: AfterHoursRule,
+    #[serde(deserialize_with = "rule")]
+    pub unusual_endpoint: UnusualEndpointRule,
+}
+
+/// A rule is an object, or `null` for "all the server's defaults".
+fn rule<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(crate::json::only_object_opt(d)?.unwrap_or_default())
+}
+
+/// Many more requests than the key's own usual rate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct VolumeSpikeRule {
+    pub enabled: Option<bool>,
+    /// Times the key's usual rate (1.5 to 100).
+    pub factor: Option<f64>,
+    /// Fewest requests in the window before it can fire (1 to 1,000,000).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub min_requests: Option<u64>,
+}
+
+/// A much larger share of failed requests than usual.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ErrorSpikeRule {
+    pub enabled: Option<bool>,
+    /// Times the key's usual error share (1.1 to 100).
+    pub factor: Option<f64>,
+    /// Fewest failed requests in the window (1 to 1,000,000).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub min_errors: Option<u64>,
+}
+
+/// Traffic from a country the key never used, or outside the allowed list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct NewCountryRule {
+    pub enabled: Option<bool>,
+    /// Requests from known countries before a new one counts (0 to 1,000,000).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub learning_requests: Option<u64>,
+}
+
+/// Requests outside business hours from a key that normally has none.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct AfterHoursRule {
+    pub enabled: Option<bool>,
+    /// Fewest after-hours requests in the window (1 to 1,000,000).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub min_requests: Option<u64>,
+}
+
+/// An endpoint the key never called, or repeated scope/resource denials.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct UnusualEndpointRule {
+    pub enabled: Option<bool>,
+    /// Requests to known endpoints before a new one counts (0 to 1,000,000).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub learning_requests: Option<u64>,
+    /// Denials in the window that raise it on their own (1 to 1,000,000).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub denials: Option<u64>,
+}
+
+/// The largest count threshold an account may set.
+pub const MAX_COUNT: u64 = 1_000_000;
+
+fn check_count(field: &str, v: Option<u64>, min: u64) -> Result<(), String> {
+    match v {
+        Some(n) if n < min || n > MAX_COUNT => Err(format!(
+            "anomaly_rules.{field} must be between {min} and {MAX_COUNT}, not {n}"
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_factor(field: &str, v: Option<f64>, min: f64, max: f64) -> Result<(), String> {
+    match v {
+        Some(x) if !(min..=max).contains(&x) => Err(format!(
+            "anomaly_rules.{field} must be between {min} and {max}, not {x}"
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl AnomalyRules {
+    /// Checks every set threshold against its documented range.
+    pub fn validate(&self) -> Result<(), String> {
+        check_factor("volume_spike.factor", self.volume_spike.factor, 1.5, 100.0)?;
+        check_count(
+            "volume_spike.min_requests",
+            self.volume_spike.min_requests,
+            1,
+        )?;
+        check_factor("error_spike.factor", self.error_spike.factor, 1.1, 100.0)?;
+        check_count("error_spike.min_errors", self.error_spike.min_errors, 1)?;
+        check_count(
+            "new_country.learning_requests",
+            self.new_country.learning_requests,
+            0,
+        )?;
+        check_count("after_hours.min_requests", self.after_hours.min_requests, 1)?;
+        check_count(
+            "unusual_endpoint.learning_requests",
+            self.unusual_endpoint.learning_requests,
+            0,
+        )?;
+        check_count("unusual_endpoint.denials", self.unusual_endpoint.denials, 1)
+    }
+
+    /// Whether the account left `kind` on (every rule is on by default).
+    pub fn enabled(&self, kind: AnomalyKind) -> bool {
+        match kind {
+            AnomalyKind::VolumeSpike => self.volume_spike.enabled,
+            AnomalyKind::ErrorSpike => self.error_spike.enabled,
+            AnomalyKind::NewCountry => self.new_country.enabled,
+            AnomalyKind::AfterHours => self.after_hours.enabled,
+            AnomalyKind::UnusualEndpoint => self.unusual_endpoint.enabled,
+        }
+        .unwrap_or(true)
+    }
+
+    /// The server's defaults written out in full, every rule on: what an
+    /// account's unset fields mean.
+    pub fn defaults_of(cfg: &AnomalyConfig) -> Self {
+        Self {
+            volume_spike: VolumeSpikeRule {
+                enabled: Some(true),
+                factor: Some(cfg.volume_spike.factor),
+                min_requests: Some(cfg.volume_spike.min_requests),
+            },
+            error_spike: ErrorSpikeRule {
+                enabled: Some(true),
+                factor: Some(cfg.error_spike.factor),
+                min_errors: Some(cfg.error_spike.min_errors),
+            },
+            new_country: NewCountryRule {
+                enabled: Some(true),
+                learning_requests: Some(cfg.new_country.learning_requests),
+            },
+            after_hours: AfterHoursRule {
+                enabled: Some(true),
+                min_requests: Some(cfg.after_hours.min_requests),
+            },
+            unusual_endpoint: UnusualEndpointRule {
+                enabled: Some(true),
+                learning_requests: Some(cfg.unusual_endpoint.learning_requests),
+                denials: Some(cfg.unusual_endpoint.denials),
+            },
+        }
+    }
+}
+
+impl AnomalyConfig {
+    /// The server's config with an account's thresholds laid over it.
+    pub fn with_rules(&self, rules: &AnomalyRules) -> AnomalyConfig {
+        let mut c = self.clone();
+        let r = rules;
+        set(&mut c.volume_spike.factor, r.volume_spike.factor);
+        set(
+            &mut c.volume_spike.min_requests,
+            r.volume_spike.min_requests,
+        );
+        set(&mut c.error_spike.factor, r.error_spike.factor);
+        set(&mut c.error_spike.min_errors, r.error_spike.min_errors);
+        set(
+            &mut c.new_country.learning_requests,
+            r.new_country.learning_requests,
+        );
+        set(&mut c.after_hours.min_requests, r.after_hours.min_requests);
+        set(
+            &mut c.unusual_endpoint.learning_requests,
+            r.unusual_endpoint.learning_requests,
+        );
+        set(&mut c.unusual_endpoint.denials, r.unusual_endpoint.denials);
+        c
+    }
+}
+
+fn set<T: Copy>(slot: &mut T, v: Option<T>) {
+    if let Some(v) = v {
+        *slot = v;
+    }
+}
+
+/// [`detect`] for an account: its thresholds over the server's, and only the
+/// rules it left on.
+pub fn detect_for(cfg: &AnomalyConfig, rules: &AnomalyRules, a: &KeyActivity) -> Vec<Finding> {
+    let mut found = detect(&cfg.with_rules(rules), a);
+    found.retain(|f| rules.enabled(f.kind));
+    found
+}
+
 /// What the server knows about one key for one detector run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KeyActivity {
@@ -492,6 +712,67 @@ mod tests {
     #[test]
     fn steady_traffic_raises_nothing() {
         assert!(detect(&AnomalyConfig::default(), &steady()).is_empty());
+    }
+
+    #[test]
+    fn account_rules_turn_off_and_tune_over_the_server_defaults() {
+        let cfg = AnomalyConfig::default();
+        let mut a = steady();
+        a.recent = counts(600, 0, 0, 0); // 6× usual
+        a.recent_after_hours = 12;
+        let kinds = |r: &AnomalyRules| {
+            detect_for(&cfg, r, &a)
+                .into_iter()
+                .map(|f| f.kind)
+                .collect::<Vec<_>>()
+        };
+        let none = AnomalyRules::default();
+        assert_eq!(
+            kinds(&none),
+            vec![AnomalyKind::VolumeSpike, AnomalyKind::AfterHours]
+        );
+        let rules: AnomalyRules = serde_json::from_str(
+            r#"{"after_hours": {"enabled": false}, "volume_spike": {"factor": 8.0}}"#,
+        )
+        .unwrap();
+        assert!(kinds(&rules).is_empty());
+        let lower: AnomalyRules =
+            serde_json::from_str(r#"{"after_hours": {"min_requests": 20}}"#).unwrap();
+        assert_eq!(kinds(&lower), vec![AnomalyKind::VolumeSpike]);
+        // Unset fields follow the server.
+        assert_eq!(cfg.with_rules(&rules).volume_spike.min_requests, 100);
+        assert_eq!(cfg.with_rules(&rules).volume_spike.factor, 8.0);
+    }
+
+    #[test]
+    fn account_rules_are_validated_with_clear_errors() {
+        let bad = [
+            (
+                r#"{"volume_spike": {"factor": 1.0}}"#,
+                "volume_spike.factor",
+            ),
+            (
+                r#"{"error_spike": {"min_errors": 0}}"#,
+                "error_spike.min_errors",
+            ),
+            (
+                r#"{"unusual_endpoint": {"denials": 2000000}}"#,
+                "unusual_endpoint.denials",
+            ),
+        ];
+        for (json, field) in bad {
+            let r: AnomalyRules = serde_json::from_str(json).unwrap();
+            let e = r.validate().unwrap_err();
+            assert!(e.contains(field), "{e}");
+        }
+        assert!(serde_json::from_str::<AnomalyRules>(r#"{"volume_spike": {"fctor": 2}}"#).is_err());
+        // A rule is an object (or null for all defaults), never an array.
+        assert!(serde_json::from_str::<AnomalyRules>(r#"{"volume_spike": [null, null]}"#).is_err());
+        let null: AnomalyRules = serde_json::from_str(r#"{"volume_spike": null}"#).unwrap();
+        assert_eq!(null, AnomalyRules::default());
+        assert!(AnomalyRules::defaults_of(&AnomalyConfig::default())
+            .validate()
+            .is_ok());
     }
 
     #[test]

@@ -10,7 +10,8 @@ use crate::key::Environment;
 pub const DUE_SOON_DAYS: i64 = 14;
 /// A key that expires within this long gets an "expiring" reminder.
 pub const EXPIRING_DAYS: i64 = 7;
-const MAX_ROTATION_DAYS: u32 = 3650;
+/// The longest rotation period anyone may choose (ten years).
+pub const MAX_ROTATION_DAYS: u32 = 3650;
 
 /// Days between rotations, per environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +65,61 @@ impl RotationPolicy {
             }
         }
         Ok(())
+    }
+
+    /// No bound but [`MAX_ROTATION_DAYS`]: what a server without
+    /// `--max-rotation-days` allows.
+    pub const UNBOUNDED: RotationPolicy = RotationPolicy {
+        live: MAX_ROTATION_DAYS,
+        test: MAX_ROTATION_DAYS,
+        staging: MAX_ROTATION_DAYS,
+    };
+
+    /// Valid, and no longer than the vendor's `max` for any environment.
+    pub fn validate_within(&self, max: &RotationPolicy) -> Result<(), String> {
+        self.validate()?;
+        for env in [Environment::Live, Environment::Test, Environment::Staging] {
+            if self.days(env) > max.days(env) {
+                return Err(format!(
+                    "rotation_days.{env}: this service allows at most {} days for {env} keys",
+                    max.days(env)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Each environment's period, shortened to the vendor's `max`.
+    pub fn capped(&self, max: &RotationPolicy) -> RotationPolicy {
+        RotationPolicy {
+            live: self.live.min(max.live),
+            test: self.test.min(max.test),
+            staging: self.staging.min(max.staging),
+        }
+    }
+
+    /// Reads the vendor's bounds, `live=90,test=30,staging=30`; environments
+    /// left out stay at [`MAX_ROTATION_DAYS`].
+    pub fn parse_bounds(text: &str) -> Result<RotationPolicy, String> {
+        let mut max = RotationPolicy::UNBOUNDED;
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (env, days) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?}: write ENV=DAYS, e.g. live=90"))?;
+            let days: u32 = days
+                .trim()
+                .parse()
+                .map_err(|_| format!("{part:?}: days must be a whole number"))?;
+            let slot = match env.trim() {
+                "live" => &mut max.live,
+                "test" => &mut max.test,
+                "staging" => &mut max.staging,
+                other => return Err(format!("{other:?}: use live, test or staging")),
+            };
+            *slot = days;
+        }
+        max.validate()?;
+        Ok(max)
     }
 
     pub fn due_at(&self, created_at: DateTime<Utc>, env: Environment) -> DateTime<Utc> {
@@ -160,6 +216,24 @@ mod tests {
         k.expires_at = Some(t(20));
         assert!(reminders(&p, &k, t(12)).is_empty());
         assert_eq!(reminders(&p, &k, t(13)), vec![Reminder::KeyExpiring]);
+    }
+
+    #[test]
+    fn vendor_bounds_parse_cap_and_refuse() {
+        let max = RotationPolicy::parse_bounds("live=60, test=14").unwrap();
+        assert_eq!(
+            (max.live, max.test, max.staging),
+            (60, 14, MAX_ROTATION_DAYS)
+        );
+        assert!(RotationPolicy::parse_bounds("prod=3").is_err());
+        assert!(RotationPolicy::parse_bounds("live=0").is_err());
+        assert!(RotationPolicy::parse_bounds("live").is_err());
+        let p = RotationPolicy::default();
+        let e = p.validate_within(&max).unwrap_err();
+        assert!(e.contains("at most 60 days for live"), "{e}");
+        assert_eq!(p.capped(&max).live, 60);
+        assert_eq!(p.capped(&max).test, 14);
+        assert!(p.capped(&max).validate_within(&max).is_ok());
     }
 
     #[test]

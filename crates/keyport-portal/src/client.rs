@@ -5,8 +5,9 @@
 //! a check that they carry nothing key-shaped.
 
 use keyport_api::{
-    AccountUsage, AccountView, Alert, AlertList, AuditList, CreateKeyRequest, CreatedKey, KeyList,
-    KeyUsage, KeyView, RotateKeyRequest, Step, UpdateKeyRequest,
+    AccountUsage, AccountView, Alert, AlertList, AlertPreview, AlertPreviewRequest, AuditList,
+    CreateKeyRequest, CreatedKey, KeyList, KeyUsage, KeyView, RotateKeyRequest, Step,
+    UpdateAccountRequest, UpdateKeyRequest,
 };
 use keyport_core::{find_key_in_text, KeyPrefix, SecretKey};
 use reqwest::header::{HeaderMap, CONTENT_LENGTH, RETRY_AFTER};
@@ -287,6 +288,21 @@ impl ServiceClient {
     pub async fn account(&self) -> Result<AccountView> {
         self.call(Method::GET, &["v1", "account"], &[], None::<&()>)
             .await
+    }
+
+    pub async fn update_account(&self, patch: &UpdateAccountRequest) -> Result<AccountView> {
+        self.call(Method::PATCH, &["v1", "account"], &[], Some(patch))
+            .await
+    }
+
+    pub async fn preview_alerts(&self, req: &AlertPreviewRequest) -> Result<AlertPreview> {
+        self.call(
+            Method::POST,
+            &["v1", "account", "alerts", "preview"],
+            &[],
+            Some(req),
+        )
+        .await
     }
 
     /// One page of keys, newest first.

@@ -8,8 +8,8 @@
 
 use chrono::{DateTime, Utc};
 use keyport_api::{
-    AccountView, AuditList, CreateKeyRequest, CreatedKey, KeyList, KeyView, LimitsView,
-    RateLimitView, UpdateKeyRequest,
+    AccountView, AlertPreview, AlertPreviewRequest, AuditList, CreateKeyRequest, CreatedKey,
+    KeyList, KeyView, LimitsView, RateLimitView, UpdateAccountRequest, UpdateKeyRequest,
 };
 use keyport_core::{Environment, KeyHash, Plan, Scope, SecretKey};
 use rand::rngs::OsRng;
@@ -446,6 +446,25 @@ impl Portal {
             }
         }
         Ok(account)
+    }
+
+    /// Changes the account's policies (rotation, business hours, allowed
+    /// countries, alert rules); the session keeps the new view.
+    pub async fn update_account(&self, patch: UpdateAccountRequest) -> Result<AccountView> {
+        let client = self.client().await?;
+        let account = client.update_account(&patch).await?;
+        let mut inner = self.inner.lock().await;
+        if let Some(s) = inner.session.as_mut() {
+            if Arc::ptr_eq(&s.client, &client) {
+                s.account = Some(account.clone());
+            }
+        }
+        Ok(account)
+    }
+
+    /// What proposed policies would have raised over stored history.
+    pub async fn preview_alerts(&self, req: AlertPreviewRequest) -> Result<AlertPreview> {
+        self.client().await?.preview_alerts(&req).await
     }
 
     pub fn plan_table(&self) -> Vec<PlanRow> {

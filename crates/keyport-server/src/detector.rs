@@ -6,8 +6,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use keyport_core::alert::{AlertCategory, AlertKind};
-use keyport_core::anomaly::{detect, AnomalyConfig, KeyActivity};
-use keyport_core::rotation::{reminders, KeyAge, Reminder};
+use keyport_core::anomaly::{detect_for, AnomalyConfig, KeyActivity};
+use keyport_core::rotation::{reminders, KeyAge, Reminder, RotationPolicy};
 use keyport_core::Counts;
 use rand::rngs::OsRng;
 use rand::RngCore;
@@ -46,6 +46,9 @@ pub struct DetectorConfig {
     /// interval between passes, so the holder renews it long before it
     /// runs out, and another instance takes over within this if it dies.
     pub lease: std::time::Duration,
+    /// The vendor's longest rotation periods: a stored policy longer than
+    /// them (set before the bound) counts as the bound.
+    pub max_rotation_days: RotationPolicy,
 }
 
 pub struct Detector {
@@ -193,7 +196,7 @@ impl Detector {
             let activity = self
                 .activity(account, &key_id, window_start, counts, after_hours)
                 .await?;
-            for f in detect(cfg, &activity) {
+            for f in detect_for(cfg, &account.settings.anomaly_rules, &activity) {
                 let alert = Alert {
                     account_id: account_id.clone(),
                     key_id: key_id.clone(),
@@ -337,7 +340,10 @@ impl Detector {
             active: key.status(now) == KeyStatus::Active,
             rotated: key.replaced_by.is_some(),
         };
-        let policy = &account.settings.rotation_days;
+        let policy = &account
+            .settings
+            .rotation_days
+            .capped(&self.config.max_rotation_days);
         let mut raised = 0;
         for r in reminders(policy, &age, now) {
             let kind = AlertKind::from(r);
@@ -450,6 +456,7 @@ mod tests {
                 minute_retention_days: 90,
                 hour_retention_days: 400,
                 lease: std::time::Duration::from_secs(180),
+                max_rotation_days: RotationPolicy::UNBOUNDED,
             },
         );
         assert_eq!(detector.run().await.unwrap(), 0);

@@ -13,6 +13,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod model;
+pub mod preview;
 mod priority;
 pub mod rate;
 pub mod recorder;
@@ -63,6 +64,8 @@ pub struct ServerConfig {
     pub hour_retention_days: u32,
     /// Most active keys per enterprise account.
     pub enterprise_key_cap: u32,
+    /// The longest rotation period per environment accounts may choose.
+    pub max_rotation_days: keyport_core::rotation::RotationPolicy,
     /// Header-read timeout, connection cap and the like.
     pub conn: serve::ConnLimits,
     /// On PostgreSQL: how long the change feed may go unread before this
@@ -100,6 +103,7 @@ impl ServerConfig {
             minute_retention_days: 90,
             hour_retention_days: 400,
             enterprise_key_cap: service::DEFAULT_ENTERPRISE_KEY_CAP,
+            max_rotation_days: keyport_core::rotation::RotationPolicy::UNBOUNDED,
             conn: serve::ConnLimits::default(),
             feed_stale_after: service::DEFAULT_FEED_STALE_AFTER,
             redis: None,
@@ -116,6 +120,7 @@ impl ServerConfig {
             minute_retention_days: self.minute_retention_days,
             hour_retention_days: self.hour_retention_days,
             enterprise_key_cap: self.enterprise_key_cap,
+            max_rotation_days: self.max_rotation_days,
             feed_stale_after: self.feed_stale_after,
             // Renewed every pass: another instance takes over within three
             // passes of the holder dying.

@@ -94,6 +94,11 @@ enum Command {
         /// Most active keys per enterprise account (free 5, starter 25, professional 100).
         #[arg(long, env = "KEYPORT_ENTERPRISE_KEY_CAP", default_value_t = 1_000)]
         enterprise_key_cap: u32,
+        /// The longest rotation period accounts may choose, per environment:
+        /// `live=90,test=30,staging=30` (each left out: 3650 days). A stored
+        /// policy over it is shortened at start, and audited.
+        #[arg(long, env = "KEYPORT_MAX_ROTATION_DAYS", value_parser = parse_rotation_bounds)]
+        max_rotation_days: Option<keyport_core::rotation::RotationPolicy>,
         /// On PostgreSQL: seconds the change feed (how revokes and other changes
         /// made by other instances arrive) may go unread before this instance
         /// answers verifications and gateway requests 503 (fail closed).
@@ -167,6 +172,7 @@ async fn main() -> ExitCode {
             max_connections,
             request_timeout_secs,
             enterprise_key_cap,
+            max_rotation_days,
             feed_stale_after_secs,
             redis,
             metrics_listen,
@@ -190,6 +196,8 @@ async fn main() -> ExitCode {
             // The upstream gets the request's time less a margin for our answer.
             config.upstream_timeout = config.request_timeout.mul_f64(5.0 / 6.0);
             config.enterprise_key_cap = enterprise_key_cap.max(1);
+            config.max_rotation_days =
+                max_rotation_days.unwrap_or(keyport_core::rotation::RotationPolicy::UNBOUNDED);
             config.redis = redis;
             config.metrics_listen = metrics_listen;
             match anomaly_config.map(read_anomaly_config).transpose() {
@@ -217,6 +225,10 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn parse_rotation_bounds(text: &str) -> Result<keyport_core::rotation::RotationPolicy, String> {
+    keyport_core::rotation::RotationPolicy::parse_bounds(text)
 }
 
 fn read_anomaly_config(

@@ -10,7 +10,7 @@ use keyport_core::{
 
 pub use keyport_api::*;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Account {
     pub id: String,
     pub name: String,
@@ -76,13 +76,26 @@ pub struct KeyCount {
     pub active: u32,
 }
 
+/// What the server lets accounts choose, shown with every account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerBounds {
+    /// The server's alert rules, written out in full.
+    pub alert_defaults: keyport_core::anomaly::AnomalyRules,
+    pub max_rotation_days: keyport_core::rotation::RotationPolicy,
+}
+
 // ---- the API's views of records ----
 //
 // `keyport_api` knows nothing of records, so the records make their views.
 
 impl Account {
     /// The account as the API shows it to the holder of `credential_key_id`.
-    pub fn view(&self, credential_key_id: &str, keys: KeyCount) -> AccountView {
+    pub fn view(
+        &self,
+        credential_key_id: &str,
+        keys: KeyCount,
+        bounds: &ServerBounds,
+    ) -> AccountView {
         let a = self;
         AccountView {
             id: a.id.clone(),
@@ -94,6 +107,8 @@ impl Account {
             credential_key_id: credential_key_id.to_string(),
             key_cap: keys.cap,
             active_keys: keys.active,
+            alert_defaults: bounds.alert_defaults.clone(),
+            max_rotation_days: bounds.max_rotation_days,
         }
     }
 }

@@ -28,8 +28,9 @@ use crate::recorder::{Pending, UsageEvent, UsageRecorder, UsageSlot};
 use crate::store::{Change, ChangeKind};
 use crate::store::{Store, StoreError};
 use crate::usage::UsageReports;
-use keyport_core::anomaly::AnomalyConfig;
+use keyport_core::anomaly::{AnomalyConfig, AnomalyRules};
 use keyport_core::request::check_date;
+use keyport_core::rotation::RotationPolicy;
 use keyport_core::Outcome;
 
 pub const MAX_PAGE: u32 = 100;
@@ -67,6 +68,8 @@ pub struct ServiceOptions {
     pub feed_stale_after: std::time::Duration,
     /// How long a detector pass holds the cluster's detector lease.
     pub detector_lease: std::time::Duration,
+    /// The longest rotation period per environment an account may choose.
+    pub max_rotation_days: RotationPolicy,
 }
 
 /// The enterprise key cap unless the server sets another.
@@ -83,6 +86,7 @@ impl Default for ServiceOptions {
             enterprise_key_cap: DEFAULT_ENTERPRISE_KEY_CAP,
             feed_stale_after: DEFAULT_FEED_STALE_AFTER,
             detector_lease: std::time::Duration::from_secs(180),
+            max_rotation_days: RotationPolicy::UNBOUNDED,
         }
     }
 }
@@ -242,6 +246,7 @@ impl KeyService {
                 minute_retention_days: options.minute_retention_days,
                 hour_retention_days: options.hour_retention_days,
                 lease: options.detector_lease,
+                max_rotation_days: options.max_rotation_days,
             },
         );
         // Read before the caches are filled, so a change made meanwhile is
@@ -277,6 +282,7 @@ impl KeyService {
             last_flush_ms: AtomicI64::new(crate::clock::millis(Utc::now())),
         };
         for a in svc.store.accounts().await? {
+            let a = svc.within_bounds(a).await?;
             svc.accounts.insert(a.id.clone(), Arc::new(a));
         }
         for k in svc.store.unrevoked_keys().await? {
@@ -288,6 +294,30 @@ impl KeyService {
         svc.recorder
             .preload_endpoints(&svc.store.known_endpoints().await?);
         Ok(svc)
+    }
+
+    /// Shortens a rotation policy chosen before the vendor set a lower
+    /// `--max-rotation-days`, and says so in the account's audit log.
+    async fn within_bounds(&self, mut account: Account) -> Result<Account> {
+        let max = &self.options.max_rotation_days;
+        let chosen = account.settings.rotation_days;
+        if chosen.validate_within(max).is_ok() {
+            return Ok(account);
+        }
+        account.settings.rotation_days = chosen.capped(max);
+        let audit = self.audit(
+            Some(&account.id),
+            "server",
+            "account.update",
+            None,
+            None,
+            json!({
+                "rotation_days": account.settings.rotation_days,
+                "reason": "the service's longest allowed rotation periods",
+            }),
+        );
+        self.store.update_account_settings(&account, &audit).await?;
+        Ok(account)
     }
 
     pub fn prefix(&self) -> &KeyPrefix {
@@ -412,6 +442,7 @@ impl KeyService {
                 cap: account.plan.key_cap(self.options.enterprise_key_cap),
                 active: 1,
             },
+            &self.bounds(),
         );
         self.by_hash.insert(key.hash, Cached::new(Arc::new(key)));
         Ok((account_view, view, secret))
@@ -478,7 +509,15 @@ impl KeyService {
             .map(|a| a.clone())
             .unwrap_or_else(|| admin.account.clone());
         let keys = self.key_count(&account).await?;
-        Ok(account.view(&admin.key_id, keys))
+        Ok(account.view(&admin.key_id, keys, &self.bounds()))
+    }
+
+    /// What this server lets accounts choose.
+    pub fn bounds(&self) -> ServerBounds {
+        ServerBounds {
+            alert_defaults: AnomalyRules::defaults_of(&self.options.anomaly),
+            max_rotation_days: self.options.max_rotation_days,
+        }
     }
 
     async fn key_count(&self, account: &Account) -> Result<KeyCount> {
@@ -503,7 +542,17 @@ impl KeyService {
         Ok(())
     }
 
-    /// Changes the account's rotation policy, business hours or allowed countries.
+    /// The newest settings of the admin's account: the cache holds them;
+    /// `admin` may predate a PATCH.
+    pub(crate) fn current_account(&self, admin: &Admin) -> Arc<Account> {
+        self.accounts
+            .get(&admin.account.id)
+            .map(|a| a.clone())
+            .unwrap_or_else(|| admin.account.clone())
+    }
+
+    /// Changes the account's rotation policy, business hours, allowed
+    /// countries or alert rules.
     pub async fn update_account(
         &self,
         admin: &Admin,
@@ -515,15 +564,11 @@ impl KeyService {
             .may_change_account()
             .map_err(|e| ServiceError::NotPermitted(e.to_string()))?;
         let _w = self.writes.lock().await;
-        let current = self
-            .accounts
-            .get(&admin.account.id)
-            .map(|a| a.clone())
-            .unwrap_or_else(|| admin.account.clone());
-        let mut account = (*current).clone();
+        let mut account = (*self.current_account(admin)).clone();
         let mut changed = serde_json::Map::new();
         if let Some(p) = req.rotation_days {
-            p.validate().map_err(ServiceError::Invalid)?;
+            p.validate_within(&self.options.max_rotation_days)
+                .map_err(ServiceError::Invalid)?;
             account.settings.rotation_days = p;
             changed.insert("rotation_days".into(), json!(p));
         }
@@ -533,24 +578,20 @@ impl KeyService {
             account.settings.business_hours = h;
         }
         if let Some(list) = req.allowed_countries {
-            let mut clean = list
-                .iter()
-                .map(|c| {
-                    keyport_core::usage::clean_country(c).ok_or_else(|| {
-                        ServiceError::Invalid(format!(
-                            "allowed_countries: {c:?} is not a two-letter country code"
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            clean.sort();
-            clean.dedup();
+            let clean = clean_countries(&list)?;
             changed.insert("allowed_countries".into(), json!(clean));
             account.settings.allowed_countries = clean;
         }
+        if let Some(rules) = req.anomaly_rules {
+            rules.validate().map_err(ServiceError::Invalid)?;
+            changed.insert("anomaly_rules".into(), json!(rules));
+            account.settings.anomaly_rules = rules;
+        }
         if changed.is_empty() {
             return Err(ServiceError::Invalid(
-                "nothing to change: send rotation_days, business_hours or allowed_countries".into(),
+                "nothing to change: send rotation_days, business_hours, allowed_countries \
+                 or anomaly_rules"
+                    .into(),
             ));
         }
         let audit = self.audit(
@@ -563,7 +604,7 @@ impl KeyService {
         );
         self.store.update_account_settings(&account, &audit).await?;
         let keys = self.key_count(&account).await?;
-        let view = account.view(&admin.key_id, keys);
+        let view = account.view(&admin.key_id, keys, &self.bounds());
         self.accounts.insert(account.id.clone(), Arc::new(account));
         Ok(view)
     }
@@ -1469,4 +1510,21 @@ fn page_size(limit: Option<u32>) -> Result<u32> {
             "limit must be between 1 and {MAX_PAGE}"
         ))),
     }
+}
+
+/// Upper-cased, sorted, de-duplicated ISO country codes, or which one is not.
+pub(crate) fn clean_countries(list: &[String]) -> Result<Vec<String>> {
+    let mut clean = list
+        .iter()
+        .map(|c| {
+            keyport_core::usage::clean_country(c).ok_or_else(|| {
+                ServiceError::Invalid(format!(
+                    "allowed_countries: {c:?} is not a two-letter country code"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    clean.sort();
+    clean.dedup();
+    Ok(clean)
 }

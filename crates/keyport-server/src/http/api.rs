@@ -10,7 +10,7 @@ use std::io::Write;
 use utoipa::IntoParams;
 
 use super::error::{put_ratelimit_headers, ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Object};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Object, SettingsJson};
 use super::openapi::{
     BadRequest, Conflict, Forbidden, Internal, NotFound, PayloadTooLarge, RateLimited,
     Unauthorized, Unavailable, Unprocessable,
@@ -374,7 +374,10 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
             || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case("+json"))
 }
 
-/// Changes the rotation policy, business hours or allowed countries.
+/// Changes the rotation policy, business hours, allowed countries or alert
+/// rules. `anomaly_rules` replaces the account's rules as a whole; fields left
+/// out follow the server's defaults (`alert_defaults`). `rotation_days` may
+/// not exceed the service's `max_rotation_days`.
 #[utoipa::path(patch, path = "/v1/account", tag = "account", request_body = UpdateAccountRequest, security(("bearer" = [])),
     responses(
         (status = 200, body = AccountView),
@@ -388,9 +391,30 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
 pub async fn update_account(
     State(s): State<AppState>,
     admin: Admin,
-    ApiJson(req): ApiJson<UpdateAccountRequest>,
+    SettingsJson(req): SettingsJson<UpdateAccountRequest>,
 ) -> ApiResult<Json<AccountView>> {
     Ok(Json(s.service.update_account(&admin, req).await?))
+}
+
+/// What proposed alert rules, business hours, allowed countries or rotation
+/// periods would have done over the last 7 (or up to 30) days of stored
+/// hourly usage, next to the current settings. Approximate (hourly data),
+/// and `notes` say where. Changes nothing.
+#[utoipa::path(post, path = "/v1/account/alerts/preview", tag = "account", request_body = AlertPreviewRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, body = AlertPreview),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
+pub async fn preview_alerts(
+    State(s): State<AppState>,
+    admin: Admin,
+    SettingsJson(req): SettingsJson<AlertPreviewRequest>,
+) -> ApiResult<Json<AlertPreview>> {
+    Ok(Json(s.service.preview_alerts(&admin, req).await?))
 }
 
 /// The window of a usage query: `from` must be before `to`, and the window

@@ -90,6 +90,52 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// [`ApiJson`] for settings, where JSON Schema's view of numbers matters: an
+/// integral float (`1.0`) is an integer there, so it is read as one
+/// (`"days": [1.0, 2]` is Monday and Tuesday). Not for the verify path.
+pub struct SettingsJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for SettingsJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiJson(mut body) = ApiJson::<serde_json::Value>::from_request(req, state).await?;
+        whole_numbers(&mut body);
+        serde_path_to_error::deserialize(body)
+            .map(SettingsJson)
+            .map_err(|e| {
+                ApiError::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_request",
+                    format!("Failed to deserialize the JSON body into the target type: {e}"),
+                )
+            })
+    }
+}
+
+/// Rewrites every integral float within `u64`/`i64` range as an integer.
+fn whole_numbers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) => {
+            let Some(f) = n.as_f64().filter(|_| n.is_f64()) else {
+                return;
+            };
+            // 2^63: beyond it an f64 no longer names one integer exactly.
+            if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                *v = if f >= 0.0 {
+                    Value::from(f as u64)
+                } else {
+                    Value::from(f as i64)
+                };
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
+}
+
 /// A struct read only from a JSON object. serde's derived `Deserialize`
 /// also takes an array of the fields in order (`["ci", "live", ["read"]]`
 /// as a `CreateKeyRequest`), which no client means and the API does not
@@ -186,6 +232,17 @@ mod tests {
         }
         let none: Option<Object<Req>> = serde_json::from_str("null").unwrap();
         assert!(none.is_none());
+    }
+
+    #[test]
+    fn integral_floats_are_integers() {
+        let mut v = serde_json::json!({"days": [1.0, 2, 3.5], "n": -4.0, "big": 1e300, "s": "1.0"});
+        whole_numbers(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"days": [1, 2, 3.5], "n": -4, "big": 1e300, "s": "1.0"})
+        );
+        assert!(v["days"][0].is_u64());
     }
 
     #[test]

@@ -117,6 +117,7 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
             "/v1/account",
             get(api::get_account).patch(api::update_account),
         )
+        .route("/v1/account/alerts/preview", post(api::preview_alerts))
         .route("/v1/usage", get(api::account_usage))
         .route("/v1/keys/{id}/usage", get(api::key_usage))
         .route("/v1/keys/{id}/usage.csv", get(api::key_usage_csv))

@@ -13,8 +13,9 @@ use utoipa::{Modify, OpenApi, ToResponse};
 use super::api;
 use super::error::{ErrorBody, ErrorDetail};
 use crate::model::schema::{
-    AlertCategorySchema, AlertKindSchema, BusinessHoursSchema, EnvironmentSchema, PlanSchema,
-    RotationPolicySchema, ScopeSchema,
+    AfterHoursRuleSchema, AlertCategorySchema, AlertKindSchema, AnomalyRulesSchema,
+    BusinessHoursSchema, EnvironmentSchema, ErrorSpikeRuleSchema, NewCountryRuleSchema, PlanSchema,
+    RotationPolicySchema, ScopeSchema, UnusualEndpointRuleSchema, VolumeSpikeRuleSchema,
 };
 use crate::model::*;
 
@@ -32,7 +33,7 @@ use crate::model::*;
             Dates are RFC 3339 between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z."
     ),
     paths(
-        api::get_account, api::update_account, api::list_keys, api::create_key, api::get_key,
+        api::get_account, api::update_account, api::preview_alerts, api::list_keys, api::create_key, api::get_key,
         api::update_key, api::revoke_key, api::rotate_key, api::audit, api::verify,
         api::key_usage, api::key_usage_csv, api::account_usage, api::list_alerts, api::ack_alert,
         serve, super::ops::healthz, super::ops::readyz
@@ -45,7 +46,10 @@ use crate::model::*;
             AccountSettings, UpdateAccountRequest, Step, UsagePoint, EndpointCount, CountryCount,
             KeyUsage, KeyTotals, AccountUsage, AlertStatus, Alert, AlertList,
             EnvironmentSchema, ScopeSchema, PlanSchema, RotationPolicySchema, BusinessHoursSchema,
-            AlertKindSchema, AlertCategorySchema, Readiness
+            AlertKindSchema, AlertCategorySchema, Readiness, AlertPreviewRequest, AlertPreview,
+            PreviewTally, PreviewKind, PreviewKey, RotationTally, AnomalyRulesSchema,
+            VolumeSpikeRuleSchema, ErrorSpikeRuleSchema, NewCountryRuleSchema,
+            AfterHoursRuleSchema, UnusualEndpointRuleSchema
         ),
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
@@ -298,7 +302,7 @@ mod tests {
         let ops = operations(&doc);
         assert_eq!(
             ops.len(),
-            18,
+            19,
             "{:?}",
             ops.iter().map(|o| &o.1).collect::<Vec<_>>()
         );

@@ -202,6 +202,15 @@ pub trait Store: Send + Sync + 'static {
         to: i64,
         limit: u32,
     ) -> Result<Vec<(String, u64)>>;
+    /// A key's hourly breakdown rows in `[from, to)`: (hour, value, count),
+    /// by hour.
+    async fn dimension_hours(
+        &self,
+        key_id: &str,
+        dim: Dimension,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, String, u64)>>;
     /// Non-empty buckets of all keys of one account together in `[from, to)`.
     async fn account_series(
         &self,

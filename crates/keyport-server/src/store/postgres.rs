@@ -906,6 +906,35 @@ impl Db {
             .collect()
     }
 
+    async fn dimension_hours(
+        &self,
+        key_id: &str,
+        dim: Dimension,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, String, u64)>> {
+        let (tbl, col) = dim_table(dim);
+        let sql = format!(
+            "SELECT t, {col} AS v, count FROM {tbl} WHERE key_id = $1 AND t >= $2 AND t < $3 \
+             ORDER BY t"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(key_id)
+            .bind(from.div_euclid(3600) * 3600)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("t")?,
+                    r.try_get("v")?,
+                    r.try_get::<i64, _>("count")?.max(0) as u64,
+                ))
+            })
+            .collect()
+    }
+
     async fn account_series(
         &self,
         account_id: &str,
@@ -1372,6 +1401,18 @@ impl Store for PgStore {
     ) -> Result<Vec<(String, u64)>> {
         let key_id = key_id.to_owned();
         self.run(|db| async move { db.usage_top(&key_id, dim, from, to, limit).await })
+            .await
+    }
+
+    async fn dimension_hours(
+        &self,
+        key_id: &str,
+        dim: Dimension,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, String, u64)>> {
+        let key_id = key_id.to_owned();
+        self.run(|db| async move { db.dimension_hours(&key_id, dim, from, to).await })
             .await
     }
 

@@ -756,6 +756,35 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn dimension_hours(
+        &self,
+        key_id: &str,
+        dim: Dimension,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, String, u64)>> {
+        let (tbl, col) = dim_table(dim);
+        let sql = format!(
+            "SELECT t, {col} AS v, count FROM {tbl} WHERE key_id = ? AND t >= ? AND t < ? \
+             ORDER BY t"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(key_id)
+            .bind(from.div_euclid(3600) * 3600)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("t")?,
+                    r.try_get("v")?,
+                    r.try_get::<i64, _>("count")?.max(0) as u64,
+                ))
+            })
+            .collect()
+    }
+
     async fn account_series(
         &self,
         account_id: &str,

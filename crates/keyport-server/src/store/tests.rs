@@ -531,6 +531,15 @@ impl Store for LostAck {
     ) -> Result<Vec<(String, u64)>> {
         self.inner.usage_top(key_id, dim, from, to, limit).await
     }
+    async fn dimension_hours(
+        &self,
+        key_id: &str,
+        dim: Dimension,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, String, u64)>> {
+        self.inner.dimension_hours(key_id, dim, from, to).await
+    }
     async fn account_series(
         &self,
         account_id: &str,

@@ -714,6 +714,7 @@ async fn openapi_lists_every_route() {
             "GET /v1/usage",
             "PATCH /v1/account",
             "PATCH /v1/keys/{id}",
+            "POST /v1/account/alerts/preview",
             "POST /v1/alerts/{id}/ack",
             "POST /v1/keys",
             "POST /v1/keys/{id}/revoke",

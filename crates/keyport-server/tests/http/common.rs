@@ -26,6 +26,8 @@ pub struct Harness {
     pub upstream: Option<reqwest::Url>,
     /// Proxy range whose CF-IPCountry header is trusted.
     pub trusted: &'static str,
+    /// The vendor's longest rotation periods (`--max-rotation-days`).
+    pub max_rotation_days: keyport_core::rotation::RotationPolicy,
 }
 
 pub struct Account {
@@ -55,6 +57,7 @@ impl Harness {
             db,
             upstream,
             trusted,
+            max_rotation_days: keyport_core::rotation::RotationPolicy::UNBOUNDED,
         };
         h.boot().await;
         h
@@ -67,6 +70,7 @@ impl Harness {
         c.country_header = Some("CF-IPCountry".into());
         c.trusted_proxies = vec![self.trusted.parse().unwrap()];
         c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.max_rotation_days = self.max_rotation_days;
         c
     }
 

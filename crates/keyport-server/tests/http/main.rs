@@ -10,5 +10,6 @@ mod attacks;
 mod cluster;
 mod gateway;
 mod hygiene;
+mod policies;
 mod postgres;
 mod verify;
