@@ -575,36 +575,45 @@ fn leading_number(text: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// Allowed countries DE → traffic from DE, then from BR → a new-country
-/// alert on the key, on the Alerts screen, in the sidebar and on its row.
+/// Traffic from DE and BR; then Account → Policies: business hours in
+/// Berlin, Germany as the only allowed country, the preview showing the
+/// new-country alert these settings would have raised, save; then traffic
+/// from BR again → a new-country alert on the key, on the Alerts screen, in
+/// the sidebar and on its row.
 async fn new_country_flow(app: &mut App, sandbox: &Sandbox) -> Result<()> {
     let created = create_key_in_ui(app, COUNTRY_KEY).await?;
     let gateway = created.gateway.clone();
     let client = http();
 
-    // Only Germany is allowed, set with the embedded admin key.
+    // Some history: Germany, then Brazil, before any restriction.
+    requests_from(&client, &gateway, &created.secret, "DE", 5).await?;
+    requests_from(&client, &gateway, &created.secret, "BR", 5).await?;
+
+    set_policies_in_ui(app).await?;
+
+    // What the service now holds.
     let (_, admin) = embedded_admin_key(sandbox)?;
     let url = format!("{gateway}/v1/account");
     let res = client
-        .patch(&url)
+        .get(&url)
         .bearer_auth(&admin)
-        .json(&serde_json::json!({ "allowed_countries": ["DE"] }))
         .send()
         .await
-        .ctx(format!("PATCH {url}"))?;
-    let status = res.status();
+        .ctx(format!("GET {url}"))?;
     let body: serde_json::Value = res.json().await.unwrap_or_default();
+    let settings = &body["settings"];
     check(
-        status == StatusCode::OK,
-        format!("PATCH {url} allowed_countries [DE]: {status} {body}"),
+        settings["allowed_countries"] == serde_json::json!(["DE"]),
+        format!("the account now allows DE only: {settings}"),
     )?;
     check(
-        body["settings"]["allowed_countries"] == serde_json::json!(["DE"]),
-        format!("the account now allows DE only: {}", body["settings"]),
+        settings["business_hours"]["time_zone"] == "Europe/Berlin"
+            && settings["business_hours"]["end"] == "19:00"
+            && settings["business_hours"]["days"] == serde_json::json!([1, 2, 3, 4, 5, 6]),
+        format!("business hours Berlin, Monday to Saturday, until 19:00: {settings}"),
     )?;
 
-    // Traffic from the allowed country, then from Brazil.
-    requests_from(&client, &gateway, &created.secret, "DE", 5).await?;
+    // Traffic from outside the list.
     requests_from(&client, &gateway, &created.secret, "BR", 5).await?;
 
     // The Alerts screen shows it within a few detector passes; the screen
@@ -699,6 +708,8 @@ async fn new_country_flow(app: &mut App, sandbox: &Sandbox) -> Result<()> {
     app.wait("usage-chart").await?;
     app.shot("usage-dashboard").await?;
     app.click("nav-account").await?;
+    // The Account screen remembers its Policies tab.
+    app.click("account-overview-tab").await?;
     app.wait("admin-key-section").await?;
     app.wait("admin-rotate").await?;
     app.client()
@@ -710,6 +721,98 @@ async fn new_country_flow(app: &mut App, sandbox: &Sandbox) -> Result<()> {
         .ctx("scrolling to the admin key")?;
     app.shot("account-admin-key").await?;
     Ok(())
+}
+
+/// Account → Policies: Europe/Berlin, Saturdays too, until 19:00; Germany as
+/// the only allowed country; the preview counts the new-country alert the
+/// recorded traffic from Brazil would have raised; save.
+async fn set_policies_in_ui(app: &mut App) -> Result<()> {
+    app.click("nav-account").await?;
+    app.click("account-policies-tab").await?;
+    app.wait("policies-section").await?;
+    app.type_into("policies-tz", "Europe/Berlin").await?;
+    // A full name needs no pick from the suggestions (they close on an
+    // exact match); the next click takes the field's value.
+    let saturday = app.wait("policies-day-6").await?;
+    if saturday
+        .attr("aria-pressed")
+        .await
+        .ok()
+        .flatten()
+        .as_deref()
+        != Some("true")
+    {
+        app.click("policies-day-6").await?;
+    }
+    app.type_into("policies-end", "19:00").await?;
+    // Nothing restricts countries yet: the preview shows no new-country alert.
+    let quiet = wait_preview(app, |proposed, _| proposed == 0).await?;
+    eprintln!("preview before the allowed list: {quiet:?}");
+    app.shot("policies-before").await?;
+    app.type_into("policies-country-search", "Germany").await?;
+    app.click("policies-country-option-DE").await?;
+    app.wait("policies-country-chip-DE").await?;
+    let (proposed, current) =
+        wait_preview(app, |proposed, current| proposed >= 1 && current == 0).await?;
+    eprintln!("preview with DE only: {proposed} new-country alert(s), now {current}");
+    let impact = app
+        .text("rule-new_country-preview")
+        .await
+        .unwrap_or_default();
+    eprintln!("new-country card: {impact:?}");
+    app.shot("policies-preview").await?;
+    // For the record: the rule cards and the notification preferences.
+    for (id, shot) in [
+        ("rule-after_hours", "policies-rules"),
+        ("notify-prefs", "policies-notify"),
+    ] {
+        let script = format!(
+            "document.querySelector('[data-testid=\"{id}\"]').scrollIntoView({{block: 'center'}})"
+        );
+        app.client()
+            .execute(&script, vec![])
+            .await
+            .ctx(format!("scrolling to {id}"))?;
+        app.shot(shot).await?;
+    }
+    app.click("policies-save").await?;
+    app.wait("policies-saved").await?;
+    app.shot("policies-saved").await?;
+    Ok(())
+}
+
+/// Waits for a settled preview whose new-country numbers (proposed, now)
+/// satisfy `ok`; returns them.
+async fn wait_preview(app: &App, ok: impl Fn(u64, u64) -> bool) -> Result<(u64, u64)> {
+    let settled = "[data-testid=\"policies-preview\"][data-loading=\"false\"]";
+    let deadline = Instant::now() + ALERT_TIMEOUT;
+    let mut last = (u64::MAX, u64::MAX);
+    loop {
+        if app
+            .client()
+            .find(fantoccini::Locator::Css(settled))
+            .await
+            .is_ok()
+        {
+            let proposed = app.text("preview-proposed-new_country").await.ok();
+            let current = app.text("preview-current-new_country").await.ok();
+            if let (Some(p), Some(c)) = (
+                proposed.as_deref().and_then(leading_number),
+                current.as_deref().and_then(leading_number),
+            ) {
+                last = (p, c);
+                if ok(p, c) {
+                    return Ok(last);
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            return fail(format!(
+                "the preview's new-country numbers (proposed, now) stayed {last:?} for {ALERT_TIMEOUT:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 #[tokio::test]

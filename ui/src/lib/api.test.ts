@@ -65,6 +65,30 @@ describe("commands and arguments (docs/portal-commands.md)", () => {
     ]);
   });
 
+  it("sends the policy and notification commands with their argument names", async () => {
+    const rules = {
+      volume_spike: { enabled: false, factor: null, min_requests: null },
+      error_spike: { enabled: null, factor: 4, min_errors: null },
+      new_country: { enabled: null, learning_requests: null },
+      after_hours: { enabled: null, min_requests: 12 },
+      unusual_endpoint: { enabled: null, learning_requests: null, denials: null },
+    };
+    const prefs = { muted: ["after_hours" as const], quiet_hours: { start: "22:00", end: "07:00" } };
+    await api.updateAccount({ rotation_days: { live: 60, test: 30, staging: 30 }, anomaly_rules: rules });
+    await api.previewAlerts({ days: 30, allowed_countries: ["DE"] });
+    await api.notifyPrefs();
+    await api.setNotifyPrefs(prefs);
+    expect(calls).toEqual([
+      {
+        cmd: "update_account",
+        args: { patch: { rotation_days: { live: 60, test: 30, staging: 30 }, anomaly_rules: rules } },
+      },
+      { cmd: "preview_alerts", args: { request: { days: 30, allowed_countries: ["DE"] } } },
+      { cmd: "notify_prefs", args: {} },
+      { cmd: "set_notify_prefs", args: { prefs } },
+    ]);
+  });
+
   it("resolves to what the command returned", async () => {
     reply = () => ({ keys: [], next_cursor: null });
     await expect(api.listKeys()).resolves.toEqual({ keys: [], next_cursor: null });

@@ -5,6 +5,10 @@ import type { StartupMark } from "./startup";
 import type {
   AccountView,
   AdminRotation,
+  AlertPreview,
+  AlertPreviewRequest,
+  NotifyPrefs,
+  UpdateAccountRequest,
   CompromiseRotation,
   ReplacementCheck,
   ReplacementInfo,
@@ -147,6 +151,14 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 export const api = {
   portalStatus: () => call<PortalStatus>("portal_status"),
   getAccount: () => call<AccountView>("get_account"),
+  /** Rotation policy, business hours, allowed countries, alert rules: only the fields present change. */
+  updateAccount: (patch: UpdateAccountRequest) => call<AccountView>("update_account", { patch }),
+  /** What proposed policies would have raised over the last 7 or 30 days, next to the current ones. */
+  previewAlerts: (request: AlertPreviewRequest) => call<AlertPreview>("preview_alerts", { request }),
+  /** This computer's desktop-notification preferences for the connected account. */
+  notifyPrefs: () => call<NotifyPrefs>("notify_prefs"),
+  /** Saves them; "invalid" for bad quiet hours. */
+  setNotifyPrefs: (prefs: NotifyPrefs) => call<NotifyPrefs>("set_notify_prefs", { prefs }),
   planTable: () => call<PlanRow[]>("plan_table"),
   listKeys: (cursor?: string | null) => call<KeyList>("list_keys", { cursor: cursor ?? null }),
   getKey: (id: string) => call<KeyView>("get_key", { id }),

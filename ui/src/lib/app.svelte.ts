@@ -24,6 +24,8 @@ import { startupMark, startupMarks } from "./startup";
 import { emptyForm, type KeyForm } from "./validation";
 
 export type View = "keys" | "usage" | "alerts" | "audit" | "account" | "services" | "rotate";
+/** The Account screen's tabs. */
+export type AccountTab = "overview" | "policies";
 
 /** The rotation wizard's keys (old keys, in order) and the one shown. */
 export type Rotation = { queue: string[]; index: number };
@@ -32,6 +34,10 @@ export type Health = "ok" | "unreachable" | "unauthorized";
 /** Commands that talk to the key service (their outcome says if it is healthy). */
 const SERVICE_CALLS = new Set([
   "get_account",
+  "update_account",
+  "preview_alerts",
+  "notify_prefs",
+  "set_notify_prefs",
   "list_keys",
   "get_key",
   "create_key",
@@ -141,6 +147,8 @@ class App {
 
   // ---- screens ----
   view = $state<View>("keys");
+  /** The Account screen's tab. */
+  accountTab = $state<AccountTab>("overview");
   /** The key whose chart the Usage screen shows; null for the account overview. */
   usageKeyId = $state<string | null>(null);
   /** Ticks every 15 s so relative times stay fresh. */
@@ -589,6 +597,11 @@ class App {
     } catch {
       // The next screen that needs the account says what is wrong.
     }
+  }
+
+  /** An account the service just answered with (e.g. after saving its policies). */
+  applyAccount(account: AccountView) {
+    if (this.status && this.status.account?.id === account.id) this.status = { ...this.status, account };
   }
 
   async loadAccount() {

@@ -44,4 +44,35 @@ describe("describeEvent", () => {
   it("shows an unknown actor as recorded", () => {
     expect(describeEvent(ev({ actor: "cli" }), keys).actor).toBe("cli");
   });
+  it("says what an account.update changed, and who", () => {
+    const line = describeEvent(
+      ev({
+        action: "account.update",
+        key_id: null,
+        detail: {
+          rotation_days: { live: 60, test: 30, staging: 30 },
+          business_hours: { time_zone: "Europe/Berlin", days: [1, 2, 3, 4, 5], start: "08:00", end: "19:00" },
+          allowed_countries: ["AT", "DE"],
+          anomaly_rules: { after_hours: { enabled: false }, volume_spike: { enabled: null, factor: 4, min_requests: null } },
+        },
+      }),
+      keys,
+    );
+    expect(line.action).toBe("Account policies changed");
+    expect(line.changes).toBe(
+      "rotation live 60 d, test 30 d, staging 30 d; business hours Europe/Berlin Mon–Fri 08:00–19:00; " +
+        "allowed countries AT, DE; alert rules: volume spike tuned, after hours off",
+    );
+    const bound = describeEvent(
+      ev({ action: "account.update", actor: "server", key_id: null, detail: { allowed_countries: [], anomaly_rules: {} } }),
+      keys,
+    );
+    expect(bound.actor).toBe("the key service (its limits)");
+    expect(bound.changes).toBe("allowed countries: anywhere; alert rules: server defaults");
+    const weekend = describeEvent(
+      ev({ action: "account.update", key_id: null, detail: { business_hours: { time_zone: "UTC", days: [1, 3, 6], start: "09:00", end: "17:00" } } }),
+      keys,
+    );
+    expect(weekend.changes).toBe("business hours UTC Mon, Wed, Sat 09:00–17:00");
+  });
 });

@@ -106,6 +106,7 @@ export const SCOPE_HINT: Record<Scope, string> = {
 export function describeAction(action: string): string {
   const known: Record<string, string> = {
     "account.create": "Account created",
+    "account.update": "Account policies changed",
     "key.create": "Key created",
     "key.update": "Key changed",
     "key.revoke": "Key revoked",

@@ -39,6 +39,8 @@ export const views = {
   alerts: lazy(() => import("./components/AlertsPage.svelte")),
   audit: lazy(() => import("./components/AuditPage.svelte")),
   account: lazy(() => import("./components/AccountPage.svelte")),
+  /** Account → Policies: its own chunk, so the Account screen stays small. */
+  policies: lazy(() => import("./components/PoliciesSection.svelte")),
   services: lazy(() => import("./components/ServicesPage.svelte")),
   keychainProblem: lazy(() => import("./components/KeychainProblem.svelte")),
   keyDrawer: lazy(() => import("./components/KeyDrawer.svelte")),

@@ -7,6 +7,7 @@
 // starter (only the admin key), atcap (the plan's key cap reached),
 // disconnected, unreachable, unauthorized, nokeychain, ratelimited. ?delay=MS sets the latency (default 250).
 import { kindMeta, type AlertKind } from "./alerts";
+import { ALERT_DEFAULTS, previewAlerts, settingsProblem, unsetRules, withChanges } from "./mock-policies";
 import type {
   AccountUsage,
   AccountView,
@@ -20,6 +21,7 @@ import type {
   KeyView,
   LimitsView,
   NewKeyInput,
+  NotifyPrefs,
   OnceSecret,
   Plan,
   PlanRow,
@@ -29,6 +31,7 @@ import type {
   ReplacementCheck,
   ReplacementInfo,
   Step,
+  UpdateAccountRequest,
   UpdateKeyRequest,
   UsagePoint,
   UsageRange,
@@ -96,9 +99,16 @@ const account: Omit<AccountView, "key_cap" | "active_keys"> = {
     rotation_days: { live: 90, test: 30, staging: 30 },
     business_hours: { time_zone: "UTC", days: [1, 2, 3, 4, 5], start: "08:00", end: "18:00" },
     allowed_countries: [],
+    anomaly_rules: unsetRules(),
   },
   credential_key_id: "key_admin",
+  alert_defaults: ALERT_DEFAULTS,
+  // The vendor bounds live keys (shows "your service allows at most …").
+  max_rotation_days: { live: 365, test: 3650, staging: 3650 },
 };
+
+/** This computer's notification preferences (notify_prefs). */
+let notifyPrefs: NotifyPrefs = { muted: [], quiet_hours: null };
 
 /**
  * Like the service: active keys, except one draining after a rotation (its
@@ -611,6 +621,36 @@ function accountUsage(a: Record<string, unknown>): AccountUsage {
   return { from: iso(from * 1000), to: iso((from + n * stepS) * 1000), step, points, keys: rows };
 }
 
+// ---- account policies, notification preferences ----
+
+function updateAccount(patch: UpdateAccountRequest): AccountView {
+  const p = patch ?? {};
+  if (Object.keys(p).length === 0) {
+    fail("invalid", "nothing to change: send rotation_days, business_hours, allowed_countries or anomaly_rules");
+  }
+  const problem = settingsProblem(p, account.max_rotation_days);
+  if (problem) fail("invalid", problem);
+  account.settings = withChanges(account.settings, p);
+  // Due dates follow the policy (the service computes them from it).
+  if (p.rotation_days) {
+    for (const k of keys) {
+      if (k.rotation_due_at !== null) k.rotation_due_at = dueAt(k.environment, Date.parse(k.created_at), false);
+    }
+  }
+  record("account.update", null, Date.now(), { ...p });
+  return accountView();
+}
+
+function setNotifyPrefs(prefs: NotifyPrefs): NotifyPrefs {
+  const q = prefs.quiet_hours;
+  const hhmm = /^([01]\d|2[0-3]):[0-5]\d$/;
+  if (q && !hhmm.test(q.start)) fail("invalid", "quiet hours: start must be HH:MM, e.g. 22:00");
+  if (q && !hhmm.test(q.end)) fail("invalid", "quiet hours: end must be HH:MM, e.g. 22:00");
+  if (q && q.start === q.end) fail("invalid", "quiet hours: start and end must differ");
+  notifyPrefs = { muted: [...new Set(prefs.muted)].sort(), quiet_hours: q ? { ...q } : null };
+  return notifyPrefs;
+}
+
 function handle(cmd: string, a: Record<string, unknown>): unknown {
   switch (cmd) {
     case "portal_status":
@@ -620,6 +660,24 @@ function handle(cmd: string, a: Record<string, unknown>): unknown {
     case "get_account":
       checkService();
       return accountView();
+    case "update_account":
+      checkService();
+      return updateAccount(a.patch as UpdateAccountRequest);
+    case "preview_alerts": {
+      checkService();
+      const req = (a.request ?? {}) as UpdateAccountRequest & { days?: number };
+      const days = req.days ?? 7;
+      if (!(days >= 1 && days <= 30)) fail("invalid", "days must be between 1 and 30");
+      const problem = settingsProblem(req, account.max_rotation_days);
+      if (problem) fail("invalid", problem);
+      return previewAlerts(keys.map(live), account.settings, withChanges(account.settings, req), days, Date.now());
+    }
+    case "notify_prefs":
+      checkService();
+      return notifyPrefs;
+    case "set_notify_prefs":
+      checkService();
+      return setNotifyPrefs(a.prefs as NotifyPrefs);
     case "list_keys": {
       checkService();
       keys.forEach(live);

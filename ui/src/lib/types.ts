@@ -39,3 +39,24 @@ export type { PortalErrorCode } from "./bindings/PortalErrorCode";
 export type { PortalStatus } from "./bindings/PortalStatus";
 export type { SavedService } from "./bindings/SavedService";
 export type { TryIt } from "./bindings/TryIt";
+
+// Account policies (Account → Policies) and this computer's notification preferences.
+export type { AccountSettings } from "./bindings/AccountSettings";
+export type { AfterHoursRule } from "./bindings/AfterHoursRule";
+export type { AlertKind } from "./bindings/AlertKind";
+export type { AlertPreview } from "./bindings/AlertPreview";
+export type { AlertPreviewRequest } from "./bindings/AlertPreviewRequest";
+export type { AnomalyRules } from "./bindings/AnomalyRules";
+export type { BusinessHours } from "./bindings/BusinessHours";
+export type { ErrorSpikeRule } from "./bindings/ErrorSpikeRule";
+export type { NewCountryRule } from "./bindings/NewCountryRule";
+export type { NotifyPrefs } from "./bindings/NotifyPrefs";
+export type { PreviewKey } from "./bindings/PreviewKey";
+export type { PreviewKind } from "./bindings/PreviewKind";
+export type { PreviewTally } from "./bindings/PreviewTally";
+export type { QuietHours } from "./bindings/QuietHours";
+export type { RotationPolicy } from "./bindings/RotationPolicy";
+export type { RotationTally } from "./bindings/RotationTally";
+export type { UnusualEndpointRule } from "./bindings/UnusualEndpointRule";
+export type { UpdateAccountRequest } from "./bindings/UpdateAccountRequest";
+export type { VolumeSpikeRule } from "./bindings/VolumeSpikeRule";

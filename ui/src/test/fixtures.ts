@@ -1,4 +1,4 @@
-import type { AccountView, KeyView, LimitsView, PortalStatus } from "../lib/types";
+import type { AccountView, AnomalyRules, KeyView, LimitsView, PortalStatus } from "../lib/types";
 
 export const PRO: LimitsView = { per_minute: 300, per_day: 100000, burst: 500 };
 export const ENTERPRISE: LimitsView = { per_minute: 1000, per_day: null, burst: 2000 };
@@ -42,6 +42,26 @@ export function key(over: Partial<KeyView> = {}): KeyView {
   return k;
 }
 
+/** An account that follows every server default (each field null). */
+export function unsetRules(): AnomalyRules {
+  return {
+    volume_spike: { enabled: null, factor: null, min_requests: null },
+    error_spike: { enabled: null, factor: null, min_errors: null },
+    new_country: { enabled: null, learning_requests: null },
+    after_hours: { enabled: null, min_requests: null },
+    unusual_endpoint: { enabled: null, learning_requests: null, denials: null },
+  };
+}
+
+/** The server's defaults (keyport-core AnomalyConfig::default), every field set. */
+export const ALERT_DEFAULTS: AnomalyRules = {
+  volume_spike: { enabled: true, factor: 5, min_requests: 100 },
+  error_spike: { enabled: true, factor: 3, min_errors: 20 },
+  new_country: { enabled: true, learning_requests: 100 },
+  after_hours: { enabled: true, min_requests: 5 },
+  unusual_endpoint: { enabled: true, learning_requests: 100, denials: 10 },
+};
+
 export const ACCOUNT: AccountView = {
   id: "acc_1",
   name: "Acme",
@@ -52,10 +72,13 @@ export const ACCOUNT: AccountView = {
     rotation_days: { live: 90, test: 30, staging: 30 },
     business_hours: { time_zone: "UTC", days: [1, 2, 3, 4, 5], start: "08:00", end: "18:00" },
     allowed_countries: [],
+    anomaly_rules: unsetRules(),
   },
   credential_key_id: "key_portal_admin",
   key_cap: 100,
   active_keys: 12,
+  alert_defaults: ALERT_DEFAULTS,
+  max_rotation_days: { live: 3650, test: 3650, staging: 3650 },
 };
 
 export function status(over: Partial<PortalStatus> = {}): PortalStatus {
