@@ -165,11 +165,15 @@ impl Portal {
         let alerts = client.list_alerts(false).await?.alerts;
         let mut notified: Notified = fsutil::read_json(&path(&dir)).unwrap_or_default();
         let seen = notified.accounts.entry(account.id.clone()).or_default();
+        let before = seen.len();
         let fresh = pick(&alerts, seen, &prefs.muted);
+        // Muted alerts are remembered too, even when nothing is shown.
+        if seen.len() != before {
+            fsutil::write_json(&path(&dir), &notified)?;
+        }
         if fresh.is_empty() {
             return Ok(0);
         }
-        fsutil::write_json(&path(&dir), &notified)?;
         let mut shown = 0;
         for a in fresh.iter().take(MAX_PER_PASS) {
             let name = match client.get_key(&a.key_id).await {

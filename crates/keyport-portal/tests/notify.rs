@@ -112,3 +112,81 @@ async fn many_new_alerts_come_as_a_few_and_a_summary() {
     assert!(shown[3].1.starts_with("3 more"), "{shown:?}");
     t.portal.shutdown().await;
 }
+
+#[tokio::test]
+async fn preferences_hold_back_quiet_hours_and_drop_muted_kinds() {
+    use chrono::NaiveTime;
+    use keyport_core::alert::AlertKind;
+    use keyport_portal::notify::{NotifyPrefs, QuietHours};
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap(),
+    ));
+    let remote = Remote::with_clock(clock.clone()).await;
+    let (_, admin) = remote.account("Acme").await;
+    let mut t = TestPortal::new();
+    t.portal
+        .connect_remote(&remote.url, SecretKey::new(admin.expose().to_string()))
+        .await
+        .unwrap();
+    t.portal.create_key(live("billing")).await.unwrap();
+    let saved = t
+        .portal
+        .set_notify_prefs(NotifyPrefs {
+            muted: vec![AlertKind::RotationOverdue],
+            quiet_hours: Some(QuietHours {
+                start: "22:00".into(),
+                end: "07:00".into(),
+            }),
+        })
+        .await
+        .unwrap();
+    t.restart().await;
+    assert_eq!(
+        t.portal.notify_prefs().await.unwrap(),
+        saved,
+        "kept on disk"
+    );
+    let at = |s: &str| NaiveTime::parse_from_str(s, "%H:%M").unwrap();
+    let rec = Recorder::default();
+
+    // Due soon at 23:00: held back, then shown in the morning.
+    clock.advance(Duration::days(80));
+    remote.server.service().run_detector().await.unwrap();
+    assert_eq!(
+        t.portal
+            .notify_new_alerts_at(&rec, at("23:00"))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        t.portal
+            .notify_new_alerts_at(&rec, at("07:30"))
+            .await
+            .unwrap(),
+        2
+    );
+    // Overdue is muted: shown in the app only, never pushed.
+    clock.advance(Duration::days(20));
+    remote.server.service().run_detector().await.unwrap();
+    assert_eq!(
+        t.portal
+            .notify_new_alerts_at(&rec, at("12:00"))
+            .await
+            .unwrap(),
+        0
+    );
+    t.portal
+        .set_notify_prefs(NotifyPrefs::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        t.portal
+            .notify_new_alerts_at(&rec, at("12:00"))
+            .await
+            .unwrap(),
+        0,
+        "unmuting brings back nothing old"
+    );
+    t.portal.shutdown().await;
+}
