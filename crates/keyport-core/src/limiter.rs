@@ -83,6 +83,16 @@ pub struct Decision {
     pub reset: i64,
     /// `Retry-After` in whole seconds (≥ 1), set only when refused.
     pub retry_after: Option<u64>,
+    /// The day's quota, not the rate, is what `remaining` counts down to
+    /// (or what refused): the IETF `RateLimit` field then names the `day`
+    /// policy, with the time to UTC midnight.
+    pub day_bound: bool,
+    /// The key's daily quota (`None`: unlimited), for `RateLimit-Policy`.
+    pub day_limit: Option<u32>,
+    /// Seconds until the binding window has more quota: the wait when
+    /// refused, else until the rate is whole again (or UTC midnight when
+    /// the day binds). The IETF `RateLimit` field's `t`.
+    pub reset_in: u64,
 }
 
 /// A daily quota: used so far today and the cap (`None` = unlimited).
@@ -120,6 +130,9 @@ pub fn decide(
                 remaining: 0,
                 reset: ceil_secs(midnight),
                 retry_after: Some(ceil_secs(midnight - now).max(1) as u64),
+                day_bound: true,
+                day_limit: limits.per_day,
+                reset_in: ceil_secs(midnight - now).max(1) as u64,
             },
             None,
         );
@@ -132,6 +145,7 @@ pub fn decide(
             full_at,
         } => {
             // This request uses one of the day's remaining calls.
+            let day_bound = day_left.is_some_and(|d| d - 1 < remaining);
             let remaining = day_left.map_or(remaining, |d| remaining.min(d - 1));
             let decision = Decision {
                 allowed: true,
@@ -139,6 +153,14 @@ pub fn decide(
                 remaining,
                 reset: ceil_secs(full_at),
                 retry_after: None,
+                day_bound,
+                day_limit: limits.per_day,
+                reset_in: if day_bound {
+                    ceil_secs(next_utc_midnight(now) - now)
+                } else {
+                    ceil_secs(full_at - now)
+                }
+                .max(0) as u64,
             };
             (decision, Some(new_tat))
         }
@@ -152,6 +174,9 @@ pub fn decide(
                 remaining: 0,
                 reset: ceil_secs(full_at),
                 retry_after: Some(ceil_secs(retry_after_ns).max(1) as u64),
+                day_bound: false,
+                day_limit: limits.per_day,
+                reset_in: ceil_secs(retry_after_ns).max(1) as u64,
             },
             None,
         ),
@@ -186,6 +211,30 @@ mod tests {
             out.push(d);
         }
         (out, tat)
+    }
+
+    #[test]
+    fn the_binding_window_and_the_wait_until_more() {
+        let limits = Plan::Starter.limits(); // 60 a minute, bursts of 100, 10,000 a day
+        let near = DayQuota {
+            used: 0,
+            cap: Some(3),
+        };
+        let (d, _) = decide(limits, T0, T0, near, unlimited());
+        assert!(d.day_bound);
+        assert_eq!(d.remaining, 2);
+        assert_eq!(d.reset_in as i64, ceil_secs(next_utc_midnight(T0) - T0));
+        let (d, _) = decide(limits, T0, T0, unlimited(), unlimited());
+        assert!(!d.day_bound);
+        assert_eq!(d.day_limit, Some(10_000));
+        assert!(d.reset_in <= 2, "the burst is whole again within a second");
+        let spent = DayQuota {
+            used: 3,
+            cap: Some(3),
+        };
+        let (d, _) = decide(limits, T0, T0, unlimited(), spent);
+        assert!(d.day_bound && !d.allowed);
+        assert_eq!(d.retry_after, Some(d.reset_in));
     }
 
     #[test]

@@ -223,14 +223,18 @@ pub async fn audit(
             headers(
                 ("X-RateLimit-Limit" = u32, description = "Requests per minute the key may make."),
                 ("X-RateLimit-Remaining" = u64, description = "Requests left now."),
-                ("X-RateLimit-Reset" = i64, description = "Unix seconds when the limit is whole again."))),
+                ("X-RateLimit-Reset" = i64, description = "Unix seconds when the limit is whole again."),
+                ("RateLimit-Policy" = String, description = "Structured Field List (RFC 9651) of the key's quota policies: `\"minute\";q=60;w=60, \"day\";q=10000;w=86400` (no `day` without a daily quota)."),
+                ("RateLimit" = String, description = "Structured Field List of the binding policy: `\"minute\";r=42;t=7`: r requests left, t seconds until more quota (not an epoch)."))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, body = ErrorBody, description = "`forbidden`: the key is valid but not granted this scope or resource.",
             headers(
                 ("X-RateLimit-Limit" = u32, description = "Requests per minute the key may make."),
                 ("X-RateLimit-Remaining" = u64, description = "Requests left now."),
-                ("X-RateLimit-Reset" = i64, description = "Unix seconds when the limit is whole again."))),
+                ("X-RateLimit-Reset" = i64, description = "Unix seconds when the limit is whole again."),
+                ("RateLimit-Policy" = String, description = "Structured Field List (RFC 9651) of the key's quota policies: `\"minute\";q=60;w=60, \"day\";q=10000;w=86400` (no `day` without a daily quota)."),
+                ("RateLimit" = String, description = "Structured Field List of the binding policy: `\"minute\";r=42;t=7`: r requests left, t seconds until more quota (not an epoch)."))),
         (status = 413, response = PayloadTooLarge),
         (status = 422, response = Unprocessable),
         (status = 429, response = RateLimited),
@@ -238,9 +242,13 @@ pub async fn audit(
         (status = 503, response = Unavailable)))]
 pub async fn verify(
     State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> ApiResult<Response> {
-    verified(&s, req).await
+    let problem = super::error::wants_problem(&headers);
+    verified(&s, req)
+        .await
+        .map_err(|e| ApiError { problem, ..e })
 }
 
 /// The verify call itself, after the body was read, timed for metrics.
@@ -316,8 +324,11 @@ fn verify_prefix(key: &crate::model::KeyRecord) -> Result<Box<[u8]>, ApiError> {
 /// checks and error codes are those of [`ApiJson`], without its per-field
 /// path tracking; the caller has put the JSON size limit on the body.
 pub async fn verify_request(state: AppState, req: axum::extract::Request) -> Response {
+    let problem = super::error::wants_problem(req.headers());
     let result = match read_json::<Object<VerifyRequest>>(req).await {
-        Ok(Object(body)) => verified(&state, body).await,
+        Ok(Object(body)) => verified(&state, body)
+            .await
+            .map_err(|e| ApiError { problem, ..e }),
         Err(e) => Err(e),
     };
     result.unwrap_or_else(IntoResponse::into_response)
@@ -664,6 +675,9 @@ mod tests {
             remaining: 59,
             reset: 1_700_000_000,
             retry_after: None,
+            day_bound: false,
+            day_limit: Some(10_000),
+            reset_in: 7,
         };
         let verified = crate::service::Verified {
             key: std::sync::Arc::new(key.clone()),

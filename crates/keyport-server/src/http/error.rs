@@ -15,9 +15,13 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    pub decision: Option<Decision>,
+    /// Boxed: errors travel by value through every handler's `Result`.
+    pub decision: Option<Box<Decision>>,
     /// The `Allow` header of a 405.
     pub allow: Option<String>,
+    /// The client takes `application/problem+json`: a 429 is then an RFC
+    /// 9457 problem of type `quota-exceeded` (see [`wants_problem`]).
+    pub problem: bool,
 }
 
 /// `{"error":{"code":"…","message":"…"}}`
@@ -43,6 +47,7 @@ impl ApiError {
             message: message.into(),
             decision: None,
             allow: None,
+            problem: false,
         }
     }
 
@@ -91,7 +96,7 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::Unauthorized(m) => Self::unauthorized(m),
             ServiceError::Forbidden { message, decision } => Self {
-                decision: Some(decision),
+                decision: Some(Box::new(decision)),
                 ..Self::new(StatusCode::FORBIDDEN, "forbidden", message)
             },
             ServiceError::NotPermitted(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
@@ -103,7 +108,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             ServiceError::LimitExceeded(m) => Self::new(StatusCode::CONFLICT, "limit_exceeded", m),
             ServiceError::RateLimited(d) => Self {
-                decision: Some(d),
+                decision: Some(Box::new(d)),
                 ..Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate_limited",
@@ -162,17 +167,163 @@ const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit")
 const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+/// Both header sets: `X-RateLimit-*` (kept for compatibility) and the IETF
+/// structured fields of draft-ietf-httpapi-ratelimit-headers
+/// (`RateLimit-Policy`, `RateLimit`), plus `Retry-After` when refused.
 pub fn put_ratelimit_headers(h: &mut HeaderMap, d: &Decision) {
     h.insert(RATELIMIT_LIMIT, HeaderValue::from(d.limit));
     h.insert(RATELIMIT_REMAINING, HeaderValue::from(d.remaining));
     h.insert(RATELIMIT_RESET, HeaderValue::from(d.reset));
+    if let Some(v) = policy_value(d) {
+        h.insert(RATELIMIT_POLICY, v);
+    }
+    if let Ok(v) = HeaderValue::try_from(ratelimit_field(d)) {
+        h.insert(RATELIMIT, v);
+    }
     if let Some(s) = d.retry_after {
         h.insert(axum::http::header::RETRY_AFTER, HeaderValue::from(s));
     }
 }
 
+/// `RateLimit-Policy` values already written, by (per minute, per day): a
+/// few plans and overrides cover nearly every key, and a cached value is
+/// a reference count, not a string built per request.
+type PolicyCache = std::collections::HashMap<(u32, Option<u32>), HeaderValue>;
+const POLICY_CACHE_MAX: usize = 256;
+
+thread_local! {
+    static POLICIES: std::cell::RefCell<PolicyCache> = Default::default();
+}
+
+fn policy_value(d: &Decision) -> Option<HeaderValue> {
+    let id = (d.limit, d.day_limit);
+    POLICIES.with_borrow_mut(|cache| {
+        if let Some(v) = cache.get(&id) {
+            return Some(v.clone());
+        }
+        let v = HeaderValue::try_from(ratelimit_policy(d)).ok()?;
+        if cache.len() >= POLICY_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(id, v.clone());
+        Some(v)
+    })
+}
+
+const MINUTE: &sfv::StringRef = sfv::StringRef::constant("minute");
+const DAY: &sfv::StringRef = sfv::StringRef::constant("day");
+
+/// The policy `RateLimit` names: the day's when it binds.
+fn binding(d: &Decision) -> &'static sfv::StringRef {
+    if d.day_bound {
+        DAY
+    } else {
+        MINUTE
+    }
+}
+
+/// Structured fields' integers stop at 15 digits.
+fn sf_int(n: u64) -> sfv::Integer {
+    sfv::integer(n.min(999_999_999_999_999) as i64)
+}
+
+/// `"minute";q=60;w=60, "day";q=10000;w=86400` (no day policy when the
+/// key has no daily quota).
+pub fn ratelimit_policy(d: &Decision) -> String {
+    let (q, w) = (sfv::KeyRef::constant("q"), sfv::KeyRef::constant("w"));
+    let mut ser = sfv::ListSerializer::new();
+    let _ = ser
+        .bare_item(MINUTE)
+        .parameter(q, sf_int(u64::from(d.limit)))
+        .parameter(w, sfv::integer(60));
+    if let Some(day) = d.day_limit {
+        let _ = ser
+            .bare_item(DAY)
+            .parameter(q, sf_int(u64::from(day)))
+            .parameter(w, sfv::integer(86_400));
+    }
+    ser.finish().unwrap_or_default()
+}
+
+/// `"minute";r=42;t=7`: what is left of the binding policy and the seconds
+/// until it has more (`t` is never above `Retry-After`).
+pub fn ratelimit_field(d: &Decision) -> String {
+    let mut ser = sfv::ListSerializer::new();
+    let _ = ser
+        .bare_item(binding(d))
+        .parameter(sfv::KeyRef::constant("r"), sf_int(d.remaining))
+        .parameter(sfv::KeyRef::constant("t"), sf_int(d.reset_in));
+    ser.finish().unwrap_or_default()
+}
+
+/// Whether the client asked for RFC 9457 problem details: its `Accept`
+/// names `application/problem+json` (with a q above 0).
+pub fn wants_problem(h: &HeaderMap) -> bool {
+    h.get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let kind = parts.next().unwrap_or("");
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            kind.eq_ignore_ascii_case("application/problem+json") && !refused
+        })
+}
+
+/// The problem type the rate-limit draft registers for a refused quota.
+pub const QUOTA_EXCEEDED: &str = "https://iana.org/assignments/http-problem-types#quota-exceeded";
+
+/// An RFC 9457 problem for a 429 (`application/problem+json`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaProblem {
+    /// `https://iana.org/assignments/http-problem-types#quota-exceeded`
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The policies of `RateLimit-Policy` that refused it (`minute` or `day`).
+    #[serde(rename = "violated-policies")]
+    pub violated_policies: Vec<String>,
+    /// Keyport's stable error code, as in the JSON error body.
+    pub code: String,
+}
+
+fn problem_response(e: &ApiError, d: &Decision) -> Response {
+    let body = QuotaProblem {
+        kind: QUOTA_EXCEEDED.into(),
+        title: "Request cannot be satisfied as assigned quota has been exceeded".into(),
+        status: e.status.as_u16(),
+        detail: e.message.clone(),
+        violated_policies: vec![binding(d).as_str().to_string()],
+        code: e.code.to_string(),
+    };
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    let mut res = (e.status, json).into_response();
+    res.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    res
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let (true, StatusCode::TOO_MANY_REQUESTS, Some(d)) =
+            (self.problem, self.status, self.decision.as_deref())
+        {
+            let mut res = problem_response(&self, d);
+            put_ratelimit_headers(res.headers_mut(), d);
+            return res;
+        }
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_string(),
@@ -180,7 +331,7 @@ impl IntoResponse for ApiError {
             },
         };
         let mut res = (self.status, axum::Json(body)).into_response();
-        if let Some(d) = &self.decision {
+        if let Some(d) = self.decision.as_deref() {
             put_ratelimit_headers(res.headers_mut(), d);
         }
         if let Some(allow) = self

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
 
-use super::error::{put_ratelimit_headers, ApiError};
+use super::error::{put_ratelimit_headers, wants_problem, ApiError};
 use super::extract::bearer;
 use super::AppState;
 use crate::recorder::UsageEvent;
@@ -28,9 +28,10 @@ const HOP_BY_HOP: [&str; 8] = [
 ];
 
 pub async fn proxy(State(s): State<AppState>, req: Request) -> Response {
+    let problem = wants_problem(req.headers());
     match forward(s, req).await {
         Ok(r) => r,
-        Err(e) => e.into_response(),
+        Err(e) => ApiError { problem, ..e }.into_response(),
     }
 }
 
@@ -143,7 +144,7 @@ async fn unknown_method(s: &AppState, key: &keyport_core::SecretKey, country: &s
         "method_not_allowed",
         format!("the gateway proxies only {}", GATEWAY_METHODS.join(", ")),
     );
-    e.decision = Some(decision);
+    e.decision = Some(Box::new(decision));
     e.allow = Some(GATEWAY_METHODS.join(", "));
     e
 }

@@ -70,6 +70,13 @@ use crate::model::*;
 )]
 pub struct ApiDoc;
 
+/// The IETF fields' descriptions (draft-ietf-httpapi-ratelimit-headers).
+pub const RATELIMIT_POLICY_DOC: &str =
+    "Structured Field List (RFC 9651) of the key's quota policies: \
+    `\"minute\";q=60;w=60, \"day\";q=10000;w=86400` (no `day` without a daily quota).";
+pub const RATELIMIT_DOC: &str = "Structured Field List of the binding policy: \
+    `\"minute\";r=42;t=7`, r requests left, t seconds until more quota (not an epoch).";
+
 // ---- the error responses the operations share ----
 
 /// `invalid_request`: a malformed query string, cursor, JSON body or
@@ -113,13 +120,20 @@ pub struct PayloadTooLarge(pub ErrorBody);
 #[derive(ToResponse)]
 pub struct Unprocessable(pub ErrorBody);
 
-/// `rate_limited`: over the key's per-minute, burst or per-day limit.
+/// `rate_limited`: over the key's per-minute, burst or per-day limit. A
+/// client whose `Accept` names `application/problem+json` gets an RFC 9457
+/// problem instead of the JSON error: `{"type":
+/// "https://iana.org/assignments/http-problem-types#quota-exceeded", "title",
+/// "status": 429, "detail", "violated-policies": ["minute"], "code":
+/// "rate_limited"}` with `Content-Type: application/problem+json`.
 #[derive(ToResponse)]
 #[response(headers(
-    ("Retry-After" = u64, description = "Seconds until a request can succeed."),
+    ("Retry-After" = u64, description = "Seconds until a request can succeed (≥ the `t` of `RateLimit`)."),
     ("X-RateLimit-Limit" = u32, description = "Requests per minute the key may make."),
     ("X-RateLimit-Remaining" = u64, description = "Requests left now."),
     ("X-RateLimit-Reset" = i64, description = "Unix seconds when the limit is whole again."),
+    ("RateLimit-Policy" = String, description = "Structured Field List (RFC 9651) of the key's quota policies: `\"minute\";q=60;w=60, \"day\";q=10000;w=86400` (no `day` without a daily quota)."),
+    ("RateLimit" = String, description = "Structured Field List of the binding policy: `\"minute\";r=42;t=7`: r requests left, t seconds until more quota (not an epoch)."),
 ))]
 pub struct RateLimited(pub ErrorBody);
 
@@ -408,14 +422,16 @@ mod tests {
             "X-RateLimit-Limit",
             "X-RateLimit-Remaining",
             "X-RateLimit-Reset",
+            "RateLimit-Policy",
+            "RateLimit",
         ] {
             assert_eq!(limited[h]["required"], true, "{h}");
         }
         let verify = &doc["paths"]["/v1/verify"]["post"]["responses"];
-        assert_eq!(
-            verify["200"]["headers"]["X-RateLimit-Limit"]["required"],
-            true
-        );
+        for h in ["X-RateLimit-Limit", "RateLimit-Policy", "RateLimit"] {
+            assert_eq!(verify["200"]["headers"][h]["required"], true, "{h}");
+            assert_eq!(verify["403"]["headers"][h]["required"], true, "{h}");
+        }
         assert_eq!(verify["429"]["$ref"], "#/components/responses/RateLimited");
         let auth = &doc["components"]["responses"]["Unauthorized"]["headers"];
         assert_eq!(auth["WWW-Authenticate"]["required"], true);

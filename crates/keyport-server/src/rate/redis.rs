@@ -1022,20 +1022,23 @@ fn spend(l: &mut Lease, limits: Limits, now: i64) -> Decision {
     let day_left = |cap: Option<u32>, used: u64| {
         cap.map(|c| u64::from(c).saturating_sub(used) + u64::from(l.tokens))
     };
-    let remaining = [
-        Some(l.room + u64::from(l.tokens)),
-        day_left(limits.per_day, l.key_used),
-    ]
-    .into_iter()
-    .flatten()
-    .min()
-    .unwrap_or(0);
+    let rate_left = l.room + u64::from(l.tokens);
+    let day = day_left(limits.per_day, l.key_used);
+    let remaining = day.map_or(rate_left, |d| d.min(rate_left));
+    let day_bound = day.is_some_and(|d| d < rate_left);
     Decision {
         allowed: true,
         limit: limits.per_minute,
         remaining,
         reset: l.reset.max(now.div_euclid(NS_PER_SEC)),
         retry_after: None,
+        day_bound,
+        day_limit: limits.per_day,
+        reset_in: if day_bound {
+            secs_ceil(next_utc_midnight(now) - now)
+        } else {
+            (l.reset - now.div_euclid(NS_PER_SEC)).max(0) as u64
+        },
     }
 }
 
@@ -1051,8 +1054,16 @@ fn denial(l: &Lease, limits: Limits, now: i64) -> Decision {
         limit: limits.per_minute,
         remaining: 0,
         reset,
-        retry_after: Some(((wait + NS_PER_SEC - 1) / NS_PER_SEC).max(1) as u64),
+        retry_after: Some(secs_ceil(wait).max(1)),
+        day_bound: l.denied_for_day,
+        day_limit: limits.per_day,
+        reset_in: secs_ceil(wait).max(1),
     }
+}
+
+/// Whole seconds, rounded up, of a non-negative span in nanoseconds.
+fn secs_ceil(ns: i64) -> u64 {
+    ((ns.max(0) + NS_PER_SEC - 1) / NS_PER_SEC) as u64
 }
 
 #[cfg(test)]

@@ -12,4 +12,5 @@ mod gateway;
 mod hygiene;
 mod policies;
 mod postgres;
+mod ratelimit_headers;
 mod verify;
