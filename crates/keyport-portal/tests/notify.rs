@@ -38,18 +38,25 @@ fn live(name: &str) -> NewKeyInput {
     }
 }
 
-#[tokio::test]
-async fn a_key_becoming_due_notifies_once_and_not_again_after_a_restart() {
+/// A service whose clock the test moves (t0: 2026-03-10 12:00 UTC) and a
+/// portal connected to it with an admin key of a new account.
+async fn connected() -> (Arc<ManualClock>, Remote, TestPortal) {
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap(),
     ));
     let remote = Remote::with_clock(clock.clone()).await;
     let (_, admin) = remote.account("Acme").await;
-    let mut t = TestPortal::new();
+    let t = TestPortal::new();
     t.portal
         .connect_remote(&remote.url, SecretKey::new(admin.expose().to_string()))
         .await
         .unwrap();
+    (clock, remote, t)
+}
+
+#[tokio::test]
+async fn a_key_becoming_due_notifies_once_and_not_again_after_a_restart() {
+    let (clock, remote, mut t) = connected().await;
     t.portal.create_key(live("billing")).await.unwrap();
     let rec = Recorder::default();
     assert_eq!(t.portal.notify_new_alerts(&rec).await.unwrap(), 0);
@@ -89,16 +96,7 @@ async fn a_key_becoming_due_notifies_once_and_not_again_after_a_restart() {
 
 #[tokio::test]
 async fn many_new_alerts_come_as_a_few_and_a_summary() {
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap(),
-    ));
-    let remote = Remote::with_clock(clock.clone()).await;
-    let (_, admin) = remote.account("Acme").await;
-    let t = TestPortal::new();
-    t.portal
-        .connect_remote(&remote.url, SecretKey::new(admin.expose().to_string()))
-        .await
-        .unwrap();
+    let (clock, remote, t) = connected().await;
     for i in 0..5 {
         t.portal.create_key(live(&format!("k{i}"))).await.unwrap();
     }
@@ -118,16 +116,7 @@ async fn preferences_hold_back_quiet_hours_and_drop_muted_kinds() {
     use chrono::NaiveTime;
     use keyport_core::alert::AlertKind;
     use keyport_portal::notify::{NotifyPrefs, QuietHours};
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap(),
-    ));
-    let remote = Remote::with_clock(clock.clone()).await;
-    let (_, admin) = remote.account("Acme").await;
-    let mut t = TestPortal::new();
-    t.portal
-        .connect_remote(&remote.url, SecretKey::new(admin.expose().to_string()))
-        .await
-        .unwrap();
+    let (clock, remote, mut t) = connected().await;
     t.portal.create_key(live("billing")).await.unwrap();
     let saved = t
         .portal

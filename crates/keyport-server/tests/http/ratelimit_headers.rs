@@ -58,6 +58,17 @@ fn policy(name: &str, params: &[(&str, i64)]) -> Policy {
     }
 }
 
+/// `POST /v1/verify` with an `Accept` header.
+async fn verify_accepting(h: &Harness, key: &str, accept: &str) -> reqwest::Response {
+    h.http
+        .post(h.url("/v1/verify"))
+        .header("Accept", accept)
+        .json(&json!({ "key": key }))
+        .send()
+        .await
+        .unwrap()
+}
+
 fn num(res: &reqwest::Response, name: &str) -> i64 {
     header(res, name).unwrap().parse().unwrap()
 }
@@ -110,14 +121,7 @@ async fn verify_sends_both_header_sets_and_a_problem_when_asked() {
     );
 
     // A client that takes problem details gets one (RFC 9457).
-    let res = h
-        .http
-        .post(h.url("/v1/verify"))
-        .header("Accept", "application/json, application/problem+json")
-        .json(&json!({"key": key}))
-        .send()
-        .await
-        .unwrap();
+    let res = verify_accepting(&h, &key, "application/json, application/problem+json").await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
         header(&res, "content-type").as_deref(),
@@ -133,14 +137,7 @@ async fn verify_sends_both_header_sets_and_a_problem_when_asked() {
     assert_eq!(problem["violated-policies"], json!(["minute"]));
     assert_eq!(problem["code"], "rate_limited");
     // `q=0` means "not this one".
-    let res = h
-        .http
-        .post(h.url("/v1/verify"))
-        .header("Accept", "application/problem+json;q=0, application/json")
-        .json(&json!({"key": key}))
-        .send()
-        .await
-        .unwrap();
+    let res = verify_accepting(&h, &key, "application/problem+json;q=0, application/json").await;
     assert_eq!(
         header(&res, "content-type").as_deref(),
         Some("application/json")
@@ -170,14 +167,7 @@ async fn the_day_policy_binds_when_the_daily_quota_is_nearer() {
     );
     h.verify(json!({"key": key})).await;
     h.verify(json!({"key": key})).await;
-    let res = h
-        .http
-        .post(h.url("/v1/verify"))
-        .header("Accept", "application/problem+json")
-        .json(&json!({"key": key}))
-        .send()
-        .await
-        .unwrap();
+    let res = verify_accepting(&h, &key, "application/problem+json").await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
         parse(&res, "RateLimit"),
