@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::anomaly::{detect_for, AnomalyConfig, AnomalyKind, AnomalyRules, KeyActivity};
+use crate::anomaly::{detect, AnomalyConfig, AnomalyKind, AnomalyRules, KeyActivity};
 use crate::hours::Schedule;
 use crate::usage::Counts;
 
@@ -47,25 +47,65 @@ pub struct Raised {
     pub at: i64,
 }
 
-/// Alerts `policy` would have raised on one key in `[from, to)`.
+/// Alerts `policy` would have raised on one key in `[from, to)`. One pass
+/// over the key's hours and breakdown rows (each sorted by hour here), with
+/// running sums for the baseline and for what is already known.
 pub fn replay(policy: Policy<'_>, key: &KeyHistory, from: i64, to: i64) -> Vec<Raised> {
-    // The rules read "the window" as one hour here.
+    // The rules read "the window" as one hour here; the account's rules
+    // are laid over the server's once.
     let config = AnomalyConfig {
         window_minutes: 60,
-        ..policy.config.clone()
+        ..policy.config.with_rules(policy.rules)
     };
     let baseline_span = i64::from(config.baseline_days) * 86_400;
+    let hours = sorted(&key.hours, |r| r.0);
+    let mut countries = Seen::new(sorted(&key.countries, |r| r.0), &key.first_seen_countries);
+    let mut endpoints = Seen::new(sorted(&key.endpoints, |r| r.0), &key.first_seen_endpoints);
+    let mut baseline = Baseline::default();
     let mut last: HashMap<AnomalyKind, i64> = HashMap::new();
     let mut out = Vec::new();
-    for (h, recent) in &key.hours {
-        let h = *h;
+    for (i, &(h, recent)) in hours.iter().enumerate() {
+        baseline.advance(&hours, i, h - baseline_span, policy.schedule);
+        countries.advance_to(h);
+        endpoints.advance_to(h);
         if h < from || h >= to || recent.total() == 0 {
             continue;
         }
-        let a = activity(policy, key, h, *recent, baseline_span);
-        for f in detect_for(&config, policy.rules, &a) {
+        let mut a = KeyActivity {
+            recent,
+            baseline: baseline.counts,
+            baseline_minutes: ((h - key.created_at.max(h - baseline_span)) / 60).max(0) as u64,
+            recent_after_hours: if after_hours(policy.schedule, h) {
+                recent.total()
+            } else {
+                0
+            },
+            baseline_after_hours: baseline.after_hours,
+            known_country_requests: countries.known,
+            known_endpoint_requests: endpoints.known,
+            ..Default::default()
+        };
+        for (value, n, new) in countries.this_hour(h) {
+            if *new {
+                a.new_countries.push((value.clone(), *n));
+            }
+            let allowed = policy.allowed_countries;
+            if !allowed.is_empty() && !allowed.contains(value) {
+                a.disallowed_countries.push((value.clone(), *n));
+            }
+        }
+        for (value, n, new) in endpoints.this_hour(h) {
+            if *new {
+                a.new_endpoints.push((value.clone(), *n));
+            }
+        }
+        a.new_countries.sort();
+        a.disallowed_countries.sort();
+        a.new_endpoints.sort();
+        for f in detect(&config, &a) {
+            let on = policy.rules.enabled(f.kind);
             let cooled = last.get(&f.kind).is_none_or(|t| h - t >= COOLDOWN_SECS);
-            if cooled {
+            if on && cooled {
                 last.insert(f.kind, h);
                 out.push(Raised {
                     kind: f.kind,
@@ -77,6 +117,12 @@ pub fn replay(policy: Policy<'_>, key: &KeyHistory, from: i64, to: i64) -> Vec<R
     out
 }
 
+fn sorted<T: Clone>(rows: &[T], hour: impl Fn(&T) -> i64) -> Vec<T> {
+    let mut v = rows.to_vec();
+    v.sort_by_key(|r| hour(r));
+    v
+}
+
 fn after_hours(schedule: Option<&Schedule>, hour: i64) -> bool {
     // The middle of the hour: a day starting 08:30 counts 08:00–09:00 as in.
     let mid = chrono::DateTime::from_timestamp(hour + HOUR / 2, 0);
@@ -86,64 +132,86 @@ fn after_hours(schedule: Option<&Schedule>, hour: i64) -> bool {
     }
 }
 
-/// The detector's view of one key at hour `h`.
-fn activity(
-    policy: Policy<'_>,
-    key: &KeyHistory,
-    h: i64,
-    recent: Counts,
-    baseline_span: i64,
-) -> KeyActivity {
-    let base_start = h - baseline_span;
-    let mut a = KeyActivity {
-        recent,
-        baseline_minutes: ((h - key.created_at.max(base_start)) / 60).max(0) as u64,
-        ..Default::default()
-    };
-    if after_hours(policy.schedule, h) {
-        a.recent_after_hours = recent.total();
-    }
-    for (t, c) in &key.hours {
-        if *t >= base_start && *t < h {
-            a.baseline.add(c);
-            if after_hours(policy.schedule, *t) {
-                a.baseline_after_hours += c.total();
+/// The hours in `[h - span, h)`, summed: hours enter as `h` moves past
+/// them and leave once older than the span.
+#[derive(Default)]
+struct Baseline {
+    counts: Counts,
+    after_hours: u64,
+    /// Hours `[oldest, next)` of the sorted list are in the sums.
+    oldest: usize,
+    next: usize,
+}
+
+impl Baseline {
+    fn advance(&mut self, hours: &[(i64, Counts)], now: usize, start: i64, s: Option<&Schedule>) {
+        while self.next < now {
+            let (t, c) = &hours[self.next];
+            self.counts.add(c);
+            self.after_hours += if after_hours(s, *t) { c.total() } else { 0 };
+            self.next += 1;
+        }
+        while self.oldest < self.next && hours[self.oldest].0 < start {
+            let (t, c) = &hours[self.oldest];
+            for (sum, x) in self.counts.0.iter_mut().zip(c.0) {
+                *sum -= x;
             }
+            self.after_hours -= if after_hours(s, *t) { c.total() } else { 0 };
+            self.oldest += 1;
         }
     }
-    for (t, country, n) in &key.countries {
-        if country == "unknown" {
-            continue;
+}
+
+/// A breakdown's rows walked by hour: requests from values already known
+/// before the current hour, and the current hour's rows with whether each
+/// value was first seen within it. `unknown` (no country) never counts.
+struct Seen<'a> {
+    rows: Vec<(i64, String, u64)>,
+    first_seen: &'a HashMap<String, i64>,
+    known: u64,
+    /// Rows before this index are in `known`.
+    next: usize,
+    hour: Vec<(String, u64, bool)>,
+}
+
+impl<'a> Seen<'a> {
+    fn new(rows: Vec<(i64, String, u64)>, first_seen: &'a HashMap<String, i64>) -> Self {
+        Self {
+            rows,
+            first_seen,
+            known: 0,
+            next: 0,
+            hour: Vec::new(),
         }
-        let first = key.first_seen_countries.get(country).copied().unwrap_or(*t);
-        if *t < h && first < h {
-            a.known_country_requests += n;
-        } else if *t == h {
-            if first >= h && first < h + HOUR {
-                a.new_countries.push((country.clone(), *n));
+    }
+
+    fn advance_to(&mut self, h: i64) {
+        while let Some((t, value, n)) = self.rows.get(self.next) {
+            if *t >= h {
+                break;
             }
-            let allowed = policy.allowed_countries;
-            if !allowed.is_empty() && !allowed.contains(country) {
-                a.disallowed_countries.push((country.clone(), *n));
+            if value != "unknown" {
+                self.known += n;
             }
+            self.next += 1;
         }
     }
-    for (t, endpoint, n) in &key.endpoints {
-        let first = key
-            .first_seen_endpoints
-            .get(endpoint)
-            .copied()
-            .unwrap_or(*t);
-        if *t < h && first < h {
-            a.known_endpoint_requests += n;
-        } else if *t == h && first >= h && first < h + HOUR {
-            a.new_endpoints.push((endpoint.clone(), *n));
+
+    fn this_hour(&mut self, h: i64) -> &[(String, u64, bool)] {
+        self.hour.clear();
+        for (t, value, n) in &self.rows[self.next..] {
+            if *t != h {
+                break;
+            }
+            if value == "unknown" {
+                continue;
+            }
+            let first = self.first_seen.get(value).copied().unwrap_or(*t);
+            self.hour
+                .push((value.clone(), *n, first >= h && first < h + HOUR));
         }
+        &self.hour
     }
-    a.new_countries.sort();
-    a.disallowed_countries.sort();
-    a.new_endpoints.sort();
-    a
 }
 
 #[cfg(test)]
@@ -282,6 +350,40 @@ mod tests {
         // Nothing outside the replayed span counts.
         k.hours.retain(|(t, _)| *t < MONDAY + 7 * DAY);
         assert!(kinds(only_at, &k).is_empty());
+    }
+
+    #[test]
+    fn the_baseline_forgets_hours_older_than_its_days() {
+        let cfg = AnomalyConfig::default();
+        let rules = AnomalyRules::default();
+        let mut k = KeyHistory {
+            created_at: MONDAY,
+            ..Default::default()
+        };
+        // A busy first week, a quiet second, then 500 requests in one hour.
+        for hour in 0..7 * 24 {
+            k.hours.push((MONDAY + hour * HOUR, ok(1_000)));
+        }
+        let burst = MONDAY + 14 * DAY + 10 * HOUR;
+        k.hours.push((burst, ok(500)));
+        let p = Policy {
+            config: &cfg,
+            rules: &rules,
+            schedule: None,
+            allowed_countries: &[],
+        };
+        // Against the last 7 days (nothing) it is a spike; were the busy
+        // week still counted, it would not be.
+        let raised = replay(p, &k, burst, burst + HOUR);
+        assert_eq!(
+            raised,
+            [Raised {
+                kind: AnomalyKind::VolumeSpike,
+                at: burst
+            }]
+        );
+        let busy = replay(p, &k, MONDAY, MONDAY + 7 * DAY);
+        assert!(busy.is_empty(), "steady traffic: {busy:?}");
     }
 
     #[test]

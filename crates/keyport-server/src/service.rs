@@ -502,12 +502,7 @@ impl KeyService {
     }
 
     pub async fn account_view(&self, admin: &Admin) -> Result<AccountView> {
-        // The cache holds the newest settings; `admin` may predate a PATCH.
-        let account = self
-            .accounts
-            .get(&admin.account.id)
-            .map(|a| a.clone())
-            .unwrap_or_else(|| admin.account.clone());
+        let account = self.current_account(admin);
         let keys = self.key_count(&account).await?;
         Ok(account.view(&admin.key_id, keys, &self.bounds()))
     }

@@ -1136,12 +1136,21 @@ mod tests {
         // A key's own day cap, requests round-robin over three instances.
         let l = limits(1_000, 2_000, Some(50));
         let mut admitted = 0;
+        let mut last = None;
         for i in 0..200 {
-            if ask(&rs[i % 3], "k1", "a1", l, None).await.allowed {
+            let d = ask(&rs[i % 3], "k1", "a1", l, None).await;
+            if d.allowed {
                 admitted += 1;
+                // The day, not the rate of 1,000 a minute, is what binds.
+                assert!(d.day_bound, "{d:?}");
+                assert_eq!(d.day_limit, Some(50));
             }
+            last = Some(d);
         }
         assert_eq!(admitted, 50, "the key's day cap");
+        let refused = last.unwrap();
+        assert!(!refused.allowed && refused.day_bound, "{refused:?}");
+        assert_eq!(refused.retry_after, Some(refused.reset_in));
         // The account's day cap, shared by two keys.
         let l = limits(1_000, 2_000, None);
         let mut admitted = 0;
