@@ -73,6 +73,13 @@ db="sqlite://$tmp/k.db"
 json() { "$py" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$@"; }
 admin_key=$(json "$tmp/account.json" admin_key)
 admin_id=$(json "$tmp/account.json" admin_key_id)
+account_id=$(json "$tmp/account.json" account_id)
+# The operator API: a token, and a second account for what would break the
+# run's own (suspend, delete), which hooks.py sends there instead.
+"$bin" operator token create --name fuzz --json --database "$db" >"$tmp/operator.json"
+operator_token=$(json "$tmp/operator.json" token)
+"$bin" account create --name decoy --plan free --enroll --json --database "$db" >"$tmp/decoy-account.json"
+decoy_account=$("$py" -c "import json,sys; print(json.load(open(sys.argv[1]))['account']['id'])" "$tmp/decoy-account.json")
 
 # Port 0: the server picks a free port and prints it.
 start_server() {
@@ -131,10 +138,11 @@ status=0
 (
   cd "$tmp"
   KEYPORT_FUZZ_CREDENTIAL_ID="$admin_id" KEYPORT_FUZZ_DECOY_ID="$decoy_id" \
+    KEYPORT_FUZZ_ADMIN="$admin_key" KEYPORT_FUZZ_OPERATOR="$operator_token" KEYPORT_FUZZ_ACCOUNT_ID="$account_id" \
+    KEYPORT_FUZZ_DECOY_ACCOUNT_ID="$decoy_account" \
     SCHEMATHESIS_HOOKS="$here/hooks.py" PYTHONDONTWRITEBYTECODE=1 \
     timeout --kill-after=10 "$time_limit" \
     "$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run "$base/v1/openapi.json" \
-    --header "Authorization: Bearer $admin_key" \
     --checks all \
     --max-examples "$examples" \
     "${seed_args[@]}" \

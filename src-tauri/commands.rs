@@ -12,7 +12,8 @@ use keyport_portal::rotation::{
     AdminRotation, CompromiseRotation, ReplacementCheck, ReplacementInfo,
 };
 use keyport_portal::{
-    NewKeyInput, OnceSecret, PlanRow, Portal, PortalError, PortalStatus, UsageRange,
+    EnrollLink, EnrollOffer, NewKeyInput, OnceSecret, PlanRow, Portal, PortalError, PortalStatus,
+    UsageRange,
 };
 use std::sync::Arc;
 use tauri::{AppHandle, Manager, Runtime, State};
@@ -258,4 +259,30 @@ impl<R: Runtime> Clipboard for SystemClipboard<R> {
     fn clear(&self) -> std::result::Result<(), String> {
         self.0.clipboard().clear().map_err(|e| e.to_string())
     }
+}
+
+#[tauri::command(async)]
+pub async fn enrollment_preview(
+    portal: State<'_, Portal>,
+    service_url: String,
+    code: String,
+) -> Result<EnrollOffer> {
+    portal.enrollment_preview(&service_url, &code).await
+}
+
+#[tauri::command(async)]
+pub async fn enroll(
+    portal: State<'_, Portal>,
+    service_url: String,
+    code: String,
+    revoke_other_admin_keys: bool,
+) -> Result<PortalStatus> {
+    portal
+        .enroll(&service_url, &code, revoke_other_admin_keys)
+        .await
+}
+
+#[tauri::command]
+pub fn take_enroll_link(portal: State<'_, Portal>) -> Option<EnrollLink> {
+    portal.take_enroll_link()
 }

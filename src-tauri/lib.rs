@@ -5,9 +5,26 @@
 mod commands;
 mod notifications;
 
-use keyport_portal::{Portal, PortalConfig, SystemKeychain};
+use keyport_portal::{EnrollLink, Portal, PortalConfig, SystemKeychain};
 use std::sync::Arc;
-use tauri::{Manager, RunEvent, Runtime};
+use tauri::{Emitter, Manager, RunEvent, Runtime};
+use tauri_plugin_deep_link::DeepLinkExt;
+
+/// The event the window gets when a `keyport://enroll` link arrives while
+/// the portal is open (payload: [`EnrollLink`]).
+pub const ENROLL_LINK_EVENT: &str = "enroll-link";
+
+/// Hands an enrollment link to the portal and the window: kept for the
+/// UI's `take_enroll_link`, announced with [`ENROLL_LINK_EVENT`], and the
+/// window brought to the front.
+fn deliver_link<R: Runtime>(app: &tauri::AppHandle<R>, link: EnrollLink) {
+    app.state::<Portal>().offer_link(link.clone());
+    let _ = app.emit(ENROLL_LINK_EVENT, link);
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+}
 
 /// Registers the portal's commands and plugins. Generic over the runtime so
 /// the Wry app and the `tauri::test` mock runtime share the exact same
@@ -43,6 +60,9 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> 
             commands::connect_remote,
             commands::use_service,
             commands::sign_out,
+            commands::enrollment_preview,
+            commands::enroll,
+            commands::take_enroll_link,
             commands::startup_ready,
         ])
 }
@@ -61,11 +81,36 @@ pub fn run() {
     keyport_portal::startup::mark("main");
     keyport_portal::render::choose_painter();
     keyport_server::logging::init(keyport_server::logging::LogFormat::Text);
-    let app = app_builder(tauri::Builder::default())
+    // One portal per desktop session: a second start (a clicked
+    // keyport:// link) hands its arguments to the running one and exits.
+    let builder =
+        tauri::Builder::default().plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            if let Some(link) = EnrollLink::from_args(argv) {
+                deliver_link(app, link);
+            }
+        }));
+    let app = app_builder(builder)
+        .plugin(tauri_plugin_deep_link::init())
         .setup(|app| {
             keyport_portal::startup::mark("setup");
             let config = portal_config(app.handle())?;
             app.manage(Portal::new(config, Arc::new(SystemKeychain::portal())));
+            // A link as the first argument (how desktops open a scheme's
+            // handler) is waiting for the UI when it asks.
+            if let Some(link) = EnrollLink::from_args(std::env::args().skip(1)) {
+                app.state::<Portal>().offer_link(link);
+            }
+            let handle = app.handle().clone();
+            app.deep_link().on_open_url(move |event| {
+                let urls = event
+                    .urls()
+                    .iter()
+                    .map(|u| u.to_string())
+                    .collect::<Vec<_>>();
+                if let Some(link) = EnrollLink::from_args(urls) {
+                    deliver_link(&handle, link);
+                }
+            });
             // Start the embedded service now, off the main thread; commands
             // that arrive first wait for it.
             let handle = app.handle().clone();

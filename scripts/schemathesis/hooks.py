@@ -20,7 +20,10 @@
    value that breaks the schema on purpose still breaks it; `from` and `to`
    are swapped.
 
-Both act in `before_call`, which every phase's requests pass through (the
+3. The operator API (`/v1/operator/…`) is called with the run's operator
+   token, and never on the run's own account (a decoy account stands in).
+
+All act in `before_call`, which every phase's requests pass through (the
 `map_*` hooks see only the generated ones).
 """
 
@@ -32,6 +35,10 @@ import schemathesis
 
 CREDENTIAL = os.environ["KEYPORT_FUZZ_CREDENTIAL_ID"]
 DECOY = os.environ["KEYPORT_FUZZ_DECOY_ID"]
+ADMIN = os.environ["KEYPORT_FUZZ_ADMIN"]
+OPERATOR = os.environ["KEYPORT_FUZZ_OPERATOR"]
+ACCOUNT = os.environ["KEYPORT_FUZZ_ACCOUNT_ID"]
+DECOY_ACCOUNT = os.environ["KEYPORT_FUZZ_DECOY_ACCOUNT_ID"]
 
 _YEAR = re.compile(r"^\d{4}-")
 
@@ -71,8 +78,47 @@ def _ordered(query):
         pass
 
 
+def _bearer(case, token):
+    headers = dict(case.headers or {})
+    headers["Authorization"] = "Bearer " + token
+    case.headers = headers
+
+
+@schemathesis.auth(refresh_interval=None).apply_to(path_regex="^/v1/operator/")
+class OperatorToken:
+    """`/v1/operator/` takes the run's operator token. As auth providers,
+    schemathesis still sends these requests without and with broken
+    credentials to check they are refused."""
+
+    def get(self, case, context):
+        return OPERATOR
+
+    def set(self, case, data, context):
+        _bearer(case, data)
+
+
+@schemathesis.auth(refresh_interval=None).skip_for(path_regex="^/v1/operator/")
+class AdminKey:
+    """Everything else takes the account's admin key."""
+
+    def get(self, case, context):
+        return ADMIN
+
+    def set(self, case, data, context):
+        _bearer(case, data)
+
+
+def _spare_the_run_account(case):
+    """A suspend or delete of the run's own account goes to the decoy
+    account instead, like the credential's revoke (1.)."""
+    params = case.path_parameters
+    if case.path.startswith("/v1/operator/") and params and params.get("id") == ACCOUNT:
+        params["id"] = DECOY_ACCOUNT
+
+
 @schemathesis.hook
 def before_call(context, case, **kwargs):
+    _spare_the_run_account(case)
     params = case.path_parameters
     if params and params.get("id") == CREDENTIAL:
         if case.method.upper() == "PATCH" or case.path.endswith("/revoke"):

@@ -17,6 +17,9 @@ use keyport_core::{Counts, Environment, Limits, Plan, RateLimitOverride};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod operator;
+pub use operator::*;
+
 /// What an account may tune: rotation policy and what "normal" looks like
 /// for anomaly detection.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -401,7 +404,7 @@ pub struct RotateKeyRequest {
 }
 
 /// Absent → `None`; `null` → `Some(None)`; a value → `Some(Some(v))`.
-fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     T: Deserialize<'de>,
     D: serde::Deserializer<'de>,
@@ -877,6 +880,19 @@ pub mod schema {
     /// `null` changes nothing, like an absent field.
     pub fn key_name_update() -> ObjectBuilder {
         name(true)
+    }
+
+    /// A suspension reason: like a name, up to 300 characters; `null` when
+    /// resuming.
+    pub fn reason() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(types(Type::String, true))
+            .pattern(Some(NAME_PATTERN.replace("{0,98}", "{0,298}")))
+            .description(Some(
+                "Shown to the customer: 1 to 300 characters once trimmed; no control, invisible \
+                 or direction-changing characters.",
+            ))
+            .examples(["invoice 1042 is unpaid"])
     }
 
     fn resource() -> ObjectBuilder {

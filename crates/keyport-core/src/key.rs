@@ -19,6 +19,8 @@ const RANDOM_HEX: usize = RANDOM_BYTES * 2;
 const MAX_KEY_LEN: usize = 128;
 /// Shortest hex run after `{prefix}_{env}_` that counts as "key-shaped" in a URL.
 const KEY_SHAPE_MIN_HEX: usize = 16;
+/// What an operator token has where a key has its environment (`to_op_…`).
+pub const OPERATOR_KIND: &str = "op";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyFormatError {
@@ -163,14 +165,38 @@ impl KeyPrefix {
 
     /// A new key from 28 bytes of the given CSPRNG.
     pub fn generate<R: RngCore + CryptoRng>(&self, env: Environment, rng: &mut R) -> SecretKey {
-        let mut bytes = zeroize::Zeroizing::new([0u8; RANDOM_BYTES]);
-        rng.fill_bytes(bytes.as_mut());
-        let mut text = String::with_capacity(self.0.len() + env.as_str().len() + 2 + KEY_BODY_LEN);
-        text.push_str(&self.display_prefix(env));
-        text.push_str(&hex::encode(bytes.as_ref()));
-        let crc = crc32fast::hash(text.as_bytes());
-        text.push_str(&format!("{crc:08x}"));
-        SecretKey::new(text)
+        checksummed(self.display_prefix(env), rng)
+    }
+
+    /// `to_op_`: the start of every operator token of this deployment, so
+    /// scanners and logs tell a vendor's operator credential from a
+    /// customer's key.
+    pub fn operator_prefix(&self) -> String {
+        format!("{}_{OPERATOR_KIND}_", self.0)
+    }
+
+    /// A new operator token (`to_op_…`): the key format with `op` where a
+    /// key has its environment, so no key parser accepts it.
+    pub fn generate_operator<R: RngCore + CryptoRng>(&self, rng: &mut R) -> SecretKey {
+        checksummed(self.operator_prefix(), rng)
+    }
+
+    /// Checks an operator token's prefix, length, hex and checksum; answers
+    /// its last four characters and hash.
+    pub fn parse_operator(&self, raw: &str) -> Result<(String, KeyHash), KeyFormatError> {
+        if raw.is_empty() {
+            return Err(KeyFormatError::Empty);
+        }
+        if raw.len() > MAX_KEY_LEN {
+            return Err(KeyFormatError::TooLong);
+        }
+        let body = raw
+            .strip_prefix(self.operator_prefix().as_str())
+            .ok_or_else(|| KeyFormatError::WrongPrefix {
+                expected: format!("{}_{OPERATOR_KIND}", self.0),
+            })?;
+        check_body(raw, body)?;
+        Ok((last4(raw), KeyHash::of(raw)))
     }
 
     /// Checks prefix, environment, length, hex and checksum, in that order.
@@ -192,27 +218,45 @@ impl KeyPrefix {
             .split_once('_')
             .ok_or(KeyFormatError::UnknownEnvironment)?;
         let environment: Environment = env_text.parse()?;
-        if body.len() != KEY_BODY_LEN {
-            return Err(KeyFormatError::WrongLength {
-                expected: KEY_BODY_LEN,
-                found: body.chars().count(),
-            });
-        }
-        if let Some(position) = body.bytes().position(|c| !is_lower_hex(c)) {
-            return Err(KeyFormatError::NotHex { position });
-        }
-        let signed_len = raw.len() - (KEY_BODY_LEN - RANDOM_HEX);
-        let expected = crc32fast::hash(&raw.as_bytes()[..signed_len]);
-        // Lowercase hex was checked above, so this parse cannot fail.
-        if u32::from_str_radix(&raw[signed_len..], 16).ok() != Some(expected) {
-            return Err(KeyFormatError::ChecksumMismatch);
-        }
+        check_body(raw, body)?;
         Ok(ParsedKey {
             environment,
             last4: last4(raw),
             hash: KeyHash::of(raw),
         })
     }
+}
+
+/// `start` followed by 28 CSPRNG bytes in hex and the CRC32 of all that.
+fn checksummed<R: RngCore + CryptoRng>(start: String, rng: &mut R) -> SecretKey {
+    let mut bytes = zeroize::Zeroizing::new([0u8; RANDOM_BYTES]);
+    rng.fill_bytes(bytes.as_mut());
+    let mut text = start;
+    text.reserve(KEY_BODY_LEN);
+    text.push_str(&hex::encode(bytes.as_ref()));
+    let crc = crc32fast::hash(text.as_bytes());
+    text.push_str(&format!("{crc:08x}"));
+    SecretKey::new(text)
+}
+
+/// Length, hex and checksum of the `body` that ends `raw`.
+fn check_body(raw: &str, body: &str) -> Result<(), KeyFormatError> {
+    if body.len() != KEY_BODY_LEN {
+        return Err(KeyFormatError::WrongLength {
+            expected: KEY_BODY_LEN,
+            found: body.chars().count(),
+        });
+    }
+    if let Some(position) = body.bytes().position(|c| !is_lower_hex(c)) {
+        return Err(KeyFormatError::NotHex { position });
+    }
+    let signed_len = raw.len() - (KEY_BODY_LEN - RANDOM_HEX);
+    let expected = crc32fast::hash(&raw.as_bytes()[..signed_len]);
+    // Lowercase hex was checked above, so this parse cannot fail.
+    if u32::from_str_radix(&raw[signed_len..], 16).ok() != Some(expected) {
+        return Err(KeyFormatError::ChecksumMismatch);
+    }
+    Ok(())
 }
 
 fn is_lower_hex(c: u8) -> bool {
@@ -231,8 +275,9 @@ pub fn find_key_in_text(text: &str, prefix: &KeyPrefix) -> bool {
         let rest = &bytes[i..];
         if rest[..p.len()].eq_ignore_ascii_case(p) && rest[p.len()] == b'_' {
             let after = &rest[p.len() + 1..];
-            for env in Environment::ALL {
-                let e = env.as_str().as_bytes();
+            let kinds = Environment::ALL.map(Environment::as_str);
+            for kind in kinds.iter().chain([&OPERATOR_KIND]) {
+                let e = kind.as_bytes();
                 if after.len() > e.len()
                     && after[..e.len()].eq_ignore_ascii_case(e)
                     && after[e.len()] == b'_'
@@ -265,6 +310,31 @@ mod tests {
 
     fn key_from_seed(seed: u64, env: Environment) -> SecretKey {
         prefix().generate(env, &mut StdRng::seed_from_u64(seed))
+    }
+
+    #[test]
+    fn operator_tokens_are_not_keys_and_keys_are_not_operator_tokens() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let token = prefix().generate_operator(&mut rng);
+        let raw = token.expose();
+        assert!(raw.starts_with("to_op_"));
+        assert_eq!(raw.len(), "to_op_".len() + KEY_BODY_LEN);
+        let (last4, hash) = prefix().parse_operator(raw).unwrap();
+        assert_eq!(last4, token.last4());
+        assert_eq!(hash, KeyHash::of(raw));
+        assert_eq!(prefix().parse(raw), Err(KeyFormatError::UnknownEnvironment));
+        let key = key_from_seed(3, Environment::Live);
+        assert!(matches!(
+            prefix().parse_operator(key.expose()),
+            Err(KeyFormatError::WrongPrefix { .. })
+        ));
+        let mut typo = raw.to_string();
+        typo.replace_range(10..11, if &raw[10..11] == "a" { "b" } else { "a" });
+        assert_eq!(
+            prefix().parse_operator(&typo),
+            Err(KeyFormatError::ChecksumMismatch)
+        );
+        assert!(find_key_in_text(&format!("/x?t={raw}"), &prefix()));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod anomaly;
 pub mod authority;
+pub mod enrollment;
 pub mod hours;
 pub mod json;
 pub mod key;

@@ -97,6 +97,12 @@ pub struct RateLimitOverride {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RateLimitError {
+    #[error("{field} is {asked}, above the most this service allows ({allowed})")]
+    AboveMax {
+        field: &'static str,
+        asked: u32,
+        allowed: u32,
+    },
     #[error("rate_limit.{field} must be at least 1")]
     Zero { field: &'static str },
     #[error("rate_limit.{field} is {asked}, above the plan's {allowed}; a key's limit may lower the plan's but not raise it")]
@@ -133,6 +139,40 @@ impl RateLimitOverride {
     }
 }
 
+/// The largest per-minute rate or burst an operator may give one account.
+pub const MAX_ACCOUNT_RATE: u32 = 1_000_000;
+
+impl RateLimitOverride {
+    /// An account's limits as its operator set them: each field present
+    /// replaces the plan's, above it or below (a deal with one customer).
+    pub fn replace(&self, plan: Limits) -> Limits {
+        Limits {
+            per_minute: self.per_minute.unwrap_or(plan.per_minute),
+            per_day: self.per_day.or(plan.per_day),
+            burst: self.burst.unwrap_or(plan.burst),
+        }
+    }
+
+    /// Checks an operator's account override: each field at least 1, rates
+    /// and bursts at most [`MAX_ACCOUNT_RATE`].
+    pub fn validate_account(&self) -> Result<(), RateLimitError> {
+        for (field, v) in [("per_minute", self.per_minute), ("burst", self.burst)] {
+            if let Some(v) = v {
+                if v > MAX_ACCOUNT_RATE {
+                    return Err(RateLimitError::AboveMax {
+                        field,
+                        asked: v,
+                        allowed: MAX_ACCOUNT_RATE,
+                    });
+                }
+            }
+        }
+        check("per_minute", self.per_minute, None)?;
+        check("per_day", self.per_day, None)?;
+        check("burst", self.burst, None)
+    }
+}
+
 fn min_opt(plan: u32, over: Option<u32>) -> u32 {
     over.map_or(plan, |o| o.min(plan))
 }
@@ -156,6 +196,36 @@ fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_account_override_replaces_the_plan_either_way() {
+        let o = RateLimitOverride {
+            per_minute: Some(5_000),
+            per_day: Some(50),
+            burst: None,
+        };
+        let l = o.replace(Plan::Starter.limits());
+        assert_eq!((l.per_minute, l.per_day, l.burst), (5_000, Some(50), 100));
+        let l = RateLimitOverride::default().replace(Plan::Enterprise.limits());
+        assert_eq!(l, Plan::Enterprise.limits());
+        assert!(o.validate_account().is_ok());
+        let zero = RateLimitOverride {
+            per_day: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(
+            zero.validate_account(),
+            Err(RateLimitError::Zero { field: "per_day" })
+        );
+        let huge = RateLimitOverride {
+            burst: Some(MAX_ACCOUNT_RATE + 1),
+            ..Default::default()
+        };
+        assert!(matches!(
+            huge.validate_account(),
+            Err(RateLimitError::AboveMax { field: "burst", .. })
+        ));
+    }
 
     #[test]
     fn seed_table() {

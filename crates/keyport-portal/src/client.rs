@@ -6,8 +6,8 @@
 
 use keyport_api::{
     AccountUsage, AccountView, Alert, AlertList, AlertPreview, AlertPreviewRequest, AuditList,
-    CreateKeyRequest, CreatedKey, KeyList, KeyUsage, KeyView, RotateKeyRequest, Step,
-    UpdateAccountRequest, UpdateKeyRequest,
+    CreateKeyRequest, CreatedKey, EnrollRequest, Enrolled, EnrollmentCheck, EnrollmentPreview,
+    KeyList, KeyUsage, KeyView, RotateKeyRequest, Step, UpdateAccountRequest, UpdateKeyRequest,
 };
 use keyport_core::{find_key_in_text, KeyPrefix, SecretKey};
 use reqwest::header::{HeaderMap, CONTENT_LENGTH, RETRY_AFTER};
@@ -264,6 +264,25 @@ impl ServiceClient {
         })
     }
 
+    /// A client for the service at `base` with no credential: enrollment,
+    /// where the one-time code in the body is all the caller presents.
+    pub fn anonymous(base: Url) -> Result<Self> {
+        Self::new(base, SecretKey::new(String::new()))
+    }
+
+    /// What an enrollment code is for, without using it.
+    pub async fn enrollment_preview(&self, code: &str) -> Result<EnrollmentPreview> {
+        let body = EnrollmentCheck { code: code.into() };
+        self.call(Method::POST, &["v1", "enroll", "preview"], &[], Some(&body))
+            .await
+    }
+
+    /// Redeems an enrollment code with a key's hash and last four.
+    pub async fn enroll(&self, req: &EnrollRequest) -> Result<Enrolled> {
+        self.call(Method::POST, &["v1", "enroll"], &[], Some(req))
+            .await
+    }
+
     /// A client for the same service (and proxy choice) acting with another
     /// admin key.
     pub fn with_credential(&self, credential: SecretKey) -> Result<Self> {
@@ -469,10 +488,10 @@ impl ServiceClient {
         body: Option<&B>,
         limit: BodyLimit,
     ) -> Result<Vec<u8>> {
-        let mut req = self
-            .http
-            .request(method, self.endpoint(segments, query))
-            .bearer_auth(self.credential.expose());
+        let mut req = self.http.request(method, self.endpoint(segments, query));
+        if !self.credential.expose().is_empty() {
+            req = req.bearer_auth(self.credential.expose());
+        }
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -536,6 +555,11 @@ impl ServiceClient {
                  Sign in again with a valid admin key."
                     .into(),
             ),
+            StatusCode::FORBIDDEN if server_code.as_deref() == Some("account_suspended") => {
+                PortalError::AccountSuspended(msg(
+                    "This account is suspended by the service's operator; contact them.",
+                ))
+            }
             StatusCode::FORBIDDEN => {
                 PortalError::Forbidden(msg("The admin key is not allowed to do this."))
             }
@@ -587,7 +611,8 @@ impl ServiceClient {
     fn safe_message(&self, m: &str) -> Option<String> {
         let m: String = m.chars().filter(|c| !c.is_control()).collect();
         let m = m.trim();
-        if m.is_empty() || m.contains(self.credential.expose()) {
+        let credential = self.credential.expose();
+        if m.is_empty() || (!credential.is_empty() && m.contains(credential)) {
             return None;
         }
         if let Some(p) = &self.prefix {

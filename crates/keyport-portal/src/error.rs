@@ -17,6 +17,8 @@ pub enum PortalErrorCode {
     Conflict,
     /// A plan limit other than request rates, e.g. the cap on active keys.
     LimitExceeded,
+    /// The service's operator suspended the account (the message says why).
+    AccountSuspended,
     RateLimited,
     /// The service's answer was larger than the portal reads.
     ResponseTooLarge,
@@ -48,6 +50,10 @@ pub enum PortalError {
     /// service's 409 `limit_exceeded`): what the cap is and what to do.
     #[error("{0}")]
     LimitExceeded(String),
+    /// The account is suspended by the service's operator: its reason, and
+    /// that nothing works until they resume it.
+    #[error("{0}")]
+    AccountSuspended(String),
     #[error("{message}")]
     RateLimited {
         message: String,
@@ -80,6 +86,7 @@ impl PortalError {
             PortalError::Invalid(_) => PortalErrorCode::Invalid,
             PortalError::Conflict(_) => PortalErrorCode::Conflict,
             PortalError::LimitExceeded(_) => PortalErrorCode::LimitExceeded,
+            PortalError::AccountSuspended(_) => PortalErrorCode::AccountSuspended,
             PortalError::RateLimited { .. } => PortalErrorCode::RateLimited,
             PortalError::ResponseTooLarge(_) => PortalErrorCode::ResponseTooLarge,
             PortalError::KeychainUnavailable { .. } => PortalErrorCode::KeychainUnavailable,

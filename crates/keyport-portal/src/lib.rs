@@ -5,6 +5,7 @@
 pub mod client;
 pub mod clipboard;
 pub mod embedded;
+pub mod enroll;
 pub mod error;
 mod fsutil;
 pub mod keychain;
@@ -18,6 +19,7 @@ pub mod startup;
 pub mod usage;
 
 pub use client::ServiceClient;
+pub use enroll::{EnrollLink, EnrollOffer};
 pub use error::{PortalError, PortalErrorBody, PortalErrorCode, Result};
 pub use keychain::{CredentialStore, KeychainStatus, MemoryKeychain, SystemKeychain};
 pub use portal::{

@@ -115,11 +115,13 @@ pub struct PortalConfig {
 
 pub struct Portal {
     config: PortalConfig,
-    keychain: Arc<dyn CredentialStore>,
+    pub(crate) keychain: Arc<dyn CredentialStore>,
     inner: Mutex<Inner>,
     /// The first key page, fetched by [`Portal::start`] while the window
     /// loads, for the UI's first `list_keys`.
     first_page: std::sync::Mutex<Option<FirstPage>>,
+    /// A `keyport://enroll` link the app was opened with, until the UI takes it.
+    pub(crate) pending_link: std::sync::Mutex<Option<crate::enroll::EnrollLink>>,
 }
 
 /// A key page fetched ahead, with the client that fetched it.
@@ -159,6 +161,7 @@ impl Portal {
             config,
             keychain,
             first_page: std::sync::Mutex::new(None),
+            pending_link: std::sync::Mutex::new(None),
             inner: Mutex::new(Inner {
                 started: false,
                 keychain: KeychainStatus::ok(""),
@@ -535,16 +538,7 @@ impl Portal {
         key_prefix_of(admin_key.expose()).map_err(|e| {
             PortalError::Invalid(format!("{e} Check the admin key and paste it again."))
         })?;
-        {
-            let mut inner = self.inner.lock().await;
-            self.ensure_started(&mut inner).await;
-            if inner.keychain.error().is_some() {
-                inner.keychain = self.probe().await;
-            }
-            if let Some(e) = inner.keychain.error() {
-                return Err(e);
-            }
-        }
+        self.keychain_ready().await?;
         let client = Arc::new(ServiceClient::new(base, admin_key)?);
         let account = client.account().await.map_err(|e| match e {
             PortalError::NotFound(_) | PortalError::Internal(_) => PortalError::Invalid(format!(
@@ -552,7 +546,6 @@ impl Portal {
             )),
             e => e,
         })?;
-        let mut inner = self.inner.lock().await;
         blocking({
             let k = self.keychain.clone();
             let id = id.clone();
@@ -560,6 +553,32 @@ impl Portal {
             move || k.set(&id, client.credential())
         })
         .await?;
+        self.adopt_remote(id, client, account).await?;
+        Ok(self.status().await)
+    }
+
+    /// Ok when the keychain works (probed again if it did not before).
+    pub(crate) async fn keychain_ready(&self) -> Result<()> {
+        let mut inner = self.inner.lock().await;
+        self.ensure_started(&mut inner).await;
+        if inner.keychain.error().is_some() {
+            inner.keychain = self.probe().await;
+        }
+        match inner.keychain.error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes the remote service `id` (its credential already in the
+    /// keychain) the one in use, and remembers it.
+    pub(crate) async fn adopt_remote(
+        &self,
+        id: String,
+        client: Arc<ServiceClient>,
+        account: AccountView,
+    ) -> Result<()> {
+        let mut inner = self.inner.lock().await;
         inner.settings.upsert(SavedService {
             url: id.clone(),
             account_name: Some(account.name.clone()),
@@ -572,8 +591,7 @@ impl Portal {
             client,
             account: Some(account),
         });
-        drop(inner);
-        Ok(self.status().await)
+        Ok(())
     }
 
     /// Switches to a saved remote service, or to the embedded one (`None`).

@@ -40,6 +40,17 @@ pub enum ServiceError {
     /// bound, so it may not know of a revoke made elsewhere (503).
     #[error("this instance has lost track of key changes; try again shortly")]
     Stale,
+    /// The account is suspended by the service's operator (403
+    /// `account_suspended`); the reason is theirs.
+    #[error("this account is suspended by its provider: {0}")]
+    Suspended(String),
+    /// Too many failed attempts from one source (429, `Retry-After`).
+    #[error("too many failed attempts; try again in {retry_after} s")]
+    TooManyAttempts { retry_after: u64 },
+    /// An enrollment code that cannot be used (wrong, used or expired): one
+    /// code, and a message that says which and what to do.
+    #[error("{message}")]
+    Enrollment { code: &'static str, message: String },
     #[error(transparent)]
     Store(StoreError),
 }

@@ -13,6 +13,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod model;
+pub mod operator;
 pub mod preview;
 mod priority;
 pub mod rate;
@@ -81,6 +82,11 @@ pub struct ServerConfig {
     /// Where to serve `GET /metrics` (Prometheus); never the public
     /// listener. `None`: no metrics listener.
     pub metrics_listen: Option<SocketAddr>,
+    /// The URL customers reach this service at, for enrollment links. Without
+    /// it a link names the address the operator's request was sent to.
+    pub public_url: Option<String>,
+    /// Hours an enrollment code is valid by default.
+    pub enrollment_hours: u32,
 }
 
 impl ServerConfig {
@@ -109,6 +115,8 @@ impl ServerConfig {
             redis: None,
             redis_namespace: REDIS_NAMESPACE.to_string(),
             metrics_listen: None,
+            public_url: None,
+            enrollment_hours: operator::DEFAULT_ENROLLMENT_HOURS,
         }
     }
 
@@ -125,6 +133,7 @@ impl ServerConfig {
             // Renewed every pass: another instance takes over within three
             // passes of the holder dying.
             detector_lease: (self.detector_interval * 3).max(Duration::from_secs(1)),
+            enrollment_hours: self.enrollment_hours,
         }
     }
 }
@@ -256,7 +265,8 @@ async fn serve_service(
         header,
         trusted_proxies: config.trusted_proxies.clone(),
     };
-    let state = AppState::new(service.clone(), upstream, geo);
+    let state =
+        AppState::new(service.clone(), upstream, geo).with_public_url(config.public_url.clone());
     let metrics_addr = match config.metrics_listen {
         Some(addr) => Some(serve_metrics(addr, state.clone()).await?),
         None => None,

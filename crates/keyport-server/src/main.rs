@@ -113,8 +113,21 @@ enum Command {
         /// their own (keep it off the public network). Off by default.
         #[arg(long, env = "KEYPORT_METRICS_LISTEN")]
         metrics_listen: Option<SocketAddr>,
+        /// The URL customers reach this service at, for enrollment links
+        /// (default: the address the operator's request was sent to).
+        #[arg(long, env = "KEYPORT_PUBLIC_URL")]
+        public_url: Option<reqwest::Url>,
+        /// Hours an enrollment code is valid unless its creator says otherwise.
+        #[arg(long, env = "KEYPORT_ENROLLMENT_HOURS", default_value_t = 24,
+            value_parser = clap::value_parser!(u32).range(1..=720))]
+        enrollment_hours: u32,
         #[command(flatten)]
         db: Db,
+    },
+    /// Operator tokens: the vendor's credential for /v1/operator/.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
     },
     /// Manage accounts.
     Account {
@@ -125,15 +138,81 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AccountCommand {
-    /// Create an account and print its id and first admin key (shown once).
+    /// Create an account and print its id and first admin key (shown once),
+    /// or with --enroll an enrollment code and link instead of any key.
     Create {
         #[arg(long)]
         name: String,
         #[arg(long, value_parser = parse_plan)]
         plan: Plan,
+        /// Print a one-time enrollment code and keyport:// link: the
+        /// customer's portal makes the admin key, no secret is printed.
+        #[arg(long)]
+        enroll: bool,
+        /// The vendor's own id for the customer (with --enroll).
+        #[arg(long, requires = "enroll")]
+        external_id: Option<String>,
+        #[command(flatten)]
+        link: LinkArgs,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Print a new enrollment code and link for an existing account (a
+    /// second person, or recovery after a lost machine).
+    Enroll {
+        /// The account's id (acc_…).
+        account_id: String,
+        #[command(flatten)]
+        link: LinkArgs,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+#[derive(Args)]
+struct LinkArgs {
+    /// The URL customers reach the service at (put in the link).
+    #[arg(long, env = "KEYPORT_PUBLIC_URL")]
+    public_url: Option<reqwest::Url>,
+    /// Hours the code is valid.
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=720))]
+    hours: u32,
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an operator token and print it (shown once; its hash is stored).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// List operator tokens (never the tokens themselves).
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Revoke an operator token by id (opr_…): refused from the next request.
+    Revoke {
+        id: String,
         #[command(flatten)]
         db: Db,
     },
@@ -176,6 +255,8 @@ async fn main() -> ExitCode {
             feed_stale_after_secs,
             redis,
             metrics_listen,
+            public_url,
+            enrollment_hours,
             db,
         } => {
             let mut config = ServerConfig::new(listen, db.database.clone());
@@ -200,6 +281,8 @@ async fn main() -> ExitCode {
                 max_rotation_days.unwrap_or(keyport_core::rotation::RotationPolicy::UNBOUNDED);
             config.redis = redis;
             config.metrics_listen = metrics_listen;
+            config.public_url = public_url.map(|u| u.to_string());
+            config.enrollment_hours = enrollment_hours;
             match anomaly_config.map(read_anomaly_config).transpose() {
                 Ok(a) => {
                     config.anomaly = a.unwrap_or_default();
@@ -213,10 +296,35 @@ async fn main() -> ExitCode {
                 AccountCommand::Create {
                     name,
                     plan,
+                    enroll: true,
+                    external_id,
+                    link,
                     json,
                     db,
                 },
+        } => cli::create_enrolled_account(&name, plan, external_id, link, json, db).await,
+        Command::Account {
+            command:
+                AccountCommand::Create {
+                    name,
+                    plan,
+                    json,
+                    db,
+                    ..
+                },
         } => create_account(&name, plan, json, db).await,
+        Command::Account {
+            command:
+                AccountCommand::Enroll {
+                    account_id,
+                    link,
+                    json,
+                    db,
+                },
+        } => cli::enroll_account(&account_id, link, json, db).await,
+        Command::Operator {
+            command: OperatorCommand::Token { command },
+        } => cli::token(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -266,18 +374,23 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+/// The service over the database `db` names, for a CLI command.
+async fn open_service(db: Db) -> Result<KeyService, Box<dyn std::error::Error>> {
+    let store = store::open_with(&db.database, db.pool()).await?;
+    let options = ServiceOptions {
+        prefix: db.key_prefix,
+        ..Default::default()
+    };
+    Ok(KeyService::open(store, Arc::new(SystemClock), options).await?)
+}
+
 async fn create_account(
     name: &str,
     plan: Plan,
     json: bool,
     db: Db,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let store = store::open_with(&db.database, db.pool()).await?;
-    let options = ServiceOptions {
-        prefix: db.key_prefix,
-        ..Default::default()
-    };
-    let service = KeyService::open(store, Arc::new(SystemClock), options).await?;
+    let service = open_service(db).await?;
     let (account, key, secret) = service.create_account(name, plan, "cli").await?;
     if json {
         let out = serde_json::json!({
@@ -292,4 +405,136 @@ async fn create_account(
         println!("This admin key is shown once. Store it in a secret manager now.");
     }
     Ok(())
+}
+
+/// The vendor's commands: enrollment codes and operator tokens.
+mod cli {
+    use super::{open_service, Db, LinkArgs, TokenCommand};
+    use keyport_core::Plan;
+    use keyport_server::model::{CreateAccountRequest, EnrollmentView};
+    use keyport_server::operator::Actor;
+
+    type Result = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    /// The link's service URL: --public-url, else a placeholder the text
+    /// output explains.
+    fn service_url(link: &LinkArgs) -> String {
+        link.public_url
+            .as_ref()
+            .map(|u| u.as_str().trim_end_matches('/').to_string())
+            .unwrap_or_else(|| "http://127.0.0.1:8080".into())
+    }
+
+    fn print_enrollment(e: &EnrollmentView, link: &LinkArgs) {
+        println!("enrollment code: {}", e.code);
+        println!("link:            {}", e.link);
+        println!("expires:         {}", e.expires_at.to_rfc3339());
+        println!();
+        if link.public_url.is_none() {
+            println!(
+                "The link names {}: pass --public-url (or KEYPORT_PUBLIC_URL) with the URL \
+                 customers reach the service at.",
+                e.service_url
+            );
+        }
+        println!(
+            "Send the customer the link. Their Keyport portal makes the admin key on their \
+             machine; the code works once and cannot call the API."
+        );
+    }
+
+    pub async fn create_enrolled_account(
+        name: &str,
+        plan: Plan,
+        external_id: Option<String>,
+        link: LinkArgs,
+        json: bool,
+        db: Db,
+    ) -> Result {
+        let service = open_service(db).await?;
+        let req = CreateAccountRequest {
+            name: name.into(),
+            plan,
+            external_id,
+            enrollment_hours: Some(link.hours),
+        };
+        let created = service
+            .create_enrolled_account(Actor::Cli, req, &service_url(&link))
+            .await?;
+        if json {
+            println!("{}", serde_json::to_string(&created)?);
+        } else {
+            println!("account_id:      {}", created.account.id);
+            println!("plan:            {}", created.account.plan);
+            print_enrollment(&created.enrollment, &link);
+        }
+        Ok(())
+    }
+
+    pub async fn enroll_account(account_id: &str, link: LinkArgs, json: bool, db: Db) -> Result {
+        let service = open_service(db).await?;
+        let e = service
+            .create_enrollment(
+                Actor::Cli,
+                account_id,
+                Some(link.hours),
+                &service_url(&link),
+            )
+            .await?;
+        if json {
+            println!("{}", serde_json::to_string(&e)?);
+        } else {
+            print_enrollment(&e, &link);
+        }
+        Ok(())
+    }
+
+    pub async fn token(command: TokenCommand) -> Result {
+        match command {
+            TokenCommand::Create { name, json, db } => {
+                let service = open_service(db).await?;
+                let (t, secret) = service.create_operator_token(&name).await?;
+                if json {
+                    let out =
+                        serde_json::json!({"id": t.id, "name": t.name, "token": secret.expose()});
+                    println!("{out}");
+                } else {
+                    println!("id:    {}", t.id);
+                    println!("token: {}", secret.expose());
+                    println!();
+                    println!(
+                        "This operator token is shown once. Store it in a secret manager now."
+                    );
+                }
+            }
+            TokenCommand::List { json, db } => {
+                let service = open_service(db).await?;
+                let tokens = service.operator_tokens().await?;
+                let prefix = service.prefix().operator_prefix();
+                if json {
+                    let out: Vec<_> = tokens
+                        .iter()
+                        .map(|t| {
+                            serde_json::json!({"id": t.id, "name": t.name, "last4": t.last4,
+                                "created_at": t.created_at, "revoked_at": t.revoked_at})
+                        })
+                        .collect();
+                    println!("{}", serde_json::to_string(&out)?);
+                } else {
+                    for t in &tokens {
+                        let state = match t.revoked_at {
+                            Some(at) => format!("revoked {}", at.to_rfc3339()),
+                            None => "active".into(),
+                        };
+                        println!("{}  {}…{}  {}  {state}", t.id, prefix, t.last4, t.name);
+                    }
+                }
+            }
+            TokenCommand::Revoke { id, db } => {
+                open_service(db).await?.revoke_operator_token(&id).await?;
+                println!("revoked {id}");
+            }
+        }
+        Ok(())
+    }
 }

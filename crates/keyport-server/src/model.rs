@@ -17,6 +17,35 @@ pub struct Account {
     pub plan: Plan,
     pub created_at: DateTime<Utc>,
     pub settings: AccountSettings,
+    /// What the vendor set (operator API); the customer cannot change it.
+    pub operator: OperatorFields,
+}
+
+/// An account's fields only its operator sets.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OperatorFields {
+    /// The vendor's own id for the customer (unique when set).
+    pub external_id: Option<String>,
+    pub suspended: Option<Suspension>,
+    /// Replaces the plan's limits field by field.
+    pub rate_limit: RateLimitOverride,
+    pub key_cap: Option<u32>,
+    /// Deleted accounts keep their audit log and usage; all keys are revoked.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl Account {
+    /// The limits in force: the plan's with the operator's override.
+    pub fn limits(&self) -> Limits {
+        self.operator.rate_limit.replace(self.plan.limits())
+    }
+
+    /// The most active keys in force.
+    pub fn key_cap(&self, enterprise: u32) -> u32 {
+        self.operator
+            .key_cap
+            .unwrap_or_else(|| self.plan.key_cap(enterprise))
+    }
 }
 
 /// A key as stored: never the raw key, only its hash.
@@ -50,8 +79,9 @@ impl KeyRecord {
         }
     }
 
-    pub fn limits(&self, plan: Plan) -> Limits {
-        self.rate_limit.apply(plan.limits())
+    /// The key's limits under its account's.
+    pub fn limits(&self, account: Limits) -> Limits {
+        self.rate_limit.apply(account)
     }
 }
 
@@ -101,7 +131,7 @@ impl Account {
             id: a.id.clone(),
             name: a.name.clone(),
             plan: a.plan,
-            limits: a.plan.limits().into(),
+            limits: a.limits().into(),
             created_at: a.created_at,
             settings: a.settings.clone(),
             credential_key_id: credential_key_id.to_string(),
@@ -117,7 +147,6 @@ impl KeyRecord {
     /// The key as the API shows it (masked: prefix and last four only).
     pub fn view(&self, prefix: &KeyPrefix, account: &Account, now: DateTime<Utc>) -> KeyView {
         let k = self;
-        let plan = account.plan;
         let rotation_due_at = (k.revoked_at.is_none() && k.replaced_by.is_none()).then(|| {
             account
                 .settings
@@ -138,7 +167,7 @@ impl KeyRecord {
             last_used_at: k.last_used_at,
             status: k.status(now),
             rate_limit: (!k.rate_limit.is_empty()).then(|| k.rate_limit.into()),
-            effective_limits: k.limits(plan).into(),
+            effective_limits: k.limits(account.limits()).into(),
             replaces: k.replaces.clone(),
             replaced_by: k.replaced_by.clone(),
             rotation_due_at,

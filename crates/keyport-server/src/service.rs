@@ -70,6 +70,8 @@ pub struct ServiceOptions {
     pub detector_lease: std::time::Duration,
     /// The longest rotation period per environment an account may choose.
     pub max_rotation_days: RotationPolicy,
+    /// Hours an enrollment code is valid unless its creator says otherwise.
+    pub enrollment_hours: u32,
 }
 
 /// The enterprise key cap unless the server sets another.
@@ -87,6 +89,7 @@ impl Default for ServiceOptions {
             feed_stale_after: DEFAULT_FEED_STALE_AFTER,
             detector_lease: std::time::Duration::from_secs(180),
             max_rotation_days: RotationPolicy::UNBOUNDED,
+            enrollment_hours: crate::operator::DEFAULT_ENROLLMENT_HOURS,
         }
     }
 }
@@ -95,9 +98,9 @@ impl Default for ServiceOptions {
 pub const DEFAULT_FEED_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A verifiable key in memory: the record, and once the key has been used,
-/// its account's plan, its rate cell and its usage slot (looked up once,
-/// then held here; a key never changes account and an account's plan never
-/// changes).
+/// its account's limits, its rate cell and its usage slot (looked up once,
+/// then held here; a key never changes account, and a change of its
+/// account replaces the entry).
 #[derive(Clone)]
 pub(crate) struct Cached {
     pub(crate) key: Arc<KeyRecord>,
@@ -106,14 +109,18 @@ pub(crate) struct Cached {
 }
 
 /// What a verify needs beyond the key record, so it does no other lookup.
+/// Made from the account as it was when the key was cached: an account
+/// change replaces its keys' entries (see [`KeyService::refresh_account`]).
 struct Hot {
-    plan: Plan,
+    /// The account's limits (plan and operator override).
+    limits: keyport_core::Limits,
+    suspended: bool,
     rate: Arc<dyn RateCell>,
     usage: UsageSlot,
 }
 
 impl Cached {
-    fn new(key: Arc<KeyRecord>) -> Self {
+    pub(crate) fn new(key: Arc<KeyRecord>) -> Self {
         Cached {
             key,
             hot: Arc::default(),
@@ -134,12 +141,14 @@ pub struct KeyService {
     detector: Detector,
     usage: UsageReports,
     alerts: AlertBook,
-    failed_logins: crate::authlog::FailedLogins,
+    pub(crate) failed_logins: crate::authlog::FailedLogins,
+    /// Failed enrollment attempts per source (see `operator`).
+    pub(crate) enroll_attempts: crate::operator::AttemptGuard,
     /// A usage batch whose write failed, with its id: written again as it
     /// is before anything newer (the lock also serialises flushes).
     unflushed: tokio::sync::Mutex<Option<(String, Pending)>>,
     /// Serialises management writes so the cache and the database agree.
-    writes: tokio::sync::Mutex<()>,
+    pub(crate) writes: tokio::sync::Mutex<()>,
     pub metrics: Metrics,
     /// When usage was last written to the database (unix ms).
     last_flush_ms: AtomicI64,
@@ -184,7 +193,7 @@ impl Hasher for DigestHasher {
 
 /// A new live admin key with no limits: an account's first, or the
 /// embedded portal's recovered one.
-fn admin_key_record(
+pub(crate) fn admin_key_record(
     account_id: &str,
     name: String,
     hash: KeyHash,
@@ -210,7 +219,7 @@ fn admin_key_record(
     }
 }
 
-fn new_id(kind: &str) -> String {
+pub(crate) fn new_id(kind: &str) -> String {
     let mut bytes = [0u8; 10];
     OsRng.fill_bytes(&mut bytes);
     format!("{kind}_{}", hex_lower(&bytes))
@@ -276,6 +285,7 @@ impl KeyService {
             rates,
             recorder: UsageRecorder::default(),
             failed_logins: Default::default(),
+            enroll_attempts: Default::default(),
             unflushed: Default::default(),
             writes: tokio::sync::Mutex::new(()),
             metrics: Metrics::new(),
@@ -316,7 +326,7 @@ impl KeyService {
                 "reason": "the service's longest allowed rotation periods",
             }),
         );
-        self.store.update_account_settings(&account, &audit).await?;
+        self.store.save_account(&account, &audit).await?;
         Ok(account)
     }
 
@@ -330,8 +340,13 @@ impl KeyService {
 
     /// The current time at the database's precision (milliseconds), so a
     /// record reads back exactly as it was returned.
-    fn stamp(&self) -> DateTime<Utc> {
+    pub(crate) fn stamp(&self) -> DateTime<Utc> {
         crate::clock::from_millis(crate::clock::millis(self.clock.now()))
+    }
+
+    /// The store (tools and tests read what it holds).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// Rate state (tests look at how many keys it tracks).
@@ -354,7 +369,7 @@ impl KeyService {
         &self.alerts
     }
 
-    fn view(&self, k: &KeyRecord, account: &Account) -> KeyView {
+    pub(crate) fn view(&self, k: &KeyRecord, account: &Account) -> KeyView {
         let mut v = k.view(&self.prefix, account, self.clock.now());
         // The database's last-used time lags by up to one flush; memory does not.
         if let Some(t) = self.recorder.last_used(&k.id) {
@@ -363,7 +378,7 @@ impl KeyService {
         v
     }
 
-    fn audit(
+    pub(crate) fn audit(
         &self,
         account: Option<&str>,
         actor: &str,
@@ -401,6 +416,7 @@ impl KeyService {
             plan,
             created_at: now,
             settings: AccountSettings::default(),
+            operator: OperatorFields::default(),
         };
         let _w = self.writes.lock().await;
         let audit = self.audit(
@@ -439,7 +455,7 @@ impl KeyService {
         let account_view = account.view(
             &key.id,
             KeyCount {
-                cap: account.plan.key_cap(self.options.enterprise_key_cap),
+                cap: account.key_cap(self.options.enterprise_key_cap),
                 active: 1,
             },
             &self.bounds(),
@@ -515,17 +531,17 @@ impl KeyService {
         }
     }
 
-    async fn key_count(&self, account: &Account) -> Result<KeyCount> {
+    pub(crate) async fn key_count(&self, account: &Account) -> Result<KeyCount> {
         let now = crate::clock::millis(self.clock.now());
         Ok(KeyCount {
-            cap: account.plan.key_cap(self.options.enterprise_key_cap),
+            cap: account.key_cap(self.options.enterprise_key_cap),
             active: self.store.count_active_keys(&account.id, now).await?,
         })
     }
 
     /// Refuses a new active key once the account holds its plan's cap.
     /// Call with the write lock held, so two creates cannot both pass.
-    async fn check_key_cap(&self, account: &Account) -> Result<()> {
+    pub(crate) async fn check_key_cap(&self, account: &Account) -> Result<()> {
         let keys = self.key_count(account).await?;
         if keys.active >= keys.cap {
             return Err(ServiceError::LimitExceeded(format!(
@@ -597,7 +613,7 @@ impl KeyService {
             admin.source.as_deref(),
             changed.into(),
         );
-        self.store.update_account_settings(&account, &audit).await?;
+        self.store.save_account(&account, &audit).await?;
         let keys = self.key_count(&account).await?;
         let view = account.view(&admin.key_id, keys, &self.bounds());
         self.accounts.insert(account.id.clone(), Arc::new(account));
@@ -620,14 +636,17 @@ impl KeyService {
         let reason = match &found {
             None => "unknown",
             Some(k) if !k.scopes.grants(Scope::Admin) => "missing_admin_scope",
-            Some(k) => match self.accounts.get(&k.account_id) {
+            Some(k) => match self.accounts.get(&k.account_id).map(|a| a.clone()) {
+                Some(a) if a.operator.suspended.is_some() => {
+                    return Err(self.suspended(&a.id));
+                }
                 Some(a) => {
                     // A management call is a use of the key too (the portal's
                     // own admin key would otherwise always say "never used").
                     self.recorder
                         .touch(&k.id, &k.account_id, nanos(self.clock.now()));
                     return Ok(Admin {
-                        account: a.clone(),
+                        account: a,
                         key_id: k.id.clone(),
                         source: source.map(str::to_string),
                         reach: Reach::of(k),
@@ -813,20 +832,24 @@ impl KeyService {
         let hot = match hot.get() {
             Some(h) => h,
             None => {
-                let plan = self
+                let (limits, suspended) = self
                     .accounts
                     .get(&key.account_id)
-                    .map(|a| a.plan)
+                    .map(|a| (a.limits(), a.operator.suspended.is_some()))
                     .ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
                 hot.get_or_init(|| Hot {
-                    plan,
+                    limits,
+                    suspended,
                     rate: self.rates.cell(&key.id, &key.account_id, now),
                     usage: self.recorder.slot(&key.id, &key.account_id),
                 })
             }
         };
+        if hot.suspended {
+            return Err(self.suspended(&key.account_id));
+        }
         let refusal = refuse(&key);
-        let (limits, account_cap) = (key.limits(hot.plan), hot.plan.limits().per_day);
+        let (limits, account_cap) = (key.limits(hot.limits), hot.limits.per_day);
         let decision = match hot.rate.try_decide(limits, account_cap, now) {
             Some(d) => d,
             None => hot.rate.decide_remote(limits, account_cap, now).await,
@@ -888,13 +911,13 @@ impl KeyService {
     }
 
     pub async fn create_key(&self, admin: &Admin, req: CreateKeyRequest) -> Result<CreatedKey> {
-        let plan = admin.account.plan;
+        let account_limits = self.current_account(admin).limits();
         let name = clean_name(&req.name)?;
         let scopes = clean_scopes(&req.scopes)?;
         let resources = parse_resources(&req.resources)?;
         let now = self.stamp();
         let expires_at = clean_expiry(req.expires_at, now)?;
-        let rate_limit = clean_rate_limit(req.rate_limit, plan)?;
+        let rate_limit = clean_rate_limit(req.rate_limit, account_limits)?;
         let (hash, last4, secret) = self.key_material(
             req.environment,
             req.key_hash.as_deref(),
@@ -931,7 +954,7 @@ impl KeyService {
         );
         admin.reach.covers(&key)?;
         let _w = self.writes.lock().await;
-        self.check_key_cap(&admin.account).await?;
+        self.check_key_cap(&self.current_account(admin)).await?;
         self.store
             .insert_key(&key, &audit)
             .await
@@ -947,7 +970,7 @@ impl KeyService {
 
     /// The stored hash and last4 for a new key: the caller's, checked, or a
     /// fresh server-generated key (returned so it can be shown once).
-    fn key_material(
+    pub(crate) fn key_material(
         &self,
         env: Environment,
         hash: Option<&str>,
@@ -1013,7 +1036,7 @@ impl KeyService {
             changed.insert("resources".into(), json!(resources));
         }
         if let Some(rl) = req.rate_limit {
-            key.rate_limit = clean_rate_limit(rl, admin.account.plan)?;
+            key.rate_limit = clean_rate_limit(rl, self.current_account(admin).limits())?;
             changed.insert("rate_limit".into(), json!(rl));
         }
         if let Some(exp) = req.expires_at {
@@ -1243,7 +1266,7 @@ impl KeyService {
             match c.kind {
                 ChangeKind::Account => {
                     if let Some(a) = self.store.account(&c.id).await? {
-                        self.accounts.insert(a.id.clone(), Arc::new(a));
+                        self.refresh_account(Arc::new(a));
                     }
                 }
                 ChangeKind::Key => keys.push((c.account_id.clone(), c.id.clone())),
@@ -1392,7 +1415,7 @@ fn forbidden(message: String, decision: Decision) -> ServiceError {
     ServiceError::Forbidden { message, decision }
 }
 
-fn duplicate_hash(e: StoreError) -> ServiceError {
+pub(crate) fn duplicate_hash(e: StoreError) -> ServiceError {
     match e {
         StoreError::DuplicateHash => {
             ServiceError::Conflict("a key with this key_hash already exists".into())
@@ -1410,20 +1433,26 @@ fn mask_any(prefix: &KeyPrefix, raw: &SecretKey) -> String {
     }
 }
 
-fn clean_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+pub(crate) fn clean_name(name: &str) -> Result<String> {
+    clean_text(name, MAX_NAME, "name")
+}
+
+/// Text a person reads (a name, a reason): trimmed, 1 to `max` characters,
+/// no control, invisible or direction-changing characters.
+pub(crate) fn clean_text(text: &str, max: usize, field: &str) -> Result<String> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
         return Err(ServiceError::Invalid(format!(
-            "name must be 1 to {MAX_NAME} printable characters"
+            "{field} must be 1 to {max} printable characters"
         )));
     }
-    if let Some(c) = name.chars().find(|c| invisible(*c)) {
+    if let Some(c) = text.chars().find(|c| invisible(*c)) {
         return Err(ServiceError::Invalid(format!(
-            "name must not contain invisible or direction-changing characters (found U+{:04X})",
+            "{field} must not contain invisible or direction-changing characters (found U+{:04X})",
             c as u32
         )));
     }
-    Ok(name.to_string())
+    Ok(text.to_string())
 }
 
 /// Characters that make a name read differently from what it holds:
@@ -1480,14 +1509,17 @@ fn parse_resources(list: &[String]) -> Result<Vec<Resource>> {
     Ok(out)
 }
 
-fn clean_rate_limit(view: Option<RateLimitView>, plan: Plan) -> Result<RateLimitOverride> {
+fn clean_rate_limit(
+    view: Option<RateLimitView>,
+    account: keyport_core::Limits,
+) -> Result<RateLimitOverride> {
     let o: RateLimitOverride = view.map(Into::into).unwrap_or_default();
-    o.validate(plan.limits())
+    o.validate(account)
         .map_err(|e| ServiceError::Invalid(e.to_string()))?;
     Ok(o)
 }
 
-fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>> {
+pub(crate) fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>> {
     cursor
         .filter(|c| !c.is_empty())
         .map(|c| {
@@ -1497,7 +1529,7 @@ fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>> {
         .transpose()
 }
 
-fn page_size(limit: Option<u32>) -> Result<u32> {
+pub(crate) fn page_size(limit: Option<u32>) -> Result<u32> {
     match limit {
         None => Ok(DEFAULT_PAGE),
         Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),

@@ -368,11 +368,22 @@ pub struct App {
 impl App {
     /// Opens a session: tauri-driver starts the app.
     pub async fn launch(driver: &Driver, app: &Path, shots_prefix: &str) -> Result<Self> {
+        Self::launch_with_args(driver, app, shots_prefix, &[]).await
+    }
+
+    /// [`App::launch`] with command-line arguments for the app (as a
+    /// desktop passes a clicked `keyport://` link).
+    pub async fn launch_with_args(
+        driver: &Driver,
+        app: &Path,
+        shots_prefix: &str,
+        args: &[String],
+    ) -> Result<Self> {
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), "wry".into());
         caps.insert(
             "tauri:options".into(),
-            serde_json::json!({ "application": app.display().to_string() }),
+            serde_json::json!({ "application": app.display().to_string(), "args": args }),
         );
         let client = ClientBuilder::native()
             .capabilities(caps)
@@ -702,9 +713,51 @@ impl Server {
         let v: serde_json::Value =
             serde_json::from_slice(&out.stdout).ctx("account create --json output")?;
         let admin = v["admin_key"].as_str().ctx("admin_key")?.to_string();
+        Ok((Self::serve(&bin, &db, dir)?, admin))
+    }
+
+    /// Serves a fresh database, then creates an account with the CLI's
+    /// `account create --enroll` (no key exists): returns the server and
+    /// the `keyport://enroll` link the vendor would send.
+    pub fn start_enrollable(dir: &Path, account: &str, plan: &str) -> Result<(Self, String)> {
+        let bin = server_bin()?;
+        let db = format!("sqlite://{}", dir.join("remote.db").display());
+        let server = Self::serve(&bin, &db, dir)?;
+        let out = Command::new(&bin)
+            .args([
+                "account",
+                "create",
+                "--name",
+                account,
+                "--plan",
+                plan,
+                "--enroll",
+                "--public-url",
+                &server.url,
+                "--json",
+                "--database",
+                &db,
+            ])
+            .output()
+            .ctx("running keyport-server account create --enroll")?;
+        check(
+            out.status.success(),
+            format!(
+                "account create --enroll failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).ctx("account create --enroll --json output")?;
+        let link = v["enrollment"]["link"].as_str().ctx("enrollment.link")?;
+        Ok((server, link.to_string()))
+    }
+
+    /// `keyport-server serve` on `db` on a free loopback port.
+    fn serve(bin: &Path, db: &str, dir: &Path) -> Result<Self> {
         let log = std::fs::File::create(dir.join("server.log")).ctx("server log")?;
-        let mut child = Command::new(&bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
+        let mut child = Command::new(bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", db])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -725,7 +778,7 @@ impl Server {
             .strip_prefix("listening on ")
             .ctx(format!("expected `listening on http://…`, got {line:?}"))?;
         server.url = addr.to_string();
-        Ok((server, admin))
+        Ok(server)
     }
 }
 

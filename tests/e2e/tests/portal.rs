@@ -353,3 +353,78 @@ async fn remote_test(sandbox: &Sandbox, prefix: &str, url: &str, admin: &str) {
     keychain_delete(url);
     drop(driver);
 }
+
+/// Opened with the `keyport://enroll` link a vendor sent (as the desktop
+/// passes a clicked link: the first argument): confirm, then the account's
+/// keys; the admin key was made here and is in the keychain, and the
+/// service never saw it (its log and database hold only the hash).
+async fn enroll_flow(app: &mut App, url: &str) -> Result<String> {
+    app.wait("enroll-confirm").await?;
+    app.wait_text("enroll-confirm-account", |t| t.contains("Acme Corp"))
+        .await?;
+    app.wait_text("enroll-confirm-service", |t| t.contains(url))
+        .await?;
+    app.shot("enroll-confirm").await?;
+    app.click("enroll-submit").await?;
+    app.wait_text("service-card", |t| t.contains("Acme Corp"))
+        .await?;
+    app.wait("view-keys").await?;
+    let masked = app
+        .wait_text_css(
+            &format!("{} {}", testid("key-row"), testid("key-masked")),
+            |t| !t.is_empty(),
+        )
+        .await?;
+    check(
+        app.count("key-row").await? == 1,
+        "the new account has one key: the admin key made at enrollment",
+    )?;
+    let key = keychain_get(url)?.ctx("the enrolled admin key is in the keychain")?;
+    check(key.starts_with("to_live_"), "a live key in the keychain")?;
+    let expect = format!("{}…{}", &key[..8], &key[key.len() - 4..]);
+    check(
+        masked.trim() == expect,
+        format!("the key row shows the keychain's key as {expect}, got {masked:?}"),
+    )?;
+    app.shot("enroll-keys").await?;
+    // The form a customer uses without a link.
+    app.click("service-switch").await?;
+    app.click("connect-mode-code").await?;
+    app.wait("enroll-form").await?;
+    app.shot("enroll-form").await?;
+    Ok(key)
+}
+
+#[tokio::test]
+async fn enroll_with_a_keyport_link() {
+    if !keyport_e2e::enabled("enroll_with_a_keyport_link") {
+        return;
+    }
+    let sandbox = Sandbox::new().unwrap();
+    let dir = sandbox.scratch("enroll").unwrap();
+    let (server, link) = Server::start_enrollable(&dir, "Acme Corp", "starter").unwrap();
+    let app_bin = keyport_e2e::app_bin().unwrap();
+    let log = keyport_e2e::shots_dir().join("enroll-app.log");
+    std::fs::create_dir_all(keyport_e2e::shots_dir()).unwrap();
+    let driver = Driver::start(&sandbox, &log).unwrap();
+    let mut app = App::launch_with_args(&driver, &app_bin, "enroll", &[link])
+        .await
+        .unwrap();
+    let res = enroll_flow(&mut app, &server.url).await;
+    let (app, key) = app.finish(res).await;
+    app.close().await.unwrap();
+    sandbox.wait_app_exited(EXIT_TIMEOUT).unwrap();
+
+    assert_no_secret_on_disk(&sandbox, &[&dir], &[&key]).unwrap();
+    let logs = std::fs::read_to_string(&log).unwrap_or_default()
+        + &std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    for n in needles(&key) {
+        assert!(!logs.contains(n.as_str()), "the admin key is in a log");
+    }
+    if let Ok((user, _)) = embedded_admin_key(&sandbox) {
+        keychain_delete(&user);
+    }
+    keychain_delete(&server.url);
+    drop(driver);
+    drop(server);
+}

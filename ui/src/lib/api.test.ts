@@ -1,6 +1,8 @@
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { api, inTauri, isPortalError, onCall, toPortalError } from "./api";
+import { emit } from "@tauri-apps/api/event";
+import { api, inTauri, isPortalError, onCall, onEnrollLink, toPortalError } from "./api";
+import type { EnrollLink } from "./types";
 
 type Call = { cmd: string; args: unknown };
 let calls: Call[] = [];
@@ -87,6 +89,37 @@ describe("commands and arguments (docs/portal-commands.md)", () => {
       { cmd: "notify_prefs", args: {} },
       { cmd: "set_notify_prefs", args: { prefs } },
     ]);
+  });
+
+  it("sends the enrollment commands with their argument names", async () => {
+    await api.enrollmentPreview("https://k.example", "7K3QM-X9D2A-BC4EF-GH5JK");
+    await api.enroll("https://k.example", "7K3QM-X9D2A-BC4EF-GH5JK", true);
+    await api.takeEnrollLink();
+    expect(calls).toEqual([
+      { cmd: "enrollment_preview", args: { serviceUrl: "https://k.example", code: "7K3QM-X9D2A-BC4EF-GH5JK" } },
+      { cmd: "enroll", args: { serviceUrl: "https://k.example", code: "7K3QM-X9D2A-BC4EF-GH5JK", revokeOtherAdminKeys: true } },
+      { cmd: "take_enroll_link", args: {} },
+    ]);
+  });
+
+  it("hands on each enroll-link event's link, and nothing that is not one", async () => {
+    mockIPC(() => null, { shouldMockEvents: true });
+    const got: EnrollLink[] = [];
+    const stop = await onEnrollLink((l) => got.push(l));
+    await emit("enroll-link", { service_url: "https://k.example", code: "C0DE" });
+    await emit("enroll-link", { service_url: 42 });
+    stop();
+    await emit("enroll-link", { service_url: "https://late.example", code: "C0DE" });
+    expect(got).toEqual([{ service_url: "https://k.example", code: "C0DE" }]);
+  });
+
+  it("does not listen for links outside Tauri", async () => {
+    clearMocks();
+    const internals = window as { __TAURI_INTERNALS__?: unknown };
+    delete internals.__TAURI_INTERNALS__;
+    const stop = await onEnrollLink(() => undefined);
+    expect(calls).toEqual([]);
+    expect(() => stop()).not.toThrow();
   });
 
   it("resolves to what the command returned", async () => {

@@ -1,6 +1,7 @@
 // The one typed wrapper over Tauri's `invoke` for every command of
 // docs/portal-commands.md. Every rejection becomes a PortalError.
 import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
 import type { StartupMark } from "./startup";
 import type {
   AccountView,
@@ -10,6 +11,8 @@ import type {
   NotifyPrefs,
   UpdateAccountRequest,
   CompromiseRotation,
+  EnrollLink,
+  EnrollOffer,
   ReplacementCheck,
   ReplacementInfo,
   Alert,
@@ -40,6 +43,7 @@ const CODES: ReadonlySet<string> = new Set<PortalErrorCode>([
   "invalid",
   "conflict",
   "limit_exceeded",
+  "account_suspended",
   "rate_limited",
   "response_too_large",
   "keychain_unavailable",
@@ -55,6 +59,7 @@ const FALLBACK: Record<PortalErrorCode, string> = {
   invalid: "Some of what was sent is not valid.",
   conflict: "That conflicts with the current state.",
   limit_exceeded: "The account's plan allows no more of these.",
+  account_suspended: "This account is suspended by the service's operator.",
   rate_limited: "Too many requests right now.",
   response_too_large: "The service's answer was larger than the portal reads.",
   keychain_unavailable: "The system keychain is not available.",
@@ -191,7 +196,58 @@ export const api = {
   rotateCompromised: (id: string) => call<CompromiseRotation>("rotate_compromised", { id }),
   /** The portal's own admin key: new one created, checked, stored in the keychain, then the old one revoked. */
   rotateAdminCredential: () => call<AdminRotation>("rotate_admin_credential"),
+  /**
+   * What an enrollment code is for (account, plan, expiry), without using it.
+   * `code` may be a whole keyport:// link: then the link names the service
+   * and `serviceUrl` is ignored. Rejects with "invalid" (bad URL, not a code,
+   * not a Keyport service), "forbidden" (code wrong, used or expired; account
+   * suspended), "rate_limited" or "unreachable".
+   */
+  enrollmentPreview: (serviceUrl: string, code: string) =>
+    call<EnrollOffer>("enrollment_preview", { serviceUrl, code }),
+  /**
+   * Uses the code: Rust makes a new admin key on this computer, sends the
+   * service only its hash, keeps it in the keychain and connects (like
+   * `connectRemote`). Same errors as the preview, plus "keychain_unavailable".
+   */
+  enroll: (serviceUrl: string, code: string, revokeOtherAdminKeys: boolean) =>
+    call<PortalStatus>("enroll", { serviceUrl, code, revokeOtherAdminKeys }),
+  /** The keyport://enroll link the app was started with; each link is handed out once. */
+  takeEnrollLink: () => call<EnrollLink | null>("take_enroll_link"),
   startupReady: (marks: StartupMark[] = [], nowMs = 0) => call<void>("startup_ready", { marks, nowMs }),
 };
 
 export type Api = typeof api;
+
+function isEnrollLink(v: unknown): v is EnrollLink {
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    typeof (v as { service_url?: unknown }).service_url === "string" &&
+    typeof (v as { code?: unknown }).code === "string"
+  );
+}
+
+/**
+ * Calls `handler` for each keyport://enroll link opened while the app runs
+ * (the "enroll-link" event). Outside Tauri there are no links: nothing to do.
+ * Resolves to the function that stops listening.
+ */
+export async function onEnrollLink(handler: (link: EnrollLink) => void): Promise<() => void> {
+  const none = () => undefined;
+  if (!inTauri()) return none;
+  try {
+    const stop = await listen<unknown>("enroll-link", (e) => {
+      if (isEnrollLink(e.payload)) handler({ service_url: e.payload.service_url, code: e.payload.code });
+    });
+    // Unlistening is an IPC call too (typed as returning nothing, it returns
+    // a promise): one that fails, the app closing, is no news.
+    return () => {
+      const done: unknown = stop();
+      if (done instanceof Promise) done.catch(() => undefined);
+    };
+  } catch {
+    // No event system (e.g. a test's IPC mock): links then only come at start.
+    return none;
+  }
+}

@@ -1,7 +1,7 @@
 // App state: the connection, the loaded keys and audit events, which screen
 // and which dialog is open. Components read it and call its actions.
 import { tick } from "svelte";
-import { api, onCall } from "./api";
+import { api, onCall, onEnrollLink } from "./api";
 import { errorLine } from "./errors";
 import { appendPage, EMPTY_FILTER, upsertKey, type KeyFilter } from "./filters";
 import { maskKey } from "./format";
@@ -11,6 +11,8 @@ import type {
   AccountView,
   Alert,
   AuditView,
+  EnrollLink,
+  EnrollOffer,
   KeyList,
   KeyView,
   OnceSecret,
@@ -24,6 +26,8 @@ import { startupMark, startupMarks } from "./startup";
 import { emptyForm, type KeyForm } from "./validation";
 
 export type View = "keys" | "usage" | "alerts" | "audit" | "account" | "services" | "rotate";
+/** How the Services screen's "Connect to a service" connects. */
+export type ConnectMode = "key" | "code";
 /** The Account screen's tabs. */
 export type AccountTab = "overview" | "policies";
 
@@ -173,6 +177,22 @@ class App {
   signOutTarget = $state<SavedService | null>(null);
   /** Prefill for the connect form (e.g. reconnecting a service whose key was revoked). */
   connectUrl = $state("");
+  /** "Admin key" or "Enrollment code" in Services → Connect to a service. */
+  connectMode = $state<ConnectMode>("key");
+  /** The enrollment form's fields: kept across Back, prefilled by keyport:// links. */
+  enrollUrl = $state("");
+  enrollCode = $state("");
+  /** The code's preview awaiting "Connect" (null: the form is shown). */
+  enrollOffer = $state.raw<EnrollOffer | null>(null);
+  enrollError = $state<PortalError | null>(null);
+  /** A preview or an enrollment is on its way. */
+  enrollBusy = $state(false);
+  /** Bumped by each preview, enrollment, Back and link: an older answer is dropped. */
+  private enrollSeq = 0;
+  /** Set by `start` until the link the app was started with is asked for (it is handed out once). */
+  private startLinkDue = false;
+  /** Listening for links opened while the app runs (from the first status on). */
+  private linkWatch: Promise<() => void> | null = null;
   /** The keys the rotation wizard works through (app.view "rotate"). */
   rotation = $state<Rotation | null>(null);
   /** "Suspected compromise…": the key to revoke and replace at once. */
@@ -242,6 +262,7 @@ class App {
     this.booting = true;
     startupMark("start");
     this.begin();
+    this.startLinkDue = true;
     const early = this.early!;
     this.early = null;
     this.firstKeys = early.keys;
@@ -252,6 +273,8 @@ class App {
     // Consumed by the first loadKeys, if the status led to one.
     this.firstKeys = null;
     startupMark("status");
+    // After the first calls: keyport://enroll links opened from now on.
+    this.linkWatch ??= this.watchEnrollLinks();
     // Draw the shell once, with its key list, rather than a skeleton first
     // that the list replaces a moment later (each full frame is costly in a
     // software-rendered webview). Bounded: a slow service gets the shell
@@ -266,6 +289,7 @@ class App {
     try {
       this.applyStatus(await (pending ?? api.portalStatus()));
       this.statusError = null;
+      void this.takeStartLink();
     } catch (e) {
       this.statusError = e as PortalError;
     }
@@ -341,7 +365,108 @@ class App {
     const s = this.status;
     this.closeDialogs();
     this.connectUrl = s?.mode === "remote" ? s.service_url : "";
+    this.connectMode = "key";
     this.view = "services";
+  }
+
+  // ---- enrollment codes and keyport:// links ----
+
+  /**
+   * Looks a code (or a pasted keyport:// link) up without using it; the
+   * confirmation then shows the offer. Rust does the rest (see api.enroll).
+   */
+  async previewEnrollment(serviceUrl: string, code: string): Promise<PortalError | null> {
+    const seq = ++this.enrollSeq;
+    this.enrollBusy = true;
+    this.enrollError = null;
+    try {
+      const offer = await api.enrollmentPreview(serviceUrl, code);
+      if (seq === this.enrollSeq) this.enrollOffer = offer;
+      return null;
+    } catch (e) {
+      if (seq === this.enrollSeq) this.enrollError = e as PortalError;
+      return e as PortalError;
+    } finally {
+      if (seq === this.enrollSeq) this.enrollBusy = false;
+    }
+  }
+
+  /** Uses the confirmed code: connected to that service, like `connect` with a key. */
+  async enroll(serviceUrl: string, code: string, revokeOthers: boolean): Promise<PortalError | null> {
+    const seq = ++this.enrollSeq;
+    const name = this.enrollOffer?.preview.account_name ?? serviceUrl;
+    this.enrollBusy = true;
+    this.enrollError = null;
+    try {
+      this.enrolled(await api.enroll(serviceUrl, code, revokeOthers), name, seq);
+      return null;
+    } catch (e) {
+      if (seq === this.enrollSeq) this.enrollError = e as PortalError;
+      return e as PortalError;
+    } finally {
+      if (seq === this.enrollSeq) this.enrollBusy = false;
+    }
+  }
+
+  /** The status after enrolling: as after `connect`, unless a link opened meanwhile shows its confirmation. */
+  private enrolled(s: PortalStatus, name: string, seq: number) {
+    const before = this.status;
+    this.applyStatus(s);
+    // Enrolled into the account already shown: its admin keys changed.
+    if (before?.service_url === s.service_url && before.account?.id === s.account?.id) void this.loadKeys();
+    toasts.success(`Connected to ${s.account?.name ?? name}.`);
+    if (seq !== this.enrollSeq) return;
+    this.view = "keys";
+    this.connectUrl = "";
+    this.clearEnrollment();
+  }
+
+  /** "Back": the form again, with what was typed; a preview on its way is dropped. */
+  backToEnrollForm() {
+    this.enrollSeq += 1;
+    this.enrollOffer = null;
+    this.enrollError = null;
+    this.enrollBusy = false;
+  }
+
+  private clearEnrollment() {
+    this.enrollUrl = "";
+    this.enrollCode = "";
+    this.enrollOffer = null;
+    this.enrollError = null;
+  }
+
+  /** A keyport://enroll link: its confirmation on the Services screen (never enrolls by itself). */
+  openEnrollLink(link: EnrollLink) {
+    this.closeDialogs();
+    this.view = "services";
+    this.connectMode = "code";
+    this.enrollUrl = link.service_url;
+    this.enrollCode = link.code;
+    this.enrollOffer = null;
+    void this.previewEnrollment(link.service_url, link.code);
+  }
+
+  /** Links opened while the app runs (Tauri only); resolves to the function that stops listening. */
+  private watchEnrollLinks(): Promise<() => void> {
+    return onEnrollLink((link) => this.openEnrollLink(link));
+  }
+
+  /**
+   * The link the app was started with, once a status can show it. Not while
+   * only the keychain problem can be shown: enrolling needs the keychain, and
+   * the link stays in Rust until then.
+   */
+  private async takeStartLink() {
+    const s = this.status;
+    if (!this.startLinkDue || !s || (!s.keychain.available && !s.account)) return;
+    this.startLinkDue = false;
+    try {
+      const link = await api.takeEnrollLink();
+      if (link) this.openEnrollLink(link);
+    } catch {
+      // Nothing to open.
+    }
   }
 
   // ---- keys ----

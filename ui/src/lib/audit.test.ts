@@ -75,4 +75,71 @@ describe("describeEvent", () => {
     );
     expect(weekend.changes).toBe("business hours UTC Mon, Wed, Sat 09:00–17:00");
   });
+
+  it("describes what the service's operator did, and says it was the operator", () => {
+    const op = { actor: "opr_01hx9c0aa1", key_id: null };
+    const created = describeEvent(
+      ev({ ...op, action: "account.create", detail: { plan: "starter", name: "Acme Corp", external_id: null, operator: "Billing sync" } }),
+      keys,
+    );
+    expect(created).toMatchObject({ action: "Account created", changes: "“Acme Corp”, starter plan", actor: "Service operator (Billing sync)" });
+    expect(describeEvent(ev({ ...op, action: "account.resume", detail: { suspended: false } }), keys)).toMatchObject({
+      action: "Account resumed",
+      changes: null,
+      actor: "Service operator",
+    });
+    const suspended = describeEvent(ev({ ...op, action: "account.suspend", detail: { suspended: { reason: "Invoice 1042 unpaid" } } }), keys);
+    expect(suspended).toMatchObject({ action: "Account suspended", changes: "reason: Invoice 1042 unpaid" });
+    expect(describeEvent(ev({ ...op, action: "account.delete", detail: { name: "Acme Corp" } }), keys)).toMatchObject({
+      action: "Account deleted",
+      changes: "“Acme Corp”",
+    });
+  });
+
+  it("turns an operator's single change into the headline, and lists several", () => {
+    const op = { actor: "opr_1", key_id: null, action: "account.operator_update" };
+    const plan = describeEvent(ev({ ...op, detail: { plan: { from: "starter", to: "professional" }, operator: "Ops" } }), keys);
+    expect(plan).toMatchObject({
+      action: "Plan changed from Starter to Professional by the service operator",
+      changes: null,
+      actor: "Service operator (Ops)",
+    });
+    const several = describeEvent(
+      ev({
+        ...op,
+        detail: {
+          name: "Acme Corporation",
+          external_id: "cus_42",
+          rate_limit: { per_minute: 60, per_day: 10000, burst: null },
+          key_cap: 50,
+        },
+      }),
+      keys,
+    );
+    expect(several.action).toBe("Account changed by the service operator");
+    expect(several.changes).toBe(
+      "renamed to “Acme Corporation”; external id set to cus_42; rate limit set to 60/min, 10,000/day; key cap set to 50",
+    );
+    const reset = describeEvent(ev({ ...op, detail: { rate_limit: null, key_cap: null } }), keys);
+    expect(reset.changes).toBe("rate limit back to the plan's; key cap back to the plan's");
+  });
+
+  it("describes enrollment codes, created and redeemed", () => {
+    const made = describeEvent(
+      ev({ actor: "cli", key_id: null, action: "enrollment.create", detail: { enrollment_id: "enr_1", expires_at: "2026-03-13T10:00:00Z" } }),
+      keys,
+    );
+    expect(made).toMatchObject({ action: "Enrollment code created", changes: "expires 2026-03-13 10:00:00 UTC", actor: "cli" });
+    const redeem = (revoked: string[]) =>
+      describeEvent(ev({ actor: "key_admin", key_id: "key_admin", action: "enrollment.redeem", detail: { revoked_admin_keys: revoked } }), keys);
+    expect(redeem([])).toMatchObject({ action: "Admin key enrolled with a code", subject: "Admin key", changes: null });
+    expect(redeem(["key_old"]).changes).toBe("1 other admin key revoked");
+    expect(redeem(["key_a", "key_b"]).changes).toBe("2 other admin keys revoked");
+  });
+
+  it("shows why a key was revoked, when the service says", () => {
+    const line = describeEvent(ev({ action: "key.revoke", detail: { name: "Worker", reason: "recovery with an enrollment code" } }), keys);
+    expect(line).toMatchObject({ action: "Key revoked", subject: "Worker", changes: "reason: recovery with an enrollment code" });
+    expect(describeEvent(ev({ action: "key.revoke", detail: { name: "Worker" } }), keys).changes).toBeNull();
+  });
 });

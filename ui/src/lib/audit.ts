@@ -1,5 +1,5 @@
 // Turning audit events into one readable line each.
-import { describeAction, maskKey } from "./format";
+import { describeAction, exactUtc, formatNumber, maskKey, planLabel } from "./format";
 import type { AuditView, KeyView } from "./types";
 
 export type AuditLine = {
@@ -16,29 +16,123 @@ function str(v: unknown): string | null {
   return typeof v === "string" && v.trim() !== "" ? v : null;
 }
 
-export function describeEvent(e: AuditView, keys: ReadonlyMap<string, KeyView>): AuditLine {
-  const d = (e.detail ?? {}) as Record<string, unknown>;
+type Detail = Record<string, unknown>;
+type Keys = ReadonlyMap<string, KeyView>;
+
+/** What an event changed, per action ("name, scopes"; "reason: …"). */
+const CHANGES: Record<string, (d: Detail, keys: Keys) => string | null> = {
+  "key.update": (d) => {
+    const fields = Object.keys(d).map((f) => f.replace(/_/g, " "));
+    return fields.length > 0 ? fields.join(", ") : null;
+  },
+  "key.rotate": (d, keys) => {
+    const id = str(d.replaced_by);
+    return id ? `replaced by ${keys.get(id)?.name ?? id}` : null;
+  },
+  "key.revoke": (d) => reasonWords(d.reason),
+  "account.update": (d) => accountChanges(d),
+  "account.create": (d) => joined([quoted(d.name), str(d.plan) ? `${String(d.plan)} plan` : null], ", "),
+  "account.delete": (d) => quoted(d.name),
+  "account.suspend": (d) => joined([reasonWords(record(d.suspended)?.reason), ...operatorChanges(d)]),
+  "account.resume": (d) => joined(operatorChanges(d)),
+  "account.operator_update": (d) => {
+    const parts = operatorChanges(d);
+    // One change is the headline itself (see `actionWords`).
+    return parts.length > 1 ? parts.join("; ") : null;
+  },
+  "enrollment.create": (d) => (str(d.expires_at) ? `expires ${exactUtc(String(d.expires_at))}` : null),
+  "enrollment.redeem": (d) => revokedWords(d.revoked_admin_keys),
+};
+
+export function describeEvent(e: AuditView, keys: Keys): AuditLine {
+  const d = (e.detail ?? {}) as Detail;
   const key = e.key_id ? keys.get(e.key_id) : undefined;
   const subject = key?.name ?? str(d.name) ?? e.key_id;
-  let changes: string | null = null;
-  if (e.action === "key.update") {
-    const fields = Object.keys(d).map((f) => f.replace(/_/g, " "));
-    changes = fields.length > 0 ? fields.join(", ") : null;
-  } else if (e.action === "key.rotate" && str(d.replaced_by)) {
-    const by = keys.get(String(d.replaced_by));
-    changes = `replaced by ${by?.name ?? String(d.replaced_by)}`;
-  } else if (e.action === "account.update") {
-    changes = accountChanges(d);
-  } else if (e.action === "account.create" && str(d.plan)) {
-    changes = `${String(d.plan)} plan`;
+  const changes = CHANGES[e.action]?.(d, keys) ?? null;
+  return { action: actionWords(e.action, d), subject, changes, actor: actorWords(e.actor, d, keys) };
+}
+
+/** An operator's single change reads as a sentence: "Plan changed from Starter to Professional by …". */
+function actionWords(action: string, d: Detail): string {
+  if (action === "account.operator_update") {
+    const parts = operatorChanges(d);
+    if (parts.length === 1) return `${capital(parts[0])} by the service operator`;
   }
-  const actorKey = keys.get(e.actor);
-  const actor = actorKey
-    ? `${actorKey.name} (${maskKey(actorKey)})`
-    : e.actor === "server"
-      ? "the key service (its limits)"
-      : e.actor;
-  return { action: describeAction(e.action), subject, changes, actor };
+  return describeAction(action);
+}
+
+/** Who did it: a loaded key's name, the service, the service's operator (opr_…), or as recorded. */
+function actorWords(actor: string, d: Detail, keys: Keys): string {
+  const actorKey = keys.get(actor);
+  if (actorKey) return `${actorKey.name} (${maskKey(actorKey)})`;
+  if (actor === "server") return "the key service (its limits)";
+  if (actor.startsWith("opr_")) {
+    const name = str(d.operator);
+    return name ? `Service operator (${name})` : "Service operator";
+  }
+  return actor;
+}
+
+function capital(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function quoted(v: unknown): string | null {
+  const s = str(v);
+  return s ? `“${s}”` : null;
+}
+
+function joined(parts: (string | null)[], sep = "; "): string | null {
+  const set = parts.filter((p): p is string => p !== null);
+  return set.length > 0 ? set.join(sep) : null;
+}
+
+function reasonWords(v: unknown): string | null {
+  const reason = str(v);
+  return reason ? `reason: ${reason}` : null;
+}
+
+/** enrollment.redeem: how many admin keys the new one replaced. */
+function revokedWords(v: unknown): string | null {
+  const n = Array.isArray(v) ? v.length : 0;
+  if (n === 0) return null;
+  return `${n} other admin ${n === 1 ? "key" : "keys"} revoked`;
+}
+
+/** "60/min, 10,000/day, burst 100" (the limits set). */
+function limitWords(v: Detail): string {
+  const parts: string[] = [];
+  if (typeof v.per_minute === "number") parts.push(`${formatNumber(v.per_minute)}/min`);
+  if (typeof v.per_day === "number") parts.push(`${formatNumber(v.per_day)}/day`);
+  if (typeof v.burst === "number") parts.push(`burst ${formatNumber(v.burst)}`);
+  return parts.join(", ");
+}
+
+function planChange(v: unknown): string | null {
+  const p = record(v);
+  if (!p || !str(p.to)) return null;
+  const to = planLabel(String(p.to));
+  return str(p.from) ? `plan changed from ${planLabel(String(p.from))} to ${to}` : `plan changed to ${to}`;
+}
+
+function rateLimitChange(v: unknown): string {
+  const r = record(v);
+  const words = r ? limitWords(r) : "";
+  return r === null ? "rate limit back to the plan's" : words ? `rate limit set to ${words}` : "rate limit changed";
+}
+
+/** What the service's operator changed (account.operator_update and the like), one phrase each. */
+export function operatorChanges(d: Detail): string[] {
+  const out: string[] = [];
+  const plan = planChange(d.plan);
+  if (plan) out.push(plan);
+  if (str(d.name)) out.push(`renamed to “${String(d.name)}”`);
+  if ("external_id" in d) out.push(str(d.external_id) ? `external id set to ${String(d.external_id)}` : "external id removed");
+  if ("rate_limit" in d) out.push(rateLimitChange(d.rate_limit));
+  if ("key_cap" in d) {
+    out.push(typeof d.key_cap === "number" ? `key cap set to ${formatNumber(d.key_cap)}` : "key cap back to the plan's");
+  }
+  return out;
 }
 
 const DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { adviseError, errorLine } from "./errors";
+import { adviseEnrollError, adviseError, errorLine } from "./errors";
 import type { PortalError, PortalErrorCode } from "./types";
 
 const err = (code: PortalErrorCode, retry_after: number | null = null): PortalError => ({
@@ -38,10 +38,35 @@ describe("adviseError", () => {
     expect(a.steps).toEqual([]);
     expect(errorLine(err("limit_exceeded"))).toBe("Your plan's limit is reached. The service said so.");
   });
+  it("says a suspended account is the provider's doing and nothing is lost", () => {
+    const a = adviseError(err("account_suspended"));
+    expect(a.title).toBe("This account is suspended");
+    expect(a.detail).toMatch(/^The service said so\./);
+    expect(a.detail).toMatch(/Nothing was deleted/);
+    expect(a.detail).not.toMatch(/admin scope/);
+    expect(a.steps).toEqual(["retry", "switch"]);
+  });
   it("explains an answer too large to read", () => {
     const a = adviseError(err("response_too_large"));
     expect(a.title).toMatch(/too large/);
     expect(a.detail).toBe("The service said so.");
     expect(a.steps).toEqual(["switch"]);
+  });
+});
+
+describe("adviseEnrollError", () => {
+  it("reads a refusal as about the code, not a credential, and offers no reconnect", () => {
+    const a = adviseEnrollError(err("forbidden"));
+    expect(a.title).toMatch(/did not accept this code/);
+    expect(a.detail).toContain("The service said so.");
+    expect(a.detail).toMatch(/new one/);
+    expect(a.detail).not.toMatch(/admin scope/);
+    expect(a.steps).toEqual([]);
+  });
+  it("offers a retry where waiting or the network can help", () => {
+    expect(adviseEnrollError(err("unreachable")).steps).toEqual(["retry"]);
+    expect(adviseEnrollError(err("rate_limited", 30)).detail).toBe("The service said so.");
+    expect(adviseEnrollError(err("invalid")).steps).toEqual([]);
+    expect(adviseEnrollError(err("keychain_unavailable"))).toEqual(adviseError(err("keychain_unavailable")));
   });
 });

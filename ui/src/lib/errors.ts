@@ -62,6 +62,13 @@ export function adviseError(e: PortalError): ErrorAdvice {
         detail: `${e.message} ${KEY_CAP_NOTE}`,
         steps: [],
       };
+    case "account_suspended":
+      return {
+        title: "This account is suspended",
+        // The service's message carries the operator's reason.
+        detail: `${e.message} Nothing was deleted: your keys work again as soon as the provider resumes the account. Contact them to resolve it.`,
+        steps: ["retry", "switch"],
+      };
     case "response_too_large":
       return {
         title: "The service's answer was too large",
@@ -72,6 +79,38 @@ export function adviseError(e: PortalError): ErrorAdvice {
       return { title: "Please check what you entered", detail: e.message, steps: [] };
     case "internal":
       return { title: "Something went wrong", detail: e.message, steps: ["retry"] };
+  }
+}
+
+/**
+ * The same for the enrollment-code flow: there is no connected credential
+ * yet, so "forbidden" is about the code (wrong, used, expired) or a
+ * suspended account, and the service's message says which.
+ */
+export function adviseEnrollError(e: PortalError): ErrorAdvice {
+  switch (e.code) {
+    case "forbidden":
+      return {
+        title: "The service did not accept this code",
+        detail: `${e.message} If the code was already used or has expired, ask your provider for a new one.`,
+        steps: [],
+      };
+    case "invalid":
+      return { title: "Please check the address and the code", detail: e.message, steps: [] };
+    case "unreachable":
+      return {
+        title: "Can't reach the service",
+        detail: `${e.message} Check the address, and that the service is running and reachable from here.`,
+        steps: ["retry"],
+      };
+    case "rate_limited":
+      return {
+        title: "Too many attempts",
+        detail: e.retry_after !== null ? e.message : `${e.message} Wait a while, then try again.`,
+        steps: ["retry"],
+      };
+    default:
+      return adviseError(e);
   }
 }
 

@@ -90,6 +90,11 @@ export const PLAN_LABEL: Record<Plan, string> = {
   enterprise: "Enterprise",
 };
 
+/** A plan's name; one this build does not know (a newer service's) capitalised. */
+export function planLabel(plan: string): string {
+  return (PLAN_LABEL as Record<string, string | undefined>)[plan] ?? plan.charAt(0).toUpperCase() + plan.slice(1);
+}
+
 export const ENV_LABEL: Record<Environment, string> = {
   live: "live",
   staging: "staging",
@@ -107,6 +112,12 @@ export function describeAction(action: string): string {
   const known: Record<string, string> = {
     "account.create": "Account created",
     "account.update": "Account policies changed",
+    "account.operator_update": "Account changed by the service operator",
+    "account.suspend": "Account suspended",
+    "account.resume": "Account resumed",
+    "account.delete": "Account deleted",
+    "enrollment.create": "Enrollment code created",
+    "enrollment.redeem": "Admin key enrolled with a code",
     "key.create": "Key created",
     "key.update": "Key changed",
     "key.revoke": "Key revoked",

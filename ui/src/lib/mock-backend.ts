@@ -6,6 +6,8 @@
 // Scenarios, chosen with ?mock=NAME: demo (default), fresh (no keys at all),
 // starter (only the admin key), atcap (the plan's key cap reached),
 // disconnected, unreachable, unauthorized, nokeychain, ratelimited. ?delay=MS sets the latency (default 250).
+// Enrollment: code 7K3QM-X9D2A-BC4EF-GH5JK (any http(s) service URL, e.g.
+// http://127.0.0.1:8080) is for "Acme Corp"; every other code was "already used".
 import { kindMeta, type AlertKind } from "./alerts";
 import { ALERT_DEFAULTS, previewAlerts, settingsProblem, unsetRules, withChanges } from "./mock-policies";
 import type {
@@ -15,6 +17,8 @@ import type {
   AuditView,
   AdminRotation,
   CompromiseRotation,
+  EnrollLink,
+  EnrollOffer,
   Environment,
   KeyTotals,
   KeyUsage,
@@ -29,6 +33,7 @@ import type {
   PortalStatus,
   RateLimitView,
   ReplacementCheck,
+  SavedService,
   ReplacementInfo,
   Step,
   UpdateAccountRequest,
@@ -154,11 +159,20 @@ const traffic = new Map<string, { from?: number; until?: number }>();
 const generated = new Map<string, string>();
 const checkTimes = new Map<string, number[]>();
 
-function record(action: string, key: KeyView | null, at: number, detail: Record<string, unknown> = {}) {
+/** The service operator's token that created the account (see seed). */
+const OPERATOR = { id: "opr_01hx9c0aa1", name: "Acme Robotics billing" };
+
+function record(
+  action: string,
+  key: KeyView | null,
+  at: number,
+  detail: Record<string, unknown> = {},
+  actor: string = keys[keys.length - 1]?.id ?? "key_admin",
+) {
   audit.unshift({
     id: auditId++ as unknown as bigint,
     at: iso(at),
-    actor: keys[keys.length - 1]?.id ?? "key_admin",
+    actor,
     action,
     key_id: key?.id ?? null,
     source: "127.0.0.1",
@@ -195,16 +209,27 @@ function addSeed(s: Seed) {
   return key;
 }
 
+/** The vendor's operator made the account and sent an enrollment code; later it upgraded the plan. */
+function seedOperator() {
+  const made = now0 - 120 * DAY - 3_600_000;
+  const by = { operator: OPERATOR.name };
+  record("account.create", null, made, { plan: "starter", name: account.name, external_id: null, ...by }, OPERATOR.id);
+  record("enrollment.create", null, made, { enrollment_id: "enr_01hx9c0b", expires_at: iso(made + DAY), ...by }, OPERATOR.id);
+  record("account.operator_update", null, now0 - 30 * DAY, { plan: { from: "starter", to: "professional" }, ...by }, OPERATOR.id);
+}
+
 function seed() {
-  record("account.create", null, now0 - 120 * DAY, { plan: "professional" });
+  seedOperator();
   if (scenario === "fresh") return;
-  account.credential_key_id = addSeed({
+  const admin = addSeed({
     name: "Admin key",
     env: "live",
     scopes: ["admin"],
     ageDays: 120,
     usedMinAgo: 0.2,
-  }).id;
+  });
+  account.credential_key_id = admin.id;
+  record("enrollment.redeem", admin, now0 - 120 * DAY, { enrollment_id: "enr_01hx9c0b", revoked_admin_keys: [] }, admin.id);
   if (scenario === "starter") return;
   const old = addSeed({
     name: "Billing worker",
@@ -317,6 +342,10 @@ if (scenario === "atcap") capOverride = activeKeys();
 audit.sort((a, b) => b.at.localeCompare(a.at));
 
 function status(): PortalStatus {
+  return enrolledAt ? enrolledStatus(enrolledAt) : scenarioStatus();
+}
+
+function scenarioStatus(): PortalStatus {
   const connected = scenario !== "disconnected" && scenario !== "nokeychain";
   return {
     mode: scenario === "disconnected" ? "remote" : "embedded",
@@ -392,13 +421,14 @@ function resolveReminders(k: KeyView) {
   }
 }
 
-function revokeNow(k: KeyView) {
+function revokeNow(k: KeyView, by?: { actor: string; reason: string }) {
   if (k.status === "revoked") return;
   k.status = "revoked";
   k.revoked_at = iso(Date.now());
   k.rotation_due_at = null;
   resolveReminders(k);
-  record("key.revoke", k, Date.now(), { name: k.name });
+  if (by) record("key.revoke", k, Date.now(), { name: k.name, reason: by.reason }, by.actor);
+  else record("key.revoke", k, Date.now(), { name: k.name });
 }
 
 /** The service's rotate: same settings, linked both ways; the old key keeps working. */
@@ -474,7 +504,105 @@ function checkReplacement(id: unknown, secret: string): ReplacementCheck {
   return answer;
 }
 
+// ---- enrollment codes ----
+
+const ENROLL_CODE = "7K3QM-X9D2A-BC4EF-GH5JK";
+/** The mock's code works for a day after the page loaded, and once. */
+const enrollExpires = iso(now0 + DAY);
+let enrollUsed = false;
+/** The service enrolled into (the portal then uses it). */
+let enrolledAt: SavedService | null = null;
+
+function enrolledStatus(svc: SavedService): PortalStatus {
+  const base = scenarioStatus();
+  const others = base.saved_services.filter((x) => x.url !== svc.url);
+  return { ...base, mode: "remote", service_url: svc.url, account: accountView(), saved_services: [...others, svc], try_it: null };
+}
+
+/** The service and code asked about: a pasted keyport://enroll link names both. */
+function enrollTarget(a: Record<string, unknown>): EnrollLink {
+  const code = String(a.code ?? "").trim();
+  if (!/^keyport:\/\//i.test(code)) {
+    return { service_url: String(a.serviceUrl ?? "").trim().replace(/\/+$/, ""), code };
+  }
+  let link: URL;
+  try {
+    link = new URL(code);
+  } catch {
+    fail("invalid", "that keyport:// link is incomplete; copy the whole link again");
+  }
+  const service = link.searchParams.get("service");
+  const inner = link.searchParams.get("code");
+  if (link.host !== "enroll" || !service || !inner) {
+    fail("invalid", "that is not a Keyport enrollment link (keyport://enroll?service=…&code=…)");
+  }
+  return { service_url: service.trim().replace(/\/+$/, ""), code: inner.trim() };
+}
+
+function enrollOffer(a: Record<string, unknown>): EnrollOffer {
+  const t = enrollTarget(a);
+  if (!/^https?:\/\/[^/\s]+$/.test(t.service_url)) fail("invalid", "the service URL must start with http:// or https://");
+  if (t.service_url.includes("down")) fail("unreachable", `Could not connect to ${t.service_url} (connection refused).`);
+  if (scenario === "ratelimited") fail("rate_limited", "too many failed enrollment attempts from this address", 60);
+  if (t.code.toUpperCase() !== ENROLL_CODE || enrollUsed) {
+    fail("forbidden", "this enrollment code was already used; each code works once");
+  }
+  const preview = {
+    account_id: "acc_01hy2k7q4c",
+    account_name: "Acme Corp",
+    plan: "starter" as const,
+    expires_at: enrollExpires,
+    key_prefix: "to",
+    admin_keys: keys.filter((k) => k.status === "active" && k.scopes.includes("admin")).length,
+  };
+  return { service_url: t.service_url, code: ENROLL_CODE, preview };
+}
+
+/** The portal's new admin key: made "on this computer", only its hash sent. */
+function enrolledKey(): KeyView {
+  const now = Date.now();
+  const key: KeyView = {
+    id: `key_${hex(6)}`,
+    name: "Admin key (enrolled)",
+    environment: "live",
+    prefix: "to_live_",
+    last4: hex(2),
+    scopes: ["admin"],
+    resources: [],
+    created_at: iso(now),
+    expires_at: null,
+    revoked_at: null,
+    last_used_at: iso(now),
+    status: "active",
+    rate_limit: null,
+    effective_limits: account.limits,
+    replaces: null,
+    replaced_by: null,
+    rotation_due_at: dueAt("live", now, false),
+  };
+  keys.unshift(key);
+  return key;
+}
+
+function enroll(a: Record<string, unknown>): PortalStatus {
+  const offer = enrollOffer(a);
+  enrollUsed = true;
+  Object.assign(account, { id: offer.preview.account_id, name: offer.preview.account_name, plan: offer.preview.plan });
+  account.limits = limitsOf(account.plan);
+  const others = keys.filter((k) => k.status === "active" && k.scopes.includes("admin"));
+  const key = enrolledKey();
+  const revoked = a.revokeOtherAdminKeys === true ? others : [];
+  record("enrollment.redeem", key, Date.now(), { enrollment_id: "enr_01hy2k7r", revoked_admin_keys: revoked.map((k) => k.id) }, key.id);
+  record("key.create", key, Date.now(), { name: key.name, generated_by: "client", reason: "enrollment code" }, key.id);
+  for (const k of revoked) revokeNow(k, { actor: key.id, reason: "recovery with an enrollment code" });
+  account.credential_key_id = key.id;
+  enrolledAt = { url: offer.service_url, account_name: account.name };
+  return status();
+}
+
 function checkService() {
+  // Enrolled into another service: the scenario was about the first one.
+  if (enrolledAt) return;
   if (scenario === "unreachable") fail("unreachable", "Could not connect to http://127.0.0.1:41234 (connection refused).");
   if (scenario === "unauthorized") fail("unauthorized", "The service answered 401: the admin key was not accepted.");
   if (scenario === "disconnected") fail("not_connected", "No service is connected.");
@@ -837,6 +965,12 @@ function handle(cmd: string, a: Record<string, unknown>): unknown {
     }
     case "use_service":
       return { ...status(), mode: a.url === null ? "embedded" : "remote", service_url: (a.url as string | null) ?? "http://127.0.0.1:41234", account: accountView() };
+    case "enrollment_preview":
+      return enrollOffer(a);
+    case "enroll":
+      return enroll(a);
+    case "take_enroll_link":
+      return null;
     case "sign_out":
       return { ...status(), mode: "embedded", account: accountView(), saved_services: [] };
     default:

@@ -367,3 +367,18 @@ export function isInsecureRemote(raw: string): boolean {
     return false;
   }
 }
+
+/** The service's base address as sent: trimmed, without trailing slashes. */
+export function serviceBase(raw: string): string {
+  return raw.trim().replace(/\/+$/, "");
+}
+
+/** A whole keyport:// link pasted where the enrollment code goes (it names the service itself). */
+export function isEnrollLinkText(raw: string): boolean {
+  return /^keyport:\/\//i.test(raw.trim());
+}
+
+/** The enrollment code field: only "is there one" (the service checks the rest). */
+export function validateEnrollCode(raw: string): string | null {
+  return raw.trim() === "" ? "Enter the enrollment code from your provider, or paste its keyport:// link." : null;
+}

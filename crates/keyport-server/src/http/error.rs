@@ -19,6 +19,8 @@ pub struct ApiError {
     pub decision: Option<Box<Decision>>,
     /// The `Allow` header of a 405.
     pub allow: Option<String>,
+    /// `Retry-After` of a 429 that is not about a key's limits.
+    pub retry_after: Option<u64>,
     /// The client takes `application/problem+json`: a 429 is then an RFC
     /// 9457 problem of type `quota-exceeded` (see [`wants_problem`]).
     pub problem: bool,
@@ -34,7 +36,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable: unauthorized, forbidden, not_found, invalid_request, key_in_url,
     /// rate_limited, conflict, payload_too_large, bad_gateway, gateway_timeout,
-    /// limit_exceeded, method_not_allowed, timeout, unavailable, internal.
+    /// limit_exceeded, method_not_allowed, timeout, unavailable, internal,
+    /// account_suspended, too_many_attempts, enrollment_code_invalid.
     pub code: String,
     pub message: String,
 }
@@ -47,6 +50,7 @@ impl ApiError {
             message: message.into(),
             decision: None,
             allow: None,
+            retry_after: None,
             problem: false,
         }
     }
@@ -131,8 +135,33 @@ impl From<ServiceError> for ApiError {
                 "unavailable",
                 "this instance has lost track of key changes; try again shortly",
             ),
+            ServiceError::Suspended(reason) => Self::new(
+                StatusCode::FORBIDDEN,
+                "account_suspended",
+                suspended_message(&reason),
+            ),
+            ServiceError::TooManyAttempts { retry_after } => Self {
+                retry_after: Some(retry_after),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    format!(
+                        "too many failed attempts from this address; try again in {retry_after} s"
+                    ),
+                )
+            },
+            ServiceError::Enrollment { code, message } => {
+                Self::new(StatusCode::FORBIDDEN, code, message)
+            }
             ServiceError::Store(e) => Self::internal(format!("storage failure: {e}")),
         }
+    }
+}
+
+fn suspended_message(reason: &str) -> String {
+    match reason.trim() {
+        "" => "this account is suspended by the service's operator; contact them".into(),
+        r => format!("this account is suspended by the service's operator: {r}"),
     }
 }
 
@@ -340,6 +369,10 @@ impl IntoResponse for ApiError {
             .and_then(|a| HeaderValue::from_str(a).ok())
         {
             res.headers_mut().insert(axum::http::header::ALLOW, allow);
+        }
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut()

@@ -57,6 +57,17 @@ pub fn peer(parts_ext: &axum::http::Extensions) -> Option<String> {
         .map(|c| c.0.ip().to_string())
 }
 
+/// The peer address of a request, for audit and per-source throttling.
+pub struct Peer(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(peer(&parts.extensions)))
+    }
+}
+
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 

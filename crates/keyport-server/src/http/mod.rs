@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 pub mod gateway;
 pub mod openapi;
+pub mod operator;
 pub mod ops;
 
 use axum::body::Body;
@@ -40,6 +41,8 @@ pub struct AppInner {
     pub service: Arc<KeyService>,
     pub upstream: Option<Upstream>,
     pub geo: GeoConfig,
+    /// Where customers reach this service (enrollment links).
+    pub public_url: Option<String>,
 }
 
 impl AppState {
@@ -48,7 +51,16 @@ impl AppState {
             service,
             upstream,
             geo,
+            public_url: None,
         }))
+    }
+
+    /// Enrollment links name `url` (set before the state is shared).
+    pub fn with_public_url(mut self, url: Option<String>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.public_url = url.map(|u| u.trim_end_matches('/').to_string());
+        }
+        self
     }
 }
 
@@ -129,6 +141,22 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .route("/v1/keys/{id}/rotate", post(api::rotate_key))
         .route("/v1/audit", get(api::audit))
         .route("/v1/verify", post(api::verify))
+        .route("/v1/enroll", post(operator::enroll))
+        .route("/v1/enroll/preview", post(operator::enroll_preview))
+        .route(
+            "/v1/operator/accounts",
+            get(operator::list_accounts).post(operator::create_account),
+        )
+        .route(
+            "/v1/operator/accounts/{id}",
+            get(operator::get_account)
+                .patch(operator::update_account)
+                .delete(operator::delete_account),
+        )
+        .route(
+            "/v1/operator/accounts/{id}/enrollments",
+            post(operator::create_enrollment),
+        )
         .route("/v1/openapi.json", get(openapi::serve))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

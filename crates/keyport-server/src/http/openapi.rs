@@ -36,7 +36,11 @@ use crate::model::*;
         api::get_account, api::update_account, api::preview_alerts, api::list_keys, api::create_key, api::get_key,
         api::update_key, api::revoke_key, api::rotate_key, api::audit, api::verify,
         api::key_usage, api::key_usage_csv, api::account_usage, api::list_alerts, api::ack_alert,
-        serve, super::ops::healthz, super::ops::readyz
+        serve, super::ops::healthz, super::ops::readyz,
+        super::operator::create_account, super::operator::list_accounts,
+        super::operator::get_account, super::operator::update_account,
+        super::operator::delete_account, super::operator::create_enrollment,
+        super::operator::enroll_preview, super::operator::enroll
     ),
     components(
         schemas(
@@ -49,11 +53,14 @@ use crate::model::*;
             AlertKindSchema, AlertCategorySchema, Readiness, AlertPreviewRequest, AlertPreview,
             PreviewTally, PreviewKind, PreviewKey, RotationTally, AnomalyRulesSchema,
             VolumeSpikeRuleSchema, ErrorSpikeRuleSchema, NewCountryRuleSchema,
-            AfterHoursRuleSchema, UnusualEndpointRuleSchema
+            AfterHoursRuleSchema, UnusualEndpointRuleSchema, Suspension, UsageSummary,
+            OperatorAccount, EnrollmentView, CreateAccountRequest, CreatedAccount,
+            UpdateOperatorAccount, AccountLimitsSchema, OperatorAccountList, DeletedAccount,
+            CreateEnrollmentRequest, EnrollmentCheck, EnrollmentPreview, EnrollRequest, Enrolled
         ),
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
-            Unprocessable, RateLimited, MethodNotAllowed, Internal, Unavailable
+            Unprocessable, RateLimited, TooManyAttempts, MethodNotAllowed, Internal, Unavailable
         )
     ),
     modifiers(&BearerAuth),
@@ -64,6 +71,8 @@ use crate::model::*;
         (name = "verify", description = "Key verification for your API servers"),
         (name = "usage", description = "Per-key usage series, breakdowns and account totals"),
         (name = "alerts", description = "Anomaly alerts and rotation reminders"),
+        (name = "operator", description = "The vendor's side: accounts, plans, suspension, enrollment codes (operator tokens only)"),
+        (name = "enrollment", description = "A customer's portal registers its own admin key with a one-time code (no credential)"),
         (name = "operations", description = "Liveness and readiness for load balancers (outside /v1, no credential)"),
         (name = "meta", description = "This document"),
     )
@@ -87,14 +96,18 @@ pub struct BadRequest(pub ErrorBody);
 
 /// `unauthorized`: no credential, a malformed `Authorization` header, or a
 /// key that is unknown, revoked, expired or lacks the `admin` scope (all
-/// answered alike).
+/// answered alike). Under `/v1/operator/` only an operator token (`to_op_…`)
+/// counts, and it counts nowhere else.
 #[derive(ToResponse)]
 #[response(headers(("WWW-Authenticate" = String, description = "Always `Bearer`.")))]
 pub struct Unauthorized(pub ErrorBody);
 
 /// `forbidden`: the admin key may not do this, because the key would get
 /// more than the admin key has itself (scopes, resources, environment), or
-/// because account settings need a live admin key without resource limits.
+/// because account settings need a live admin key without resource limits;
+/// `account_suspended`: the service's operator suspended the account (the
+/// message says why); `enrollment_code_invalid`: the enrollment code is
+/// wrong, used or expired (the message says which).
 #[derive(ToResponse)]
 pub struct Forbidden(pub ErrorBody);
 
@@ -137,6 +150,12 @@ pub struct Unprocessable(pub ErrorBody);
 ))]
 pub struct RateLimited(pub ErrorBody);
 
+/// `too_many_attempts`: too many failed enrollment attempts from this
+/// address; wait `Retry-After` seconds.
+#[derive(ToResponse)]
+#[response(headers(("Retry-After" = u64, description = "Seconds until the address may try again.")))]
+pub struct TooManyAttempts(pub ErrorBody);
+
 /// `method_not_allowed`: the path exists but does not take this method.
 #[derive(ToResponse)]
 #[response(headers(("Allow" = String, description = "The methods the path takes.")))]
@@ -168,7 +187,7 @@ impl Modify for BearerAuth {
 }
 
 /// Every error `code` the service answers with (see [`ErrorDetail`]).
-pub const ERROR_CODES: [&str; 15] = [
+pub const ERROR_CODES: [&str; 18] = [
     "unauthorized",
     "forbidden",
     "not_found",
@@ -184,6 +203,9 @@ pub const ERROR_CODES: [&str; 15] = [
     "timeout",
     "unavailable",
     "internal",
+    "account_suspended",
+    "too_many_attempts",
+    "enrollment_code_invalid",
 ];
 
 /// The document as served: [`ApiDoc`] plus what utoipa's attributes cannot
@@ -201,7 +223,11 @@ pub fn document() -> serde_json::Value {
     for name in ["CreateKeyRequest", "RotateKeyRequest"] {
         schemas[name]["anyOf"] = key_material_pair();
     }
-    for name in ["UpdateKeyRequest", "UpdateAccountRequest"] {
+    for name in [
+        "UpdateKeyRequest",
+        "UpdateAccountRequest",
+        "UpdateOperatorAccount",
+    ] {
         schemas[name]["minProperties"] = 1.into();
     }
     doc
@@ -316,7 +342,7 @@ mod tests {
         let ops = operations(&doc);
         assert_eq!(
             ops.len(),
-            19,
+            27,
             "{:?}",
             ops.iter().map(|o| &o.1).collect::<Vec<_>>()
         );
@@ -357,6 +383,19 @@ mod tests {
                     "{method} {path} {code}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc = document();
+        let mut seen = std::collections::BTreeSet::new();
+        for (method, path, op) in operations(&doc) {
+            let id = op["operationId"].as_str().unwrap().to_string();
+            assert!(
+                seen.insert(id.clone()),
+                "{method} {path}: operationId {id} is taken"
+            );
         }
     }
 

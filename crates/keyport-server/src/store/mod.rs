@@ -7,7 +7,10 @@ mod sqlite;
 #[cfg(test)]
 mod tests;
 
-pub use records::{Change, ChangeKind, DayCount, DimensionRow, UsageBatch, UsageRow};
+pub use records::{
+    Change, ChangeKind, DayCount, DimensionRow, Enrollment, OperatorToken, Redemption, UsageBatch,
+    UsageRow,
+};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -38,6 +41,8 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("a key with this hash already exists")]
     DuplicateHash,
+    #[error("another account has this external id")]
+    DuplicateExternalId,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -118,6 +123,9 @@ pub trait Store: Send + Sync + 'static {
     /// replacement is active and has not itself been rotated). So each
     /// rotation chain has one free slot, and rotating never needs room.
     async fn count_active_keys(&self, account_id: &str, now: i64) -> Result<u32>;
+    /// An account's admin keys that are neither revoked nor expired at
+    /// `now` (unix ms).
+    async fn active_admin_keys(&self, account_id: &str, now: i64) -> Result<Vec<KeyRecord>>;
     /// Every key that is not revoked: the verify cache is built from these.
     async fn unrevoked_keys(&self) -> Result<Vec<KeyRecord>>;
     /// The same keys a page at a time, newest first (the reminders' sweep,
@@ -167,7 +175,37 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Page<AuditEvent>>;
 
-    async fn update_account_settings(&self, account: &Account, audit: &AuditEvent) -> Result<()>;
+    /// Saves every mutable field of an account (name, plan, settings,
+    /// operator fields). Fails with `DuplicateExternalId` when another
+    /// account has its external id.
+    async fn save_account(&self, account: &Account, audit: &AuditEvent) -> Result<()>;
+    /// Saves the account (marked deleted) and revokes every key of it not
+    /// yet revoked, at `deleted_at`: one transaction. Answers how many keys
+    /// it revoked.
+    async fn delete_account(&self, account: &Account, audit: &AuditEvent) -> Result<u32>;
+
+    async fn insert_operator_token(&self, token: &OperatorToken, audit: &AuditEvent) -> Result<()>;
+    /// Every operator token, revoked ones too, oldest first.
+    async fn operator_tokens(&self) -> Result<Vec<OperatorToken>>;
+    async fn operator_token_by_hash(
+        &self,
+        hash: &keyport_core::KeyHash,
+    ) -> Result<Option<OperatorToken>>;
+    /// Revokes a token; false when there is no unrevoked token with this id.
+    async fn revoke_operator_token(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool>;
+
+    async fn insert_enrollment(&self, enrollment: &Enrollment, audit: &AuditEvent) -> Result<()>;
+    async fn enrollment_by_hash(&self, hash: &keyport_core::KeyHash) -> Result<Option<Enrollment>>;
+    /// Marks the code used (only if unused and unexpired at its `used_at`),
+    /// adds the key, saves the revoked keys and appends the audit events, in
+    /// one transaction. False, with nothing written, when the code was used
+    /// (or ran out) in the meantime.
+    async fn redeem_enrollment(&self, redemption: &Redemption<'_>) -> Result<bool>;
 
     /// Adds quota counts, usage (minute rows, rolled up into hours and days
     /// in the same transaction) and raises last-used times: one transaction.

@@ -36,7 +36,8 @@ use std::time::Duration;
 
 use super::records::{Change, ChangeKind, DimensionRow, UsageBatch, UsageRow};
 use super::{
-    DayCount, Dimension, Page, PoolConfig, Result, Seen, Store, StoreError, BATCH_ID_RETENTION_MS,
+    DayCount, Dimension, Enrollment, OperatorToken, Page, PoolConfig, Redemption, Result, Seen,
+    Store, StoreError, BATCH_ID_RETENTION_MS,
 };
 use crate::clock::{from_millis, millis};
 use crate::model::{Account, Alert, AlertStatus, AuditEvent, KeyRecord, Step};
@@ -66,7 +67,7 @@ const KEY_COLUMNS: &str =
     "seq, id, account_id, name, environment, key_hash, last4, scopes, resources, \
      expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by";
 
-const ACCOUNT_COLUMNS: &str = "id, name, plan, created_at, settings";
+const ACCOUNT_COLUMNS: &str = "id, name, plan, created_at, settings, external_id, operator";
 
 const ALERT_COLUMNS: &str = "id, account_id, key_id, kind, status, message, evidence, created_at, acknowledged_at, resolved_at";
 
@@ -221,7 +222,60 @@ fn account_from_row(r: &PgRow) -> Result<Account> {
         plan: r.try_get::<&str, _>("plan")?.parse().map_err(corrupt)?,
         created_at: from_millis(r.try_get("created_at")?),
         settings: json_column(r, "settings")?,
+        operator: super::records::operator_fields(
+            r.try_get("external_id")?,
+            r.try_get("operator")?,
+        )?,
     })
+}
+
+fn token_from_row(r: &PgRow) -> Result<OperatorToken> {
+    Ok(OperatorToken {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        hash: KeyHash::from_hex(r.try_get("token_hash")?).ok_or_else(|| corrupt("token_hash"))?,
+        last4: r.try_get("last4")?,
+        created_at: from_millis(r.try_get("created_at")?),
+        revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(from_millis),
+    })
+}
+
+fn enrollment_from_row(r: &PgRow) -> Result<Enrollment> {
+    Ok(Enrollment {
+        id: r.try_get("id")?,
+        account_id: r.try_get("account_id")?,
+        code_hash: KeyHash::from_hex(r.try_get("code_hash")?)
+            .ok_or_else(|| corrupt("code_hash"))?,
+        created_by: r.try_get("created_by")?,
+        created_at: from_millis(r.try_get("created_at")?),
+        expires_at: from_millis(r.try_get("expires_at")?),
+        used_at: r.try_get::<Option<i64>, _>("used_at")?.map(from_millis),
+        key_id: r.try_get("key_id")?,
+    })
+}
+
+fn map_external_id(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::DuplicateExternalId,
+        _ => e.into(),
+    }
+}
+
+async fn save_account_row(conn: &mut PgConnection, a: &Account) -> Result<()> {
+    sqlx::query(
+        "UPDATE accounts SET name = $1, plan = $2, settings = $3, external_id = $4, operator = $5 \
+         WHERE id = $6",
+    )
+    .bind(&a.name)
+    .bind(a.plan.as_str())
+    .bind(Json(&a.settings))
+    .bind(&a.operator.external_id)
+    .bind(super::records::operator_json(&a.operator))
+    .bind(&a.id)
+    .execute(conn)
+    .await
+    .map_err(map_external_id)?;
+    Ok(())
 }
 
 fn counts_from_row(r: &PgRow) -> Result<Counts> {
@@ -592,15 +646,19 @@ impl Db {
     async fn create_account(&self, a: &Account, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO accounts (id, name, plan, created_at, settings) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO accounts (id, name, plan, created_at, settings, external_id, operator) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&a.id)
         .bind(&a.name)
         .bind(a.plan.as_str())
         .bind(millis(a.created_at))
         .bind(Json(&a.settings))
+        .bind(&a.operator.external_id)
+        .bind(super::records::operator_json(&a.operator))
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(map_external_id)?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -655,6 +713,20 @@ impl Db {
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn active_admin_keys(&self, account_id: &str, now: i64) -> Result<Vec<KeyRecord>> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE account_id = $1 AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > $2) AND ',' || scopes || ',' LIKE '%,admin,%' \
+             ORDER BY seq"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(account_id)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(key_from_row).collect()
     }
 
     async fn count_active_keys(&self, account_id: &str, now: i64) -> Result<u32> {
@@ -772,16 +844,147 @@ impl Db {
         Ok(page(items, limit))
     }
 
-    async fn update_account_settings(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
+    async fn save_account(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE accounts SET settings = $1 WHERE id = $2")
-            .bind(Json(&account.settings))
-            .bind(&account.id)
-            .execute(&mut *tx)
-            .await?;
+        save_account_row(&mut tx, account).await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn delete_account(&self, account: &Account, audit: &AuditEvent) -> Result<u32> {
+        let at = account
+            .operator
+            .deleted_at
+            .ok_or_else(|| corrupt("delete_account needs deleted_at"))?;
+        let mut tx = self.pool.begin().await?;
+        save_account_row(&mut tx, account).await?;
+        let done = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(millis(at))
+        .bind(&account.id)
+        .execute(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() as u32)
+    }
+
+    async fn insert_operator_token(&self, t: &OperatorToken, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO operator_tokens (id, name, token_hash, last4, created_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(t.hash.to_hex())
+        .bind(&t.last4)
+        .bind(millis(t.created_at))
+        .bind(t.revoked_at.map(millis))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_unique)?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn operator_tokens(&self) -> Result<Vec<OperatorToken>> {
+        let rows = sqlx::query("SELECT * FROM operator_tokens ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn operator_token_by_hash(&self, hash: KeyHash) -> Result<Option<OperatorToken>> {
+        let row = sqlx::query("SELECT * FROM operator_tokens WHERE token_hash = $1")
+            .bind(hash.to_hex())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn revoke_operator_token(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE operator_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(millis(at))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn insert_enrollment(&self, e: &Enrollment, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO enrollments (id, account_id, code_hash, created_by, created_at, expires_at, \
+             used_at, key_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&e.id)
+        .bind(&e.account_id)
+        .bind(e.code_hash.to_hex())
+        .bind(&e.created_by)
+        .bind(millis(e.created_at))
+        .bind(millis(e.expires_at))
+        .bind(e.used_at.map(millis))
+        .bind(&e.key_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_unique)?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn enrollment_by_hash(&self, hash: KeyHash) -> Result<Option<Enrollment>> {
+        let row = sqlx::query("SELECT * FROM enrollments WHERE code_hash = $1")
+            .bind(hash.to_hex())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(enrollment_from_row).transpose()
+    }
+
+    async fn redeem_enrollment(&self, r: Redemption<'_>) -> Result<bool> {
+        let e = r.enrollment;
+        let used_at = e
+            .used_at
+            .ok_or_else(|| corrupt("redeem_enrollment needs used_at"))?;
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE enrollments SET used_at = $1, key_id = $2 \
+             WHERE id = $3 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(millis(used_at))
+        .bind(&e.key_id)
+        .bind(&e.id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_key_row(&mut tx, r.key).await?;
+        for k in r.revoked {
+            update_key_row(&mut tx, k).await?;
+        }
+        for a in r.audits {
+            insert_audit(&mut tx, a).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn flush_usage(
@@ -1314,6 +1517,12 @@ impl Store for PgStore {
             .await
     }
 
+    async fn active_admin_keys(&self, account_id: &str, now: i64) -> Result<Vec<KeyRecord>> {
+        let account_id = account_id.to_owned();
+        self.run(move |db| async move { db.active_admin_keys(&account_id, now).await })
+            .await
+    }
+
     async fn count_active_keys(&self, account_id: &str, now: i64) -> Result<u32> {
         let account_id = account_id.to_owned();
         self.run(|db| async move { db.count_active_keys(&account_id, now).await })
@@ -1351,10 +1560,71 @@ impl Store for PgStore {
             .await
     }
 
-    async fn update_account_settings(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
+    async fn save_account(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
         let (account, audit) = (account.clone(), audit.clone());
-        self.run(|db| async move { db.update_account_settings(&account, &audit).await })
+        self.run(|db| async move { db.save_account(&account, &audit).await })
             .await
+    }
+
+    async fn delete_account(&self, account: &Account, audit: &AuditEvent) -> Result<u32> {
+        let (account, audit) = (account.clone(), audit.clone());
+        self.run(|db| async move { db.delete_account(&account, &audit).await })
+            .await
+    }
+
+    async fn insert_operator_token(&self, token: &OperatorToken, audit: &AuditEvent) -> Result<()> {
+        let (token, audit) = (token.clone(), audit.clone());
+        self.run(|db| async move { db.insert_operator_token(&token, &audit).await })
+            .await
+    }
+
+    async fn operator_tokens(&self) -> Result<Vec<OperatorToken>> {
+        self.run(|db| async move { db.operator_tokens().await })
+            .await
+    }
+
+    async fn operator_token_by_hash(&self, hash: &KeyHash) -> Result<Option<OperatorToken>> {
+        let hash = *hash;
+        self.run(move |db| async move { db.operator_token_by_hash(hash).await })
+            .await
+    }
+
+    async fn revoke_operator_token(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool> {
+        let (id, audit) = (id.to_owned(), audit.clone());
+        self.run(move |db| async move { db.revoke_operator_token(&id, at, &audit).await })
+            .await
+    }
+
+    async fn insert_enrollment(&self, enrollment: &Enrollment, audit: &AuditEvent) -> Result<()> {
+        let (enrollment, audit) = (enrollment.clone(), audit.clone());
+        self.run(|db| async move { db.insert_enrollment(&enrollment, &audit).await })
+            .await
+    }
+
+    async fn enrollment_by_hash(&self, hash: &KeyHash) -> Result<Option<Enrollment>> {
+        let hash = *hash;
+        self.run(move |db| async move { db.enrollment_by_hash(hash).await })
+            .await
+    }
+
+    async fn redeem_enrollment(&self, r: &Redemption<'_>) -> Result<bool> {
+        let (enrollment, key) = (r.enrollment.clone(), r.key.clone());
+        let (revoked, audits) = (r.revoked.to_vec(), r.audits.to_vec());
+        self.run(|db| async move {
+            db.redeem_enrollment(Redemption {
+                enrollment: &enrollment,
+                key: &key,
+                revoked: &revoked,
+                audits: &audits,
+            })
+            .await
+        })
+        .await
     }
 
     async fn flush_usage(

@@ -64,3 +64,90 @@ pub struct Change {
     pub id: String,
     pub account_id: String,
 }
+
+/// A vendor's operator credential as stored: only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorToken {
+    pub id: String,
+    pub name: String,
+    pub hash: keyport_core::KeyHash,
+    pub last4: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A one-time enrollment code as stored: only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrollment {
+    pub id: String,
+    pub account_id: String,
+    pub code_hash: keyport_core::KeyHash,
+    /// The operator token's id, or `cli`.
+    pub created_by: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub used_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The admin key the code registered.
+    pub key_id: Option<String>,
+}
+
+/// What [`Store::redeem_enrollment`](super::Store::redeem_enrollment) writes
+/// in one transaction: the code marked used, the new admin key, the keys it
+/// revokes, and their audit events.
+#[derive(Debug, Clone)]
+pub struct Redemption<'a> {
+    pub enrollment: &'a Enrollment,
+    pub key: &'a crate::model::KeyRecord,
+    pub revoked: &'a [crate::model::KeyRecord],
+    pub audits: &'a [crate::model::AuditEvent],
+}
+
+/// An account's operator fields as stored: JSON beside the `external_id`
+/// column (which has a unique index of its own).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+struct StoredOperator {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suspended_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suspension_reason: Option<String>,
+    #[serde(skip_serializing_if = "keyport_core::RateLimitOverride::is_empty")]
+    rate_limit: keyport_core::RateLimitOverride,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_cap: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deleted_at: Option<i64>,
+}
+
+/// The JSON stored for an account's operator fields.
+pub(crate) fn operator_json(f: &crate::model::OperatorFields) -> serde_json::Value {
+    use crate::clock::millis;
+    let stored = StoredOperator {
+        suspended_at: f.suspended.as_ref().map(|s| millis(s.at)),
+        suspension_reason: f.suspended.as_ref().map(|s| s.reason.clone()),
+        rate_limit: f.rate_limit,
+        key_cap: f.key_cap,
+        deleted_at: f.deleted_at.map(millis),
+    };
+    serde_json::to_value(stored).unwrap_or_default()
+}
+
+/// An account's operator fields from their stored JSON and column.
+pub(crate) fn operator_fields(
+    external_id: Option<String>,
+    json: serde_json::Value,
+) -> Result<crate::model::OperatorFields, super::StoreError> {
+    use crate::clock::from_millis;
+    let s: StoredOperator = serde_json::from_value(json)
+        .map_err(|e| super::StoreError::Corrupt(format!("accounts.operator: {e}")))?;
+    Ok(crate::model::OperatorFields {
+        external_id,
+        suspended: s.suspended_at.map(|at| crate::model::Suspension {
+            at: from_millis(at),
+            reason: s.suspension_reason.unwrap_or_default(),
+        }),
+        rate_limit: s.rate_limit,
+        key_cap: s.key_cap,
+        deleted_at: s.deleted_at.map(from_millis),
+    })
+}

@@ -13,7 +13,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::records::{DimensionRow, UsageBatch, UsageRow};
-use super::{DayCount, Dimension, Page, Result, Seen, Store, StoreError};
+use super::{
+    DayCount, Dimension, Enrollment, OperatorToken, Page, Redemption, Result, Seen, Store,
+    StoreError,
+};
 use crate::clock::{from_millis, millis};
 use crate::model::{Account, Alert, AlertStatus, AuditEvent, KeyRecord, Step};
 use keyport_core::{Counts, Outcome};
@@ -22,6 +25,8 @@ use std::collections::HashMap;
 pub struct SqliteStore {
     pool: SqlitePool,
 }
+
+const ACCOUNT_COLUMNS: &str = "id, name, plan, created_at, settings, external_id, operator";
 
 const KEY_COLUMNS: &str =
     "seq, id, account_id, name, environment, key_hash, last4, scopes, resources, \
@@ -108,7 +113,60 @@ fn account_from_row(r: &SqliteRow) -> Result<Account> {
         plan: r.try_get::<&str, _>("plan")?.parse().map_err(corrupt)?,
         created_at: from_millis(r.try_get("created_at")?),
         settings: serde_json::from_str(r.try_get("settings")?).map_err(corrupt)?,
+        operator: super::records::operator_fields(
+            r.try_get("external_id")?,
+            serde_json::from_str(r.try_get("operator")?).map_err(corrupt)?,
+        )?,
     })
+}
+
+fn token_from_row(r: &SqliteRow) -> Result<OperatorToken> {
+    Ok(OperatorToken {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        hash: KeyHash::from_hex(r.try_get("token_hash")?).ok_or_else(|| corrupt("token_hash"))?,
+        last4: r.try_get("last4")?,
+        created_at: from_millis(r.try_get("created_at")?),
+        revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(from_millis),
+    })
+}
+
+fn enrollment_from_row(r: &SqliteRow) -> Result<Enrollment> {
+    Ok(Enrollment {
+        id: r.try_get("id")?,
+        account_id: r.try_get("account_id")?,
+        code_hash: KeyHash::from_hex(r.try_get("code_hash")?)
+            .ok_or_else(|| corrupt("code_hash"))?,
+        created_by: r.try_get("created_by")?,
+        created_at: from_millis(r.try_get("created_at")?),
+        expires_at: from_millis(r.try_get("expires_at")?),
+        used_at: r.try_get::<Option<i64>, _>("used_at")?.map(from_millis),
+        key_id: r.try_get("key_id")?,
+    })
+}
+
+fn map_external_id(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::DuplicateExternalId,
+        _ => e.into(),
+    }
+}
+
+async fn save_account_row(conn: &mut sqlx::SqliteConnection, a: &Account) -> Result<()> {
+    sqlx::query(
+        "UPDATE accounts SET name = ?, plan = ?, settings = ?, external_id = ?, operator = ? \
+         WHERE id = ?",
+    )
+    .bind(&a.name)
+    .bind(a.plan.as_str())
+    .bind(serde_json::to_string(&a.settings).map_err(corrupt)?)
+    .bind(&a.operator.external_id)
+    .bind(super::records::operator_json(&a.operator).to_string())
+    .bind(&a.id)
+    .execute(conn)
+    .await
+    .map_err(map_external_id)?;
+    Ok(())
 }
 
 const COUNT_COLUMNS: &str = "success, client_error, server_error, rate_limited, denied";
@@ -404,33 +462,36 @@ impl Store for SqliteStore {
     async fn create_account(&self, a: &Account, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO accounts (id, name, plan, created_at, settings) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO accounts (id, name, plan, created_at, settings, external_id, operator) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&a.id)
         .bind(&a.name)
         .bind(a.plan.as_str())
         .bind(millis(a.created_at))
         .bind(serde_json::to_string(&a.settings).map_err(corrupt)?)
+        .bind(&a.operator.external_id)
+        .bind(super::records::operator_json(&a.operator).to_string())
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(map_external_id)?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn accounts(&self) -> Result<Vec<Account>> {
-        let rows = sqlx::query("SELECT id, name, plan, created_at, settings FROM accounts")
-            .fetch_all(&self.pool)
-            .await?;
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
         rows.iter().map(account_from_row).collect()
     }
 
     async fn account(&self, id: &str) -> Result<Option<Account>> {
-        let row =
-            sqlx::query("SELECT id, name, plan, created_at, settings FROM accounts WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(account_from_row).transpose()
     }
 
@@ -467,6 +528,20 @@ impl Store for SqliteStore {
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn active_admin_keys(&self, account_id: &str, now: i64) -> Result<Vec<KeyRecord>> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE account_id = ? AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > ?) AND ',' || scopes || ',' LIKE '%,admin,%' \
+             ORDER BY seq"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(account_id)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(key_from_row).collect()
     }
 
     async fn count_active_keys(&self, account_id: &str, now: i64) -> Result<u32> {
@@ -586,16 +661,148 @@ impl Store for SqliteStore {
         Ok(page(items, limit))
     }
 
-    async fn update_account_settings(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
+    async fn save_account(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE accounts SET settings = ? WHERE id = ?")
-            .bind(serde_json::to_string(&account.settings).map_err(corrupt)?)
-            .bind(&account.id)
-            .execute(&mut *tx)
-            .await?;
+        save_account_row(&mut tx, account).await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn delete_account(&self, account: &Account, audit: &AuditEvent) -> Result<u32> {
+        let at = account
+            .operator
+            .deleted_at
+            .ok_or_else(|| corrupt("delete_account needs deleted_at"))?;
+        let mut tx = self.pool.begin().await?;
+        save_account_row(&mut tx, account).await?;
+        let done = sqlx::query(
+            "UPDATE api_keys SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL",
+        )
+        .bind(millis(at))
+        .bind(&account.id)
+        .execute(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() as u32)
+    }
+
+    async fn insert_operator_token(&self, t: &OperatorToken, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO operator_tokens (id, name, token_hash, last4, created_at, revoked_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(t.hash.to_hex())
+        .bind(&t.last4)
+        .bind(millis(t.created_at))
+        .bind(t.revoked_at.map(millis))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_unique)?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn operator_tokens(&self) -> Result<Vec<OperatorToken>> {
+        let rows = sqlx::query("SELECT * FROM operator_tokens ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn operator_token_by_hash(&self, hash: &KeyHash) -> Result<Option<OperatorToken>> {
+        let row = sqlx::query("SELECT * FROM operator_tokens WHERE token_hash = ?")
+            .bind(hash.to_hex())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn revoke_operator_token(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE operator_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(millis(at))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn insert_enrollment(&self, e: &Enrollment, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO enrollments (id, account_id, code_hash, created_by, created_at, expires_at, \
+             used_at, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&e.id)
+        .bind(&e.account_id)
+        .bind(e.code_hash.to_hex())
+        .bind(&e.created_by)
+        .bind(millis(e.created_at))
+        .bind(millis(e.expires_at))
+        .bind(e.used_at.map(millis))
+        .bind(&e.key_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_unique)?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn enrollment_by_hash(&self, hash: &KeyHash) -> Result<Option<Enrollment>> {
+        let row = sqlx::query("SELECT * FROM enrollments WHERE code_hash = ?")
+            .bind(hash.to_hex())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(enrollment_from_row).transpose()
+    }
+
+    async fn redeem_enrollment(&self, r: &Redemption<'_>) -> Result<bool> {
+        let e = r.enrollment;
+        let used_at = e
+            .used_at
+            .ok_or_else(|| corrupt("redeem_enrollment needs used_at"))?;
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE enrollments SET used_at = ?, key_id = ? \
+             WHERE id = ? AND used_at IS NULL AND expires_at > ?",
+        )
+        .bind(millis(used_at))
+        .bind(&e.key_id)
+        .bind(&e.id)
+        .bind(millis(used_at))
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_key_row(&mut tx, r.key).await?;
+        for k in r.revoked {
+            update_key_row(&mut tx, k).await?;
+        }
+        for a in r.audits {
+            insert_audit(&mut tx, a).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn flush_usage(

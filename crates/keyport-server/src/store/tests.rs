@@ -485,8 +485,43 @@ impl Store for LostAck {
     ) -> Result<Page<AuditEvent>> {
         self.inner.audit_page(account_id, cursor, limit).await
     }
-    async fn update_account_settings(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
-        self.inner.update_account_settings(account, audit).await
+    async fn active_admin_keys(&self, account_id: &str, now: i64) -> Result<Vec<KeyRecord>> {
+        self.inner.active_admin_keys(account_id, now).await
+    }
+    async fn save_account(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
+        self.inner.save_account(account, audit).await
+    }
+    async fn delete_account(&self, account: &Account, audit: &AuditEvent) -> Result<u32> {
+        self.inner.delete_account(account, audit).await
+    }
+    async fn insert_operator_token(&self, t: &OperatorToken, audit: &AuditEvent) -> Result<()> {
+        self.inner.insert_operator_token(t, audit).await
+    }
+    async fn operator_tokens(&self) -> Result<Vec<OperatorToken>> {
+        self.inner.operator_tokens().await
+    }
+    async fn operator_token_by_hash(
+        &self,
+        hash: &keyport_core::KeyHash,
+    ) -> Result<Option<OperatorToken>> {
+        self.inner.operator_token_by_hash(hash).await
+    }
+    async fn revoke_operator_token(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool> {
+        self.inner.revoke_operator_token(id, at, audit).await
+    }
+    async fn insert_enrollment(&self, e: &Enrollment, audit: &AuditEvent) -> Result<()> {
+        self.inner.insert_enrollment(e, audit).await
+    }
+    async fn enrollment_by_hash(&self, hash: &keyport_core::KeyHash) -> Result<Option<Enrollment>> {
+        self.inner.enrollment_by_hash(hash).await
+    }
+    async fn redeem_enrollment(&self, r: &Redemption<'_>) -> Result<bool> {
+        self.inner.redeem_enrollment(r).await
     }
     async fn flush_usage(
         &self,

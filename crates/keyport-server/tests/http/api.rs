@@ -701,6 +701,7 @@ async fn openapi_lists_every_route() {
     assert_eq!(
         ops,
         [
+            "DELETE /v1/operator/accounts/{id}",
             "GET /healthz",
             "GET /readyz",
             "GET /v1/account",
@@ -711,14 +712,21 @@ async fn openapi_lists_every_route() {
             "GET /v1/keys/{id}/usage",
             "GET /v1/keys/{id}/usage.csv",
             "GET /v1/openapi.json",
+            "GET /v1/operator/accounts",
+            "GET /v1/operator/accounts/{id}",
             "GET /v1/usage",
             "PATCH /v1/account",
             "PATCH /v1/keys/{id}",
+            "PATCH /v1/operator/accounts/{id}",
             "POST /v1/account/alerts/preview",
             "POST /v1/alerts/{id}/ack",
+            "POST /v1/enroll",
+            "POST /v1/enroll/preview",
             "POST /v1/keys",
             "POST /v1/keys/{id}/revoke",
             "POST /v1/keys/{id}/rotate",
+            "POST /v1/operator/accounts",
+            "POST /v1/operator/accounts/{id}/enrollments",
             "POST /v1/verify",
         ]
     );

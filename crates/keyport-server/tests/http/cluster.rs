@@ -382,3 +382,86 @@ async fn instances_keep_answering_while_redis_stops_and_restarts_empty() {
         s.shutdown().await;
     }
 }
+
+/// A plan change and a suspension made through the operator API on one
+/// instance reach another instance's cache through the change feed, within
+/// the feed's bound (1 s), like a revoke.
+#[tokio::test]
+async fn plan_changes_and_suspension_reach_every_instance_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = postgres_db(dir.path(), "operator_changes_across_instances").await else {
+        return;
+    };
+    let (servers, _) = cluster(&db.url(), &redis_url(), 2).await;
+    let bases = bases(&servers);
+    let http = reqwest::Client::new();
+    let (account, _, admin) = servers[0]
+        .service()
+        .create_account("Upgrader", Plan::Free, "test")
+        .await
+        .unwrap();
+    let (_, token) = servers[0]
+        .service()
+        .create_operator_token("ops")
+        .await
+        .unwrap();
+    let key = limited_key(&http, &bases[0], admin.expose(), Value::Null).await;
+    let res = verify(&http, &bases[1], &key).await;
+    assert_eq!(res.headers()["x-ratelimit-limit"], "10");
+
+    let patch = |body: Value| {
+        http.patch(format!("{}/v1/operator/accounts/{}", bases[0], account.id))
+            .bearer_auth(token.expose())
+            .json(&body)
+            .send()
+    };
+    let wait_on_b = |want: &'static str| {
+        let (http, base, key) = (http.clone(), bases[1].clone(), key.clone());
+        async move {
+            let started = Instant::now();
+            loop {
+                let res = verify(&http, &base, &key).await;
+                let seen = match res.status() {
+                    StatusCode::OK => res.headers()["x-ratelimit-limit"]
+                        .to_str()
+                        .unwrap()
+                        .to_string(),
+                    s => s.as_u16().to_string(),
+                };
+                if seen == want {
+                    return started.elapsed();
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(1),
+                    "instance B still answers {seen}, not {want}"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    assert_eq!(
+        patch(json!({"plan": "professional"}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let took = wait_on_b("300").await;
+    eprintln!("plan change seen on B after {took:?}");
+    assert_eq!(
+        patch(json!({"suspended": true, "suspension_reason": "unpaid"}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    wait_on_b("403").await;
+    assert_eq!(
+        patch(json!({"suspended": false})).await.unwrap().status(),
+        200
+    );
+    wait_on_b("300").await;
+    for s in servers {
+        s.shutdown().await;
+    }
+}

@@ -299,7 +299,7 @@ async fn status(req: reqwest::RequestBuilder) -> StatusCode {
     req.send().await.unwrap().status()
 }
 
-fn sigterm(child: &mut ServerProc) {
+pub fn sigterm(child: &mut ServerProc) {
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

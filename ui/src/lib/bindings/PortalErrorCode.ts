@@ -3,4 +3,4 @@
 /**
  * What the UI branches on. Never match on messages.
  */
-export type PortalErrorCode = "unreachable" | "unauthorized" | "forbidden" | "not_found" | "invalid" | "conflict" | "limit_exceeded" | "rate_limited" | "response_too_large" | "keychain_unavailable" | "not_connected" | "internal";
+export type PortalErrorCode = "unreachable" | "unauthorized" | "forbidden" | "not_found" | "invalid" | "conflict" | "limit_exceeded" | "account_suspended" | "rate_limited" | "response_too_large" | "keychain_unavailable" | "not_connected" | "internal";
