@@ -689,29 +689,7 @@ impl Server {
     pub fn start(dir: &Path, account: &str, plan: &str) -> Result<(Self, String)> {
         let bin = server_bin()?;
         let db = format!("sqlite://{}", dir.join("remote.db").display());
-        let out = Command::new(&bin)
-            .args([
-                "account",
-                "create",
-                "--name",
-                account,
-                "--plan",
-                plan,
-                "--json",
-                "--database",
-                &db,
-            ])
-            .output()
-            .ctx("running keyport-server account create")?;
-        check(
-            out.status.success(),
-            format!(
-                "account create failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&out.stdout).ctx("account create --json output")?;
+        let v = account_create(&bin, &db, account, plan, &[])?;
         let admin = v["admin_key"].as_str().ctx("admin_key")?.to_string();
         Ok((Self::serve(&bin, &db, dir)?, admin))
     }
@@ -723,32 +701,13 @@ impl Server {
         let bin = server_bin()?;
         let db = format!("sqlite://{}", dir.join("remote.db").display());
         let server = Self::serve(&bin, &db, dir)?;
-        let out = Command::new(&bin)
-            .args([
-                "account",
-                "create",
-                "--name",
-                account,
-                "--plan",
-                plan,
-                "--enroll",
-                "--public-url",
-                &server.url,
-                "--json",
-                "--database",
-                &db,
-            ])
-            .output()
-            .ctx("running keyport-server account create --enroll")?;
-        check(
-            out.status.success(),
-            format!(
-                "account create --enroll failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
+        let v = account_create(
+            &bin,
+            &db,
+            account,
+            plan,
+            &["--enroll", "--public-url", &server.url],
         )?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&out.stdout).ctx("account create --enroll --json output")?;
         let link = v["enrollment"]["link"].as_str().ctx("enrollment.link")?;
         Ok((server, link.to_string()))
     }
@@ -780,6 +739,33 @@ impl Server {
         server.url = addr.to_string();
         Ok(server)
     }
+}
+
+/// `keyport-server account create … --json [extra]`: its JSON output.
+fn account_create(
+    bin: &Path,
+    db: &str,
+    account: &str,
+    plan: &str,
+    extra: &[&str],
+) -> Result<serde_json::Value> {
+    let mut args = vec![
+        "account", "create", "--name", account, "--plan", plan, "--json",
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--database", db]);
+    let out = Command::new(bin)
+        .args(&args)
+        .output()
+        .ctx("running keyport-server account create")?;
+    check(
+        out.status.success(),
+        format!(
+            "account create {extra:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )?;
+    serde_json::from_slice(&out.stdout).ctx("account create --json output")
 }
 
 impl Drop for Server {

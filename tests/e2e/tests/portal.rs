@@ -227,6 +227,27 @@ async fn embedded_key_lifecycle() {
     drop(driver);
 }
 
+/// The keys view lists one key, the account's admin key `admin`, masked.
+async fn only_key_is(app: &mut App, admin: &str) -> Result<()> {
+    app.wait("view-keys").await?;
+    let masked = app
+        .wait_text_css(
+            &format!("{} {}", testid("key-row"), testid("key-masked")),
+            |t| !t.is_empty(),
+        )
+        .await?;
+    let rows = app.count("key-row").await?;
+    check(
+        rows == 1,
+        format!("the account has one key (its admin key), got {rows} rows"),
+    )?;
+    let expect = format!("{}…{}", &admin[..8], &admin[admin.len() - 4..]);
+    check(
+        masked.trim() == expect,
+        format!("the admin key row masked as {expect}, got {masked:?}"),
+    )
+}
+
 /// Connect to a separately started keyport-server with its admin key, see
 /// its account and keys, sign out.
 async fn remote_flow(app: &mut App, url: &str, admin: &str) -> Result<()> {
@@ -241,23 +262,7 @@ async fn remote_flow(app: &mut App, url: &str, admin: &str) -> Result<()> {
     // The remote account and its key list (the CLI's admin key).
     app.wait_text("service-card", |t| t.contains("Remote"))
         .await?;
-    app.wait("view-keys").await?;
-    let masked = app
-        .wait_text_css(
-            &format!("{} {}", testid("key-row"), testid("key-masked")),
-            |t| !t.is_empty(),
-        )
-        .await?;
-    let rows = app.count("key-row").await?;
-    check(
-        rows == 1,
-        format!("the remote account has one key (its admin key), got {rows} rows"),
-    )?;
-    let expect = format!("{}…{}", &admin[..8], &admin[admin.len() - 4..]);
-    check(
-        masked.trim() == expect,
-        format!("the admin key row masked as {expect}, got {masked:?}"),
-    )?;
+    only_key_is(app, admin).await?;
     check(
         app.count("try-it").await? == 0,
         "no try-it panel for a remote service",
@@ -368,24 +373,9 @@ async fn enroll_flow(app: &mut App, url: &str) -> Result<String> {
     app.click("enroll-submit").await?;
     app.wait_text("service-card", |t| t.contains("Acme Corp"))
         .await?;
-    app.wait("view-keys").await?;
-    let masked = app
-        .wait_text_css(
-            &format!("{} {}", testid("key-row"), testid("key-masked")),
-            |t| !t.is_empty(),
-        )
-        .await?;
-    check(
-        app.count("key-row").await? == 1,
-        "the new account has one key: the admin key made at enrollment",
-    )?;
     let key = keychain_get(url)?.ctx("the enrolled admin key is in the keychain")?;
     check(key.starts_with("to_live_"), "a live key in the keychain")?;
-    let expect = format!("{}…{}", &key[..8], &key[key.len() - 4..]);
-    check(
-        masked.trim() == expect,
-        format!("the key row shows the keychain's key as {expect}, got {masked:?}"),
-    )?;
+    only_key_is(app, &key).await?;
     app.shot("enroll-keys").await?;
     // The form a customer uses without a link.
     app.click("service-switch").await?;

@@ -375,30 +375,26 @@ class App {
    * Looks a code (or a pasted keyport:// link) up without using it; the
    * confirmation then shows the offer. Rust does the rest (see api.enroll).
    */
-  async previewEnrollment(serviceUrl: string, code: string): Promise<PortalError | null> {
-    const seq = ++this.enrollSeq;
-    this.enrollBusy = true;
-    this.enrollError = null;
-    try {
+  previewEnrollment(serviceUrl: string, code: string): Promise<PortalError | null> {
+    return this.enrollStep(async (seq) => {
       const offer = await api.enrollmentPreview(serviceUrl, code);
       if (seq === this.enrollSeq) this.enrollOffer = offer;
-      return null;
-    } catch (e) {
-      if (seq === this.enrollSeq) this.enrollError = e as PortalError;
-      return e as PortalError;
-    } finally {
-      if (seq === this.enrollSeq) this.enrollBusy = false;
-    }
+    });
   }
 
   /** Uses the confirmed code: connected to that service, like `connect` with a key. */
-  async enroll(serviceUrl: string, code: string, revokeOthers: boolean): Promise<PortalError | null> {
-    const seq = ++this.enrollSeq;
+  enroll(serviceUrl: string, code: string, revokeOthers: boolean): Promise<PortalError | null> {
     const name = this.enrollOffer?.preview.account_name ?? serviceUrl;
+    return this.enrollStep(async (seq) => this.enrolled(await api.enroll(serviceUrl, code, revokeOthers), name, seq));
+  }
+
+  /** Runs a preview or an enroll: busy, and its error shown, unless a newer one (or "Back") came since. */
+  private async enrollStep(run: (seq: number) => Promise<void>): Promise<PortalError | null> {
+    const seq = ++this.enrollSeq;
     this.enrollBusy = true;
     this.enrollError = null;
     try {
-      this.enrolled(await api.enroll(serviceUrl, code, revokeOthers), name, seq);
+      await run(seq);
       return null;
     } catch (e) {
       if (seq === this.enrollSeq) this.enrollError = e as PortalError;

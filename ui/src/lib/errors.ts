@@ -35,8 +35,7 @@ export function adviseError(e: PortalError): ErrorAdvice {
     case "rate_limited":
       return {
         title: "Too many requests",
-        // With a Retry-After the notice counts down itself.
-        detail: e.retry_after !== null ? e.message : `${e.message} Wait a moment, then try again.`,
+        detail: waitNote(e, "Wait a moment, then try again."),
         steps: ["retry"],
       };
     case "not_connected":
@@ -106,12 +105,17 @@ export function adviseEnrollError(e: PortalError): ErrorAdvice {
     case "rate_limited":
       return {
         title: "Too many attempts",
-        detail: e.retry_after !== null ? e.message : `${e.message} Wait a while, then try again.`,
+        detail: waitNote(e, "Wait a while, then try again."),
         steps: ["retry"],
       };
     default:
       return adviseError(e);
   }
+}
+
+/** A 429's detail: with a Retry-After the notice counts down itself, else say to wait. */
+function waitNote(e: PortalError, wait: string): string {
+  return e.retry_after !== null ? e.message : `${e.message} ${wait}`;
 }
 
 /** Short one-liner for toasts. */

@@ -14,6 +14,8 @@ use super::error::ApiError;
 use super::AppState;
 use crate::service::Admin;
 
+const ABSENT: &str = "send your API key in the Authorization header: Bearer <key>";
+
 /// The credential of a request. Only `Authorization: Bearer <key>` counts.
 #[derive(Debug)]
 pub enum Bearer {
@@ -37,13 +39,21 @@ pub fn bearer(headers: &HeaderMap) -> Bearer {
 }
 
 impl Bearer {
+    /// The credential to check: a malformed header is checked (and fails,
+    /// counted) like a wrong credential; an absent one is `absent`'s 401.
+    pub fn presented(self, absent: &str) -> Result<Option<SecretKey>, ApiError> {
+        match self {
+            Bearer::Present(k) => Ok(Some(k)),
+            Bearer::Absent => Err(ApiError::unauthorized(absent)),
+            Bearer::Malformed => Ok(None),
+        }
+    }
+
     /// The key, or the 401 that says what is wrong with the header.
     pub fn require(self) -> Result<SecretKey, ApiError> {
         match self {
             Bearer::Present(k) => Ok(k),
-            Bearer::Absent => Err(ApiError::unauthorized(
-                "send your API key in the Authorization header: Bearer <key>",
-            )),
+            Bearer::Absent => Err(ApiError::unauthorized(ABSENT)),
             Bearer::Malformed => Err(ApiError::unauthorized(
                 "the Authorization header must be exactly: Bearer <key>",
             )),
@@ -76,11 +86,7 @@ impl FromRequestParts<AppState> for Admin {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let source = peer(&parts.extensions);
-        let presented = match bearer(&parts.headers) {
-            Bearer::Present(k) => Some(k),
-            Bearer::Absent => return Err(Bearer::Absent.require().unwrap_err()),
-            Bearer::Malformed => None,
-        };
+        let presented = bearer(&parts.headers).presented(ABSENT)?;
         Ok(state
             .service
             .authenticate_admin(presented.as_ref(), source.as_deref())

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::error::ApiError;
-use super::extract::{bearer, peer, ApiJson, ApiPath, ApiQuery, Bearer, Peer, SettingsJson};
+use super::extract::{bearer, peer, ApiJson, ApiPath, ApiQuery, Peer, SettingsJson};
 use super::openapi::{
     BadRequest, Conflict, Forbidden, Internal, NotFound, PayloadTooLarge, TooManyAttempts,
     Unauthorized, Unavailable, Unprocessable,
@@ -29,15 +29,8 @@ impl FromRequestParts<AppState> for Operator {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let source = peer(&parts.extensions);
-        let presented = match bearer(&parts.headers) {
-            Bearer::Present(k) => Some(k),
-            Bearer::Absent => {
-                return Err(ApiError::unauthorized(
-                    "send an operator token in the Authorization header: Bearer <token>",
-                ))
-            }
-            Bearer::Malformed => None,
-        };
+        let presented = bearer(&parts.headers)
+            .presented("send an operator token in the Authorization header: Bearer <token>")?;
         Ok(state
             .service
             .authenticate_operator(presented.as_ref(), source.as_deref())
