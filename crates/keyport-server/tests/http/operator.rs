@@ -772,3 +772,78 @@ async fn the_cli_enrolls_without_printing_a_secret_and_nothing_raw_is_stored_or_
         .await;
     assert_eq!(stored, json!(1), "only the hash is stored");
 }
+
+/// The CLI's operator commands against a running server on the same
+/// database: a token made, listed without its secret, used, revoked (the
+/// running server refuses it at once); and `account enroll` for recovery.
+#[tokio::test]
+async fn operator_tokens_and_recovery_codes_from_the_cli() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::create(dir.path()).await;
+    let db = test_db.url();
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_keyport-server"))
+            .args(args)
+            .args(["--database", &db])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let made: Value = serde_json::from_str(&cli(&[
+        "operator", "token", "create", "--name", "billing", "--json",
+    ]))
+    .unwrap();
+    let token = made["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("to_op_"));
+    let listed = cli(&["operator", "token", "list", "--json"]);
+    assert!(listed.contains("billing") && listed.contains(made["id"].as_str().unwrap()));
+    assert!(!listed.contains(&token), "the list never shows a token");
+
+    let log = dir.path().join("server.log");
+    let (mut child, addr) = crate::hygiene::spawn_server(&db, None, &log);
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{base}/v1/operator/accounts"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Acme", "plan": "starter"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let account = created["account"]["id"].as_str().unwrap();
+    // Recovery from the CLI while the server runs: a second code works too.
+    let e: Value = serde_json::from_str(&cli(&["account", "enroll", account, "--json"])).unwrap();
+    let (_, hash, last4) = client_key();
+    let res = http
+        .post(format!("{base}/v1/enroll"))
+        .json(&json!({"code": e["code"], "key_hash": hash, "last4": last4}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    cli(&["operator", "token", "revoke", made["id"].as_str().unwrap()]);
+    let res = http
+        .get(format!("{base}/v1/operator/accounts"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "revoked from the next request"
+    );
+    crate::hygiene::sigterm(&mut child);
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(!logs.contains(&token[6..40]), "the token is not in the log");
+}
