@@ -214,6 +214,25 @@ struct Grant {
     epoch: Arc<str>,
 }
 
+/// The lease script's answer: (leased or -1/-2, Redis now µs, TAT µs, key
+/// used, account used, epoch).
+type LeaseReply = (i64, i64, i64, i64, i64, String);
+
+/// The arguments of one lease script run, owned (it runs on its own task).
+struct LeaseCall {
+    tat_key: String,
+    day_key: String,
+    field: String,
+    emission_us: i64,
+    tolerance_us: i64,
+    key_cap: i64,
+    account_cap: i64,
+    want: u32,
+    back: u32,
+    epoch: String,
+    instances: u32,
+}
+
 struct Scripts {
     lease: redis::Script,
     refund: redis::Script,
@@ -636,25 +655,26 @@ impl RedisCell {
         let (emission_us, tolerance_us) = gcra_us(limits);
         let cap = |c: Option<u32>| c.map_or(-1, i64::from);
         for _ in 0..2 {
-            let reply: (i64, i64, i64, i64, i64, String) = timed(
-                sh.scripts
-                    .lease
-                    .key(sh.tat_key(&self.account_id, &self.key_id))
-                    .key(sh.day_key(&self.account_id, day))
-                    .arg(key_field(&self.key_id))
-                    .arg(emission_us)
-                    .arg(tolerance_us)
-                    .arg(cap(limits.per_day))
-                    .arg(cap(account_cap))
-                    .arg(want)
-                    .arg(back)
-                    .arg(&*epoch)
-                    .arg(sh.instances.load(Ordering::Relaxed).max(1))
-                    .arg(deadline_us())
-                    .invoke_async(&mut conn),
-            )
-            .await?;
+            let call = LeaseCall {
+                tat_key: sh.tat_key(&self.account_id, &self.key_id),
+                day_key: sh.day_key(&self.account_id, day),
+                field: key_field(&self.key_id),
+                emission_us,
+                tolerance_us,
+                key_cap: cap(limits.per_day),
+                account_cap: cap(account_cap),
+                want,
+                back,
+                epoch: epoch.to_string(),
+                instances: sh.instances.load(Ordering::Relaxed).max(1),
+            };
+            let reply = self.run_lease(conn.clone(), call, day).await?;
             if reply.0 == -2 {
+                // Redis did nothing (its clock is past our deadline): what
+                // this call was to give back is still counted there.
+                if back > 0 {
+                    self.refund(back, day).await;
+                }
                 return Err(SharedError::Timeout(REDIS_TIMEOUT));
             }
             if reply.0 >= 0 {
@@ -673,6 +693,60 @@ impl RedisCell {
             redis::ErrorKind::ResponseError,
             "day counts missing right after rebuilding them",
         ))))
+    }
+
+    /// One run of the lease script, on a task of its own so that a reply
+    /// later than [`REDIS_TIMEOUT`] is not lost with the caller's wait: when
+    /// it comes, what the call did is undone (the tokens it leased, which
+    /// nobody will spend, are given back), or, when Redis did nothing (its
+    /// deadline had passed), the tokens the call was to give back are.
+    /// Either way the day counts stay exact.
+    async fn run_lease(
+        &self,
+        mut conn: ConnectionManager,
+        call: LeaseCall,
+        day: i64,
+    ) -> Result<LeaseReply, SharedError> {
+        let script = self.shared.scripts.lease.clone();
+        let back = call.back;
+        let mut task = tokio::spawn(async move {
+            script
+                .key(&call.tat_key)
+                .key(&call.day_key)
+                .arg(&call.field)
+                .arg(call.emission_us)
+                .arg(call.tolerance_us)
+                .arg(call.key_cap)
+                .arg(call.account_cap)
+                .arg(call.want)
+                .arg(call.back)
+                .arg(&call.epoch)
+                .arg(call.instances)
+                .arg(deadline_us())
+                .invoke_async::<LeaseReply>(&mut conn)
+                .await
+        });
+        match tokio::time::timeout(REDIS_TIMEOUT, &mut task).await {
+            Ok(Ok(reply)) => reply.map_err(SharedError::from),
+            Ok(Err(_)) => Err(SharedError::Timeout(REDIS_TIMEOUT)),
+            Err(_) => {
+                let cell = self.me.clone();
+                tokio::spawn(async move {
+                    let (Ok(Ok(reply)), Some(cell)) = (task.await, cell.upgrade()) else {
+                        return;
+                    };
+                    let unused = match reply.0 {
+                        n if n > 0 => n as u32,
+                        -2 => back,
+                        _ => 0,
+                    };
+                    if unused > 0 {
+                        cell.refund(unused, day).await;
+                    }
+                });
+                Err(SharedError::Timeout(REDIS_TIMEOUT))
+            }
+        }
     }
 
     async fn refund(&self, back: u32, day: i64) {
@@ -832,7 +906,8 @@ impl RedisCell {
     /// gets old, giving back `back` tokens already taken out of the lease
     /// in the same round trip. If the round trip fails they stay lost for
     /// the day: whether Redis took them back is unknown, and counting them
-    /// twice would be the unsafe way round.
+    /// twice would be the unsafe way round (a reply that comes late settles
+    /// it, see `run_lease`).
     fn top_up(&self, limits: Limits, account_cap: Option<u32>, back: u32) {
         let (Some(cell), Ok(handle)) = (self.me.upgrade(), tokio::runtime::Handle::try_current())
         else {
