@@ -48,9 +48,9 @@ pub enum ServiceError {
     #[error("too many failed attempts; try again in {retry_after} s")]
     TooManyAttempts { retry_after: u64 },
     /// An enrollment code that cannot be used (wrong, used or expired): one
-    /// code, and a message that says which and what to do.
-    #[error("{message}")]
-    Enrollment { code: &'static str, message: String },
+    /// error code, and a message that says which and what to do (403).
+    #[error("{0}")]
+    Enrollment(String),
     #[error(transparent)]
     Store(StoreError),
 }

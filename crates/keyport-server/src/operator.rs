@@ -32,7 +32,6 @@ const MAX_SOURCES: usize = 10_000;
 const MAX_EXTERNAL_ID: usize = 200;
 const MAX_REASON: usize = 300;
 const BAD_OPERATOR: &str = "missing, unknown or revoked operator token";
-const BAD_CODE: &str = "enrollment_code_invalid";
 
 /// Who is calling an operator endpoint.
 #[derive(Debug, Clone)]
@@ -171,10 +170,7 @@ fn duplicate_external_id(e: StoreError) -> ServiceError {
 }
 
 fn code_error(message: String) -> ServiceError {
-    ServiceError::Enrollment {
-        code: BAD_CODE,
-        message,
-    }
+    ServiceError::Enrollment(message)
 }
 
 impl KeyService {
@@ -182,9 +178,18 @@ impl KeyService {
 
     /// Puts a changed account in the cache and replaces its keys' entries,
     /// so their next request uses its new plan, limits or suspension.
+    /// A change that leaves both alone (the customer's settings) only
+    /// updates the account.
     pub(crate) fn refresh_account(&self, account: Arc<Account>) {
         let id = account.id.clone();
-        self.accounts.insert(id.clone(), account);
+        let hot = |a: &Account| (a.limits(), a.operator.suspended.is_some());
+        let unchanged = self
+            .accounts
+            .insert(id.clone(), account.clone())
+            .is_some_and(|old| hot(&old) == hot(&account));
+        if unchanged {
+            return;
+        }
         for mut entry in self.by_hash.iter_mut() {
             if entry.key.account_id == id {
                 *entry = crate::service::Cached::new(entry.key.clone());
@@ -225,7 +230,7 @@ impl KeyService {
             _ => {
                 let minute = crate::clock::millis(self.now()).div_euclid(60_000) * 60;
                 self.failed_logins.unknown(minute, source);
-                tracing::info!(source, "operator authentication failed");
+                tracing::debug!(source, "operator authentication failed");
                 Err(ServiceError::Unauthorized(BAD_OPERATOR))
             }
         }
@@ -535,7 +540,7 @@ impl KeyService {
             Actor::Operator(op).detail(changed.into()),
         );
         self.store
-            .save_account(&a, &audit)
+            .save_operator_fields(&a, &audit)
             .await
             .map_err(duplicate_external_id)?;
         tracing::info!(account = %a.id, action, "account changed by its operator");

@@ -326,7 +326,7 @@ impl KeyService {
                 "reason": "the service's longest allowed rotation periods",
             }),
         );
-        self.store.save_account(&account, &audit).await?;
+        self.store.update_account_settings(&account, &audit).await?;
         Ok(account)
     }
 
@@ -613,7 +613,7 @@ impl KeyService {
             admin.source.as_deref(),
             changed.into(),
         );
-        self.store.save_account(&account, &audit).await?;
+        self.store.update_account_settings(&account, &audit).await?;
         let keys = self.key_count(&account).await?;
         let view = account.view(&admin.key_id, keys, &self.bounds());
         self.accounts.insert(account.id.clone(), Arc::new(account));

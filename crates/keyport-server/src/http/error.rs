@@ -150,8 +150,8 @@ impl From<ServiceError> for ApiError {
                     ),
                 )
             },
-            ServiceError::Enrollment { code, message } => {
-                Self::new(StatusCode::FORBIDDEN, code, message)
+            ServiceError::Enrollment(m) => {
+                Self::new(StatusCode::FORBIDDEN, "enrollment_code_invalid", m)
             }
             ServiceError::Store(e) => Self::internal(format!("storage failure: {e}")),
         }

@@ -175,11 +175,15 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Page<AuditEvent>>;
 
-    /// Saves every mutable field of an account (name, plan, settings,
-    /// operator fields). Fails with `DuplicateExternalId` when another
-    /// account has its external id.
-    async fn save_account(&self, account: &Account, audit: &AuditEvent) -> Result<()>;
-    /// Saves the account (marked deleted) and revokes every key of it not
+    /// Saves the fields the customer sets (`settings`) and nothing else, so
+    /// an operator's change made meanwhile elsewhere is not written over.
+    async fn update_account_settings(&self, account: &Account, audit: &AuditEvent) -> Result<()>;
+    /// Saves the fields only the operator sets (name, plan, external id,
+    /// suspension, overrides, deletion) and not `settings`, so a customer's
+    /// change made meanwhile elsewhere is not written over. Fails with
+    /// `DuplicateExternalId` when another account has its external id.
+    async fn save_operator_fields(&self, account: &Account, audit: &AuditEvent) -> Result<()>;
+    /// Saves the operator fields (the account marked deleted) and revokes every key of it not
     /// yet revoked, at `deleted_at`: one transaction. Answers how many keys
     /// it revoked.
     async fn delete_account(&self, account: &Account, audit: &AuditEvent) -> Result<u32>;

@@ -261,14 +261,12 @@ fn map_external_id(e: sqlx::Error) -> StoreError {
     }
 }
 
-async fn save_account_row(conn: &mut PgConnection, a: &Account) -> Result<()> {
+async fn save_operator_row(conn: &mut PgConnection, a: &Account) -> Result<()> {
     sqlx::query(
-        "UPDATE accounts SET name = $1, plan = $2, settings = $3, external_id = $4, operator = $5 \
-         WHERE id = $6",
+        "UPDATE accounts SET name = $1, plan = $2, external_id = $3, operator = $4 WHERE id = $5",
     )
     .bind(&a.name)
     .bind(a.plan.as_str())
-    .bind(Json(&a.settings))
     .bind(&a.operator.external_id)
     .bind(super::records::operator_json(&a.operator))
     .bind(&a.id)
@@ -844,9 +842,21 @@ impl Db {
         Ok(page(items, limit))
     }
 
-    async fn save_account(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
+    async fn update_account_settings(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        save_account_row(&mut tx, account).await?;
+        sqlx::query("UPDATE accounts SET settings = $1 WHERE id = $2")
+            .bind(Json(&account.settings))
+            .bind(&account.id)
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn save_operator_fields(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        save_operator_row(&mut tx, account).await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -858,7 +868,7 @@ impl Db {
             .deleted_at
             .ok_or_else(|| corrupt("delete_account needs deleted_at"))?;
         let mut tx = self.pool.begin().await?;
-        save_account_row(&mut tx, account).await?;
+        save_operator_row(&mut tx, account).await?;
         let done = sqlx::query(
             "UPDATE api_keys SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
         )
@@ -1560,9 +1570,15 @@ impl Store for PgStore {
             .await
     }
 
-    async fn save_account(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
+    async fn update_account_settings(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
         let (account, audit) = (account.clone(), audit.clone());
-        self.run(|db| async move { db.save_account(&account, &audit).await })
+        self.run(|db| async move { db.update_account_settings(&account, &audit).await })
+            .await
+    }
+
+    async fn save_operator_fields(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
+        let (account, audit) = (account.clone(), audit.clone());
+        self.run(|db| async move { db.save_operator_fields(&account, &audit).await })
             .await
     }
 

@@ -152,14 +152,12 @@ fn map_external_id(e: sqlx::Error) -> StoreError {
     }
 }
 
-async fn save_account_row(conn: &mut sqlx::SqliteConnection, a: &Account) -> Result<()> {
+async fn save_operator_row(conn: &mut sqlx::SqliteConnection, a: &Account) -> Result<()> {
     sqlx::query(
-        "UPDATE accounts SET name = ?, plan = ?, settings = ?, external_id = ?, operator = ? \
-         WHERE id = ?",
+        "UPDATE accounts SET name = ?, plan = ?, external_id = ?, operator = ? WHERE id = ?",
     )
     .bind(&a.name)
     .bind(a.plan.as_str())
-    .bind(serde_json::to_string(&a.settings).map_err(corrupt)?)
     .bind(&a.operator.external_id)
     .bind(super::records::operator_json(&a.operator).to_string())
     .bind(&a.id)
@@ -661,9 +659,21 @@ impl Store for SqliteStore {
         Ok(page(items, limit))
     }
 
-    async fn save_account(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
+    async fn update_account_settings(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        save_account_row(&mut tx, account).await?;
+        sqlx::query("UPDATE accounts SET settings = ? WHERE id = ?")
+            .bind(serde_json::to_string(&account.settings).map_err(corrupt)?)
+            .bind(&account.id)
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn save_operator_fields(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        save_operator_row(&mut tx, account).await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -675,7 +685,7 @@ impl Store for SqliteStore {
             .deleted_at
             .ok_or_else(|| corrupt("delete_account needs deleted_at"))?;
         let mut tx = self.pool.begin().await?;
-        save_account_row(&mut tx, account).await?;
+        save_operator_row(&mut tx, account).await?;
         let done = sqlx::query(
             "UPDATE api_keys SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL",
         )

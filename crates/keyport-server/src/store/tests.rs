@@ -382,6 +382,57 @@ async fn one_open_alert_per_key_and_kind() {
 
 /// The detector's lease: one holder at a time, renewed by its holder, free
 /// once given up (PostgreSQL; SQLite has one instance and always grants it).
+/// A customer's settings and an operator's fields are written by different
+/// instances from copies read before the other's change: neither write
+/// may undo the other.
+#[tokio::test]
+async fn settings_and_operator_fields_do_not_overwrite_each_other() {
+    use crate::model::{AccountSettings, OperatorFields, Suspension};
+    for t in stores().await {
+        let s = &t.store;
+        let at = crate::clock::from_millis(1_700_000_000_000);
+        let audit = |action: &str| AuditEvent {
+            id: 0,
+            account_id: Some("acc_race".into()),
+            at,
+            actor: "test".into(),
+            action: action.into(),
+            key_id: None,
+            source: None,
+            detail: serde_json::json!({}),
+        };
+        let read = Account {
+            id: "acc_race".into(),
+            name: "Race".into(),
+            plan: keyport_core::Plan::Free,
+            created_at: at,
+            settings: AccountSettings::default(),
+            operator: OperatorFields::default(),
+        };
+        s.create_account(&read, &audit("account.create"))
+            .await
+            .unwrap();
+        let mut by_operator = read.clone();
+        by_operator.plan = keyport_core::Plan::Professional;
+        by_operator.operator.suspended = Some(Suspension {
+            at,
+            reason: "unpaid".into(),
+        });
+        s.save_operator_fields(&by_operator, &audit("account.suspend"))
+            .await
+            .unwrap();
+        let mut by_customer = read.clone();
+        by_customer.settings.allowed_countries = vec!["DE".into()];
+        s.update_account_settings(&by_customer, &audit("account.update"))
+            .await
+            .unwrap();
+        let stored = s.account("acc_race").await.unwrap().unwrap();
+        assert_eq!(stored.plan, keyport_core::Plan::Professional, "{}", t.name);
+        assert_eq!(stored.operator, by_operator.operator, "{}", t.name);
+        assert_eq!(stored.settings, by_customer.settings, "{}", t.name);
+    }
+}
+
 #[tokio::test]
 async fn a_lease_has_one_holder_at_a_time() {
     for t in stores().await {
@@ -488,8 +539,11 @@ impl Store for LostAck {
     async fn active_admin_keys(&self, account_id: &str, now: i64) -> Result<Vec<KeyRecord>> {
         self.inner.active_admin_keys(account_id, now).await
     }
-    async fn save_account(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
-        self.inner.save_account(account, audit).await
+    async fn update_account_settings(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
+        self.inner.update_account_settings(account, audit).await
+    }
+    async fn save_operator_fields(&self, account: &Account, audit: &AuditEvent) -> Result<()> {
+        self.inner.save_operator_fields(account, audit).await
     }
     async fn delete_account(&self, account: &Account, audit: &AuditEvent) -> Result<u32> {
         self.inner.delete_account(account, audit).await
