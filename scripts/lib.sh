@@ -88,3 +88,34 @@ use_build_cache() {
   fi
   export CARGO_TARGET_DIR
 }
+
+# The Python tools the tests use, in a venv outside the clone
+# (/var/cache/keyport/venv, or ~/.cache/keyport/venv): schemathesis, and
+# standardwebhooks (the reference library that checks our webhook
+# signatures). Sets $venv.
+SCHEMATHESIS_VERSION=4.32.5
+STANDARDWEBHOOKS_VERSION=1.0.0
+ensure_python_tools() {
+  if mkdir -p /var/cache/keyport 2>/dev/null && [ -w /var/cache/keyport ]; then
+    venv=/var/cache/keyport/venv
+  else
+    venv="$HOME/.cache/keyport/venv"
+  fi
+  if "$venv/bin/schemathesis" --version 2>/dev/null | grep -qx "schemathesis, version $SCHEMATHESIS_VERSION" \
+    && "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('standardwebhooks') != '$STANDARDWEBHOOKS_VERSION')" 2>/dev/null; then
+    return
+  fi
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    echo "==> installing python3-venv"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
+  fi
+  echo "==> schemathesis $SCHEMATHESIS_VERSION and standardwebhooks $STANDARDWEBHOOKS_VERSION into $venv"
+  if [ ! -x "$venv/bin/pip" ]; then
+    rm -rf "$venv"
+    mkdir -p "$(dirname "$venv")"
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    "schemathesis==$SCHEMATHESIS_VERSION" "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
+}

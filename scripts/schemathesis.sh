@@ -22,30 +22,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-SCHEMATHESIS_VERSION=4.32.5
 examples=${SCHEMATHESIS_MAX_EXAMPLES:-100}
 seed=${SCHEMATHESIS_SEED:-20261203}
 time_limit=${SCHEMATHESIS_TIME_LIMIT:-240}
 here=$PWD/scripts/schemathesis
 
 # ---- the venv ----
-if mkdir -p /var/cache/keyport 2>/dev/null && [ -w /var/cache/keyport ]; then
-  venv=/var/cache/keyport/venv
-else
-  venv="$HOME/.cache/keyport/venv"
-fi
-if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qx "schemathesis, version $SCHEMATHESIS_VERSION"; then
-  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
-    echo "==> installing python3-venv"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
-  fi
-  echo "==> schemathesis $SCHEMATHESIS_VERSION into $venv"
-  rm -rf "$venv"
-  mkdir -p "$(dirname "$venv")"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-fi
+ensure_python_tools
 py="$venv/bin/python"
 
 # ---- the server ----

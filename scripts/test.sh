@@ -47,6 +47,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> schemathesis against the served OpenAPI document (bounded)"
 scripts/schemathesis.sh
 
+echo "==> webhook signatures verified by the reference Standard Webhooks library"
+scripts/webhook-interop.sh
+
 echo "==> fuzzing the parsers strangers reach (cargo-fuzz, bounded)"
 scripts/fuzz.sh
 

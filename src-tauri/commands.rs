@@ -3,7 +3,9 @@
 
 use keyport_api::{
     AccountUsage, AccountView, Alert, AlertList, AlertPreview, AlertPreviewRequest, AuditList,
-    KeyList, KeyUsage, KeyView, Step, UpdateAccountRequest, UpdateKeyRequest,
+    CreateWebhookRequest, CreatedWebhook, DeliveryList, KeyList, KeyUsage, KeyView, Step,
+    UpdateAccountRequest, UpdateKeyRequest, UpdateWebhookRequest, WebhookDelivery, WebhookEndpoint,
+    WebhookList,
 };
 use keyport_core::SecretKey;
 use keyport_portal::clipboard::{self, Clipboard};
@@ -175,6 +177,52 @@ pub async fn list_alerts(portal: State<'_, Portal>, all: bool) -> Result<AlertLi
 #[tauri::command(async)]
 pub async fn ack_alert(portal: State<'_, Portal>, id: String) -> Result<Alert> {
     portal.ack_alert(&id).await
+}
+
+#[tauri::command(async)]
+pub async fn list_webhooks(portal: State<'_, Portal>) -> Result<WebhookList> {
+    portal.list_webhooks().await
+}
+
+#[tauri::command(async)]
+pub async fn create_webhook(
+    portal: State<'_, Portal>,
+    req: CreateWebhookRequest,
+) -> Result<CreatedWebhook> {
+    portal.create_webhook(req).await
+}
+
+#[tauri::command(async)]
+pub async fn update_webhook(
+    portal: State<'_, Portal>,
+    id: String,
+    req: UpdateWebhookRequest,
+) -> Result<WebhookEndpoint> {
+    portal.update_webhook(&id, req).await
+}
+
+#[tauri::command(async)]
+pub async fn delete_webhook(portal: State<'_, Portal>, id: String) -> Result<()> {
+    portal.delete_webhook(&id).await
+}
+
+#[tauri::command(async)]
+pub async fn test_webhook(portal: State<'_, Portal>, id: String) -> Result<WebhookDelivery> {
+    portal.test_webhook(&id).await
+}
+
+#[tauri::command(async)]
+pub async fn webhook_deliveries(portal: State<'_, Portal>, id: String) -> Result<DeliveryList> {
+    portal.webhook_deliveries(&id).await
+}
+
+#[tauri::command(async)]
+pub async fn retry_delivery(
+    portal: State<'_, Portal>,
+    id: String,
+    delivery: i64,
+) -> Result<WebhookDelivery> {
+    portal.retry_delivery(&id, delivery).await
 }
 
 /// The native save dialog for a CSV file; `None` when cancelled.

@@ -463,3 +463,91 @@ fn policy_commands_round_trip_with_the_ui_argument_names() {
         "bad input changes nothing"
     );
 }
+
+/// A webhook receiver on loopback (plain threads): answers 200 and keeps
+/// each request's head and body.
+fn receiver() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut head, mut len) = (String::new(), 0usize);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            log.lock()
+                .unwrap()
+                .push(format!("{head}\n{}", String::from_utf8_lossy(&body)));
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
+}
+
+#[test]
+fn webhook_commands_add_test_and_log_deliveries() {
+    let app = App::new();
+    let (url, got) = receiver();
+    let created = app.ok(
+        "create_webhook",
+        json!({"req": {"url": url, "events": ["key.created"], "description": "ops"}}),
+    );
+    let secret = created["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    let id = created["endpoint"]["id"].as_str().unwrap().to_string();
+    let list = app.ok("list_webhooks", json!({}));
+    assert_eq!(list["endpoints"][0]["id"], id.as_str());
+    assert!(
+        !list.to_string().contains(&secret[6..]),
+        "the secret is shown once"
+    );
+
+    let queued = app.ok("test_webhook", json!({"id": id}));
+    assert_eq!(queued["event_type"], "webhook.test");
+    let mut log = Value::Null;
+    for _ in 0..100 {
+        log = app.ok("webhook_deliveries", json!({"id": id}));
+        if log["deliveries"][0]["status"] == "delivered" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(log["deliveries"][0]["status"], "delivered", "{log}");
+    assert_eq!(log["deliveries"][0]["response_status"], 200);
+    let first = got.lock().unwrap()[0].clone();
+    assert!(first.contains("webhook-signature: v1,"), "{first}");
+    assert!(first.contains("\"webhook.test\""), "{first}");
+
+    let off = app.ok(
+        "update_webhook",
+        json!({"id": id, "req": {"enabled": false}}),
+    );
+    assert_eq!(off["enabled"], false);
+    let err = app.invoke("test_webhook", json!({"id": id})).unwrap_err();
+    assert_eq!(err["code"], "conflict");
+    let delivered = log["deliveries"][0]["id"].as_i64().unwrap();
+    let err = app
+        .invoke("retry_delivery", json!({"id": id, "delivery": delivered}))
+        .unwrap_err();
+    assert_eq!(err["code"], "conflict", "a delivered one is not sent again");
+    assert!(app.ok("delete_webhook", json!({"id": id})).is_null());
+    let err = app
+        .invoke("webhook_deliveries", json!({"id": id}))
+        .unwrap_err();
+    assert_eq!(err["code"], "not_found");
+}

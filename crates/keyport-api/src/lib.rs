@@ -19,6 +19,8 @@ use utoipa::ToSchema;
 
 mod operator;
 pub use operator::*;
+mod webhook;
+pub use webhook::*;
 
 /// What an account may tune: rotation policy and what "normal" looks like
 /// for anomaly detection.
@@ -700,6 +702,51 @@ pub mod schema {
         RotationDueSoon,
         RotationOverdue,
         KeyExpiring,
+        WebhookFailing,
+    }
+
+    /// What a webhook announces (`keyport_core::webhook::EventType`).
+    #[derive(ToSchema)]
+    #[schema(as = EventType)]
+    pub enum EventTypeSchema {
+        #[schema(rename = "key.created")]
+        KeyCreated,
+        #[schema(rename = "key.rotated")]
+        KeyRotated,
+        #[schema(rename = "key.revoked")]
+        KeyRevoked,
+        #[schema(rename = "key.expiring")]
+        KeyExpiring,
+        #[schema(rename = "key.rotation_due")]
+        KeyRotationDue,
+        #[schema(rename = "key.quarantined")]
+        KeyQuarantined,
+        #[schema(rename = "alert.raised")]
+        AlertRaised,
+        #[schema(rename = "quota.threshold")]
+        QuotaThreshold,
+        #[schema(rename = "leak.reported")]
+        LeakReported,
+        #[schema(rename = "webhook.test")]
+        WebhookTest,
+    }
+
+    /// A webhook destination: an `https://` URL (plain `http://` and private
+    /// addresses only on a server started with `--allow-private-webhooks`).
+    pub fn webhook_url(nullable: bool) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(types(Type::String, nullable))
+            .min_length(Some(8))
+            .max_length(Some(2000))
+            .examples(["https://hooks.example.com/keyport"])
+    }
+
+    pub fn webhook_url_required() -> ObjectBuilder {
+        webhook_url(false)
+    }
+
+    pub fn webhook_url_update() -> ObjectBuilder {
+        webhook_url(true)
     }
 
     #[derive(ToSchema)]

@@ -21,6 +21,9 @@ pub enum AlertKind {
     RotationDueSoon,
     RotationOverdue,
     KeyExpiring,
+    /// A webhook endpoint kept failing and was disabled; the alert's
+    /// `key_id` names the endpoint (`wh_…`), not a key.
+    WebhookFailing,
     /// A kind this build does not know, read from a newer service: a client
     /// shows it generically instead of failing the whole list. Never raised,
     /// stored or parsed from a name.
@@ -39,7 +42,7 @@ pub enum AlertCategory {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 8] = [
+    pub const ALL: [AlertKind; 9] = [
         AlertKind::VolumeSpike,
         AlertKind::ErrorSpike,
         AlertKind::NewCountry,
@@ -48,6 +51,7 @@ impl AlertKind {
         AlertKind::RotationDueSoon,
         AlertKind::RotationOverdue,
         AlertKind::KeyExpiring,
+        AlertKind::WebhookFailing,
     ];
 
     /// The name in the API and the database, as serde writes it.
@@ -61,6 +65,7 @@ impl AlertKind {
             AlertKind::RotationDueSoon => "rotation_due_soon",
             AlertKind::RotationOverdue => "rotation_overdue",
             AlertKind::KeyExpiring => "key_expiring",
+            AlertKind::WebhookFailing => "webhook_failing",
             AlertKind::Unknown => "unknown",
         }
     }

@@ -16,6 +16,7 @@ pub mod rotation;
 pub mod scope;
 pub mod secret;
 pub mod usage;
+pub mod webhook;
 
 pub use key::{
     find_key_in_text, Environment, KeyFormatError, KeyHash, KeyPrefix, ParsedKey, KEY_BODY_LEN,

@@ -155,13 +155,13 @@ pub enum ProxyChoice {
 
 /// How much of an answer a call reads, and what to suggest past it.
 #[derive(Debug, Clone, Copy)]
-struct BodyLimit {
+pub(crate) struct BodyLimit {
     bytes: usize,
     advice: &'static str,
 }
 
 impl BodyLimit {
-    const JSON: Self = Self {
+    pub(crate) const JSON: Self = Self {
         bytes: MAX_JSON_BODY,
         advice: "",
     };
@@ -455,7 +455,7 @@ impl ServiceClient {
         url
     }
 
-    async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+    pub(crate) async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         method: Method,
         segments: &[&str],
@@ -480,7 +480,7 @@ impl ServiceClient {
 
     /// The body of a successful answer (at most `limit`), or the error it
     /// stands for.
-    async fn send<B: Serialize + ?Sized>(
+    pub(crate) async fn send<B: Serialize + ?Sized>(
         &self,
         method: Method,
         segments: &[&str],

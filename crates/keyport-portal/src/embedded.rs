@@ -74,7 +74,14 @@ impl Embedded {
             let service = KeyService::open(
                 store.clone(),
                 Arc::new(SystemClock),
-                ServiceOptions::default(),
+                ServiceOptions {
+                    // The embedded service runs on the customer's own
+                    // machine: their webhook receivers are there too.
+                    webhook_destinations: keyport_server::webhooks::Destinations {
+                        allow_private: true,
+                    },
+                    ..ServiceOptions::default()
+                },
             )
             .await
             .map_err(start_error)?;

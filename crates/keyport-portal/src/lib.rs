@@ -17,6 +17,7 @@ pub mod sample_api;
 pub mod settings;
 pub mod startup;
 pub mod usage;
+pub mod webhooks;
 
 pub use client::ServiceClient;
 pub use enroll::{EnrollLink, EnrollOffer};

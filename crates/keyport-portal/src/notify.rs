@@ -42,6 +42,7 @@ fn title(kind: AlertKind, key_name: &str) -> String {
         AlertKind::RotationDueSoon => "Rotation due soon",
         AlertKind::RotationOverdue => "Rotation overdue",
         AlertKind::KeyExpiring => "Key expiring",
+        AlertKind::WebhookFailing => return "Webhook endpoint disabled".to_string(),
         AlertKind::Unknown => "Alert",
     };
     format!("{what}: “{key_name}”")
@@ -176,9 +177,13 @@ impl Portal {
         }
         let mut shown = 0;
         for a in fresh.iter().take(MAX_PER_PASS) {
-            let name = match client.get_key(&a.key_id).await {
-                Ok(k) => k.name,
-                Err(_) => a.key_id.clone(),
+            // A webhook alert names an endpoint, not a key.
+            let name = match a.kind {
+                AlertKind::WebhookFailing => String::new(),
+                _ => match client.get_key(&a.key_id).await {
+                    Ok(k) => k.name,
+                    Err(_) => a.key_id.clone(),
+                },
             };
             match notifier.notify(&title(a.kind, &name), &a.message) {
                 Ok(()) => shown += 1,
@@ -325,5 +330,11 @@ mod tests {
         );
         assert!(!notifies(AlertKind::KeyExpiring));
         assert!(notifies(AlertKind::NewCountry));
+        // A disabled webhook endpoint is pushed too, and names no key.
+        assert!(notifies(AlertKind::WebhookFailing));
+        assert_eq!(
+            title(AlertKind::WebhookFailing, ""),
+            "Webhook endpoint disabled"
+        );
     }
 }

@@ -159,6 +159,7 @@ impl Detector {
             .collect();
         let mut raised = self.detect_anomalies(now, &accounts).await?;
         raised += self.refresh_reminders(now, &accounts).await?;
+        self.quota_thresholds(now, &accounts).await?;
         let c = &self.config;
         let minutes_before = (now - Duration::days(i64::from(c.minute_retention_days))).timestamp();
         let hours_before = (now - Duration::days(i64::from(c.hour_retention_days))).timestamp();
@@ -211,6 +212,98 @@ impl Detector {
             }
         }
         Ok(raised)
+    }
+
+    /// Announces (webhook `quota.threshold`) keys and accounts that used
+    /// 80 % and 100 % of today's quota, once each per UTC day: the event's
+    /// dedup name makes a later pass, or another instance, write nothing.
+    async fn quota_thresholds(&self, now: DateTime<Utc>, accounts: &Accounts) -> Result<()> {
+        let day = now.timestamp().div_euclid(86_400);
+        let counts = self.store.day_counts(day).await?;
+        let ids: Vec<(String, String)> = counts
+            .iter()
+            .map(|c| (c.account_id.clone(), c.key_id.clone()))
+            .collect();
+        let keys: HashMap<String, KeyRecord> = self
+            .store
+            .keys_by_id(&ids)
+            .await?
+            .into_iter()
+            .map(|k| (k.id.clone(), k))
+            .collect();
+        let mut per_account: HashMap<&str, u64> = HashMap::new();
+        let date = now.format("%Y-%m-%d").to_string();
+        for c in &counts {
+            *per_account.entry(&c.account_id).or_default() += c.count;
+            let (Some(account), Some(key)) = (accounts.get(&c.account_id), keys.get(&c.key_id))
+            else {
+                continue;
+            };
+            let limit = key.limits(account.limits()).per_day;
+            let subject = json!({"scope": "key", "key_id": key.id, "key_name": key.name});
+            self.announce_quota(
+                &c.account_id,
+                &c.key_id,
+                subject,
+                c.count,
+                limit,
+                &date,
+                now,
+            )
+            .await?;
+        }
+        for (account_id, used) in per_account {
+            let Some(account) = accounts.get(account_id) else {
+                continue;
+            };
+            let subject = json!({"scope": "account"});
+            self.announce_quota(
+                account_id,
+                account_id,
+                subject,
+                used,
+                account.limits().per_day,
+                &date,
+                now,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn announce_quota(
+        &self,
+        account_id: &str,
+        subject_id: &str,
+        subject: serde_json::Value,
+        used: u64,
+        limit: Option<u32>,
+        date: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let Some(limit) = limit.filter(|l| *l > 0) else {
+            return Ok(());
+        };
+        for percent in [80u64, 100] {
+            if used * 100 < u64::from(limit) * percent {
+                continue;
+            }
+            let mut data = subject.clone();
+            data["threshold_percent"] = json!(percent);
+            data["used"] = json!(used);
+            data["limit"] = json!(limit);
+            data["day"] = json!(date);
+            let mut event = crate::webhooks::new_event(
+                account_id,
+                keyport_core::webhook::EventType::QuotaThreshold,
+                now,
+                data,
+            );
+            event.dedup = Some(format!("quota:{subject_id}:{date}:{percent}"));
+            self.store.insert_event(&event, None).await?;
+        }
+        Ok(())
     }
 
     /// Gathers one key's window and baseline from the stored usage.

@@ -22,6 +22,7 @@ pub mod serve;
 pub mod service;
 pub mod store;
 pub mod usage;
+pub mod webhooks;
 
 use keyport_core::KeyPrefix;
 use std::net::SocketAddr;
@@ -87,6 +88,9 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Hours an enrollment code is valid by default.
     pub enrollment_hours: u32,
+    /// Let webhooks go to loopback, private and link-local addresses and
+    /// plain `http://` (development; the embedded service).
+    pub allow_private_webhooks: bool,
 }
 
 impl ServerConfig {
@@ -117,6 +121,7 @@ impl ServerConfig {
             metrics_listen: None,
             public_url: None,
             enrollment_hours: operator::DEFAULT_ENROLLMENT_HOURS,
+            allow_private_webhooks: false,
         }
     }
 
@@ -134,6 +139,9 @@ impl ServerConfig {
             // passes of the holder dying.
             detector_lease: (self.detector_interval * 3).max(Duration::from_secs(1)),
             enrollment_hours: self.enrollment_hours,
+            webhook_destinations: webhooks::Destinations {
+                allow_private: self.allow_private_webhooks,
+            },
         }
     }
 }
@@ -201,6 +209,9 @@ impl Server {
         }
         if let Err(e) = self.service.release_detector().await {
             tracing::warn!(error = %e, "could not give up the detector lease");
+        }
+        if let Err(e) = self.service.webhooks().release().await {
+            tracing::warn!(error = %e, "could not give up the webhook lease");
         }
     }
 
@@ -340,7 +351,8 @@ fn spawn_background(
             priority::lower_current_thread();
             let flusher = service.clone();
             let follower = service.clone();
-            let detector = service;
+            let detector = service.clone();
+            let webhooks = service;
             runtime.block_on(async move {
                 tokio::join!(
                     follow_changes(follower, stopped.clone()),
@@ -348,10 +360,16 @@ fn spawn_background(
                         let svc = flusher.clone();
                         async move { svc.flush().await }
                     }),
-                    every(detect_every, stopped, "anomaly detection", move || {
-                        let svc = detector.clone();
-                        async move { svc.run_detector().await.map(drop) }
-                    }),
+                    every(
+                        detect_every,
+                        stopped.clone(),
+                        "anomaly detection",
+                        move || {
+                            let svc = detector.clone();
+                            async move { svc.run_detector().await.map(drop) }
+                        }
+                    ),
+                    deliver_webhooks(webhooks, stopped),
                 );
             });
         })
@@ -371,6 +389,21 @@ async fn follow_changes(service: Arc<KeyService>, mut stopped: watch::Receiver<b
         }
         tokio::select! {
             _ = store.wait_for_change(feed::POLL) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// Delivers due webhooks: a pass each second, or at once when this
+/// instance writes an event.
+async fn deliver_webhooks(service: Arc<KeyService>, mut stopped: watch::Receiver<bool>) {
+    let webhooks = service.webhooks();
+    loop {
+        if let Err(e) = webhooks.run_once().await {
+            tracing::warn!(error = %e, "delivering webhooks failed; will retry");
+        }
+        tokio::select! {
+            _ = webhooks.wait(Duration::from_secs(1)) => {}
             _ = stopped.changed() => return,
         }
     }

@@ -121,6 +121,11 @@ enum Command {
         #[arg(long, env = "KEYPORT_ENROLLMENT_HOURS", default_value_t = 24,
             value_parser = clap::value_parser!(u32).range(1..=720))]
         enrollment_hours: u32,
+        /// Let webhooks go to loopback, private and link-local addresses
+        /// and plain http:// (development only: a customer's endpoint could
+        /// otherwise reach this server's own network).
+        #[arg(long, env = "KEYPORT_ALLOW_PRIVATE_WEBHOOKS")]
+        allow_private_webhooks: bool,
         #[command(flatten)]
         db: Db,
     },
@@ -257,6 +262,7 @@ async fn main() -> ExitCode {
             metrics_listen,
             public_url,
             enrollment_hours,
+            allow_private_webhooks,
             db,
         } => {
             let mut config = ServerConfig::new(listen, db.database.clone());
@@ -283,6 +289,7 @@ async fn main() -> ExitCode {
             config.metrics_listen = metrics_listen;
             config.public_url = public_url.map(|u| u.to_string());
             config.enrollment_hours = enrollment_hours;
+            config.allow_private_webhooks = allow_private_webhooks;
             match anomaly_config.map(read_anomaly_config).transpose() {
                 Ok(a) => {
                     config.anomaly = a.unwrap_or_default();

@@ -97,6 +97,9 @@ pub struct AuditEvent {
     /// The peer address, or `cli`.
     pub source: Option<String>,
     pub detail: serde_json::Value,
+    /// The webhook event announcing this change, written in the same
+    /// transaction (never read back).
+    pub event: Option<Box<crate::store::WebhookEvent>>,
 }
 
 /// An account's active keys against its plan's cap.

@@ -31,6 +31,7 @@ use crate::usage::UsageReports;
 use keyport_core::anomaly::{AnomalyConfig, AnomalyRules};
 use keyport_core::request::check_date;
 use keyport_core::rotation::RotationPolicy;
+use keyport_core::webhook::EventType;
 use keyport_core::Outcome;
 
 pub const MAX_PAGE: u32 = 100;
@@ -72,6 +73,8 @@ pub struct ServiceOptions {
     pub max_rotation_days: RotationPolicy,
     /// Hours an enrollment code is valid unless its creator says otherwise.
     pub enrollment_hours: u32,
+    /// Where webhooks may go (private addresses only when allowed).
+    pub webhook_destinations: crate::webhooks::Destinations,
 }
 
 /// The enterprise key cap unless the server sets another.
@@ -90,6 +93,7 @@ impl Default for ServiceOptions {
             detector_lease: std::time::Duration::from_secs(180),
             max_rotation_days: RotationPolicy::UNBOUNDED,
             enrollment_hours: crate::operator::DEFAULT_ENROLLMENT_HOURS,
+            webhook_destinations: crate::webhooks::Destinations::default(),
         }
     }
 }
@@ -141,6 +145,7 @@ pub struct KeyService {
     detector: Detector,
     usage: UsageReports,
     alerts: AlertBook,
+    webhooks: crate::webhooks::Webhooks,
     pub(crate) failed_logins: crate::authlog::FailedLogins,
     /// Failed enrollment attempts per source (see `operator`).
     pub(crate) enroll_attempts: crate::operator::AttemptGuard,
@@ -275,6 +280,12 @@ impl KeyService {
             feed,
             usage: UsageReports::new(store.clone()),
             alerts: AlertBook::new(store.clone(), clock.clone()),
+            webhooks: crate::webhooks::Webhooks::new(
+                store.clone(),
+                clock.clone(),
+                options.prefix.clone(),
+                options.webhook_destinations,
+            ),
             store,
             clock,
             detector,
@@ -369,6 +380,10 @@ impl KeyService {
         &self.alerts
     }
 
+    pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
+        &self.webhooks
+    }
+
     pub(crate) fn view(&self, k: &KeyRecord, account: &Account) -> KeyView {
         let mut v = k.view(&self.prefix, account, self.clock.now());
         // The database's last-used time lags by up to one flush; memory does not.
@@ -376,6 +391,21 @@ impl KeyService {
             v.last_used_at = Some(v.last_used_at.map_or(t, |d| d.max(t)));
         }
         v
+    }
+
+    /// A key event for webhooks: the key (masked), who acted, and `extra`.
+    fn key_event(
+        &self,
+        event_type: EventType,
+        key: &KeyRecord,
+        admin: &Admin,
+        extra: serde_json::Value,
+    ) -> crate::store::WebhookEvent {
+        let mut data = json!({"key": self.webhooks.key_summary(key), "actor": admin.key_id});
+        if let (Some(d), serde_json::Value::Object(e)) = (data.as_object_mut(), extra) {
+            d.extend(e);
+        }
+        crate::webhooks::new_event(&key.account_id, event_type, self.stamp(), data)
     }
 
     pub(crate) fn audit(
@@ -396,6 +426,7 @@ impl KeyService {
             key_id: key_id.map(str::to_string),
             source: source.map(str::to_string),
             detail,
+            event: None,
         }
     }
 
@@ -944,14 +975,16 @@ impl KeyService {
             "name": key.name, "environment": key.environment, "scopes": key.scopes.as_slice(),
             "resources": req.resources, "generated_by": if secret.is_some() { "server" } else { "client" },
         });
-        let audit = self.audit(
-            Some(&admin.account.id),
-            &admin.key_id,
-            "key.create",
-            Some(&key.id),
-            admin.source.as_deref(),
-            detail,
-        );
+        let audit = self
+            .audit(
+                Some(&admin.account.id),
+                &admin.key_id,
+                "key.create",
+                Some(&key.id),
+                admin.source.as_deref(),
+                detail,
+            )
+            .announcing(self.key_event(EventType::KeyCreated, &key, admin, json!({})));
         admin.reach.covers(&key)?;
         let _w = self.writes.lock().await;
         self.check_key_cap(&self.current_account(admin)).await?;
@@ -962,6 +995,7 @@ impl KeyService {
         tracing::info!(account = %key.account_id, key_id = %key.id, key = %self.prefix.mask(key.environment, &key.last4), "key created");
         let view = self.view(&key, &admin.account);
         self.by_hash.insert(key.hash, Cached::new(Arc::new(key)));
+        self.webhooks.wake();
         Ok(CreatedKey {
             key: view,
             secret: secret.map(|s| s.expose().to_string()),
@@ -1071,16 +1105,19 @@ impl KeyService {
         admin.reach.covers(&key)?;
         if key.revoked_at.is_none() {
             key.revoked_at = Some(self.stamp());
-            let audit = self.audit(
-                Some(&admin.account.id),
-                &admin.key_id,
-                "key.revoke",
-                Some(&key.id),
-                admin.source.as_deref(),
-                json!({"name": key.name}),
-            );
+            let audit = self
+                .audit(
+                    Some(&admin.account.id),
+                    &admin.key_id,
+                    "key.revoke",
+                    Some(&key.id),
+                    admin.source.as_deref(),
+                    json!({"name": key.name}),
+                )
+                .announcing(self.key_event(EventType::KeyRevoked, &key, admin, json!({})));
             self.store.update_key(&key, &audit).await?;
             self.by_hash.remove(&key.hash);
+            self.webhooks.wake();
             tracing::info!(account = %key.account_id, key_id = %key.id, key = %self.prefix.mask(key.environment, &key.last4), "key revoked");
         }
         Ok(self.view(&key, &admin.account))
@@ -1146,19 +1183,23 @@ impl KeyService {
             ..old.clone()
         };
         old.replaced_by = Some(new.id.clone());
-        let audit = self.audit(
-            Some(&admin.account.id),
-            &admin.key_id,
-            "key.rotate",
-            Some(&old.id),
-            admin.source.as_deref(),
-            json!({"name": old.name, "replaced_by": new.id}),
-        );
+        let replacement = json!({"replacement": self.webhooks.key_summary(&new)});
+        let audit = self
+            .audit(
+                Some(&admin.account.id),
+                &admin.key_id,
+                "key.rotate",
+                Some(&old.id),
+                admin.source.as_deref(),
+                json!({"name": old.name, "replaced_by": new.id}),
+            )
+            .announcing(self.key_event(EventType::KeyRotated, &old, admin, replacement));
         self.store
             .rotate_key(&old, &new, &audit)
             .await
             .map_err(duplicate_hash)?;
         tracing::info!(account = %old.account_id, old = %old.id, new = %new.id, "key rotated");
+        self.webhooks.wake();
         let view = self.view(&new, &admin.account);
         self.by_hash.insert(old.hash, Cached::new(Arc::new(old)));
         self.by_hash.insert(new.hash, Cached::new(Arc::new(new)));
@@ -1323,7 +1364,12 @@ impl KeyService {
     /// lease (always on SQLite); `None` when another instance runs it.
     pub async fn detector_pass(&self) -> Result<Option<usize>> {
         self.flush().await?;
-        self.detector.run_if_leader().await
+        let raised = self.detector.run_if_leader().await?;
+        if raised.is_some() {
+            self.webhooks.prune().await?;
+            self.webhooks.wake();
+        }
+        Ok(raised)
     }
 
     /// Gives up the detector lease (at shutdown).
@@ -1351,6 +1397,7 @@ impl KeyService {
                 key_id: None,
                 source: r.source.clone(),
                 detail: r.detail.clone(),
+                event: None,
             };
             if let Err(e) = self.store.append_audit(&event).await {
                 self.failed_logins.restore(rows[i..].to_vec());

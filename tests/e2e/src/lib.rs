@@ -968,3 +968,28 @@ pub async fn create_live_read_key(app: &mut App, name: &str) -> Result<String> {
     app.shot("show-once").await?;
     Ok(secret)
 }
+
+/// A fresh first launch in its own sandbox, with `env` passed to the app
+/// (tauri-driver hands its environment on to WebKitWebDriver, and that to the
+/// app). Screenshots are named `<prefix>-NN-….png`.
+pub async fn launch(prefix: &str, env: &[(&str, &str)]) -> (Sandbox, Driver, App) {
+    let app_bin = app_bin().unwrap();
+    let sandbox = Sandbox::new().unwrap();
+    let shots = shots_dir();
+    std::fs::create_dir_all(&shots).unwrap();
+    let log = shots.join(format!("{prefix}-app.log"));
+    let driver = Driver::start_with_env(&sandbox, &log, env).unwrap();
+    let app = App::launch(&driver, &app_bin, prefix).await.unwrap();
+    (sandbox, driver, app)
+}
+
+/// Closes the session, waits for the app to exit and removes the test's
+/// keychain entry.
+pub async fn tear_down(app: App, sandbox: Sandbox, driver: Driver) {
+    app.close().await.unwrap();
+    sandbox.wait_app_exited(Duration::from_secs(20)).unwrap();
+    if let Ok((user, _)) = embedded_admin_key(&sandbox) {
+        keychain_delete(&user);
+    }
+    drop(driver);
+}

@@ -11,8 +11,8 @@
 //! Secrets are never printed: failures name keys as "old" and "new".
 
 use keyport_e2e::{
-    check, create_live_read_key, embedded_admin_key, fail, gateway_from_curl, http,
-    keychain_delete, testid, App, Context, Driver, Result, Sandbox,
+    check, create_live_read_key, embedded_admin_key, fail, gateway_from_curl, http, launch,
+    tear_down, testid, App, Context, Result, Sandbox,
 };
 use reqwest::StatusCode;
 use std::collections::BTreeMap;
@@ -21,9 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-/// How long the app may take to exit after the session closes.
-const EXIT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One request every this long: about 10 a second. The embedded account is on
 /// the Professional plan (300 a minute, burst 500, per key), so one key can
@@ -829,29 +826,4 @@ async fn embedded_new_country_alert_shows_in_the_portal() {
     let res = new_country_flow(&mut app, &sandbox).await;
     let (app, ()) = app.finish(res).await;
     tear_down(app, sandbox, driver).await;
-}
-
-/// A fresh first launch in its own sandbox, with `env` passed to the app
-/// (tauri-driver hands its environment on to WebKitWebDriver, and that to the
-/// app). Screenshots are named `<prefix>-NN-….png`.
-async fn launch(prefix: &str, env: &[(&str, &str)]) -> (Sandbox, Driver, App) {
-    let app_bin = keyport_e2e::app_bin().unwrap();
-    let sandbox = Sandbox::new().unwrap();
-    let shots = keyport_e2e::shots_dir();
-    std::fs::create_dir_all(&shots).unwrap();
-    let log = shots.join(format!("{prefix}-app.log"));
-    let driver = Driver::start_with_env(&sandbox, &log, env).unwrap();
-    let app = App::launch(&driver, &app_bin, prefix).await.unwrap();
-    (sandbox, driver, app)
-}
-
-/// Closes the session, waits for the app to exit and removes the test's
-/// keychain entry.
-async fn tear_down(app: App, sandbox: Sandbox, driver: Driver) {
-    app.close().await.unwrap();
-    sandbox.wait_app_exited(EXIT_TIMEOUT).unwrap();
-    if let Ok((user, _)) = embedded_admin_key(&sandbox) {
-        keychain_delete(&user);
-    }
-    drop(driver);
 }

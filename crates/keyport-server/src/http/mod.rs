@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod openapi;
 pub mod operator;
 pub mod ops;
+pub mod webhooks;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -140,6 +141,25 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .route("/v1/keys/{id}/revoke", post(api::revoke_key))
         .route("/v1/keys/{id}/rotate", post(api::rotate_key))
         .route("/v1/audit", get(api::audit))
+        .route(
+            "/v1/webhooks",
+            get(webhooks::list_webhooks).post(webhooks::create_webhook),
+        )
+        .route(
+            "/v1/webhooks/{id}",
+            get(webhooks::get_webhook)
+                .patch(webhooks::update_webhook)
+                .delete(webhooks::delete_webhook),
+        )
+        .route("/v1/webhooks/{id}/test", post(webhooks::test_webhook))
+        .route(
+            "/v1/webhooks/{id}/deliveries",
+            get(webhooks::list_deliveries),
+        )
+        .route(
+            "/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
+            post(webhooks::retry_delivery),
+        )
         .route("/v1/verify", post(api::verify))
         .route("/v1/enroll", post(operator::enroll))
         .route("/v1/enroll/preview", post(operator::enroll_preview))

@@ -14,8 +14,9 @@ use super::api;
 use super::error::{ErrorBody, ErrorDetail};
 use crate::model::schema::{
     AfterHoursRuleSchema, AlertCategorySchema, AlertKindSchema, AnomalyRulesSchema,
-    BusinessHoursSchema, EnvironmentSchema, ErrorSpikeRuleSchema, NewCountryRuleSchema, PlanSchema,
-    RotationPolicySchema, ScopeSchema, UnusualEndpointRuleSchema, VolumeSpikeRuleSchema,
+    BusinessHoursSchema, EnvironmentSchema, ErrorSpikeRuleSchema, EventTypeSchema,
+    NewCountryRuleSchema, PlanSchema, RotationPolicySchema, ScopeSchema, UnusualEndpointRuleSchema,
+    VolumeSpikeRuleSchema,
 };
 use crate::model::*;
 
@@ -40,7 +41,11 @@ use crate::model::*;
         super::operator::create_account, super::operator::list_accounts,
         super::operator::get_account, super::operator::update_account,
         super::operator::delete_account, super::operator::create_enrollment,
-        super::operator::enroll_preview, super::operator::enroll
+        super::operator::enroll_preview, super::operator::enroll,
+        super::webhooks::create_webhook, super::webhooks::list_webhooks,
+        super::webhooks::get_webhook, super::webhooks::update_webhook,
+        super::webhooks::delete_webhook, super::webhooks::test_webhook,
+        super::webhooks::list_deliveries, super::webhooks::retry_delivery
     ),
     components(
         schemas(
@@ -56,7 +61,9 @@ use crate::model::*;
             AfterHoursRuleSchema, UnusualEndpointRuleSchema, Suspension, UsageSummary,
             OperatorAccount, EnrollmentView, CreateAccountRequest, CreatedAccount,
             UpdateOperatorAccount, AccountLimitsSchema, OperatorAccountList, DeletedAccount,
-            CreateEnrollmentRequest, EnrollmentCheck, EnrollmentPreview, EnrollRequest, Enrolled
+            CreateEnrollmentRequest, EnrollmentCheck, EnrollmentPreview, EnrollRequest, Enrolled,
+            WebhookEndpoint, CreatedWebhook, WebhookList, CreateWebhookRequest,
+            UpdateWebhookRequest, DeliveryStatus, WebhookDelivery, DeliveryList, EventTypeSchema
         ),
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
@@ -71,6 +78,7 @@ use crate::model::*;
         (name = "verify", description = "Key verification for your API servers"),
         (name = "usage", description = "Per-key usage series, breakdowns and account totals"),
         (name = "alerts", description = "Anomaly alerts and rotation reminders"),
+        (name = "webhooks", description = "Signed event deliveries to your endpoints (Standard Webhooks), with their logs"),
         (name = "operator", description = "The vendor's side: accounts, plans, suspension, enrollment codes (operator tokens only)"),
         (name = "enrollment", description = "A customer's portal registers its own admin key with a one-time code (no credential)"),
         (name = "operations", description = "Liveness and readiness for load balancers (outside /v1, no credential)"),
@@ -342,7 +350,7 @@ mod tests {
         let ops = operations(&doc);
         assert_eq!(
             ops.len(),
-            27,
+            35,
             "{:?}",
             ops.iter().map(|o| &o.1).collect::<Vec<_>>()
         );
@@ -405,7 +413,7 @@ mod tests {
         for (method, path, op) in operations(&doc) {
             for p in op["parameters"].as_array().into_iter().flatten() {
                 let name = p["name"].as_str().unwrap();
-                if name == "id" {
+                if name == "id" || name == "delivery_id" {
                     assert_eq!(p["in"], "path", "{method} {path}");
                     assert_eq!(p["required"], true);
                 } else {
@@ -499,7 +507,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(seen, 3);
+        assert_eq!(seen, 4);
     }
 
     /// The service's own bounds, as the document states them.

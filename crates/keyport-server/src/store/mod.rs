@@ -6,11 +6,13 @@ pub mod records;
 mod sqlite;
 #[cfg(test)]
 mod tests;
+mod webhooks;
 
 pub use records::{
-    Change, ChangeKind, DayCount, DimensionRow, Enrollment, OperatorToken, Redemption, UsageBatch,
-    UsageRow,
+    Attempt, Change, ChangeKind, DayCount, DimensionRow, DueDelivery, Enrollment, OperatorToken,
+    Redemption, UsageBatch, UsageRow, WebhookEvent, WebhookRecord,
 };
+pub use webhooks::WebhookStore;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -85,7 +87,7 @@ pub struct Page<T> {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: WebhookStore + Send + Sync + 'static {
     /// A round trip to the database (readiness).
     async fn ping(&self) -> Result<()>;
 

@@ -42,6 +42,8 @@ use super::{
 use crate::clock::{from_millis, millis};
 use crate::model::{Account, Alert, AlertStatus, AuditEvent, KeyRecord, Step};
 
+mod webhooks;
+
 pub struct PgStore {
     db: Db,
     io: tokio::runtime::Handle,
@@ -318,6 +320,7 @@ fn audit_from_row(row: &PgRow) -> Result<AuditEvent> {
         key_id: row.try_get("key_id")?,
         source: row.try_get("source")?,
         detail: row.try_get("detail")?,
+        event: None,
     })
 }
 
@@ -367,9 +370,38 @@ async fn insert_audit(conn: &mut PgConnection, a: &AuditEvent) -> Result<()> {
     .bind(&a.key_id)
     .bind(&a.source)
     .bind(&a.detail)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    if let Some(event) = &a.event {
+        webhooks::insert_event_tx(conn, event, None).await?;
+    }
     Ok(())
+}
+
+/// Adds an alert and, when it is new, the webhook event announcing it.
+async fn insert_alert_row(conn: &mut PgConnection, a: &Alert) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO alerts (id, account_id, key_id, kind, status, message, evidence, created_at, \
+         acknowledged_at, resolved_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&a.id)
+    .bind(&a.account_id)
+    .bind(&a.key_id)
+    .bind(a.kind.as_str())
+    .bind(a.status.as_str())
+    .bind(&a.message)
+    .bind(&a.evidence)
+    .bind(millis(a.created_at))
+    .bind(a.acknowledged_at.map(millis))
+    .bind(a.resolved_at.map(millis))
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    webhooks::insert_event_tx(conn, &crate::webhooks::alert_event(a), None).await?;
+    Ok(true)
 }
 
 async fn insert_key_row(conn: &mut PgConnection, k: &KeyRecord) -> Result<()> {
@@ -1398,24 +1430,10 @@ impl Db {
     }
 
     async fn insert_alert(&self, a: &Alert) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO alerts (id, account_id, key_id, kind, status, message, evidence, created_at, \
-             acknowledged_at, resolved_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&a.id)
-        .bind(&a.account_id)
-        .bind(&a.key_id)
-        .bind(a.kind.as_str())
-        .bind(a.status.as_str())
-        .bind(&a.message)
-        .bind(&a.evidence)
-        .bind(millis(a.created_at))
-        .bind(a.acknowledged_at.map(millis))
-        .bind(a.resolved_at.map(millis))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let mut tx = self.pool.begin().await?;
+        let added = insert_alert_row(&mut tx, a).await?;
+        tx.commit().await?;
+        Ok(added)
     }
 
     async fn alerts(&self, account_id: &str, open_only: bool, limit: u32) -> Result<Vec<Alert>> {

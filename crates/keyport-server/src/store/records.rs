@@ -151,3 +151,106 @@ pub(crate) fn operator_fields(
         deleted_at: s.deleted_at.map(from_millis),
     })
 }
+
+/// A webhook endpoint as stored, with the secret it signs with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookRecord {
+    pub id: String,
+    pub account_id: String,
+    pub url: String,
+    pub description: String,
+    pub events: Vec<keyport_core::webhook::EventType>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    /// `whsec_…`: shown once at creation, kept to sign deliveries.
+    pub secret: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl std::fmt::Debug for WebhookRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRecord")
+            .field("id", &self.id)
+            .field("account_id", &self.account_id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("enabled", &self.enabled)
+            .field("secret", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Subscribed types as stored: between commas, so `LIKE '%,type,%'` finds
+/// the subscribers of a type on SQLite and PostgreSQL alike.
+pub(crate) fn events_column(events: &[keyport_core::webhook::EventType]) -> String {
+    let mut s = String::from(",");
+    for e in events {
+        s.push_str(e.as_str());
+        s.push(',');
+    }
+    s
+}
+
+pub(crate) fn events_from_column(
+    s: &str,
+) -> Result<Vec<keyport_core::webhook::EventType>, super::StoreError> {
+    s.split(',')
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse().map_err(super::StoreError::Corrupt))
+        .collect()
+}
+
+/// An event on its way out, written in the transaction of the change it
+/// announces; delivered to every enabled endpoint of its account that
+/// subscribes to its type at that moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEvent {
+    /// `msg_…`: the `webhook-id` header, the same on every attempt.
+    pub id: String,
+    pub account_id: String,
+    pub event_type: keyport_core::webhook::EventType,
+    /// The exact body sent (and signed).
+    pub payload: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// A name for events announced once per episode: a second event with
+    /// the same name is not written.
+    pub dedup: Option<String>,
+}
+
+/// A delivery whose attempt is due, with what the attempt needs.
+#[derive(Clone)]
+pub struct DueDelivery {
+    pub id: i64,
+    pub attempts: u32,
+    pub event_id: String,
+    pub event_type: keyport_core::webhook::EventType,
+    pub payload: String,
+    pub event_created_at: chrono::DateTime<chrono::Utc>,
+    pub endpoint_id: String,
+    pub account_id: String,
+    pub url: String,
+    pub secret: String,
+}
+
+/// What an attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub delivery_id: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub response_status: Option<u16>,
+    pub error: Option<String>,
+    pub latency_ms: u32,
+    /// `None`: delivered. `Some(Some(t))`: try again at `t`. `Some(None)`:
+    /// no attempt left, failed.
+    pub retry: Option<Option<chrono::DateTime<chrono::Utc>>>,
+}
+
+/// The status an attempt leaves its delivery in, and the next attempt's
+/// time (unix ms).
+pub(crate) fn attempt_status(a: &Attempt) -> (&'static str, Option<i64>) {
+    match a.retry {
+        None => ("delivered", None),
+        Some(Some(next)) => ("pending", Some(crate::clock::millis(next))),
+        Some(None) => ("failed", None),
+    }
+}

@@ -22,6 +22,8 @@ use crate::model::{Account, Alert, AlertStatus, AuditEvent, KeyRecord, Step};
 use keyport_core::{Counts, Outcome};
 use std::collections::HashMap;
 
+mod webhooks;
+
 pub struct SqliteStore {
     pool: SqlitePool,
 }
@@ -350,6 +352,7 @@ fn audit_from_row(row: &SqliteRow) -> Result<AuditEvent> {
         key_id: row.try_get("key_id")?,
         source: row.try_get("source")?,
         detail: serde_json::from_str(row.try_get("detail")?).map_err(corrupt)?,
+        event: None,
     })
 }
 
@@ -381,9 +384,38 @@ async fn insert_audit(conn: &mut sqlx::SqliteConnection, a: &AuditEvent) -> Resu
     .bind(&a.key_id)
     .bind(&a.source)
     .bind(a.detail.to_string())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    if let Some(event) = &a.event {
+        webhooks::insert_event_tx(conn, event, None).await?;
+    }
     Ok(())
+}
+
+/// Adds an alert and, when it is new, the webhook event announcing it.
+async fn insert_alert_row(conn: &mut sqlx::SqliteConnection, a: &Alert) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO alerts (id, account_id, key_id, kind, status, message, evidence, created_at, \
+         acknowledged_at, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&a.id)
+    .bind(&a.account_id)
+    .bind(&a.key_id)
+    .bind(a.kind.as_str())
+    .bind(a.status.as_str())
+    .bind(&a.message)
+    .bind(a.evidence.to_string())
+    .bind(millis(a.created_at))
+    .bind(a.acknowledged_at.map(millis))
+    .bind(a.resolved_at.map(millis))
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    webhooks::insert_event_tx(conn, &crate::webhooks::alert_event(a), None).await?;
+    Ok(true)
 }
 
 async fn insert_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Result<()> {
@@ -1130,24 +1162,10 @@ impl Store for SqliteStore {
     }
 
     async fn insert_alert(&self, a: &Alert) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO alerts (id, account_id, key_id, kind, status, message, evidence, created_at, \
-             acknowledged_at, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&a.id)
-        .bind(&a.account_id)
-        .bind(&a.key_id)
-        .bind(a.kind.as_str())
-        .bind(a.status.as_str())
-        .bind(&a.message)
-        .bind(a.evidence.to_string())
-        .bind(millis(a.created_at))
-        .bind(a.acknowledged_at.map(millis))
-        .bind(a.resolved_at.map(millis))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let mut tx = self.pool.begin().await?;
+        let added = insert_alert_row(&mut tx, a).await?;
+        tx.commit().await?;
+        Ok(added)
     }
 
     async fn alerts(&self, account_id: &str, open_only: bool, limit: u32) -> Result<Vec<Alert>> {

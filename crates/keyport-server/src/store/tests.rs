@@ -306,6 +306,7 @@ async fn unrevoked_keys_are_walked_page_by_page_newest_first() {
             key_id: Some(gone.id.clone()),
             source: None,
             detail: serde_json::json!({}),
+            event: None,
         };
         t.store.update_key(&gone, &audit).await.unwrap();
         let (mut seen, mut cursor, mut pages) = (Vec::new(), None, 0);
@@ -400,6 +401,7 @@ async fn settings_and_operator_fields_do_not_overwrite_each_other() {
             key_id: None,
             source: None,
             detail: serde_json::json!({}),
+            event: None,
         };
         let read = Account {
             id: "acc_race".into(),
@@ -458,12 +460,218 @@ async fn a_lease_has_one_holder_at_a_time() {
     }
 }
 
+/// An event is written in the transaction of its change (a change that
+/// fails leaves no event), to the enabled endpoints subscribed to its type,
+/// and an event with a dedup name once.
+#[tokio::test]
+async fn webhook_events_go_with_their_change_to_subscribers_once() {
+    use crate::clock::ManualClock;
+    use crate::service::KeyService;
+    use crate::webhooks::new_event;
+    use chrono::TimeZone;
+    use keyport_core::webhook::EventType;
+    for t in stores().await {
+        let s = &t.store;
+        let now = Utc.timestamp_opt(T, 0).unwrap();
+        let service = KeyService::open(
+            s.clone(),
+            Arc::new(ManualClock::new(now)),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+        let (account, key, _) = service
+            .create_account("Hooks", keyport_core::Plan::Free, "test")
+            .await
+            .unwrap();
+        let key = s.key(&account.id, &key.id).await.unwrap().unwrap();
+        let endpoint = |id: &str, events: Vec<EventType>, enabled: bool| WebhookRecord {
+            id: id.into(),
+            account_id: account.id.clone(),
+            url: "https://hooks.example.com/".into(),
+            description: String::new(),
+            events,
+            enabled,
+            disabled_reason: None,
+            secret: "whsec_QUJD".into(),
+            created_at: now,
+        };
+        let audit = |action: &str| AuditEvent {
+            id: 0,
+            account_id: Some(account.id.clone()),
+            at: now,
+            actor: "test".into(),
+            action: action.into(),
+            key_id: None,
+            source: None,
+            detail: serde_json::json!({}),
+            event: None,
+        };
+        s.insert_webhook(
+            &endpoint(
+                "wh_all",
+                vec![EventType::KeyCreated, EventType::KeyRevoked],
+                true,
+            ),
+            &audit("webhook.create"),
+        )
+        .await
+        .unwrap();
+        s.insert_webhook(
+            &endpoint("wh_revokes", vec![EventType::KeyRevoked], true),
+            &audit("webhook.create"),
+        )
+        .await
+        .unwrap();
+        s.insert_webhook(
+            &endpoint("wh_off", vec![EventType::KeyCreated], false),
+            &audit("webhook.create"),
+        )
+        .await
+        .unwrap();
+        let created = |data| new_event(&account.id, EventType::KeyCreated, now, data);
+
+        // A key whose insert fails (its hash is taken) announces nothing.
+        let twin = KeyRecord {
+            id: "key_twin".into(),
+            ..key.clone()
+        };
+        let failed = s
+            .insert_key(
+                &twin,
+                &audit("key.create").announcing(created(serde_json::json!({}))),
+            )
+            .await;
+        assert!(
+            matches!(failed, Err(StoreError::DuplicateHash)),
+            "{}",
+            t.name
+        );
+        for ep in ["wh_all", "wh_revokes", "wh_off"] {
+            assert!(
+                s.deliveries(ep, 10).await.unwrap().is_empty(),
+                "{} {ep}",
+                t.name
+            );
+        }
+
+        let mut other = key.clone();
+        other.id = "key_other".into();
+        other.hash = keyport_core::KeyHash::of("to_live_other");
+        s.insert_key(
+            &other,
+            &audit("key.create").announcing(created(serde_json::json!({}))),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            s.deliveries("wh_all", 10).await.unwrap().len(),
+            1,
+            "{}",
+            t.name
+        );
+        assert!(
+            s.deliveries("wh_revokes", 10).await.unwrap().is_empty(),
+            "{}",
+            t.name
+        );
+        assert!(
+            s.deliveries("wh_off", 10).await.unwrap().is_empty(),
+            "{}",
+            t.name
+        );
+        let due = s.due_deliveries(now, 10).await.unwrap();
+        assert_eq!(due.len(), 1, "{}", t.name);
+        assert_eq!(due[0].endpoint_id, "wh_all");
+
+        let mut quota = new_event(
+            &account.id,
+            EventType::KeyRevoked,
+            now,
+            serde_json::json!({}),
+        );
+        quota.dedup = Some("once".into());
+        assert!(s.insert_event(&quota, None).await.unwrap(), "{}", t.name);
+        quota.id = "msg_again".into();
+        assert!(!s.insert_event(&quota, None).await.unwrap(), "{}", t.name);
+        assert_eq!(
+            s.deliveries("wh_revokes", 10).await.unwrap().len(),
+            1,
+            "{}",
+            t.name
+        );
+    }
+}
+
 /// A store whose first `fail` usage flushes commit and then report a lost
 /// connection, as when the COMMIT's acknowledgement never arrives.
 struct LostAck {
     inner: Arc<dyn Store>,
     fail: std::sync::atomic::AtomicUsize,
     batches: parking_lot::Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl super::WebhookStore for LostAck {
+    async fn insert_webhook(&self, w: &super::WebhookRecord, audit: &AuditEvent) -> Result<()> {
+        self.inner.insert_webhook(w, audit).await
+    }
+    async fn webhooks(&self, account_id: &str) -> Result<Vec<super::WebhookRecord>> {
+        self.inner.webhooks(account_id).await
+    }
+    async fn webhook(&self, account_id: &str, id: &str) -> Result<Option<super::WebhookRecord>> {
+        self.inner.webhook(account_id, id).await
+    }
+    async fn update_webhook(&self, w: &super::WebhookRecord, audit: &AuditEvent) -> Result<()> {
+        self.inner.update_webhook(w, audit).await
+    }
+    async fn delete_webhook(&self, account_id: &str, id: &str, audit: &AuditEvent) -> Result<bool> {
+        self.inner.delete_webhook(account_id, id, audit).await
+    }
+    async fn insert_event(&self, e: &super::WebhookEvent, only: Option<&str>) -> Result<bool> {
+        self.inner.insert_event(e, only).await
+    }
+    async fn deliveries(
+        &self,
+        endpoint_id: &str,
+        limit: u32,
+    ) -> Result<Vec<crate::model::WebhookDelivery>> {
+        self.inner.deliveries(endpoint_id, limit).await
+    }
+    async fn delivery(
+        &self,
+        endpoint_id: &str,
+        id: i64,
+    ) -> Result<Option<crate::model::WebhookDelivery>> {
+        self.inner.delivery(endpoint_id, id).await
+    }
+    async fn retry_delivery(&self, endpoint_id: &str, id: i64, at: DateTime<Utc>) -> Result<bool> {
+        self.inner.retry_delivery(endpoint_id, id, at).await
+    }
+    async fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<super::DueDelivery>> {
+        self.inner.due_deliveries(now, limit).await
+    }
+    async fn record_attempt(&self, a: &super::Attempt) -> Result<()> {
+        self.inner.record_attempt(a).await
+    }
+    async fn delivered_since(&self, endpoint_id: &str, since: DateTime<Utc>) -> Result<bool> {
+        self.inner.delivered_since(endpoint_id, since).await
+    }
+    async fn disable_webhook(
+        &self,
+        endpoint_id: &str,
+        reason: &str,
+        alert: &Alert,
+    ) -> Result<bool> {
+        self.inner.disable_webhook(endpoint_id, reason, alert).await
+    }
+    async fn prune_webhooks(&self, before: DateTime<Utc>) -> Result<()> {
+        self.inner.prune_webhooks(before).await
+    }
 }
 
 #[async_trait]

@@ -702,6 +702,7 @@ async fn openapi_lists_every_route() {
         ops,
         [
             "DELETE /v1/operator/accounts/{id}",
+            "DELETE /v1/webhooks/{id}",
             "GET /healthz",
             "GET /readyz",
             "GET /v1/account",
@@ -715,9 +716,13 @@ async fn openapi_lists_every_route() {
             "GET /v1/operator/accounts",
             "GET /v1/operator/accounts/{id}",
             "GET /v1/usage",
+            "GET /v1/webhooks",
+            "GET /v1/webhooks/{id}",
+            "GET /v1/webhooks/{id}/deliveries",
             "PATCH /v1/account",
             "PATCH /v1/keys/{id}",
             "PATCH /v1/operator/accounts/{id}",
+            "PATCH /v1/webhooks/{id}",
             "POST /v1/account/alerts/preview",
             "POST /v1/alerts/{id}/ack",
             "POST /v1/enroll",
@@ -728,6 +733,9 @@ async fn openapi_lists_every_route() {
             "POST /v1/operator/accounts",
             "POST /v1/operator/accounts/{id}/enrollments",
             "POST /v1/verify",
+            "POST /v1/webhooks",
+            "POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry",
+            "POST /v1/webhooks/{id}/test",
         ]
     );
 }

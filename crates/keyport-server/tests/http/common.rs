@@ -28,6 +28,8 @@ pub struct Harness {
     pub trusted: &'static str,
     /// The vendor's longest rotation periods (`--max-rotation-days`).
     pub max_rotation_days: keyport_core::rotation::RotationPolicy,
+    /// `--allow-private-webhooks`: on, so receivers on loopback work.
+    pub private_webhooks: bool,
 }
 
 pub struct Account {
@@ -58,6 +60,7 @@ impl Harness {
             upstream,
             trusted,
             max_rotation_days: keyport_core::rotation::RotationPolicy::UNBOUNDED,
+            private_webhooks: true,
         };
         h.boot().await;
         h
@@ -71,6 +74,7 @@ impl Harness {
         c.trusted_proxies = vec![self.trusted.parse().unwrap()];
         c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
         c.max_rotation_days = self.max_rotation_days;
+        c.allow_private_webhooks = self.private_webhooks;
         c
     }
 

@@ -15,3 +15,4 @@ mod policies;
 mod postgres;
 mod ratelimit_headers;
 mod verify;
+mod webhooks;
