@@ -13,6 +13,7 @@ pub mod plan;
 pub mod preview;
 pub mod request;
 pub mod rotation;
+pub mod scan;
 pub mod scope;
 pub mod secret;
 pub mod usage;

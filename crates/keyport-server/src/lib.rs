@@ -18,6 +18,7 @@ pub mod preview;
 mod priority;
 pub mod rate;
 pub mod recorder;
+pub mod scan;
 pub mod serve;
 pub mod service;
 pub mod store;

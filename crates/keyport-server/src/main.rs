@@ -139,6 +139,21 @@ enum Command {
         #[command(subcommand)]
         command: AccountCommand,
     },
+    /// Find keys in files and folders: each key-shaped string is looked up
+    /// by hash and reported masked (live, revoked or expired key of this
+    /// service, unknown, or a fake). Exits 1 when it finds a live key.
+    Scan {
+        /// Files or folders (walked; links not followed, .git left out).
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+        /// Count only this account's keys (acc_…) as this service's.
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
 }
 
 #[derive(Subcommand)]
@@ -332,6 +347,12 @@ async fn main() -> ExitCode {
         Command::Operator {
             command: OperatorCommand::Token { command },
         } => cli::token(command).await,
+        Command::Scan {
+            paths,
+            account,
+            json,
+            db,
+        } => scan(&paths, account.as_deref(), json, db).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -364,6 +385,46 @@ async fn serve(config: ServerConfig) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+async fn scan(
+    paths: &[std::path::PathBuf],
+    account: Option<&str>,
+    json: bool,
+    db: Db,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use keyport_server::scan;
+    let store = store::open_with(&db.database, db.pool()).await?;
+    let report = scan::scan(
+        store.as_ref(),
+        &db.key_prefix,
+        paths,
+        account,
+        chrono::Utc::now(),
+    )
+    .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for f in &report.findings {
+            println!("{}", scan::describe(f));
+        }
+        for (path, why) in &report.skipped {
+            eprintln!("skipped {}: {why}", path.display());
+        }
+        eprintln!(
+            "{} files, {} key-shaped strings, {} live keys",
+            report.files,
+            report.findings.len(),
+            report.live()
+        );
+    }
+    match report.live() {
+        0 => Ok(()),
+        n => {
+            Err(format!("{n} live key(s) found: rotate them (the portal's compromise flow)").into())
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -14,7 +14,16 @@ export const KIND_LABEL: Readonly<Record<AlertKind, string>> = {
   rotation_due_soon: "Rotation due soon",
   rotation_overdue: "Rotation overdue",
   key_expiring: "Key expiring",
+  webhook_failing: "Webhook failing",
 };
+
+/**
+ * Alerts about something other than a key: for these the alert's `key_id`
+ * holds that thing's id (a webhook endpoint's `wh_…`), never a key's.
+ */
+export function isEndpointAlert(a: Pick<Alert, "kind">): boolean {
+  return a.kind === "webhook_failing";
+}
 
 /** "Traffic spike"; an unknown kind as words ("quota_near" → "Quota near"). */
 export function kindLabel(kind: string): string {
@@ -27,7 +36,7 @@ export function kindLabel(kind: string): string {
 export function openCountByKey(alerts: readonly Alert[]): Map<string, number> {
   const m = new Map<string, number>();
   for (const a of alerts) {
-    if (a.status === "open") m.set(a.key_id, (m.get(a.key_id) ?? 0) + 1);
+    if (a.status === "open" && !isEndpointAlert(a)) m.set(a.key_id, (m.get(a.key_id) ?? 0) + 1);
   }
   return m;
 }
@@ -37,7 +46,7 @@ export function openAlertsTitle(alerts: readonly Alert[], keyId: string): string
   const kinds: string[] = [];
   let n = 0;
   for (const a of alerts) {
-    if (a.key_id !== keyId || a.status !== "open") continue;
+    if (a.key_id !== keyId || a.status !== "open" || isEndpointAlert(a)) continue;
     n += 1;
     const label = kindLabel(a.kind);
     if (!kinds.includes(label)) kinds.push(label);

@@ -6,6 +6,7 @@ import {
   countryName,
   describeAlert,
   groupByKey,
+  isAnomaly,
   kindMeta,
   openCountByKey,
   percent,
@@ -21,7 +22,7 @@ const stat = (a: ReturnType<typeof alert>, label: string) =>
 
 describe("kindMeta", () => {
   it("names every kind the service raises, with an icon and a tone", () => {
-    expect(KINDS).toHaveLength(8);
+    expect(KINDS).toHaveLength(9);
     for (const k of KINDS) {
       const m = kindMeta(k);
       expect(m.label).not.toMatch(/_/);
@@ -134,6 +135,28 @@ describe("describeAlert", () => {
     expect(describeAlert(alert({ kind: "key_expiring" })).summary).toBe(
       "Expires on 15 Mar 2026: create its replacement before then",
     );
+  });
+
+  it("webhook failing: the endpoint disabled, where to fix it, and no key looked up", () => {
+    const a = alert({ kind: "webhook_failing" });
+    expect(a.key_id).toBe("wh_3f9a1c2b7d4e8f0a1b2c");
+    const d = describeAlert(a, ctx);
+    expect(d.summary).toBe(
+      "Webhook endpoint https://hooks.example.com/keyport was disabled after its deliveries kept failing since 11 Mar 2026: fix it, then enable it again in Account → Webhooks",
+    );
+    expect(d.summary).not.toMatch(/\bkeys?\b/i);
+    expect(d.stats).toEqual([
+      { label: "Failing since", value: "11 Mar 2026", note: "yesterday" },
+      { label: "Endpoint id", value: "wh_3f9a1c2b7d4e8f0a1b2c", mono: true },
+    ]);
+    expect(kindMeta("webhook_failing")).toMatchObject({ label: "Webhook failing", icon: "link", tone: "red" });
+    // Not a key's traffic: no chart, no key badge.
+    expect(isAnomaly(a)).toBe(false);
+    expect(openCountByKey([a]).size).toBe(0);
+    expect(openAlertsTitle([a], a.key_id)).toBe("0 open alerts");
+    // Without a URL: the service's message, still no key.
+    const bare = alert({ kind: "webhook_failing", message: "webhook endpoint wh_1 kept failing and was disabled", evidence: {} });
+    expect(describeAlert(bare, ctx).summary).toBe("Webhook endpoint wh_1 kept failing and was disabled");
   });
 
   it("falls back to the message for missing or odd evidence, and never throws", () => {

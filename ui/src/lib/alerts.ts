@@ -2,18 +2,18 @@
 // evidence (the numbers keyport-core's anomaly rules and the service's
 // rotation reminders attach) as a short sentence and a few labelled figures.
 // Pure; nothing here throws on odd evidence: it falls back to the message.
-import { KIND_LABEL, kindLabel, openAlertsTitle, openCountByKey } from "./alert-counts";
-import { formatDate, formatNumber } from "./format";
+import { isEndpointAlert, KIND_LABEL, kindLabel, openAlertsTitle, openCountByKey } from "./alert-counts";
+import { formatDate, formatNumber, relativeTime } from "./format";
 import type { AccountView, Alert, AlertStatus } from "./types";
 import type { AlertKind } from "./bindings/AlertKind";
 import type { AlertCategory } from "./bindings/AlertCategory";
 
-export { KIND_LABEL, kindLabel, openAlertsTitle, openCountByKey };
+export { isEndpointAlert, KIND_LABEL, kindLabel, openAlertsTitle, openCountByKey };
 // The kinds come from Rust (keyport_core::alert::AlertKind), never spelled out here.
 export type { AlertKind };
 
 /** Names of Icon.svelte's icons used here. */
-export type AlertIcon = "trending-up" | "alert" | "globe" | "moon" | "route" | "refresh" | "clock" | "bell";
+export type AlertIcon = "trending-up" | "alert" | "globe" | "moon" | "route" | "refresh" | "clock" | "bell" | "link";
 export type AlertTone = "red" | "amber" | "grey";
 export type Category = AlertCategory;
 
@@ -28,6 +28,8 @@ const META: Record<AlertKind, Omit<KindMeta, "label">> = {
   rotation_due_soon: { icon: "refresh", tone: "amber", category: "reminder" },
   rotation_overdue: { icon: "refresh", tone: "red", category: "reminder" },
   key_expiring: { icon: "clock", tone: "amber", category: "reminder" },
+  // The service files it as an anomaly; it is about an endpoint, not a key's traffic.
+  webhook_failing: { icon: "link", tone: "red", category: "anomaly" },
 };
 
 export function isKnownKind(kind: string): kind is AlertKind {
@@ -41,9 +43,9 @@ export function kindMeta(kind: string, category?: string): KindMeta {
   return { label: kindLabel(kind), icon: "bell", tone: cat === "reminder" ? "amber" : "red", category: cat };
 }
 
-/** Anomalies are about traffic (their chart helps); reminders are about the key's age. */
+/** Anomalies are about a key's traffic (their chart helps); reminders are about the key's age. */
 export function isAnomaly(a: Pick<Alert, "kind" | "category">): boolean {
-  return kindMeta(a.kind, a.category).category === "anomaly";
+  return !isEndpointAlert(a) && kindMeta(a.kind, a.category).category === "anomaly";
 }
 
 export function isRotationReminder(a: Pick<Alert, "kind">): boolean {
@@ -361,6 +363,31 @@ const keyExpiring: Describer = (e, _a, ctx) => {
   };
 };
 
+/**
+ * A webhook endpoint the service disabled: `key_id` is the endpoint's id,
+ * so nothing here looks a key up; the endpoint is in Account → Webhooks.
+ */
+const webhookFailing: Describer = (e, _a, ctx) => {
+  const url = str(e, "url");
+  if (url === null) return null;
+  const since = time(e, "failing_since");
+  // The URL is in the sentence (and the card's header): the figures add the when and the id.
+  const stats: Stat[] = [];
+  if (since !== null) {
+    stats.push({
+      label: "Failing since",
+      value: formatDate(since.iso),
+      note: ctx.now !== undefined ? relativeTime(since.iso, ctx.now) : undefined,
+    });
+  }
+  const id = str(e, "endpoint_id");
+  if (id !== null) stats.push({ label: "Endpoint id", value: id, mono: true });
+  return {
+    summary: `Webhook endpoint ${url} was disabled after its deliveries kept failing${since ? ` since ${formatDate(since.iso)}` : ""}: fix it, then enable it again in Account → Webhooks`,
+    stats,
+  };
+};
+
 const DESCRIBE: Record<AlertKind, Describer> = {
   volume_spike: volumeSpike,
   error_spike: errorSpike,
@@ -370,6 +397,7 @@ const DESCRIBE: Record<AlertKind, Describer> = {
   rotation_due_soon: rotationDueSoon,
   rotation_overdue: rotationOverdue,
   key_expiring: keyExpiring,
+  webhook_failing: webhookFailing,
 };
 
 function fallbackText(a: Partial<Alert>): string {
@@ -406,7 +434,7 @@ export function sortAlerts(alerts: readonly Alert[]): Alert[] {
 
 export type KeyGroup = { keyId: string; alerts: Alert[]; open: number };
 
-/** Alerts per key, in the order the keys first appear in the sorted list. */
+/** Alerts per key (an endpoint's under its id), in the order they first appear in the sorted list. */
 export function groupByKey(alerts: readonly Alert[]): KeyGroup[] {
   const groups = new Map<string, KeyGroup>();
   for (const a of sortAlerts(alerts)) {

@@ -91,6 +91,26 @@ describe("commands and arguments (docs/portal-commands.md)", () => {
     ]);
   });
 
+  it("sends the webhook commands with their argument names", async () => {
+    const req = { url: "https://hooks.example.com/k", events: ["key.created" as const], description: "Ops" };
+    await api.listWebhooks();
+    await api.createWebhook(req);
+    await api.updateWebhook("wh_1", { enabled: false });
+    await api.deleteWebhook("wh_1");
+    await api.testWebhook("wh_1");
+    await api.webhookDeliveries("wh_1");
+    await api.retryDelivery("wh_1", 42);
+    expect(calls).toEqual([
+      { cmd: "list_webhooks", args: {} },
+      { cmd: "create_webhook", args: { req } },
+      { cmd: "update_webhook", args: { id: "wh_1", req: { enabled: false } } },
+      { cmd: "delete_webhook", args: { id: "wh_1" } },
+      { cmd: "test_webhook", args: { id: "wh_1" } },
+      { cmd: "webhook_deliveries", args: { id: "wh_1" } },
+      { cmd: "retry_delivery", args: { id: "wh_1", delivery: 42 } },
+    ]);
+  });
+
   it("sends the enrollment commands with their argument names", async () => {
     await api.enrollmentPreview("https://k.example", "7K3QM-X9D2A-BC4EF-GH5JK");
     await api.enroll("https://k.example", "7K3QM-X9D2A-BC4EF-GH5JK", true);

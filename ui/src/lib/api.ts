@@ -31,6 +31,13 @@ import type {
   Step,
   UpdateKeyRequest,
   UsageRange,
+  CreateWebhookRequest,
+  CreatedWebhook,
+  DeliveryList,
+  UpdateWebhookRequest,
+  WebhookDelivery,
+  WebhookEndpoint,
+  WebhookList,
 } from "./types";
 
 type Invoke = (cmd: string, args?: Record<string, unknown>) => Promise<unknown>;
@@ -178,6 +185,20 @@ export const api = {
   signOut: (url: string) => call<PortalStatus>("sign_out", { url }),
   listAlerts: (all: boolean) => call<AlertList>("list_alerts", { all }),
   ackAlert: (id: string) => call<Alert>("ack_alert", { id }),
+  /** The account's webhook endpoints (oldest first) and the event types they can subscribe to. */
+  listWebhooks: () => call<WebhookList>("list_webhooks"),
+  /** A new endpoint and its signing secret `whsec_…`: the only time the secret is shown. */
+  createWebhook: (req: CreateWebhookRequest) => call<CreatedWebhook>("create_webhook", { req }),
+  /** URL, events, description or enabled changed (only the fields present). */
+  updateWebhook: (id: string, req: UpdateWebhookRequest) => call<WebhookEndpoint>("update_webhook", { id, req }),
+  /** The endpoint and its delivery log deleted. */
+  deleteWebhook: (id: string) => call<null>("delete_webhook", { id }),
+  /** A `webhook.test` event queued for this endpoint and sent at once: its (pending) delivery. */
+  testWebhook: (id: string) => call<WebhookDelivery>("test_webhook", { id }),
+  /** The endpoint's last 50 deliveries, newest first. */
+  webhookDeliveries: (id: string) => call<DeliveryList>("webhook_deliveries", { id }),
+  /** A pending or failed delivery sent again now; "conflict" for a delivered one or a disabled endpoint. */
+  retryDelivery: (id: string, delivery: number) => call<WebhookDelivery>("retry_delivery", { id, delivery }),
   /** One key's series by outcome; step null = the service's default for the range. */
   keyUsage: (id: string, range: UsageRange, step: Step | null = null) =>
     call<KeyUsage>("key_usage", { id, range, step }),

@@ -5,7 +5,7 @@ import { api, onCall, onEnrollLink } from "./api";
 import { errorLine } from "./errors";
 import { appendPage, EMPTY_FILTER, upsertKey, type KeyFilter } from "./filters";
 import { maskKey } from "./format";
-import { kindLabel, openCountByKey } from "./alert-counts";
+import { isEndpointAlert, kindLabel, openCountByKey } from "./alert-counts";
 import { toasts } from "./toasts.svelte";
 import type {
   AccountView,
@@ -50,6 +50,13 @@ const SERVICE_CALLS = new Set([
   "audit_log",
   "list_alerts",
   "ack_alert",
+  "list_webhooks",
+  "create_webhook",
+  "update_webhook",
+  "delete_webhook",
+  "test_webhook",
+  "webhook_deliveries",
+  "retry_delivery",
   "key_usage",
   "account_usage",
   "rotate_key",
@@ -117,9 +124,13 @@ function rank(order: string[], a: Alert): number {
   return order.indexOf(a.id);
 }
 
-/** "Traffic spike on “Billing worker”" for toasts. */
+/** "Traffic spike on “Billing worker”" for toasts; an endpoint's alert names its URL. */
 function ackSubject(a: Alert, keyName: string | undefined): string {
   const what = kindLabel(a.kind);
+  if (isEndpointAlert(a)) {
+    const url = a.evidence?.url;
+    return typeof url === "string" && url !== "" ? `${what} on ${url}` : what;
+  }
   return keyName ? `${what} on “${keyName}”` : what;
 }
 
@@ -153,6 +164,11 @@ class App {
   view = $state<View>("keys");
   /** The Account screen's tab. */
   accountTab = $state<AccountTab>("overview");
+  /**
+   * Asked for by `showWebhooks` (an alert about an endpoint): Account →
+   * Webhooks scrolls to the endpoint, opens its delivery log, then clears it.
+   */
+  webhooksTarget = $state<{ endpointId: string | null } | null>(null);
   /** The key whose chart the Usage screen shows; null for the account overview. */
   usageKeyId = $state<string | null>(null);
   /** Ticks every 15 s so relative times stay fresh. */
@@ -656,7 +672,8 @@ class App {
     put({ ...before, status: "acknowledged", acknowledged_at: new Date().toISOString() });
     try {
       put(await api.ackAlert(id));
-      toasts.success(`Acknowledged: ${ackSubject(before, this.keyById(before.key_id)?.name)}.`);
+      const keyName = isEndpointAlert(before) ? undefined : this.keyById(before.key_id)?.name;
+      toasts.success(`Acknowledged: ${ackSubject(before, keyName)}.`);
       void this.loadAlerts();
       return true;
     } catch (e) {
@@ -744,6 +761,14 @@ class App {
 
   go(view: View) {
     this.view = view;
+  }
+
+  /** Account → Webhooks, at one endpoint (an alert's `key_id` for endpoint alerts) or at the section. */
+  showWebhooks(endpointId: string | null = null) {
+    this.detailsId = null;
+    this.accountTab = "overview";
+    this.webhooksTarget = { endpointId };
+    this.view = "account";
   }
 
   /** The Usage screen, on one key's chart. */

@@ -42,7 +42,22 @@ const CHANGES: Record<string, (d: Detail, keys: Keys) => string | null> = {
   },
   "enrollment.create": (d) => (str(d.expires_at) ? `expires ${exactUtc(String(d.expires_at))}` : null),
   "enrollment.redeem": (d) => revokedWords(d.revoked_admin_keys),
+  "webhook.create": (d) => str(d.url),
+  "webhook.update": (d) => webhookChanges(d),
+  "webhook.delete": (d) => str(d.endpoint_id),
 };
+
+/** webhook.update: "url https://…, enabled" (the fields sent, the endpoint id aside). */
+function webhookChanges(d: Detail): string | null {
+  const parts = Object.keys(d)
+    .filter((f) => f !== "endpoint_id")
+    .map((f) => {
+      if (f === "url" && str(d.url)) return `url ${String(d.url)}`;
+      if (f === "enabled" && typeof d.enabled === "boolean") return d.enabled ? "enabled" : "disabled";
+      return f.replace(/_/g, " ");
+    });
+  return parts.length > 0 ? parts.join(", ") : null;
+}
 
 export function describeEvent(e: AuditView, keys: Keys): AuditLine {
   const d = (e.detail ?? {}) as Detail;

@@ -123,6 +123,9 @@ export function describeAction(action: string): string {
     "key.revoke": "Key revoked",
     "key.rotate": "Key rotated",
     "auth.failed": "Sign-in refused",
+    "webhook.create": "Webhook endpoint added",
+    "webhook.update": "Webhook endpoint changed",
+    "webhook.delete": "Webhook endpoint deleted",
   };
   const hit = known[action];
   if (hit) return hit;

@@ -6,16 +6,26 @@
 // Scenarios, chosen with ?mock=NAME: demo (default), fresh (no keys at all),
 // starter (only the admin key), atcap (the plan's key cap reached),
 // disconnected, unreachable, unauthorized, nokeychain, ratelimited. ?delay=MS sets the latency (default 250).
+// Webhooks: an endpoint whose host has "down" or "fail" in it (or ends in
+// .invalid) never answers; every other one answers 200 within a second.
 // Enrollment: code 7K3QM-X9D2A-BC4EF-GH5JK (any http(s) service URL, e.g.
 // http://127.0.0.1:8080) is for "Acme Corp"; every other code was "already used".
 import { kindMeta, type AlertKind } from "./alerts";
 import { ALERT_DEFAULTS, previewAlerts, settingsProblem, unsetRules, withChanges } from "./mock-policies";
+import { SUBSCRIBABLE } from "./webhooks";
 import type {
   AccountUsage,
   AccountView,
   Alert,
   AuditView,
   AdminRotation,
+  CreatedWebhook,
+  CreateWebhookRequest,
+  EventType,
+  UpdateWebhookRequest,
+  WebhookDelivery,
+  WebhookEndpoint,
+  WebhookList,
   CompromiseRotation,
   EnrollLink,
   EnrollOffer,
@@ -336,6 +346,334 @@ function seedAlerts() {
   alerts.sort((a, b) => b.created_at.localeCompare(a.created_at));
 }
 seedAlerts();
+
+// ---- webhooks: endpoints, and deliveries sent by a simulated worker ----
+// Deliveries are attempted lazily (when read), on the service's retry
+// schedule: a pending one turns delivered, or backs off, as time passes.
+
+type MockEndpoint = WebhookEndpoint & { secret: string; down: boolean };
+/** `dueMs`: when the next attempt goes out (ms; the ISO field drops the milliseconds). */
+type MockDelivery = WebhookDelivery & { dueMs: number | null };
+
+const MAX_WEBHOOKS = 20;
+/** keyport-core's RETRY_SCHEDULE_SECS: the last attempt about 27 hours after the first. */
+const RETRY_S = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
+/** The worker picks a new delivery up within a second. */
+const SEND_AFTER_MS = 700;
+const REFUSED = "could not connect: tcp connect error: Connection refused (os error 111)";
+
+const webhooks: MockEndpoint[] = [];
+/** Endpoint id → its deliveries, newest first. */
+const deliveryLog = new Map<string, MockDelivery[]>();
+let deliveryId = 1;
+
+function webhookSecret(): string {
+  const b = crypto.getRandomValues(new Uint8Array(32));
+  return `whsec_${btoa(String.fromCharCode(...b))}`;
+}
+
+/** The mock's receivers: "down" or "fail" in the host, or a .invalid name, never answer. */
+function isDown(url: string): boolean {
+  const host = new URL(url).hostname;
+  return /down|fail/.test(host) || host.endsWith(".invalid");
+}
+
+/** Like the embedded service (private addresses allowed): an http(s) URL with a host, no credentials, no #fragment. */
+function checkWebhookUrl(raw: unknown): string {
+  const s = typeof raw === "string" ? raw.trim() : "";
+  if (s.length > 2000) fail("invalid", "url is longer than 2000 characters");
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    // The url crate's words for the usual mistakes.
+    const why = /^[a-z][a-z0-9+.-]*:\/\/\/?$/i.test(s) ? "empty host" : "relative URL without a base";
+    fail("invalid", `url is not a valid URL: ${why}`);
+  }
+  const scheme = u.protocol.replace(/:$/, "");
+  if (scheme !== "https" && scheme !== "http") fail("invalid", `url must use https://, not ${scheme}://`);
+  if (u.username !== "" || u.password !== "") fail("invalid", "url must not carry a user name or password");
+  if (u.hash !== "") fail("invalid", "url must not have a #fragment");
+  if (u.hostname === "") fail("invalid", "url has no host");
+  return u.toString();
+}
+
+function cleanEvents(v: unknown): EventType[] {
+  const picked = new Set<EventType>();
+  for (const e of Array.isArray(v) ? v : []) {
+    if (e === "webhook.test") fail("invalid", 'webhook.test cannot be subscribed to (it is sent by "send test event" only)');
+    if (!SUBSCRIBABLE.includes(e as EventType)) fail("invalid", `unknown event type ${JSON.stringify(e)}`);
+    picked.add(e as EventType);
+  }
+  if (picked.size === 0) fail("invalid", "events must name at least one event type");
+  return SUBSCRIBABLE.filter((t) => picked.has(t));
+}
+
+function cleanDescription(v: unknown): string {
+  const d = typeof v === "string" ? v.trim() : "";
+  if ([...d].length > 200) fail("invalid", "description is longer than 200 characters");
+  if (/[\u0000-\u001f\u007f]/.test(d)) fail("invalid", "description must not contain control characters");
+  return d;
+}
+
+function endpointView(ep: MockEndpoint): WebhookEndpoint {
+  const { secret: _secret, down: _down, ...view } = ep;
+  return view;
+}
+
+function deliveryView(d: MockDelivery): WebhookDelivery {
+  const { dueMs: _due, ...view } = d;
+  return view;
+}
+
+function findWebhook(id: unknown): MockEndpoint {
+  const ep = webhooks.find((w) => w.id === id);
+  if (!ep) fail("not_found", "webhook endpoint not found");
+  return ep;
+}
+
+function logOf(ep: MockEndpoint): MockDelivery[] {
+  let log = deliveryLog.get(ep.id);
+  if (!log) deliveryLog.set(ep.id, (log = []));
+  return log;
+}
+
+/** A new delivery of one event to one endpoint, sent by the worker a moment later. */
+function queueDelivery(ep: MockEndpoint, type: EventType, at = Date.now()): MockDelivery {
+  const d: MockDelivery = {
+    id: deliveryId++,
+    event_id: `msg_${hex(12)}`,
+    event_type: type,
+    status: "pending",
+    attempts: 0,
+    response_status: null,
+    error: null,
+    latency_ms: null,
+    created_at: iso(at),
+    last_attempt_at: null,
+    next_attempt_at: iso(at),
+    delivered_at: null,
+    dueMs: at + SEND_AFTER_MS,
+  };
+  const log = logOf(ep);
+  log.unshift(d);
+  log.length = Math.min(log.length, 200);
+  return d;
+}
+
+/** An event of the account: one delivery for each enabled endpoint subscribed to it. */
+function announce(type: EventType) {
+  for (const ep of webhooks) if (ep.enabled && ep.events.includes(type)) queueDelivery(ep, type);
+}
+
+/** One attempt at `at`: 200 from a working receiver, else the next back-off or, after the last, failed. */
+function attempt(ep: MockEndpoint, d: MockDelivery, at: number) {
+  d.attempts += 1;
+  d.last_attempt_at = iso(at);
+  if (!ep.down) {
+    d.latency_ms = 4 + Math.floor(Math.random() * 40);
+    d.status = "delivered";
+    d.response_status = 200;
+    d.error = null;
+    d.delivered_at = iso(at + d.latency_ms);
+    d.next_attempt_at = null;
+    d.dueMs = null;
+    return;
+  }
+  d.latency_ms = 1 + Math.floor(Math.random() * 4);
+  d.response_status = null;
+  d.error = REFUSED;
+  const wait = RETRY_S[d.attempts - 1];
+  if (wait === undefined) {
+    d.status = "failed";
+    d.next_attempt_at = null;
+    d.dueMs = null;
+  } else {
+    d.status = "pending";
+    d.dueMs = at + wait * 1000;
+    d.next_attempt_at = iso(d.dueMs);
+  }
+}
+
+/** Runs the attempts that fell due since the log was last read (none while the endpoint is off). */
+function advance(ep: MockEndpoint, now = Date.now()) {
+  if (!ep.enabled) return;
+  for (const d of logOf(ep)) {
+    while (d.status === "pending" && d.dueMs !== null && d.dueMs <= now) attempt(ep, d, d.dueMs);
+  }
+}
+
+function createWebhook(req: CreateWebhookRequest | undefined): CreatedWebhook {
+  const url = checkWebhookUrl(req?.url);
+  const events = cleanEvents(req?.events);
+  const description = cleanDescription(req?.description);
+  if (webhooks.length >= MAX_WEBHOOKS) {
+    fail("limit_exceeded", `an account has at most ${MAX_WEBHOOKS} webhook endpoints; delete one first`);
+  }
+  const secret = webhookSecret();
+  const ep: MockEndpoint = {
+    id: `wh_${hex(10)}`,
+    url,
+    description,
+    events,
+    enabled: true,
+    disabled_reason: null,
+    secret_last4: secret.slice(-4),
+    created_at: iso(Date.now()),
+    secret,
+    down: isDown(url),
+  };
+  webhooks.push(ep);
+  record("webhook.create", null, Date.now(), { endpoint_id: ep.id, url, events }, account.credential_key_id);
+  return { endpoint: endpointView(ep), secret };
+}
+
+function updateWebhook(id: unknown, req: UpdateWebhookRequest | undefined): WebhookEndpoint {
+  const ep = findWebhook(id);
+  const r = req ?? {};
+  // Checked first: a refused field changes nothing.
+  const url = r.url != null ? checkWebhookUrl(r.url) : null;
+  const events = r.events != null ? cleanEvents(r.events) : null;
+  const description = r.description != null ? cleanDescription(r.description) : null;
+  const enabled = typeof r.enabled === "boolean" ? r.enabled : null;
+  if (url === null && events === null && description === null && enabled === null) {
+    fail("invalid", "nothing to change: send url, events, description or enabled");
+  }
+  const changed: Record<string, unknown> = {};
+  if (url !== null) {
+    ep.url = url;
+    ep.down = isDown(url);
+    changed.url = url;
+  }
+  if (events !== null) ep.events = changed.events = events;
+  if (description !== null) ep.description = changed.description = description;
+  if (enabled !== null) {
+    const resumed = enabled && !ep.enabled;
+    ep.enabled = changed.enabled = enabled;
+    if (enabled) ep.disabled_reason = null;
+    if (resumed) {
+      // Pending deliveries go out again, and the alert that said it was disabled ends.
+      const now = Date.now();
+      for (const d of logOf(ep)) {
+        if (d.status === "pending" && (d.dueMs === null || d.dueMs < now)) {
+          d.dueMs = now + SEND_AFTER_MS;
+          d.next_attempt_at = iso(now);
+        }
+      }
+      for (const al of alerts) {
+        if (al.kind === "webhook_failing" && al.key_id === ep.id && al.status !== "resolved") {
+          al.status = "resolved";
+          al.resolved_at = iso(now);
+        }
+      }
+    }
+  }
+  record("webhook.update", null, Date.now(), { ...changed, endpoint_id: ep.id }, account.credential_key_id);
+  return endpointView(ep);
+}
+
+function deleteWebhook(id: unknown): null {
+  const ep = findWebhook(id);
+  webhooks.splice(webhooks.indexOf(ep), 1);
+  deliveryLog.delete(ep.id);
+  record("webhook.delete", null, Date.now(), { endpoint_id: ep.id }, account.credential_key_id);
+  return null;
+}
+
+function testWebhook(id: unknown): WebhookDelivery {
+  const ep = findWebhook(id);
+  if (!ep.enabled) fail("conflict", "this endpoint is disabled: enable it first");
+  advance(ep);
+  return deliveryView(queueDelivery(ep, "webhook.test"));
+}
+
+function retryDelivery(id: unknown, delivery: unknown): WebhookDelivery {
+  const ep = findWebhook(id);
+  advance(ep);
+  const d = logOf(ep).find((x) => x.id === delivery);
+  if (!d) fail("not_found", "delivery not found");
+  if (d.status === "delivered") fail("conflict", "this delivery succeeded; send a test event instead");
+  if (!ep.enabled) fail("conflict", "this endpoint is disabled: enable it first");
+  const now = Date.now();
+  d.status = "pending";
+  d.next_attempt_at = iso(now);
+  d.dueMs = now + SEND_AFTER_MS;
+  return deliveryView(d);
+}
+
+/** Two endpoints: one that works, one the service disabled after a day of 503s (with its alert). */
+function seedWebhooks() {
+  if (scenario === "fresh" || scenario === "starter") return;
+  const MIN = 60_000;
+  const HOUR = 60 * MIN;
+  const past = (ep: MockEndpoint, type: EventType, minAgo: number, over: Partial<MockDelivery>) => {
+    const at = now0 - minAgo * MIN;
+    const d = queueDelivery(ep, type, at);
+    Object.assign(d, { attempts: 1, last_attempt_at: iso(at + 400), next_attempt_at: null, dueMs: null }, over);
+  };
+  const ok = (latency: number): Partial<MockDelivery> => ({ status: "delivered", response_status: 200, latency_ms: latency });
+  const secretA = webhookSecret();
+  const relay: MockEndpoint = {
+    id: `wh_${hex(10)}`,
+    url: "https://hooks.acme-robotics.example/keyport",
+    description: "Ops channel relay",
+    events: ["key.created", "key.rotated", "key.revoked", "alert.raised"],
+    enabled: true,
+    disabled_reason: null,
+    secret_last4: secretA.slice(-4),
+    created_at: iso(now0 - 40 * DAY),
+    secret: secretA,
+    down: false,
+  };
+  const failingSince = now0 - 28 * HOUR;
+  const secretB = webhookSecret();
+  const sync: MockEndpoint = {
+    id: `wh_${hex(10)}`,
+    url: "https://deploy.acme-robotics.example/hooks/rotate",
+    description: "Secrets sync (CI)",
+    events: ["key.rotated", "key.revoked", "key.expiring", "key.rotation_due"],
+    enabled: false,
+    disabled_reason: `disabled after every delivery since ${iso(failingSince).slice(0, 16).replace("T", " ")} UTC failed`,
+    secret_last4: secretB.slice(-4),
+    created_at: iso(now0 - 20 * DAY),
+    secret: secretB,
+    down: true,
+  };
+  webhooks.push(relay, sync);
+  for (const ep of [relay, sync]) {
+    record("webhook.create", null, Date.parse(ep.created_at), { endpoint_id: ep.id, url: ep.url, events: ep.events }, account.credential_key_id);
+  }
+  past(relay, "key.created", 2 * 24 * 60, ok(84));
+  past(relay, "key.rotated", 24 * 60, { ...ok(131), attempts: 2, last_attempt_at: iso(now0 - 24 * HOUR + 5_400) });
+  past(relay, "alert.raised", 65, ok(61));
+  past(relay, "alert.raised", 26, ok(58));
+  past(relay, "alert.raised", 12, ok(73));
+  past(relay, "alert.raised", 4, ok(66));
+
+  const answered503 = { response_status: 503, error: "the endpoint answered HTTP 503", latency_ms: 212 };
+  past(sync, "key.rotation_due", 28 * 60, { ...answered503, status: "failed", attempts: 8, last_attempt_at: iso(now0 - 70 * MIN) });
+  // Still pending when the endpoint was disabled: they wait for it to be enabled again.
+  const inTwoHours = now0 + 2 * HOUR;
+  past(sync, "key.rotated", 24 * 60, { ...answered503, status: "pending", attempts: 7, last_attempt_at: iso(now0 - 8 * HOUR), next_attempt_at: iso(inTwoHours), dueMs: inTwoHours });
+  const inAnHour = now0 + 65 * MIN;
+  past(sync, "key.rotation_due", 90, { ...answered503, status: "pending", attempts: 4, last_attempt_at: iso(now0 - 55 * MIN), next_attempt_at: iso(inAnHour), dueMs: inAnHour });
+  for (const log of deliveryLog.values()) log.sort((x, y) => y.created_at.localeCompare(x.created_at));
+
+  alerts.push({
+    id: `alt_${"f".padStart(20, "0")}`,
+    key_id: sync.id,
+    kind: "webhook_failing",
+    category: kindMeta("webhook_failing").category,
+    status: "open",
+    message: `Webhook endpoint ${sync.url} kept failing and was disabled: fix it, then enable it again`,
+    evidence: { endpoint_id: sync.id, url: sync.url, failing_since: iso(failingSince) },
+    created_at: iso(now0 - 60 * MIN),
+    acknowledged_at: null,
+    resolved_at: null,
+  });
+  alerts.sort((a, b) => b.created_at.localeCompare(a.created_at));
+}
+seedWebhooks();
 // Newest first, like the service.
 keys.sort((a, b) => b.created_at.localeCompare(a.created_at));
 if (scenario === "atcap") capOverride = activeKeys();
@@ -429,6 +767,7 @@ function revokeNow(k: KeyView, by?: { actor: string; reason: string }) {
   resolveReminders(k);
   if (by) record("key.revoke", k, Date.now(), { name: k.name, reason: by.reason }, by.actor);
   else record("key.revoke", k, Date.now(), { name: k.name });
+  announce("key.revoked");
 }
 
 /** The service's rotate: same settings, linked both ways; the old key keeps working. */
@@ -458,6 +797,7 @@ function rotate(old: KeyView, usedAfterMs = TRAFFIC_AFTER_MS): OnceSecret {
   generated.set(key.id, digest(secret));
   resolveReminders(old);
   record("key.rotate", old, now, { name: old.name, replaced_by: key.id });
+  announce("key.rotated");
   // The simulated application: the new key from a moment on, the old one until it has switched.
   traffic.set(key.id, { from: now + usedAfterMs });
   if (old.last_used_at !== null || traffic.has(old.id)) {
@@ -848,6 +1188,7 @@ function handle(cmd: string, a: Record<string, unknown>): unknown {
       };
       keys.unshift(key);
       record("key.create", key, Date.now(), { name: key.name });
+      announce("key.created");
       return { key, secret } satisfies OnceSecret;
     }
     case "update_key": {
@@ -935,6 +1276,30 @@ function handle(cmd: string, a: Record<string, unknown>): unknown {
       }
       return { ...al };
     }
+    case "list_webhooks":
+      checkService();
+      return { endpoints: webhooks.map(endpointView), event_types: [...SUBSCRIBABLE] } satisfies WebhookList;
+    case "create_webhook":
+      checkService();
+      return createWebhook(a.req as CreateWebhookRequest | undefined);
+    case "update_webhook":
+      checkService();
+      return updateWebhook(a.id, a.req as UpdateWebhookRequest | undefined);
+    case "delete_webhook":
+      checkService();
+      return deleteWebhook(a.id);
+    case "test_webhook":
+      checkService();
+      return testWebhook(a.id);
+    case "webhook_deliveries": {
+      checkService();
+      const ep = findWebhook(a.id);
+      advance(ep);
+      return { deliveries: logOf(ep).slice(0, 50).map(deliveryView) };
+    }
+    case "retry_delivery":
+      checkService();
+      return retryDelivery(a.id, a.delivery);
     case "audit_log": {
       checkService();
       const p = page(audit, a.cursor, 50);

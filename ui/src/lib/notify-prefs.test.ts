@@ -5,7 +5,7 @@ import type { NotifyPrefs } from "./types";
 const none: NotifyPrefs = { muted: [], quiet_hours: null };
 
 describe("notification preferences", () => {
-  it("offers the five anomalies and the two rotation reminders", () => {
+  it("offers the five anomalies, the two rotation reminders and failing webhooks", () => {
     expect(NOTIFY_KINDS).toEqual([
       "volume_spike",
       "error_spike",
@@ -14,6 +14,7 @@ describe("notification preferences", () => {
       "unusual_endpoint",
       "rotation_due_soon",
       "rotation_overdue",
+      "webhook_failing",
     ]);
   });
 

@@ -4,7 +4,10 @@ import { KIND_LABEL } from "./alert-counts";
 import { isClockTime, padTime } from "./policies";
 import type { AlertKind, NotifyPrefs } from "./types";
 
-/** The kinds that can be pushed (an expiring key is shown in the app only). */
+/**
+ * The kinds that can be pushed (keyport-portal's `notifies`: every kind but
+ * an expiring key, which is shown in the app only).
+ */
 export const NOTIFY_KINDS: readonly AlertKind[] = [
   "volume_spike",
   "error_spike",
@@ -13,6 +16,7 @@ export const NOTIFY_KINDS: readonly AlertKind[] = [
   "unusual_endpoint",
   "rotation_due_soon",
   "rotation_overdue",
+  "webhook_failing",
 ];
 
 export type NotifyForm = {

@@ -63,3 +63,14 @@ export type { RotationTally } from "./bindings/RotationTally";
 export type { UnusualEndpointRule } from "./bindings/UnusualEndpointRule";
 export type { UpdateAccountRequest } from "./bindings/UpdateAccountRequest";
 export type { VolumeSpikeRule } from "./bindings/VolumeSpikeRule";
+
+// Account → Webhooks: endpoints, their signing secrets (shown once) and delivery logs.
+export type { CreateWebhookRequest } from "./bindings/CreateWebhookRequest";
+export type { CreatedWebhook } from "./bindings/CreatedWebhook";
+export type { DeliveryList } from "./bindings/DeliveryList";
+export type { DeliveryStatus } from "./bindings/DeliveryStatus";
+export type { EventType } from "./bindings/EventType";
+export type { UpdateWebhookRequest } from "./bindings/UpdateWebhookRequest";
+export type { WebhookDelivery } from "./bindings/WebhookDelivery";
+export type { WebhookEndpoint } from "./bindings/WebhookEndpoint";
+export type { WebhookList } from "./bindings/WebhookList";

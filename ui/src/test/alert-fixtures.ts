@@ -26,6 +26,12 @@ export const EVIDENCE: Record<string, Record<string, unknown>> = {
   rotation_due_soon: { rotation_due_at: "2026-03-19T12:00:00Z", policy_days: 90, environment: "live" },
   rotation_overdue: { rotation_due_at: "2026-03-05T12:00:00Z", policy_days: 90, environment: "live", days_overdue: 7 },
   key_expiring: { expires_at: "2026-03-15T12:00:00Z", environment: "staging" },
+  // About a webhook endpoint: the alert's key_id is this endpoint id, not a key's.
+  webhook_failing: {
+    endpoint_id: "wh_3f9a1c2b7d4e8f0a1b2c",
+    url: "https://hooks.example.com/keyport",
+    failing_since: "2026-03-11T08:30:00Z",
+  },
 };
 
 let n = 0;
@@ -37,7 +43,7 @@ export function alert(over: Omit<Partial<Alert>, "kind"> & { kind?: string } = {
   const reminder = kind.startsWith("rotation") || kind === "key_expiring";
   return {
     id: `alt_${n.toString().padStart(4, "0")}`,
-    key_id: "key_0001",
+    key_id: kind === "webhook_failing" ? "wh_3f9a1c2b7d4e8f0a1b2c" : "key_0001",
     category: reminder ? "reminder" : "anomaly",
     status: "open",
     message: `${kind} message`,

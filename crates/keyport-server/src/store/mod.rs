@@ -118,6 +118,9 @@ pub trait Store: WebhookStore + Send + Sync + 'static {
         &self,
         hash: &keyport_core::KeyHash,
     ) -> Result<Option<KeyRecord>>;
+    /// The key with this hash, revoked or not (hashes are unique): what the
+    /// scanner and leak reports look up.
+    async fn key_by_hash(&self, hash: &keyport_core::KeyHash) -> Result<Option<KeyRecord>>;
     /// (id, name) of every key of an account, revoked ones too.
     async fn key_names(&self, account_id: &str) -> Result<Vec<(String, String)>>;
     /// Keys of an account counted against its plan's cap at `now` (unix ms):

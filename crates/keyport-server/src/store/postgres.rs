@@ -709,6 +709,15 @@ impl Db {
         row.as_ref().map(account_from_row).transpose()
     }
 
+    async fn key_by_hash(&self, hash: KeyHash) -> Result<Option<KeyRecord>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1");
+        let row = sqlx::query(&sql)
+            .bind(hash.to_hex())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
     async fn unrevoked_key_by_hash(&self, hash: KeyHash) -> Result<Option<KeyRecord>> {
         let sql = format!(
             "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
@@ -1530,6 +1539,12 @@ impl Store for PgStore {
     ) -> Result<Page<KeyRecord>> {
         let account_id = account_id.to_owned();
         self.run(|db| async move { db.keys_page(&account_id, cursor, limit).await })
+            .await
+    }
+
+    async fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<KeyRecord>> {
+        let hash = *hash;
+        self.run(|db| async move { db.key_by_hash(hash).await })
             .await
     }
 

@@ -535,6 +535,15 @@ impl Store for SqliteStore {
         row.as_ref().map(key_from_row).transpose()
     }
 
+    async fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<KeyRecord>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?");
+        let row = sqlx::query(&sql)
+            .bind(hash.to_hex())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
     async fn insert_key(&self, key: &KeyRecord, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         insert_key_row(&mut tx, key).await?;

@@ -720,6 +720,9 @@ impl Store for LostAck {
     async fn key_names(&self, account_id: &str) -> Result<Vec<(String, String)>> {
         self.inner.key_names(account_id).await
     }
+    async fn key_by_hash(&self, hash: &keyport_core::KeyHash) -> Result<Option<KeyRecord>> {
+        self.inner.key_by_hash(hash).await
+    }
     async fn count_active_keys(&self, account_id: &str, now: i64) -> Result<u32> {
         self.inner.count_active_keys(account_id, now).await
     }

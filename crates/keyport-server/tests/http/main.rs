@@ -14,5 +14,6 @@ mod operator;
 mod policies;
 mod postgres;
 mod ratelimit_headers;
+mod scan;
 mod verify;
 mod webhooks;

@@ -220,6 +220,51 @@ describe("Alerts screen", () => {
     await waitFor(() => expect(screen.getByTestId("alerts-empty")).toBeTruthy());
   });
 
+  it("a failing webhook: its endpoint, not a key; Open webhooks leads to Account → Webhooks", async () => {
+    const hook = alert({ id: "a_hook", kind: "webhook_failing", message: "webhook endpoint kept failing" });
+    open = [hook, alert({ id: "a_spike", key_id: billing.id })];
+    reply = (cmd, args) => {
+      if (cmd === "list_alerts") return { alerts: args.all ? all : open };
+      if (cmd === "ack_alert") return { ...hook, status: "acknowledged", acknowledged_at: "2026-03-12T12:00:00Z" };
+      throw { code: "not_found", message: `unexpected ${cmd}`, retry_after: null };
+    };
+    render(AlertsPage);
+    await waitFor(() => expect(cards()).toHaveLength(2));
+    const card = cards().find((c) => c.dataset.kind === "webhook_failing")!;
+    expect(within(card).getByRole("heading").textContent).toMatch(/Webhook failing/);
+    expect(within(card).getByTestId("alert-endpoint").textContent).toBe("https://hooks.example.com/keyport");
+    expect(within(card).getByTestId("alert-summary").textContent).toMatch(
+      /^Webhook endpoint https:\/\/hooks\.example\.com\/keyport was disabled after its deliveries kept failing.*Account → Webhooks$/,
+    );
+    // Nothing treats the endpoint id as a key.
+    expect(within(card).queryByTestId("alert-key")).toBeNull();
+    expect(within(card).queryByTestId("alert-open-key")).toBeNull();
+    expect(within(card).queryByTestId("alert-chart")).toBeNull();
+    expect(within(card).queryByTestId("alert-rotate")).toBeNull();
+    expect(card.querySelector(".env")).toBeNull();
+    expect(within(card).getByTestId("alert-ack").getAttribute("aria-label")).toBe(
+      "Acknowledge Webhook failing on https://hooks.example.com/keyport",
+    );
+    // Counted in the sidebar, never on a key's badge.
+    expect(app.openAlertCount).toBe(2);
+    expect([...app.alertsByKey.keys()]).toEqual([billing.id]);
+
+    await fireEvent.click(within(card).getByTestId("alert-ack"));
+    await waitFor(() =>
+      expect(toasts.items.map((t) => t.text)).toEqual(["Acknowledged: Webhook failing on https://hooks.example.com/keyport."]),
+    );
+    app.accountTab = "policies";
+    all = [{ ...hook, status: "acknowledged", acknowledged_at: "2026-03-12T12:00:00Z" }];
+    await fireEvent.click(screen.getByTestId("alerts-tab-all"));
+    await waitFor(() => expect(screen.queryAllByTestId("alert-open-webhooks")).toHaveLength(1));
+    await fireEvent.click(screen.getByTestId("alert-open-webhooks"));
+    expect(app.view).toBe("account");
+    expect(app.accountTab).toBe("overview");
+    expect(app.webhooksTarget).toEqual({ endpointId: hook.key_id });
+    expect(calls.some((c) => c.cmd === "get_key")).toBe(false);
+    app.webhooksTarget = null;
+  });
+
   it("narrows to one key when opened from its badge", async () => {
     open = [alert({ key_id: billing.id }), alert({ key_id: staging.id, kind: "key_expiring" })];
     app.alertsKeyId = staging.id;
