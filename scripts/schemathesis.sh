@@ -66,7 +66,10 @@ decoy_account=$("$py" -c "import json,sys; print(json.load(open(sys.argv[1]))['a
 
 # Port 0: the server picks a free port and prints it.
 start_server() {
+  # A reporter's public key (its private key was thrown away): leak reports
+  # are checked for real and refused, as a fuzzer cannot sign them.
   "$bin" serve --listen 127.0.0.1:0 --database "$db" --upstream http://127.0.0.1:1 \
+    --leak-report-keys "$here/leak-keys.json" \
     >"$tmp/server.out" 2>>"$tmp/server.log" &
   server=$!
   base=

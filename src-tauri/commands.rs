@@ -97,6 +97,20 @@ pub async fn revoke_key(portal: State<'_, Portal>, id: String) -> Result<KeyView
 }
 
 #[tauri::command(async)]
+pub async fn quarantine_key(
+    portal: State<'_, Portal>,
+    id: String,
+    reason: String,
+) -> Result<KeyView> {
+    portal.quarantine_key(&id, &reason).await
+}
+
+#[tauri::command(async)]
+pub async fn release_key(portal: State<'_, Portal>, id: String) -> Result<KeyView> {
+    portal.release_key(&id).await
+}
+
+#[tauri::command(async)]
 pub async fn audit_log(portal: State<'_, Portal>, cursor: Option<String>) -> Result<AuditList> {
     portal.audit_log(cursor).await
 }
@@ -225,22 +239,51 @@ pub async fn retry_delivery(
     portal.retry_delivery(&id, delivery).await
 }
 
+/// Asks for a folder and scans it for this account's keys; `None` when
+/// the picker was cancelled.
+#[tauri::command(async)]
+pub async fn scan_folder<R: Runtime>(
+    app: AppHandle<R>,
+    portal: State<'_, Portal>,
+) -> Result<Option<keyport_portal::scan::FolderScan>> {
+    let Some(folder) = folder_dialog(&app).await? else {
+        return Ok(None);
+    };
+    portal.scan_folder(&folder).await.map(Some)
+}
+
+/// The native folder picker; `None` when cancelled.
+async fn folder_dialog<R: Runtime>(app: &AppHandle<R>) -> Result<Option<std::path::PathBuf>> {
+    use tauri_plugin_dialog::DialogExt;
+    dialog_plugin(app)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog().file().pick_folder(move |path| {
+        let _ = tx.send(path);
+    });
+    Ok(rx.await.ok().flatten().and_then(|p| p.into_path().ok()))
+}
+
+/// Registers the dialog plugin on first use: its page script (alert/confirm
+/// overrides) is nothing the portal needs at start-up.
+fn dialog_plugin<R: Runtime>(app: &AppHandle<R>) -> Result<()> {
+    if app.try_state::<tauri_plugin_dialog::Dialog<R>>().is_none() {
+        if let Err(e) = app.plugin(tauri_plugin_dialog::init()) {
+            tracing::warn!(error = %e, "the file dialogs are not available");
+            return Err(PortalError::Internal(
+                "The file dialog could not be opened.".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The native save dialog for a CSV file; `None` when cancelled.
 async fn save_dialog<R: Runtime>(
     app: &AppHandle<R>,
     name: &str,
 ) -> Result<Option<std::path::PathBuf>> {
     use tauri_plugin_dialog::DialogExt;
-    // Registered on first use: its page script (alert/confirm overrides) is
-    // nothing the portal needs at start-up.
-    if app.try_state::<tauri_plugin_dialog::Dialog<R>>().is_none() {
-        if let Err(e) = app.plugin(tauri_plugin_dialog::init()) {
-            tracing::warn!(error = %e, "the save dialog is not available");
-            return Err(PortalError::Internal(
-                "The save dialog could not be opened.".into(),
-            ));
-        }
-    }
+    dialog_plugin(app)?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     app.dialog()
         .file()

@@ -551,3 +551,52 @@ fn webhook_commands_add_test_and_log_deliveries() {
         .unwrap_err();
     assert_eq!(err["code"], "not_found");
 }
+
+#[test]
+fn quarantine_commands_and_the_folder_scan() {
+    let app = App::new();
+    let made = app.ok(
+        "create_key",
+        json!({"input": {
+            "name": "Leaky", "environment": "live", "scopes": ["read", "write"],
+            "resources": [], "expires_at": null, "rate_limit": null
+        }}),
+    );
+    let id = made["key"]["id"].as_str().unwrap().to_string();
+    let secret = made["secret"].as_str().unwrap().to_string();
+
+    let q = app.ok(
+        "quarantine_key",
+        json!({"id": id, "reason": "pasted in chat"}),
+    );
+    assert_eq!(q["quarantine"]["reason"], "pasted in chat");
+    let r = app.ok("release_key", json!({"id": id}));
+    assert!(r["quarantine"].is_null());
+    let err = app
+        .invoke("quarantine_key", json!({"id": id, "reason": " "}))
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid");
+
+    // The scan itself (the command adds only the folder picker).
+    let dir = tempfile::tempdir().unwrap();
+    let mut fake = secret.clone();
+    let last = fake.pop().unwrap();
+    fake.push(if last == '0' { '1' } else { '0' });
+    std::fs::write(
+        dir.path().join(".env"),
+        format!("KEY={secret}\nOLD={fake}\n"),
+    )
+    .unwrap();
+    let portal = app.app.state::<Portal>();
+    let scan = tauri::async_runtime::block_on(portal.scan_folder(dir.path())).unwrap();
+    let found = serde_json::to_value(&scan).unwrap();
+    assert!(
+        !found.to_string().contains(&secret),
+        "a raw key in the answer"
+    );
+    assert_eq!(found["files"], 1);
+    assert_eq!(found["findings"][0]["status"], "live");
+    assert_eq!(found["findings"][0]["key_id"], id.as_str());
+    assert_eq!(found["findings"][0]["path"], ".env");
+    assert_eq!(found["findings"][1]["status"], "not_a_key");
+}

@@ -41,6 +41,21 @@ pub struct AccountSettings {
     /// out follow `AccountView.alert_defaults`).
     #[schema(value_type = schema::AnomalyRulesSchema)]
     pub anomaly_rules: AnomalyRules,
+    /// What a leak report of one of the account's live keys does at once.
+    pub leak_policy: LeakPolicy,
+}
+
+/// What happens to a key reported public (`POST /v1/leaks`).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LeakPolicy {
+    /// Read-only and slowed until released or revoked, so production keeps
+    /// reading while the owner rotates (admin keys are revoked instead).
+    #[default]
+    Quarantine,
+    /// Revoked at once.
+    Revoke,
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -169,6 +184,9 @@ pub struct UpdateAccountRequest {
     #[schema(value_type = Option<schema::AnomalyRulesSchema>)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub anomaly_rules: Option<AnomalyRules>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub leak_policy: Option<LeakPolicy>,
 }
 
 /// `POST /v1/account/alerts/preview`: proposed settings (each left out
@@ -304,6 +322,53 @@ pub struct KeyView {
     /// When the account's rotation policy wants this key replaced; null for
     /// revoked keys and keys that were already rotated.
     pub rotation_due_at: Option<DateTime<Utc>>,
+    /// Set aside as possibly compromised: read-only and at most
+    /// 10 requests a minute until released or revoked; null otherwise.
+    pub quarantine: Option<Quarantine>,
+}
+
+/// `POST /v1/keys/lookup`: which of these SHA-256 hashes (of keys found in
+/// files, say) are keys of the caller's account. Only hashes travel.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyLookupRequest {
+    /// 1 to 500 lowercase hex SHA-256 digests (a request body is at most 64 KiB).
+    #[schema(schema_with = schema::key_hashes)]
+    pub hashes: Vec<String>,
+}
+
+/// The account's keys among the hashes asked about (others are left out).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct KeyLookup {
+    pub keys: Vec<KeyMatch>,
+}
+
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct KeyMatch {
+    pub hash: String,
+    pub key: KeyView,
+}
+
+/// Why and since when a key is quarantined.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Quarantine {
+    pub at: DateTime<Utc>,
+    pub reason: String,
+    /// `manual`, or `leak_report` with the report's URL in `reason`.
+    pub source: String,
+}
+
+/// `POST /v1/keys/{id}/quarantine`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineRequest {
+    #[schema(schema_with = schema::quarantine_reason)]
+    pub reason: String,
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -703,6 +768,7 @@ pub mod schema {
         RotationOverdue,
         KeyExpiring,
         WebhookFailing,
+        LeakReported,
     }
 
     /// What a webhook announces (`keyport_core::webhook::EventType`).
@@ -927,6 +993,29 @@ pub mod schema {
     /// `null` changes nothing, like an absent field.
     pub fn key_name_update() -> ObjectBuilder {
         name(true)
+    }
+
+    /// SHA-256 digests of keys, as lowercase hex.
+    pub fn key_hashes() -> ArrayBuilder {
+        ArrayBuilder::new()
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[0-9a-f]{64}$")),
+            )
+            .min_items(Some(1))
+            .max_items(Some(500))
+    }
+
+    /// Why a key is quarantined: like a name, up to 300 characters.
+    pub fn quarantine_reason() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(NAME_PATTERN.replace("{0,98}", "{0,298}")))
+            .description(Some(
+                "1 to 300 characters once trimmed; no control, invisible or direction-changing characters.",
+            ))
+            .examples(["seen in a public gist"])
     }
 
     /// A suspension reason: like a name, up to 300 characters; `null` when

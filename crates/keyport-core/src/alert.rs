@@ -24,6 +24,8 @@ pub enum AlertKind {
     /// A webhook endpoint kept failing and was disabled; the alert's
     /// `key_id` names the endpoint (`wh_…`), not a key.
     WebhookFailing,
+    /// A key was reported public (a leak report); the evidence names where.
+    LeakReported,
     /// A kind this build does not know, read from a newer service: a client
     /// shows it generically instead of failing the whole list. Never raised,
     /// stored or parsed from a name.
@@ -42,7 +44,7 @@ pub enum AlertCategory {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 9] = [
+    pub const ALL: [AlertKind; 10] = [
         AlertKind::VolumeSpike,
         AlertKind::ErrorSpike,
         AlertKind::NewCountry,
@@ -52,6 +54,7 @@ impl AlertKind {
         AlertKind::RotationOverdue,
         AlertKind::KeyExpiring,
         AlertKind::WebhookFailing,
+        AlertKind::LeakReported,
     ];
 
     /// The name in the API and the database, as serde writes it.
@@ -66,6 +69,7 @@ impl AlertKind {
             AlertKind::RotationOverdue => "rotation_overdue",
             AlertKind::KeyExpiring => "key_expiring",
             AlertKind::WebhookFailing => "webhook_failing",
+            AlertKind::LeakReported => "leak_reported",
             AlertKind::Unknown => "unknown",
         }
     }

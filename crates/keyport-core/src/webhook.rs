@@ -94,6 +94,7 @@ pub fn event_for_alert(kind: crate::alert::AlertKind) -> EventType {
     match kind {
         K::RotationDueSoon | K::RotationOverdue => EventType::KeyRotationDue,
         K::KeyExpiring => EventType::KeyExpiring,
+        K::LeakReported => EventType::LeakReported,
         _ => EventType::AlertRaised,
     }
 }

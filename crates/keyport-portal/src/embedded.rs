@@ -322,6 +322,17 @@ fn tune(config: &mut ServerConfig, var: impl Fn(&str) -> Option<String>) {
     {
         config.detector_interval = std::time::Duration::from_secs(secs);
     }
+    // Leak reports to the embedded service (a secret scanner the user runs,
+    // or the E2E test): the key list file, as for keyport-server.
+    if let Some(path) = var("KEYPORT_EMBEDDED_LEAK_REPORT_KEYS").filter(|p| !p.trim().is_empty()) {
+        match std::fs::read_to_string(path.trim())
+            .map_err(|e| e.to_string())
+            .and_then(|t| keyport_server::leaks::LeakKeys::from_json(&t))
+        {
+            Ok(keys) => config.leak_report_keys = Some(std::sync::Arc::new(keys)),
+            Err(e) => tracing::warn!(error = %e, "KEYPORT_EMBEDDED_LEAK_REPORT_KEYS not used"),
+        }
+    }
 }
 
 fn start_error(e: impl std::fmt::Display) -> PortalError {

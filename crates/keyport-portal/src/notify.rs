@@ -43,6 +43,7 @@ fn title(kind: AlertKind, key_name: &str) -> String {
         AlertKind::RotationOverdue => "Rotation overdue",
         AlertKind::KeyExpiring => "Key expiring",
         AlertKind::WebhookFailing => return "Webhook endpoint disabled".to_string(),
+        AlertKind::LeakReported => "Key found public",
         AlertKind::Unknown => "Alert",
     };
     format!("{what}: “{key_name}”")

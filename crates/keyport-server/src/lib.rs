@@ -10,6 +10,7 @@ pub mod detector;
 pub mod error;
 pub mod feed;
 pub mod http;
+pub mod leaks;
 pub mod logging;
 pub mod metrics;
 pub mod model;
@@ -92,6 +93,9 @@ pub struct ServerConfig {
     /// Let webhooks go to loopback, private and link-local addresses and
     /// plain `http://` (development; the embedded service).
     pub allow_private_webhooks: bool,
+    /// The public keys leak reports are signed with (`POST /v1/leaks`);
+    /// without them the endpoint answers 404.
+    pub leak_report_keys: Option<Arc<leaks::LeakKeys>>,
 }
 
 impl ServerConfig {
@@ -123,6 +127,7 @@ impl ServerConfig {
             public_url: None,
             enrollment_hours: operator::DEFAULT_ENROLLMENT_HOURS,
             allow_private_webhooks: false,
+            leak_report_keys: None,
         }
     }
 
@@ -277,8 +282,9 @@ async fn serve_service(
         header,
         trusted_proxies: config.trusted_proxies.clone(),
     };
-    let state =
-        AppState::new(service.clone(), upstream, geo).with_public_url(config.public_url.clone());
+    let state = AppState::new(service.clone(), upstream, geo)
+        .with_public_url(config.public_url.clone())
+        .with_leak_keys(config.leak_report_keys.clone());
     let metrics_addr = match config.metrics_listen {
         Some(addr) => Some(serve_metrics(addr, state.clone()).await?),
         None => None,

@@ -126,6 +126,11 @@ enum Command {
         /// otherwise reach this server's own network).
         #[arg(long, env = "KEYPORT_ALLOW_PRIVATE_WEBHOOKS")]
         allow_private_webhooks: bool,
+        /// Accept leak reports (POST /v1/leaks) signed by the keys in this
+        /// file: GitHub's format, {"public_keys":[{"key_identifier":…,
+        /// "key":"-----BEGIN PUBLIC KEY-----…"}]}. Read at start, never fetched.
+        #[arg(long, env = "KEYPORT_LEAK_REPORT_KEYS")]
+        leak_report_keys: Option<std::path::PathBuf>,
         #[command(flatten)]
         db: Db,
     },
@@ -278,6 +283,7 @@ async fn main() -> ExitCode {
             public_url,
             enrollment_hours,
             allow_private_webhooks,
+            leak_report_keys,
             db,
         } => {
             let mut config = ServerConfig::new(listen, db.database.clone());
@@ -305,6 +311,13 @@ async fn main() -> ExitCode {
             config.public_url = public_url.map(|u| u.to_string());
             config.enrollment_hours = enrollment_hours;
             config.allow_private_webhooks = allow_private_webhooks;
+            match leak_report_keys.map(read_leak_keys).transpose() {
+                Ok(keys) => config.leak_report_keys = keys.map(Arc::new),
+                Err(e) => {
+                    eprintln!("keyport-server: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
             match anomaly_config.map(read_anomaly_config).transpose() {
                 Ok(a) => {
                     config.anomaly = a.unwrap_or_default();
@@ -373,6 +386,13 @@ fn read_anomaly_config(
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Ok(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?)
+}
+
+fn read_leak_keys(path: std::path::PathBuf) -> Result<keyport_server::leaks::LeakKeys, String> {
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    keyport_server::leaks::LeakKeys::from_json(&text)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 async fn serve(config: ServerConfig) -> Result<(), Box<dyn std::error::Error>> {

@@ -66,9 +66,34 @@ pub struct KeyRecord {
     pub last_used_at: Option<DateTime<Utc>>,
     pub replaces: Option<String>,
     pub replaced_by: Option<String>,
+    /// Set aside as possibly compromised (see [`KeyRecord::as_quarantined`]).
+    pub quarantine: Option<Quarantine>,
 }
 
+/// The most requests a minute (and burst) a quarantined key gets.
+pub const QUARANTINE_PER_MINUTE: u32 = 10;
+
 impl KeyRecord {
+    /// What a quarantined key may still do: read (no write, no admin), at
+    /// most [`QUARANTINE_PER_MINUTE`] requests a minute. The verify cache
+    /// holds this form, so a verify answer shows the scopes in force.
+    pub fn as_quarantined(&self) -> KeyRecord {
+        let mut k = self.clone();
+        // Read stays only if the key could read: never more than it had.
+        let read = keyport_core::Scope::Read;
+        k.scopes = keyport_core::ScopeSet::new(if self.scopes.grants(read) {
+            vec![read]
+        } else {
+            vec![]
+        });
+        let cap = |v: Option<u32>| {
+            Some(v.map_or(QUARANTINE_PER_MINUTE, |v| v.min(QUARANTINE_PER_MINUTE)))
+        };
+        k.rate_limit.per_minute = cap(k.rate_limit.per_minute);
+        k.rate_limit.burst = cap(k.rate_limit.burst);
+        k
+    }
+
     pub fn status(&self, now: DateTime<Utc>) -> KeyStatus {
         if self.revoked_at.is_some() {
             KeyStatus::Revoked
@@ -174,6 +199,7 @@ impl KeyRecord {
             replaces: k.replaces.clone(),
             replaced_by: k.replaced_by.clone(),
             rotation_due_at,
+            quarantine: k.quarantine.clone(),
         }
     }
 }

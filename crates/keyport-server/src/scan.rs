@@ -64,9 +64,38 @@ impl Report {
     }
 }
 
-/// Scans `paths` (files, or folders walked without following links;
-/// `.git` folders are left out). With `account`, only that account's keys
-/// count as this service's.
+/// Key-shaped strings in files, before any lookup.
+#[derive(Debug, Default)]
+pub struct Walk {
+    pub found: Vec<(PathBuf, keyport_core::scan::Found)>,
+    pub files: usize,
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Reads `paths` (files, or folders walked without following links; `.git`
+/// folders are left out) and finds every key-shaped string of `prefix`.
+pub fn walk(prefix: &KeyPrefix, paths: &[PathBuf]) -> Walk {
+    let mut files = Vec::new();
+    let mut walk = Walk::default();
+    for p in paths {
+        collect(p, &mut files, &mut walk.skipped);
+    }
+    for file in files {
+        match read(&file) {
+            Ok(text) => {
+                walk.files += 1;
+                for found in find_keys(&text, prefix) {
+                    walk.found.push((file.clone(), found));
+                }
+            }
+            Err(why) => walk.skipped.push((file, why)),
+        }
+    }
+    walk
+}
+
+/// Scans `paths` (see [`walk`]) and looks each find up by hash. With
+/// `account`, only that account's keys count as this service's.
 pub async fn scan(
     store: &dyn Store,
     prefix: &KeyPrefix,
@@ -74,49 +103,44 @@ pub async fn scan(
     account: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Report, StoreError> {
-    let mut files = Vec::new();
-    let mut report = Report::default();
-    for p in paths {
-        collect(p, &mut files, &mut report.skipped);
-    }
-    for file in files {
-        let text = match read(&file) {
-            Ok(t) => t,
-            Err(why) => {
-                report.skipped.push((file, why));
-                continue;
-            }
+    let walk = walk(prefix, paths);
+    let mut report = Report {
+        files: walk.files,
+        skipped: walk.skipped,
+        ..Report::default()
+    };
+    for (path, found) in walk.found {
+        let verdict = match found.hash {
+            None => Verdict::NotAKey,
+            Some(hash) => match store.key_by_hash(&hash).await? {
+                Some(k) if account.is_none_or(|a| a == k.account_id) => verdict_of(k, now),
+                _ => Verdict::Unknown,
+            },
         };
-        report.files += 1;
-        for found in find_keys(&text, prefix) {
-            let verdict = match found.hash {
-                None => Verdict::NotAKey,
-                Some(hash) => match store.key_by_hash(&hash).await? {
-                    Some(k) if account.is_none_or(|a| a == k.account_id) => match k.status(now) {
-                        KeyStatus::Active => Verdict::Live {
-                            key_id: k.id,
-                            key_name: k.name,
-                            account_id: k.account_id,
-                        },
-                        state => Verdict::Inactive {
-                            key_id: k.id,
-                            account_id: k.account_id,
-                            state,
-                        },
-                    },
-                    _ => Verdict::Unknown,
-                },
-            };
-            report.findings.push(Finding {
-                path: file.clone(),
-                line: found.line,
-                column: found.column,
-                masked: found.masked,
-                verdict,
-            });
-        }
+        report.findings.push(Finding {
+            path,
+            line: found.line,
+            column: found.column,
+            masked: found.masked,
+            verdict,
+        });
     }
     Ok(report)
+}
+
+fn verdict_of(k: crate::model::KeyRecord, now: DateTime<Utc>) -> Verdict {
+    match k.status(now) {
+        KeyStatus::Active => Verdict::Live {
+            key_id: k.id,
+            key_name: k.name,
+            account_id: k.account_id,
+        },
+        state => Verdict::Inactive {
+            key_id: k.id,
+            account_id: k.account_id,
+            state,
+        },
+    }
 }
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>, skipped: &mut Vec<(PathBuf, String)>) {

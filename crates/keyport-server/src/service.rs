@@ -28,6 +28,7 @@ use crate::recorder::{Pending, UsageEvent, UsageRecorder, UsageSlot};
 use crate::store::{Change, ChangeKind};
 use crate::store::{Store, StoreError};
 use crate::usage::UsageReports;
+use keyport_core::alert::AlertKind;
 use keyport_core::anomaly::{AnomalyConfig, AnomalyRules};
 use keyport_core::request::check_date;
 use keyport_core::rotation::RotationPolicy;
@@ -124,7 +125,13 @@ struct Hot {
 }
 
 impl Cached {
+    /// A key as verification sees it: a quarantined key in its restricted
+    /// form (read only, slowed), so no request path can forget to check.
     pub(crate) fn new(key: Arc<KeyRecord>) -> Self {
+        let key = match key.quarantine {
+            Some(_) => Arc::new(key.as_quarantined()),
+            None => key,
+        };
         Cached {
             key,
             hot: Arc::default(),
@@ -221,6 +228,7 @@ pub(crate) fn admin_key_record(
         last_used_at: None,
         replaces: None,
         replaced_by: None,
+        quarantine: None,
     }
 }
 
@@ -629,10 +637,14 @@ impl KeyService {
             changed.insert("anomaly_rules".into(), json!(rules));
             account.settings.anomaly_rules = rules;
         }
+        if let Some(policy) = req.leak_policy {
+            changed.insert("leak_policy".into(), json!(policy));
+            account.settings.leak_policy = policy;
+        }
         if changed.is_empty() {
             return Err(ServiceError::Invalid(
-                "nothing to change: send rotation_days, business_hours, allowed_countries \
-                 or anomaly_rules"
+                "nothing to change: send rotation_days, business_hours, allowed_countries, \
+                 anomaly_rules or leak_policy"
                     .into(),
             ));
         }
@@ -898,6 +910,14 @@ impl KeyService {
             return Err(ServiceError::RateLimited(decision));
         }
         if let Some(message) = refusal {
+            let message = match &key.quarantine {
+                Some(q) => format!(
+                    "{message}: this key is quarantined ({}) and may only read until its owner \
+                     releases or revokes it",
+                    q.reason
+                ),
+                None => message,
+            };
             return Err(forbidden(message, decision));
         }
         Ok(Verified {
@@ -970,6 +990,7 @@ impl KeyService {
             last_used_at: None,
             replaces: None,
             replaced_by: None,
+            quarantine: None,
         };
         let detail = json!({
             "name": key.name, "environment": key.environment, "scopes": key.scopes.as_slice(),
@@ -1123,6 +1144,252 @@ impl KeyService {
         Ok(self.view(&key, &admin.account))
     }
 
+    /// Acts on a verified leak report: each token that is a live key of
+    /// this service is quarantined or revoked at once (its account's
+    /// `leak_policy`; admin keys are always revoked), with a `leak_reported`
+    /// alert (and so a `leak.reported` webhook) naming where it was found.
+    /// Anything else is only counted.
+    pub async fn report_leaks(
+        &self,
+        reports: &[crate::leaks::LeakReport],
+    ) -> Result<Vec<crate::leaks::LeakVerdict>> {
+        let mut out = Vec::with_capacity(reports.len());
+        let (mut live, mut other) = (0u32, 0u32);
+        for r in reports {
+            let hash = KeyHash::of(&r.token);
+            let acted = match self.prefix.parse(&r.token) {
+                Ok(parsed) => self.act_on_leak(&parsed.hash, r).await?,
+                Err(_) => false,
+            };
+            if acted {
+                live += 1;
+            } else {
+                other += 1;
+            }
+            out.push(crate::leaks::LeakVerdict {
+                token_hash: hash.to_hex(),
+                token_type: r.token_type.chars().take(100).collect(),
+                label: if acted {
+                    "true_positive"
+                } else {
+                    "false_positive"
+                }
+                .into(),
+            });
+        }
+        tracing::info!(live, other, "leak report handled");
+        Ok(out)
+    }
+
+    /// Quarantines or revokes a reported key that still works; false when
+    /// it is not a working key of this service.
+    async fn act_on_leak(&self, hash: &KeyHash, r: &crate::leaks::LeakReport) -> Result<bool> {
+        use crate::leaks::{evidence, Action};
+        let _w = self.writes.lock().await;
+        let Some(mut key) = self.store.key_by_hash(hash).await? else {
+            return Ok(false);
+        };
+        let now = self.stamp();
+        if key.status(now) != KeyStatus::Active {
+            return Ok(false);
+        }
+        let Some(account) = self.store.account(&key.account_id).await? else {
+            return Ok(false);
+        };
+        let revoke =
+            account.settings.leak_policy == LeakPolicy::Revoke || key.scopes.grants(Scope::Admin);
+        let place: String = r
+            .url
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect();
+        let action = if revoke {
+            key.revoked_at = Some(now);
+            let audit = self
+                .audit(
+                    Some(&account.id),
+                    "leak-report",
+                    "key.revoke",
+                    Some(&key.id),
+                    None,
+                    json!({"name": key.name, "reason": "reported public", "url": place}),
+                )
+                .announcing(crate::webhooks::new_event(
+                    &key.account_id,
+                    EventType::KeyRevoked,
+                    now,
+                    json!({"key": self.webhooks.key_summary(&key), "actor": "leak-report"}),
+                ));
+            self.store.update_key(&key, &audit).await?;
+            self.by_hash.remove(&key.hash);
+            Action::Revoked
+        } else {
+            let reason = format!("reported public at {place}");
+            let reason: String = reason.chars().take(300).collect();
+            if key.quarantine.is_none() {
+                self.set_quarantine(
+                    &account,
+                    key.clone(),
+                    Some((reason, "leak_report")),
+                    "leak-report",
+                    None,
+                )
+                .await?;
+            }
+            Action::Quarantined
+        };
+        let masked = self.prefix.mask(key.environment, &key.last4);
+        let alert = Alert {
+            id: new_id("alt"),
+            account_id: account.id.clone(),
+            key_id: key.id.clone(),
+            kind: AlertKind::LeakReported,
+            category: AlertKind::LeakReported.category(),
+            status: AlertStatus::Open,
+            message: format!(
+                "Key \u{201c}{}\u{201d} ({masked}) was found public at {place} and was {}: rotate it now",
+                key.name,
+                action.as_str()
+            ),
+            evidence: evidence(r, action, &masked, &key.name, now),
+            created_at: now,
+            acknowledged_at: None,
+            resolved_at: None,
+        };
+        self.store.insert_alert(&alert).await?;
+        tracing::warn!(account = %account.id, key_id = %key.id, key = %masked, action = action.as_str(), "a live key was reported public");
+        self.webhooks.wake();
+        Ok(true)
+    }
+
+    /// Which of `hashes` are keys of the caller's account (scanners send
+    /// hashes, never keys).
+    pub async fn lookup_keys(&self, admin: &Admin, req: KeyLookupRequest) -> Result<KeyLookup> {
+        if req.hashes.is_empty() || req.hashes.len() > 500 {
+            return Err(ServiceError::Invalid(
+                "hashes must hold 1 to 500 SHA-256 digests".into(),
+            ));
+        }
+        let mut keys = Vec::new();
+        for h in &req.hashes {
+            let hash = KeyHash::from_hex(h).ok_or_else(|| {
+                ServiceError::Invalid("each hash must be 64 lowercase hex characters".into())
+            })?;
+            if let Some(k) = self.store.key_by_hash(&hash).await? {
+                if k.account_id == admin.account.id {
+                    keys.push(KeyMatch {
+                        hash: h.clone(),
+                        key: self.view(&k, &admin.account),
+                    });
+                }
+            }
+        }
+        Ok(KeyLookup { keys })
+    }
+
+    /// Sets a key aside as possibly compromised: from the next request it
+    /// may only read, at most [`QUARANTINE_PER_MINUTE`] a minute, until
+    /// released or revoked. Quarantining a quarantined key changes nothing.
+    pub async fn quarantine_key(
+        &self,
+        admin: &Admin,
+        id: &str,
+        req: QuarantineRequest,
+    ) -> Result<KeyView> {
+        let reason = clean_text(&req.reason, 300, "reason")?;
+        let _w = self.writes.lock().await;
+        let key = self.own_key(admin, id).await?;
+        admin.reach.covers(&key)?;
+        let source = admin.key_id.clone();
+        self.set_quarantine(
+            &admin.account,
+            key,
+            Some((reason, "manual")),
+            &source,
+            admin.source.as_deref(),
+        )
+        .await
+    }
+
+    /// Ends a key's quarantine: it works as before from the next request.
+    pub async fn release_key(&self, admin: &Admin, id: &str) -> Result<KeyView> {
+        let _w = self.writes.lock().await;
+        let key = self.own_key(admin, id).await?;
+        admin.reach.covers(&key)?;
+        self.set_quarantine(
+            &admin.account,
+            key,
+            None,
+            &admin.key_id,
+            admin.source.as_deref(),
+        )
+        .await
+    }
+
+    /// Quarantines (`Some((reason, source))`) or releases a key, audited,
+    /// announced and applied to the cache. Call with `writes` held.
+    pub(crate) async fn set_quarantine(
+        &self,
+        account: &Account,
+        mut key: KeyRecord,
+        to: Option<(String, &str)>,
+        actor: &str,
+        peer: Option<&str>,
+    ) -> Result<KeyView> {
+        if key.status(self.clock.now()) != KeyStatus::Active {
+            return Err(ServiceError::Conflict(
+                "only an active key can be quarantined or released".into(),
+            ));
+        }
+        if to.is_some() && key.scopes.grants(Scope::Admin) {
+            return Err(ServiceError::Conflict(
+                "an admin key cannot be made read-only: revoke it (rotate first if it is this \
+                 portal's)"
+                    .into(),
+            ));
+        }
+        if to.is_none() == key.quarantine.is_none() {
+            return Ok(self.view(&key, account));
+        }
+        let (action, detail) = match &to {
+            Some((reason, source)) => (
+                "key.quarantine",
+                json!({"name": key.name, "reason": reason, "source": source}),
+            ),
+            None => ("key.release", json!({"name": key.name})),
+        };
+        key.quarantine = to.map(|(reason, source)| Quarantine {
+            at: self.stamp(),
+            reason,
+            source: source.to_string(),
+        });
+        let mut audit = self.audit(
+            Some(&account.id),
+            actor,
+            action,
+            Some(&key.id),
+            peer,
+            detail,
+        );
+        if let Some(q) = &key.quarantine {
+            let data =
+                json!({"key": self.webhooks.key_summary(&key), "quarantine": q, "actor": actor});
+            audit = audit.announcing(crate::webhooks::new_event(
+                &key.account_id,
+                EventType::KeyQuarantined,
+                self.stamp(),
+                data,
+            ));
+        }
+        self.store.update_key(&key, &audit).await?;
+        tracing::info!(account = %key.account_id, key_id = %key.id, action, "key quarantine changed");
+        let view = self.view(&key, account);
+        self.by_hash.insert(key.hash, Cached::new(Arc::new(key)));
+        self.webhooks.wake();
+        Ok(view)
+    }
+
     /// Creates the replacement with the same settings, linked both ways. The
     /// old key keeps working until it is revoked (zero-downtime rotation).
     pub async fn rotate_key(
@@ -1180,6 +1447,8 @@ impl KeyService {
             last_used_at: None,
             replaces: Some(old.id.clone()),
             replaced_by: None,
+            // The replacement is the way out of quarantine.
+            quarantine: None,
             ..old.clone()
         };
         old.replaced_by = Some(new.id.clone());

@@ -582,6 +582,131 @@ pub async fn ack_alert(
     Ok(Json(s.service.alerts().ack_alert(&admin, &id).await?))
 }
 
+/// Leaked-key reports in the format of GitHub's secret scanning partner
+/// program: a JSON array of `{token, type, url, source}` (at most 1,000),
+/// signed with ECDSA P-256 over the raw body, the key named in
+/// `Github-Public-Key-Identifier` and the base64 DER signature in
+/// `Github-Public-Key-Signature`; the keys are the server's
+/// `--leak-report-keys` file. Each token that is a live key is quarantined
+/// or revoked at once (the account's `leak_policy`) and alerted on; the
+/// answer says per token (by its SHA-256) only `true_positive` or
+/// `false_positive`. `404` when the server takes no reports.
+#[utoipa::path(post, path = "/v1/leaks", tag = "leaks", request_body = Vec<crate::leaks::LeakReport>,
+    params(
+        ("Github-Public-Key-Identifier" = String, Header, description = "Which listed key signed the body"),
+        ("Github-Public-Key-Signature" = String, Header, description = "Base64 DER ECDSA P-256 (SHA-256) signature of the raw body"),
+    ),
+    responses(
+        (status = 200, body = Vec<crate::leaks::LeakVerdict>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
+pub async fn report_leaks(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Vec<crate::leaks::LeakVerdict>>> {
+    use crate::leaks::{LeakReport, KEY_ID_HEADER, MAX_TOKENS, SIGNATURE_HEADER};
+    let Some(keys) = &s.leak_keys else {
+        return Err(ApiError::not_found(
+            "this server takes no leak reports (start it with --leak-report-keys FILE)",
+        ));
+    };
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    if !keys.verify(header(KEY_ID_HEADER), header(SIGNATURE_HEADER), &body) {
+        return Err(crate::error::ServiceError::Unauthorized(
+            "missing or invalid leak report signature",
+        )
+        .into());
+    }
+    let reports: Vec<LeakReport> = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::from(crate::error::ServiceError::Invalid(format!(
+            "a leak report is a JSON array of {{token, type, url, source}}: {e}"
+        )))
+    })?;
+    if reports.len() > MAX_TOKENS {
+        return Err(crate::error::ServiceError::Invalid(format!(
+            "at most {MAX_TOKENS} tokens per report"
+        ))
+        .into());
+    }
+    Ok(Json(s.service.report_leaks(&reports).await?))
+}
+
+/// Which of these SHA-256 hashes are keys of the caller's account: what a
+/// scanner (the portal's folder scan) sends instead of the keys it found.
+#[utoipa::path(post, path = "/v1/keys/lookup", tag = "keys", request_body = KeyLookupRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, body = KeyLookup),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
+pub async fn lookup_keys(
+    State(s): State<AppState>,
+    admin: Admin,
+    ApiJson(req): ApiJson<KeyLookupRequest>,
+) -> ApiResult<Json<KeyLookup>> {
+    Ok(Json(s.service.lookup_keys(&admin, req).await?))
+}
+
+/// Sets a key aside as possibly compromised: from its next request it may
+/// only read (`403 forbidden` for anything else), at most 10 requests a
+/// minute, until released or revoked; rotating it gives a clean
+/// replacement. Admin keys cannot be quarantined (revoke them).
+#[utoipa::path(post, path = "/v1/keys/{id}/quarantine", tag = "keys", params(("id" = String, Path, description = "Key id")),
+    request_body = QuarantineRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, body = KeyView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
+pub async fn quarantine_key(
+    State(s): State<AppState>,
+    admin: Admin,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<QuarantineRequest>,
+) -> ApiResult<Json<KeyView>> {
+    Ok(Json(s.service.quarantine_key(&admin, &id, req).await?))
+}
+
+/// Ends a quarantine: the key works as before from its next request.
+#[utoipa::path(post, path = "/v1/keys/{id}/release", tag = "keys", params(("id" = String, Path, description = "Key id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = KeyView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
+pub async fn release_key(
+    State(s): State<AppState>,
+    admin: Admin,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<KeyView>> {
+    Ok(Json(s.service.release_key(&admin, &id).await?))
+}
+
 /// [`VerifyResponse`] without its last field, `ratelimit`, serialised from
 /// the cached key (see [`verify_answer`]).
 #[derive(Serialize)]
@@ -668,6 +793,7 @@ mod tests {
             last_used_at: None,
             replaces: None,
             replaced_by: None,
+            quarantine: None,
         };
         let d = keyport_core::Decision {
             allowed: true,

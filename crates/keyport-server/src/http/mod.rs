@@ -44,6 +44,8 @@ pub struct AppInner {
     pub geo: GeoConfig,
     /// Where customers reach this service (enrollment links).
     pub public_url: Option<String>,
+    /// Who may send leak reports (`POST /v1/leaks`); none: not enabled.
+    pub leak_keys: Option<Arc<crate::leaks::LeakKeys>>,
 }
 
 impl AppState {
@@ -53,7 +55,17 @@ impl AppState {
             upstream,
             geo,
             public_url: None,
+            leak_keys: None,
         }))
+    }
+
+    /// Accepts leak reports signed by these keys (set before the state is
+    /// shared).
+    pub fn with_leak_keys(mut self, keys: Option<Arc<crate::leaks::LeakKeys>>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.leak_keys = keys;
+        }
+        self
     }
 
     /// Enrollment links name `url` (set before the state is shared).
@@ -140,6 +152,9 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .route("/v1/keys/{id}", get(api::get_key).patch(api::update_key))
         .route("/v1/keys/{id}/revoke", post(api::revoke_key))
         .route("/v1/keys/{id}/rotate", post(api::rotate_key))
+        .route("/v1/keys/lookup", post(api::lookup_keys))
+        .route("/v1/keys/{id}/quarantine", post(api::quarantine_key))
+        .route("/v1/keys/{id}/release", post(api::release_key))
         .route("/v1/audit", get(api::audit))
         .route(
             "/v1/webhooks",
@@ -161,6 +176,10 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
             post(webhooks::retry_delivery),
         )
         .route("/v1/verify", post(api::verify))
+        .route(
+            "/v1/leaks",
+            post(api::report_leaks).layer(DefaultBodyLimit::max(crate::leaks::MAX_BODY)),
+        )
         .route("/v1/enroll", post(operator::enroll))
         .route("/v1/enroll/preview", post(operator::enroll_preview))
         .route(

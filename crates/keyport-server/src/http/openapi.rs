@@ -35,7 +35,7 @@ use crate::model::*;
     ),
     paths(
         api::get_account, api::update_account, api::preview_alerts, api::list_keys, api::create_key, api::get_key,
-        api::update_key, api::revoke_key, api::rotate_key, api::audit, api::verify,
+        api::update_key, api::revoke_key, api::rotate_key, api::quarantine_key, api::release_key, api::lookup_keys, api::report_leaks, api::audit, api::verify,
         api::key_usage, api::key_usage_csv, api::account_usage, api::list_alerts, api::ack_alert,
         serve, super::ops::healthz, super::ops::readyz,
         super::operator::create_account, super::operator::list_accounts,
@@ -63,7 +63,7 @@ use crate::model::*;
             UpdateOperatorAccount, AccountLimitsSchema, OperatorAccountList, DeletedAccount,
             CreateEnrollmentRequest, EnrollmentCheck, EnrollmentPreview, EnrollRequest, Enrolled,
             WebhookEndpoint, CreatedWebhook, WebhookList, CreateWebhookRequest,
-            UpdateWebhookRequest, DeliveryStatus, WebhookDelivery, DeliveryList, EventTypeSchema
+            UpdateWebhookRequest, Quarantine, QuarantineRequest, KeyLookupRequest, KeyLookup, KeyMatch, crate::leaks::LeakReport, crate::leaks::LeakVerdict, DeliveryStatus, WebhookDelivery, DeliveryList, EventTypeSchema
         ),
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
@@ -78,6 +78,7 @@ use crate::model::*;
         (name = "verify", description = "Key verification for your API servers"),
         (name = "usage", description = "Per-key usage series, breakdowns and account totals"),
         (name = "alerts", description = "Anomaly alerts and rotation reminders"),
+        (name = "leaks", description = "Leaked-key reports from secret scanners (signed; no credential)"),
         (name = "webhooks", description = "Signed event deliveries to your endpoints (Standard Webhooks), with their logs"),
         (name = "operator", description = "The vendor's side: accounts, plans, suspension, enrollment codes (operator tokens only)"),
         (name = "enrollment", description = "A customer's portal registers its own admin key with a one-time code (no credential)"),
@@ -350,7 +351,7 @@ mod tests {
         let ops = operations(&doc);
         assert_eq!(
             ops.len(),
-            35,
+            39,
             "{:?}",
             ops.iter().map(|o| &o.1).collect::<Vec<_>>()
         );

@@ -67,7 +67,7 @@ const IO_THREAD: &str = "keyport-pg";
 
 const KEY_COLUMNS: &str =
     "seq, id, account_id, name, environment, key_hash, last4, scopes, resources, \
-     expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by";
+     expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by, quarantine";
 
 const ACCOUNT_COLUMNS: &str = "id, name, plan, created_at, settings, external_id, operator";
 
@@ -214,7 +214,20 @@ fn key_from_row(row: &PgRow) -> Result<KeyRecord> {
         last_used_at: opt_time(row, "last_used_at")?,
         replaces: row.try_get("replaces")?,
         replaced_by: row.try_get("replaced_by")?,
+        quarantine: quarantine_from_row(row)?,
     })
+}
+
+fn quarantine_from_row(row: &PgRow) -> Result<Option<crate::model::Quarantine>> {
+    let v: Option<serde_json::Value> = row.try_get("quarantine")?;
+    v.map(|v| serde_json::from_value(v).map_err(corrupt))
+        .transpose()
+}
+
+fn quarantine_json(k: &KeyRecord) -> Option<serde_json::Value> {
+    k.quarantine
+        .as_ref()
+        .map(|q| serde_json::to_value(q).unwrap_or_default())
 }
 
 fn account_from_row(r: &PgRow) -> Result<Account> {
@@ -407,8 +420,8 @@ async fn insert_alert_row(conn: &mut PgConnection, a: &Alert) -> Result<bool> {
 async fn insert_key_row(conn: &mut PgConnection, k: &KeyRecord) -> Result<()> {
     sqlx::query(
         "INSERT INTO api_keys (id, account_id, name, environment, key_hash, last4, scopes, resources, \
-         expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by, quarantine) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(&k.id)
     .bind(&k.account_id)
@@ -425,6 +438,7 @@ async fn insert_key_row(conn: &mut PgConnection, k: &KeyRecord) -> Result<()> {
     .bind(k.last_used_at.map(millis))
     .bind(&k.replaces)
     .bind(&k.replaced_by)
+    .bind(quarantine_json(k))
     .execute(conn)
     .await
     .map_err(map_unique)?;
@@ -434,7 +448,7 @@ async fn insert_key_row(conn: &mut PgConnection, k: &KeyRecord) -> Result<()> {
 async fn update_key_row(conn: &mut PgConnection, k: &KeyRecord) -> Result<()> {
     sqlx::query(
         "UPDATE api_keys SET name = $1, scopes = $2, resources = $3, expires_at = $4, rate_limit = $5, \
-         revoked_at = $6, replaced_by = $7 WHERE id = $8 AND account_id = $9",
+         revoked_at = $6, replaced_by = $7, quarantine = $8 WHERE id = $9 AND account_id = $10",
     )
     .bind(&k.name)
     .bind(k.scopes.to_csv())
@@ -443,6 +457,7 @@ async fn update_key_row(conn: &mut PgConnection, k: &KeyRecord) -> Result<()> {
     .bind(rate_limit_json(k))
     .bind(k.revoked_at.map(millis))
     .bind(&k.replaced_by)
+    .bind(quarantine_json(k))
     .bind(&k.id)
     .bind(&k.account_id)
     .execute(conn)

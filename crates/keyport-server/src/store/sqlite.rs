@@ -32,7 +32,7 @@ const ACCOUNT_COLUMNS: &str = "id, name, plan, created_at, settings, external_id
 
 const KEY_COLUMNS: &str =
     "seq, id, account_id, name, environment, key_hash, last4, scopes, resources, \
-     expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by";
+     expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by, quarantine";
 
 /// Name prefix of the SQLite connection threads (sqlx runs one per connection).
 const DB_THREAD: &str = "keyport-db";
@@ -105,6 +105,7 @@ fn key_from_row(row: &SqliteRow) -> Result<KeyRecord> {
         last_used_at: opt_time("last_used_at")?,
         replaces: row.try_get("replaces")?,
         replaced_by: row.try_get("replaced_by")?,
+        quarantine: quarantine_from_row(row)?,
     })
 }
 
@@ -356,6 +357,18 @@ fn audit_from_row(row: &SqliteRow) -> Result<AuditEvent> {
     })
 }
 
+fn quarantine_from_row(row: &SqliteRow) -> Result<Option<crate::model::Quarantine>> {
+    let text: Option<String> = row.try_get("quarantine")?;
+    text.map(|t| serde_json::from_str(&t).map_err(corrupt))
+        .transpose()
+}
+
+fn quarantine_json(k: &KeyRecord) -> Option<String> {
+    k.quarantine
+        .as_ref()
+        .map(|q| serde_json::to_string(q).unwrap_or_default())
+}
+
 fn resources_json(k: &KeyRecord) -> String {
     let list: Vec<String> = k.resources.iter().map(ToString::to_string).collect();
     serde_json::Value::from(list).to_string()
@@ -421,8 +434,8 @@ async fn insert_alert_row(conn: &mut sqlx::SqliteConnection, a: &Alert) -> Resul
 async fn insert_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Result<()> {
     sqlx::query(
         "INSERT INTO api_keys (id, account_id, name, environment, key_hash, last4, scopes, resources, \
-         expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by, \
+         quarantine) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&k.id)
     .bind(&k.account_id)
@@ -439,6 +452,7 @@ async fn insert_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Res
     .bind(k.last_used_at.map(millis))
     .bind(&k.replaces)
     .bind(&k.replaced_by)
+    .bind(quarantine_json(k))
     .execute(conn)
     .await
     .map_err(map_unique)?;
@@ -448,7 +462,7 @@ async fn insert_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Res
 async fn update_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Result<()> {
     sqlx::query(
         "UPDATE api_keys SET name = ?, scopes = ?, resources = ?, expires_at = ?, rate_limit = ?, \
-         revoked_at = ?, replaced_by = ? WHERE id = ? AND account_id = ?",
+         revoked_at = ?, replaced_by = ?, quarantine = ? WHERE id = ? AND account_id = ?",
     )
     .bind(&k.name)
     .bind(k.scopes.to_csv())
@@ -457,6 +471,7 @@ async fn update_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Res
     .bind(rate_limit_json(k))
     .bind(k.revoked_at.map(millis))
     .bind(&k.replaced_by)
+    .bind(quarantine_json(k))
     .bind(&k.id)
     .bind(&k.account_id)
     .execute(conn)

@@ -30,6 +30,8 @@ pub struct Harness {
     pub max_rotation_days: keyport_core::rotation::RotationPolicy,
     /// `--allow-private-webhooks`: on, so receivers on loopback work.
     pub private_webhooks: bool,
+    /// `--leak-report-keys`.
+    pub leak_keys: Option<Arc<keyport_server::leaks::LeakKeys>>,
 }
 
 pub struct Account {
@@ -61,6 +63,7 @@ impl Harness {
             trusted,
             max_rotation_days: keyport_core::rotation::RotationPolicy::UNBOUNDED,
             private_webhooks: true,
+            leak_keys: None,
         };
         h.boot().await;
         h
@@ -75,6 +78,7 @@ impl Harness {
         c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
         c.max_rotation_days = self.max_rotation_days;
         c.allow_private_webhooks = self.private_webhooks;
+        c.leak_report_keys = self.leak_keys.clone();
         c
     }
 

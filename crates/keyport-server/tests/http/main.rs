@@ -10,6 +10,7 @@ mod attacks;
 mod cluster;
 mod gateway;
 mod hygiene;
+mod leaks;
 mod operator;
 mod policies;
 mod postgres;

@@ -747,3 +747,66 @@ async fn one_instance_delivers_each_webhook_event_once() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// A quarantine made on one instance holds on the other within the feed's
+/// bound, like a revoke; so does its release.
+#[tokio::test]
+async fn a_quarantine_reaches_every_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = postgres_db(dir.path(), "quarantine_feed").await else {
+        return;
+    };
+    let (a, b, admin) = two_instances(&db.url(), |_| {}).await;
+    let (a_url, b_url) = (
+        format!("http://{}", a.addr()),
+        format!("http://{}", b.addr()),
+    );
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("{a_url}/v1/keys"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "k", "environment": "live", "scopes": ["read", "write"]}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = res.json().await.unwrap();
+    let (id, secret) = (
+        v["key"]["id"].as_str().unwrap(),
+        v["secret"].as_str().unwrap(),
+    );
+    let write_on_b = || {
+        http.post(format!("{b_url}/v1/verify"))
+            .json(&json!({"key": secret, "scope": "write"}))
+            .send()
+    };
+    assert_eq!(write_on_b().await.unwrap().status(), StatusCode::OK);
+    let until = |want: StatusCode| {
+        let write_on_b = &write_on_b;
+        async move {
+            let started = Instant::now();
+            while write_on_b().await.unwrap().status() != want {
+                assert!(started.elapsed() < Duration::from_secs(1), "not within 1 s");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    let res = http
+        .post(format!("{a_url}/v1/keys/{id}/quarantine"))
+        .bearer_auth(&admin)
+        .json(&json!({"reason": "leaked"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    until(StatusCode::FORBIDDEN).await;
+    let res = http
+        .post(format!("{a_url}/v1/keys/{id}/release"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    until(StatusCode::OK).await;
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -2,6 +2,7 @@
 import type { Environment } from "./Environment";
 import type { KeyStatus } from "./KeyStatus";
 import type { LimitsView } from "./LimitsView";
+import type { Quarantine } from "./Quarantine";
 import type { RateLimitView } from "./RateLimitView";
 import type { Scope } from "./Scope";
 
@@ -29,4 +30,9 @@ effective_limits: LimitsView, replaces: string | null, replaced_by: string | nul
  * When the account's rotation policy wants this key replaced; null for
  * revoked keys and keys that were already rotated.
  */
-rotation_due_at: string | null, };
+rotation_due_at: string | null, 
+/**
+ * Set aside as possibly compromised: read-only and at most
+ * 10 requests a minute until released or revoked; null otherwise.
+ */
+quarantine: Quarantine | null, };
