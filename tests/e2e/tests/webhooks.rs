@@ -1,11 +1,13 @@
-//! Real-window E2E test of webhooks in the desktop portal: Account →
+//! Real-window E2E tests of webhooks and leak reports in the desktop portal: Account →
 //! Webhooks, add an endpoint (a receiver on loopback, which the embedded
 //! service may reach), see its secret once, send a test event and see it
 //! delivered in the log; a key created in the UI reaches the receiver too,
 //! signed with that secret. Run with `scripts/e2e.sh`; without
 //! `KEYPORT_E2E=1` it is skipped.
 
-use keyport_e2e::{check, create_live_read_key, fail, launch, tear_down, testid, App, Result};
+use keyport_e2e::{
+    check, create_live_read_key, fail, launch, tear_down, testid, App, Context, Result,
+};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -172,6 +174,120 @@ async fn add_a_webhook_and_see_its_deliveries() {
     }
     let (sandbox, driver, mut app) = launch("webhooks", &[]).await;
     let res = webhook_flow(&mut app).await;
+    let (app, ()) = app.finish(res).await;
+    tear_down(app, sandbox, driver).await;
+}
+
+/// A reporter's key pair; its public half in the key list file the
+/// embedded service reads.
+fn reporter(dir: &std::path::Path) -> (p256::ecdsa::SigningKey, std::path::PathBuf) {
+    use p256::pkcs8::{EncodePublicKey, LineEnding};
+    let signer = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+    let pem = signer
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    let list = serde_json::json!({"public_keys": [
+        {"key_identifier": "e2e-reporter", "key": pem, "is_current": true}
+    ]});
+    let path = dir.join("leak-keys.json");
+    std::fs::write(&path, list.to_string()).unwrap();
+    (signer, path)
+}
+
+/// Sends a signed leak report of `token`; the label the service answers.
+async fn report_leak(
+    base: &str,
+    signer: &p256::ecdsa::SigningKey,
+    token: &str,
+    url: &str,
+) -> Result<String> {
+    use base64::Engine;
+    use p256::ecdsa::signature::Signer;
+    let body = serde_json::json!([
+        {"token": token, "type": "keyport_live_key", "url": url, "source": "commit"}
+    ])
+    .to_string();
+    let sig: p256::ecdsa::Signature = signer.sign(body.as_bytes());
+    let sig = base64::engine::general_purpose::STANDARD.encode(sig.to_der().as_bytes());
+    let res = keyport_e2e::http()
+        .post(format!("{base}/v1/leaks"))
+        .header("content-type", "application/json")
+        .header("Github-Public-Key-Identifier", "e2e-reporter")
+        .header("Github-Public-Key-Signature", sig)
+        .body(body)
+        .send()
+        .await
+        .ctx("sending the leak report")?;
+    let v: serde_json::Value = res.json().await.ctx("the leak report's answer")?;
+    Ok(v[0]["label"].as_str().unwrap_or_default().to_string())
+}
+
+async fn verify_status(base: &str, key: &str, scope: &str) -> Result<u16> {
+    let res = keyport_e2e::http()
+        .post(format!("{base}/v1/verify"))
+        .json(&serde_json::json!({"key": key, "scope": scope}))
+        .send()
+        .await
+        .ctx("verify")?;
+    Ok(res.status().as_u16())
+}
+
+async fn leak_flow(app: &mut App, signer: &p256::ecdsa::SigningKey) -> Result<()> {
+    let leaked = create_live_read_key(app, "Leaky worker").await?;
+    app.click("stored-it").await?;
+    app.wait_gone("show-once-dialog").await?;
+    let curl = app.text("try-it-curl").await?;
+    let base = keyport_e2e::gateway_from_curl(&curl)?;
+    let url = "https://github.com/acme/app/blob/4f2a9c1/.env";
+    let label = report_leak(&base, signer, &leaked, url).await?;
+    check(
+        label == "true_positive",
+        format!("the report's label: {label}"),
+    )?;
+    // Quarantined (the default policy): it still reads.
+    check(
+        verify_status(&base, &leaked, "read").await? == 200,
+        "a quarantined key still reads",
+    )?;
+
+    app.click("nav-alerts").await?;
+    app.wait_text("alert-leak-url", |t| t.contains("4f2a9c1"))
+        .await?;
+    app.shot("leak-alert").await?;
+    app.click("alert-rotate-now").await?;
+    app.wait("compromise-dialog").await?;
+    app.shot("leak-compromise").await?;
+    app.click("confirm-compromise").await?;
+    let shown = app
+        .wait_text("show-once-secret", |t| t.trim().starts_with("to_live_"))
+        .await?;
+    let replacement: String = shown.chars().filter(|c| !c.is_whitespace()).collect();
+    app.shot("leak-replacement").await?;
+    app.click("stored-it").await?;
+    app.wait_gone("show-once-dialog").await?;
+    check(replacement != leaked, "a new key")?;
+    check(
+        verify_status(&base, &leaked, "read").await? == 401,
+        "the leaked key is revoked",
+    )?;
+    check(
+        verify_status(&base, &replacement, "read").await? == 200,
+        "the replacement works",
+    )?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_leak_report_raises_the_alert_and_rotate_now_replaces_the_key() {
+    if !keyport_e2e::enabled("a_leak_report_raises_the_alert_and_rotate_now_replaces_the_key") {
+        return;
+    }
+    let keys_dir = tempfile::tempdir().unwrap();
+    let (signer, keys) = reporter(keys_dir.path());
+    let env = [("KEYPORT_EMBEDDED_LEAK_REPORT_KEYS", keys.to_str().unwrap())];
+    let (sandbox, driver, mut app) = launch("leak", &env).await;
+    let res = leak_flow(&mut app, &signer).await;
     let (app, ()) = app.finish(res).await;
     tear_down(app, sandbox, driver).await;
 }

@@ -649,6 +649,7 @@ pub async fn report_leaks(
         (status = 200, body = KeyLookup),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 413, response = PayloadTooLarge),
         (status = 422, response = Unprocessable),
         (status = 500, response = Internal),
