@@ -15,6 +15,7 @@ export const KIND_LABEL: Readonly<Record<AlertKind, string>> = {
   rotation_overdue: "Rotation overdue",
   key_expiring: "Key expiring",
   webhook_failing: "Webhook failing",
+  leak_reported: "Key found public",
 };
 
 /**

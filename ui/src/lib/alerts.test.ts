@@ -8,6 +8,9 @@ import {
   groupByKey,
   isAnomaly,
   kindMeta,
+  leakActionText,
+  leakOf,
+  leakSourceWords,
   openCountByKey,
   percent,
   sortAlerts,
@@ -22,7 +25,7 @@ const stat = (a: ReturnType<typeof alert>, label: string) =>
 
 describe("kindMeta", () => {
   it("names every kind the service raises, with an icon and a tone", () => {
-    expect(KINDS).toHaveLength(9);
+    expect(KINDS).toHaveLength(10);
     for (const k of KINDS) {
       const m = kindMeta(k);
       expect(m.label).not.toMatch(/_/);
@@ -159,6 +162,42 @@ describe("describeAlert", () => {
     expect(describeAlert(bare, ctx).summary).toBe("Webhook endpoint wh_1 kept failing and was disabled");
   });
 
+  it("leak reported: which key, where and what was done", () => {
+    const a = alert({ kind: "leak_reported" });
+    expect(kindMeta("leak_reported")).toMatchObject({ label: "Key found public", tone: "red", icon: "shield" });
+    const d = describeAlert(a, ctx);
+    expect(d.summary).toBe(
+      "“Billing worker” (to_live_…a1b2) was found in a public commit: rotate it, since until then anyone who saw it can still read with it",
+    );
+    expect(d.stats).toEqual([
+      { label: "Source", value: "commit" },
+      { label: "Reported as", value: "keyport_live_api_key", mono: true },
+    ]);
+    expect(leakOf(a)).toEqual({
+      url: "https://github.com/acme/billing/commit/4f2c9e1a7b3d",
+      source: "commit",
+      tokenType: "keyport_live_api_key",
+      action: "quarantined",
+      masked: "to_live_…a1b2",
+      keyName: "Billing worker",
+    });
+    expect(leakActionText("quarantined")).toBe("Quarantined: read-only until you rotate or release it");
+    expect(leakActionText("revoked")).toMatch(/^Revoked/);
+    // Revoked: nothing left to rotate; a source with an article; no key name.
+    const gone = alert({
+      kind: "leak_reported",
+      evidence: { ...EVIDENCE.leak_reported, action: "revoked", source: "issue_comment", key_name: "" },
+    });
+    expect(describeAlert(gone, ctx).summary).toBe("A key of this account (to_live_…a1b2) was found in a public issue comment");
+    expect(leakOf(gone)?.action).toBe("revoked");
+    expect(leakSourceWords("issue_comment")).toBe("a public issue comment");
+    expect(leakSourceWords("Gist")).toBe("a public gist");
+    expect(leakSourceWords(null)).toBe("public");
+    // An action this build does not know is not guessed at.
+    expect(leakOf(alert({ kind: "leak_reported", evidence: { ...EVIDENCE.leak_reported, action: "ignored" } }))?.action).toBeNull();
+    expect(leakOf(alert({ kind: "volume_spike" }))).toBeNull();
+  });
+
   it("falls back to the message for missing or odd evidence, and never throws", () => {
     const odd: unknown[] = [null, [], "x", 42, {}, { requests: "lots" }, { countries: "BR" }, { rotation_due_at: "soon" }];
     for (const kind of [...KINDS, "mystery"]) {
@@ -211,6 +250,12 @@ describe("lists", () => {
 
   it("sorts open first, then newest first", () => {
     expect(sortAlerts([a3, a5, a1, a2, a4]).map((a) => a.id)).toEqual([a1, a3, a4, a5, a2].map((a) => a.id));
+  });
+
+  it("puts open leak reports before everything else, however old", () => {
+    const leak = alert({ key_id: "k9", kind: "leak_reported", created_at: "2026-03-01T00:00:00Z" });
+    const oldLeak = alert({ key_id: "k9", kind: "leak_reported", created_at: "2026-02-01T00:00:00Z", status: "acknowledged" });
+    expect(sortAlerts([a1, oldLeak, a5, leak, a3]).map((a) => a.id)).toEqual([leak, a1, a3, a5, oldLeak].map((a) => a.id));
   });
 
   it("counts open alerts per key", () => {

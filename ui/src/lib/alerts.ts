@@ -13,7 +13,17 @@ export { isEndpointAlert, KIND_LABEL, kindLabel, openAlertsTitle, openCountByKey
 export type { AlertKind };
 
 /** Names of Icon.svelte's icons used here. */
-export type AlertIcon = "trending-up" | "alert" | "globe" | "moon" | "route" | "refresh" | "clock" | "bell" | "link";
+export type AlertIcon =
+  | "trending-up"
+  | "alert"
+  | "globe"
+  | "moon"
+  | "route"
+  | "refresh"
+  | "clock"
+  | "bell"
+  | "link"
+  | "shield";
 export type AlertTone = "red" | "amber" | "grey";
 export type Category = AlertCategory;
 
@@ -30,6 +40,8 @@ const META: Record<AlertKind, Omit<KindMeta, "label">> = {
   key_expiring: { icon: "clock", tone: "amber", category: "reminder" },
   // The service files it as an anomaly; it is about an endpoint, not a key's traffic.
   webhook_failing: { icon: "link", tone: "red", category: "anomaly" },
+  // The most urgent of all: shown first (see `sortAlerts`).
+  leak_reported: { icon: "shield", tone: "red", category: "anomaly" },
 };
 
 export function isKnownKind(kind: string): kind is AlertKind {
@@ -46,6 +58,11 @@ export function kindMeta(kind: string, category?: string): KindMeta {
 /** Anomalies are about a key's traffic (their chart helps); reminders are about the key's age. */
 export function isAnomaly(a: Pick<Alert, "kind" | "category">): boolean {
   return !isEndpointAlert(a) && kindMeta(a.kind, a.category).category === "anomaly";
+}
+
+/** A key reported public: critical, listed before every other open alert. */
+export function isLeakAlert(a: Pick<Alert, "kind">): boolean {
+  return a.kind === "leak_reported";
 }
 
 export function isRotationReminder(a: Pick<Alert, "kind">): boolean {
@@ -388,6 +405,78 @@ const webhookFailing: Describer = (e, _a, ctx) => {
   };
 };
 
+// ---------------------------------------------------------------- leak reports
+
+/** What the service did to a key reported public (the account's leak policy; admin keys are always revoked). */
+export type LeakAction = "quarantined" | "revoked";
+
+export type LeakReport = {
+  /** Where it was found, e.g. a GitHub commit URL; null when the report had none. */
+  url: string | null;
+  /** "commit", "gist", …; null when absent. */
+  source: string | null;
+  tokenType: string | null;
+  action: LeakAction | null;
+  /** `to_live_…a1b2` */
+  masked: string | null;
+  keyName: string | null;
+};
+
+/** A leak report's evidence, each field checked (null for any other alert). */
+export function leakOf(a: Alert): LeakReport | null {
+  if (!isLeakAlert(a)) return null;
+  const e = (typeof a.evidence === "object" && a.evidence !== null ? a.evidence : {}) as Bag;
+  const action = str(e, "action");
+  return {
+    url: str(e, "url")?.trim() ?? null,
+    source: str(e, "source"),
+    tokenType: str(e, "token_type"),
+    action: action === "quarantined" || action === "revoked" ? action : null,
+    masked: str(e, "masked"),
+    keyName: str(e, "key_name"),
+  };
+}
+
+/** "commit" → "a public commit"; "issue_comment" → "a public issue comment"; none → "public". */
+export function leakSourceWords(source: string | null): string {
+  if (source === null) return "public";
+  const words = source.replace(/[._-]+/g, " ").trim().toLowerCase();
+  if (words === "") return "public";
+  return `a public ${words}`;
+}
+
+/** What was done, as the card says it. */
+export function leakActionText(action: LeakAction | null): string | null {
+  if (action === "quarantined") return "Quarantined: read-only until you rotate or release it";
+  if (action === "revoked") return "Revoked: every request with it is refused";
+  return null;
+}
+
+/** The environment a masked key names (`to_live_…`), if any. */
+export function envOfMasked(masked: string | null): "live" | "test" | "staging" | null {
+  const m = masked ? /^to_(live|test|staging)_/.exec(masked) : null;
+  return m ? (m[1] as "live" | "test" | "staging") : null;
+}
+
+const leakReported: Describer = (_e, a) => {
+  const leak = leakOf(a);
+  if (!leak || (leak.url === null && leak.masked === null)) return null;
+  const who = leak.keyName ? `“${leak.keyName}”` : "A key of this account";
+  const masked = leak.masked ? ` (${leak.masked})` : "";
+  const where = leak.source === null ? "found public" : `found in ${leakSourceWords(leak.source)}`;
+  // The key itself is in the sentence; the card shows where and what was done.
+  const stats: Stat[] = [];
+  if (leak.source) stats.push({ label: "Source", value: leak.source.replace(/[._-]+/g, " ") });
+  if (leak.tokenType) stats.push({ label: "Reported as", value: leak.tokenType, mono: true });
+  const next =
+    leak.action === "revoked"
+      ? ""
+      : leak.action === "quarantined"
+        ? ": rotate it, since until then anyone who saw it can still read with it"
+        : ": rotate it now, since anyone who saw it can use it";
+  return { summary: `${who}${masked} was ${where}${next}`, stats };
+};
+
 const DESCRIBE: Record<AlertKind, Describer> = {
   volume_spike: volumeSpike,
   error_spike: errorSpike,
@@ -398,6 +487,7 @@ const DESCRIBE: Record<AlertKind, Describer> = {
   rotation_overdue: rotationOverdue,
   key_expiring: keyExpiring,
   webhook_failing: webhookFailing,
+  leak_reported: leakReported,
 };
 
 function fallbackText(a: Partial<Alert>): string {
@@ -425,11 +515,15 @@ function createdMs(a: Alert): number {
   return Number.isNaN(t) ? 0 : t;
 }
 
-/** Open first, then newest first (a new array). */
+/** 0: an open leak report (critical), 1: other open alerts, 2: the rest. */
+function urgency(a: Alert): number {
+  if (a.status !== "open") return 2;
+  return isLeakAlert(a) ? 0 : 1;
+}
+
+/** Open leak reports first, then the other open alerts, then the rest; newest first within each (a new array). */
 export function sortAlerts(alerts: readonly Alert[]): Alert[] {
-  return [...alerts].sort(
-    (x, y) => Number(x.status !== "open") - Number(y.status !== "open") || createdMs(y) - createdMs(x),
-  );
+  return [...alerts].sort((x, y) => urgency(x) - urgency(y) || createdMs(y) - createdMs(x));
 }
 
 export type KeyGroup = { keyId: string; alerts: Alert[]; open: number };

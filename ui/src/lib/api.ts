@@ -33,6 +33,7 @@ import type {
   UsageRange,
   CreateWebhookRequest,
   CreatedWebhook,
+  FolderScan,
   DeliveryList,
   UpdateWebhookRequest,
   WebhookDelivery,
@@ -177,6 +178,19 @@ export const api = {
   createKey: (input: NewKeyInput) => call<OnceSecret>("create_key", { input }),
   updateKey: (id: string, patch: UpdateKeyRequest) => call<KeyView>("update_key", { id, patch }),
   revokeKey: (id: string) => call<KeyView>("revoke_key", { id }),
+  /**
+   * Sets the key aside as possibly compromised: read-only, at most 10 requests
+   * a minute, until released or revoked. "conflict" for admin keys and keys
+   * that are not active; "invalid" for an empty or over-long reason.
+   */
+  quarantineKey: (id: string, reason: string) => call<KeyView>("quarantine_key", { id, reason }),
+  /** Ends a key's quarantine: it works as before from the next request. */
+  releaseKey: (id: string) => call<KeyView>("release_key", { id }),
+  /**
+   * Asks for a folder (native picker) and looks through its files for keys:
+   * what was found (never the raw keys), or null when the picker was cancelled.
+   */
+  scanFolder: () => call<FolderScan | null>("scan_folder"),
   auditLog: (cursor?: string | null) => call<AuditList>("audit_log", { cursor: cursor ?? null }),
   copySecret: (secret: string) => call<void>("copy_secret", { secret }),
   connectRemote: (url: string, adminKey: string) =>

@@ -5,6 +5,7 @@ import { api, onCall, onEnrollLink } from "./api";
 import { errorLine } from "./errors";
 import { appendPage, EMPTY_FILTER, upsertKey, type KeyFilter } from "./filters";
 import { maskKey } from "./format";
+import { isPortalCredential } from "./credential";
 import { isEndpointAlert, kindLabel, openCountByKey } from "./alert-counts";
 import { toasts } from "./toasts.svelte";
 import type {
@@ -13,6 +14,7 @@ import type {
   AuditView,
   EnrollLink,
   EnrollOffer,
+  FolderScan,
   KeyList,
   KeyView,
   OnceSecret,
@@ -47,6 +49,9 @@ const SERVICE_CALLS = new Set([
   "create_key",
   "update_key",
   "revoke_key",
+  "quarantine_key",
+  "release_key",
+  "scan_folder",
   "audit_log",
   "list_alerts",
   "ack_alert",
@@ -213,6 +218,12 @@ class App {
   rotation = $state<Rotation | null>(null);
   /** "Suspected compromise…": the key to revoke and replace at once. */
   compromiseTarget = $state<KeyView | null>(null);
+  /** "Quarantine…": the key to set aside (asks for a reason). */
+  quarantineTarget = $state<KeyView | null>(null);
+  /** Keys → "Scan a folder…": the last scan's findings, shown until closed. */
+  scan = $state.raw<FolderScan | null>(null);
+  /** The folder picker is open or the scan is running. */
+  scanning = $state(false);
   /** "Rotate several keys…": the picker. */
   rotatePickerOpen = $state(false);
   /** The Account screen's "Rotate admin key…" dialog. */
@@ -325,6 +336,9 @@ class App {
     this.audit = paged();
     this.filter = { ...EMPTY_FILTER };
     this.detailsId = null;
+    // Another account's findings and keys.
+    this.scan = null;
+    this.quarantineTarget = null;
     // Another service's keys: its rotations are its own.
     this.rotation = null;
     if (this.view === "rotate") this.view = "keys";
@@ -578,6 +592,80 @@ class App {
     }
   }
 
+  /** Quarantine: read-only and at most 10 requests a minute until released, rotated or revoked. */
+  async quarantineKey(key: KeyView, reason: string): Promise<PortalError | null> {
+    try {
+      const k = await api.quarantineKey(key.id, reason);
+      this.storeKey(k);
+      this.quarantineTarget = null;
+      toasts.success(`Quarantined “${k.name}” (${maskKey(k)}): it may only read, 10 requests a minute.`);
+      return null;
+    } catch (e) {
+      return e as PortalError;
+    }
+  }
+
+  /** Ends a key's quarantine: it works as before from the next request. */
+  async releaseKey(key: KeyView): Promise<PortalError | null> {
+    try {
+      const k = await api.releaseKey(key.id);
+      this.storeKey(k);
+      toasts.success(`Released “${k.name}” from quarantine: it works as before.`);
+      return null;
+    } catch (e) {
+      return e as PortalError;
+    }
+  }
+
+  /**
+   * A key known (or suspected) to be exposed: the compromise rotation (revoke
+   * now, replacement shown once); the portal's own admin key has its own
+   * rotation on the Account screen. Fetches the key when it is not loaded.
+   */
+  async startCompromise(id: string) {
+    let key = this.keyById(id);
+    if (!key) {
+      try {
+        key = await api.getKey(id);
+        this.storeKey(key);
+      } catch (e) {
+        toasts.error(errorLine(e as PortalError));
+        return;
+      }
+    }
+    if (key.status !== "active") {
+      toasts.error(`“${key.name}” is already ${key.status}: it no longer works, so there is nothing to rotate.`);
+      return;
+    }
+    if (isPortalCredential(key, this.account)) {
+      this.scan = null;
+      this.startAdminRotation();
+    } else {
+      this.compromiseTarget = key;
+    }
+  }
+
+  /**
+   * Keys → "Scan a folder…": the native folder picker, then the findings
+   * (nothing happens when the picker is cancelled).
+   */
+  async scanFolder() {
+    if (this.scanning || !this.connected) return;
+    this.scanning = true;
+    try {
+      const result = await api.scanFolder();
+      if (result) {
+        this.scan = result;
+        // Findings name keys: show their current state.
+        if (result.findings.some((f) => f.key_id !== null && !this.keyById(f.key_id))) void this.loadKeys();
+      }
+    } catch (e) {
+      toasts.error(`The folder could not be scanned. ${errorLine(e as PortalError)}`);
+    } finally {
+      this.scanning = false;
+    }
+  }
+
   /** Opens a key's details, fetching it when it is not among the loaded pages. */
   async openKey(id: string) {
     if (!this.keyById(id)) {
@@ -786,6 +874,8 @@ class App {
       this.revokeTarget !== null ||
       this.signOutTarget !== null ||
       this.compromiseTarget !== null ||
+      this.quarantineTarget !== null ||
+      this.scan !== null ||
       this.rotatePickerOpen ||
       this.adminRotationOpen
     );
@@ -798,6 +888,8 @@ class App {
     this.revokeTarget = null;
     this.signOutTarget = null;
     this.compromiseTarget = null;
+    this.quarantineTarget = null;
+    this.scan = null;
     this.rotatePickerOpen = false;
     this.adminRotationOpen = false;
   }

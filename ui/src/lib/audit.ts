@@ -30,6 +30,8 @@ const CHANGES: Record<string, (d: Detail, keys: Keys) => string | null> = {
     return id ? `replaced by ${keys.get(id)?.name ?? id}` : null;
   },
   "key.revoke": (d) => reasonWords(d.reason),
+  "key.quarantine": (d) =>
+    str(d.source) === "leak_report" && str(d.reason) ? `reported public: ${String(d.reason)}` : reasonWords(d.reason),
   "account.update": (d) => accountChanges(d),
   "account.create": (d) => joined([quoted(d.name), str(d.plan) ? `${String(d.plan)} plan` : null], ", "),
   "account.delete": (d) => quoted(d.name),
@@ -208,5 +210,8 @@ export function accountChanges(d: Record<string, unknown>): string | null {
   }
   const rules = record(d.anomaly_rules);
   if (rules) out.push(`alert rules: ${rulesWords(rules)}`);
+  if (d.leak_policy === "quarantine" || d.leak_policy === "revoke") {
+    out.push(`leaked keys: ${d.leak_policy === "revoke" ? "revoked at once" : "quarantined"}`);
+  }
   return out.length > 0 ? out.join("; ") : null;
 }

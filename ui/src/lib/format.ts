@@ -122,6 +122,8 @@ export function describeAction(action: string): string {
     "key.update": "Key changed",
     "key.revoke": "Key revoked",
     "key.rotate": "Key rotated",
+    "key.quarantine": "Key quarantined",
+    "key.release": "Key released from quarantine",
     "auth.failed": "Sign-in refused",
     "webhook.create": "Webhook endpoint added",
     "webhook.update": "Webhook endpoint changed",

@@ -50,6 +50,8 @@ export const views = {
   showOnce: lazy(() => import("./components/ShowOnceDialog.svelte")),
   rotate: lazy(() => import("./components/RotationWizard.svelte")),
   compromise: lazy(() => import("./components/CompromiseDialog.svelte")),
+  quarantine: lazy(() => import("./components/QuarantineDialog.svelte")),
+  scanResults: lazy(() => import("./components/ScanResultsDialog.svelte")),
   rotatePicker: lazy(() => import("./components/RotatePickerDialog.svelte")),
   adminRotation: lazy(() => import("./components/AdminRotationDialog.svelte")),
 };

@@ -8,6 +8,10 @@
 // disconnected, unreachable, unauthorized, nokeychain, ratelimited. ?delay=MS sets the latency (default 250).
 // Webhooks: an endpoint whose host has "down" or "fail" in it (or ends in
 // .invalid) never answers; every other one answers 200 within a second.
+// Folder scan: ?scan=cancel answers as if the picker was cancelled, ?scan=clean
+// finds nothing; otherwise a working key, a revoked one and a placeholder.
+// Leak reports: "Billing worker (2026)" was found in a public commit and
+// quarantined (its alert is open); "Old CI runner" was found in a gist and revoked.
 // Enrollment: code 7K3QM-X9D2A-BC4EF-GH5JK (any http(s) service URL, e.g.
 // http://127.0.0.1:8080) is for "Acme Corp"; every other code was "already used".
 import { kindMeta, type AlertKind } from "./alerts";
@@ -30,6 +34,8 @@ import type {
   EnrollLink,
   EnrollOffer,
   Environment,
+  FolderFinding,
+  FolderScan,
   KeyTotals,
   KeyUsage,
   KeyView,
@@ -115,6 +121,7 @@ const account: Omit<AccountView, "key_cap" | "active_keys"> = {
     business_hours: { time_zone: "UTC", days: [1, 2, 3, 4, 5], start: "08:00", end: "18:00" },
     allowed_countries: [],
     anomaly_rules: unsetRules(),
+    leak_policy: "quarantine",
   },
   credential_key_id: "key_admin",
   alert_defaults: ALERT_DEFAULTS,
@@ -212,6 +219,7 @@ function addSeed(s: Seed) {
     replaces: null,
     replaced_by: null,
     rotation_due_at: dueAt(s.env, created, s.revokedDaysAgo !== undefined),
+    quarantine: null,
   };
   keys.unshift(key);
   record("key.create", key, created, { name: key.name });
@@ -277,6 +285,51 @@ function seed() {
 }
 seed();
 
+type AddAlert = (
+  key: KeyView | undefined,
+  kind: AlertKind,
+  minAgo: number,
+  message: string,
+  evidence: Record<string, unknown>,
+  status?: Alert["status"],
+) => void;
+
+/**
+ * Leak reports (GitHub secret scanning, say): the newest replacement was
+ * pushed to a public commit and quarantined by the account's policy; the old
+ * CI runner's test key turned up in a gist and was revoked.
+ */
+function seedLeaks(add: AddAlert) {
+  const MIN = 60_000;
+  const pushed = keys.find((k) => k.name === "Billing worker (2026)");
+  if (pushed) {
+    const url = "https://github.com/acme-robotics/billing-worker/commit/9c1e4b7a2f0d6e3b8a5c4d1e7f9b2a6c3d8e0f14";
+    const at = now0 - 35 * MIN;
+    pushed.quarantine = { at: iso(at), reason: url, source: "leak_report" };
+    record("key.quarantine", pushed, at, { name: pushed.name, reason: url, source: "leak_report" });
+    add(pushed, "leak_reported", 35, `key “${pushed.name}” was found public in a commit: quarantined`, {
+      url,
+      source: "commit",
+      token_type: "keyport_live_api_key",
+      action: "quarantined",
+      masked: `${pushed.prefix}…${pushed.last4}`,
+      key_name: pushed.name,
+    });
+  }
+  const ci = keys.find((k) => k.name === "Old CI runner");
+  if (ci?.revoked_at) {
+    const minAgo = Math.round((now0 - Date.parse(ci.revoked_at)) / MIN) + 1;
+    add(ci, "leak_reported", minAgo, `key “${ci.name}” was found public in a gist: revoked`, {
+      url: "https://gist.github.com/octo-dev/5b2e8c1f0a9d4e7b3c6a",
+      source: "gist",
+      token_type: "keyport_test_api_key",
+      action: "revoked",
+      masked: `${ci.prefix}…${ci.last4}`,
+      key_name: ci.name,
+    }, "acknowledged");
+  }
+}
+
 // Alerts: a few of every sort on the seeded keys, with the evidence the
 // service's rules attach (keyport-core anomaly.rs, keyport-server alerts.rs).
 const alerts: Alert[] = [];
@@ -285,7 +338,7 @@ function seedAlerts() {
   const byName = (name: string) => keys.find((k) => k.name === name);
   const MIN = 60_000;
   let n = 0;
-  const add = (key: KeyView | undefined, kind: AlertKind, minAgo: number, message: string, evidence: Record<string, unknown>, status: Alert["status"] = "open") => {
+  const add: AddAlert = (key, kind, minAgo, message, evidence, status = "open") => {
     if (!key) return;
     n += 1;
     const created = now0 - minAgo * MIN;
@@ -340,6 +393,7 @@ function seedAlerts() {
       expires_at: staging.expires_at, environment: "staging",
     });
   }
+  seedLeaks(add);
   add(byName("Billing worker"), "unusual_endpoint", 20 * 24 * 60, "14 requests refused for scope or resource in the last 10 minutes", {
     window_minutes: 10, denied: 14, reason: "denials",
   }, "resolved");
@@ -770,6 +824,49 @@ function revokeNow(k: KeyView, by?: { actor: string; reason: string }) {
   announce("key.revoked");
 }
 
+/** Like the service's set_quarantine: active keys only, never admin keys; the same state again changes nothing. */
+function setQuarantine(k: KeyView, to: { reason: string; source: string } | null): KeyView {
+  if (k.status !== "active") fail("conflict", "only an active key can be quarantined or released");
+  if (to && k.scopes.includes("admin")) {
+    fail("conflict", "an admin key cannot be made read-only: revoke it (rotate first if it is this portal's)");
+  }
+  if ((to === null) === (k.quarantine === null)) return { ...k };
+  const now = Date.now();
+  if (to) {
+    k.quarantine = { at: iso(now), reason: to.reason, source: to.source };
+    record("key.quarantine", k, now, { name: k.name, reason: to.reason, source: to.source });
+    announce("key.quarantined");
+  } else {
+    k.quarantine = null;
+    record("key.release", k, now, { name: k.name });
+  }
+  return { ...k };
+}
+
+/**
+ * The folder picker and the scan, simulated: a working key of this account in
+ * a .env file, a revoked one in an old CI file, and a documentation placeholder.
+ */
+function scanFolder(): FolderScan | null {
+  const mode = params.get("scan");
+  if (mode === "cancel") return null;
+  const folder = "/home/you/src/acme-dashboard";
+  if (mode === "clean") return { folder, files: 186, skipped: 0, findings: [] };
+  // The seeded key, not a replacement made since (the file still holds the old one).
+  const pick = (name: string) => keys.find((k) => k.name === name && k.replaces === null);
+  const found = (k: KeyView | undefined, path: string, line: number, column: number): FolderFinding | null => {
+    if (!k) return null;
+    const on = live(k).status === "active";
+    return { path, line, column, masked: `${k.prefix}…${k.last4}`, status: on ? "live" : "inactive", key_id: k.id, key_name: k.name };
+  };
+  const findings = [
+    found(pick("Analytics dashboard"), ".env.production", 3, 17),
+    found(pick("Old CI runner"), "ci/legacy-pipeline.yml", 41, 22),
+    { path: "docs/getting-started.md", line: 58, column: 30, masked: "to_live_…0000", status: "not_a_key", key_id: null, key_name: null },
+  ].filter((f): f is FolderFinding => f !== null);
+  return { folder, files: 214, skipped: 3, findings };
+}
+
 /** The service's rotate: same settings, linked both ways; the old key keeps working. */
 function rotate(old: KeyView, usedAfterMs = TRAFFIC_AFTER_MS): OnceSecret {
   if (old.status !== "active") fail("conflict", "only an active key can be rotated; create a new key instead");
@@ -790,6 +887,8 @@ function rotate(old: KeyView, usedAfterMs = TRAFFIC_AFTER_MS): OnceSecret {
     replaces: old.id,
     replaced_by: null,
     rotation_due_at: dueAt(old.environment, now, false),
+    // The replacement is the way out of quarantine.
+    quarantine: null,
   };
   old.replaced_by = key.id;
   old.rotation_due_at = null;
@@ -919,6 +1018,7 @@ function enrolledKey(): KeyView {
     replaces: null,
     replaced_by: null,
     rotation_due_at: dueAt("live", now, false),
+    quarantine: null,
   };
   keys.unshift(key);
   return key;
@@ -1094,7 +1194,7 @@ function accountUsage(a: Record<string, unknown>): AccountUsage {
 function updateAccount(patch: UpdateAccountRequest): AccountView {
   const p = patch ?? {};
   if (Object.keys(p).length === 0) {
-    fail("invalid", "nothing to change: send rotation_days, business_hours, allowed_countries or anomaly_rules");
+    fail("invalid", "nothing to change: send rotation_days, business_hours, allowed_countries, anomaly_rules or leak_policy");
   }
   const problem = settingsProblem(p, account.max_rotation_days);
   if (problem) fail("invalid", problem);
@@ -1185,6 +1285,7 @@ function handle(cmd: string, a: Record<string, unknown>): unknown {
         replaces: null,
         replaced_by: null,
         rotation_due_at: dueAt(input.environment, Date.now(), false),
+        quarantine: null,
       };
       keys.unshift(key);
       record("key.create", key, Date.now(), { name: key.name });
@@ -1221,6 +1322,21 @@ function handle(cmd: string, a: Record<string, unknown>): unknown {
       revokeNow(k);
       return { ...k };
     }
+    case "quarantine_key": {
+      checkService();
+      const k = findKey(a.id);
+      const reason = String(a.reason ?? "").trim();
+      if (reason === "" || [...reason].length > 300 || /[\u0000-\u001f\u007f]/.test(reason)) {
+        fail("invalid", "reason must be 1 to 300 printable characters");
+      }
+      return setQuarantine(k, { reason, source: "manual" });
+    }
+    case "release_key":
+      checkService();
+      return setQuarantine(findKey(a.id), null);
+    case "scan_folder":
+      checkService();
+      return scanFolder();
     case "rotate_key": {
       checkService();
       const k = findKey(a.id);

@@ -103,7 +103,10 @@ export function settingsProblem(p: UpdateAccountRequest, max: RotationPolicy): s
     (p.rotation_days ? rotationProblem(p.rotation_days, max) : null) ??
     (p.business_hours ? hoursProblem(p.business_hours) : null) ??
     (p.allowed_countries ? countriesProblem(p.allowed_countries) : null) ??
-    (p.anomaly_rules ? rulesProblem(p.anomaly_rules) : null)
+    (p.anomaly_rules ? rulesProblem(p.anomaly_rules) : null) ??
+    (p.leak_policy !== undefined && p.leak_policy !== "quarantine" && p.leak_policy !== "revoke"
+      ? `leak_policy: unknown variant ${JSON.stringify(p.leak_policy)}, expected \`quarantine\` or \`revoke\``
+      : null)
   );
 }
 
@@ -115,6 +118,7 @@ export function withChanges(s: AccountSettings, p: UpdateAccountRequest): Accoun
     business_hours: p.business_hours ? { ...p.business_hours, days: [...p.business_hours.days] } : s.business_hours,
     allowed_countries: countries ? [...new Set(countries)].sort() : s.allowed_countries,
     anomaly_rules: p.anomaly_rules ? structuredClone(p.anomaly_rules) : s.anomaly_rules,
+    leak_policy: p.leak_policy ?? s.leak_policy,
   };
 }
 

@@ -5,7 +5,7 @@ import type { NotifyPrefs } from "./types";
 const none: NotifyPrefs = { muted: [], quiet_hours: null };
 
 describe("notification preferences", () => {
-  it("offers the five anomalies, the two rotation reminders and failing webhooks", () => {
+  it("offers the five anomalies, the two rotation reminders, failing webhooks and keys found public", () => {
     expect(NOTIFY_KINDS).toEqual([
       "volume_spike",
       "error_spike",
@@ -15,6 +15,7 @@ describe("notification preferences", () => {
       "rotation_due_soon",
       "rotation_overdue",
       "webhook_failing",
+      "leak_reported",
     ]);
   });
 

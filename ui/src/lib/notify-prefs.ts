@@ -17,6 +17,7 @@ export const NOTIFY_KINDS: readonly AlertKind[] = [
   "rotation_due_soon",
   "rotation_overdue",
   "webhook_failing",
+  "leak_reported",
 ];
 
 export type NotifyForm = {

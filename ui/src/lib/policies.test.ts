@@ -4,10 +4,12 @@ import {
   addCountry,
   ANOMALY_KINDS,
   buildPolicyPatch,
+  changesAlerts,
   diffPolicies,
   formFromAccount,
   isPolicyFormDirty,
   kindPreviewText,
+  leakPolicyOf,
   parseRotationDays,
   parseThreshold,
   policyFieldForMessage,
@@ -240,6 +242,29 @@ describe("what Save sends", () => {
     acc.settings.allowed_countries = ["FR", "DE"];
     const { proposal } = validatePolicies(form(acc, (f) => (f.countries = ["DE", "FR"])), acc);
     expect(diffPolicies(acc, proposal!)).toEqual({});
+  });
+
+  it("the leak policy: held, sent only when changed, and never previewed", () => {
+    const acc = account();
+    expect(formFromAccount(acc).leakPolicy).toBe("quarantine");
+    expect(buildPolicyPatch(form(acc), acc).patch).toBeNull();
+    const f = form(acc, (x) => (x.leakPolicy = "revoke"));
+    expect(isPolicyFormDirty(f, acc)).toBe(true);
+    const patch = buildPolicyPatch(f, acc).patch;
+    expect(patch).toEqual({ leak_policy: "revoke" });
+    // It raises no alerts: the preview is of the settings as they are.
+    expect(changesAlerts(patch)).toBe(false);
+    expect(previewRequest(patch, 7)).toEqual({ days: 7 });
+    expect(previewRequest({ leak_policy: "revoke", allowed_countries: ["DE"] }, 7)).toEqual({ days: 7, allowed_countries: ["DE"] });
+    expect(changesAlerts({ leak_policy: "revoke", allowed_countries: ["DE"] })).toBe(true);
+    // An account that revokes, and an older service that sends no policy (the default).
+    const revoking = account();
+    revoking.settings.leak_policy = "revoke";
+    expect(formFromAccount(revoking).leakPolicy).toBe("revoke");
+    const older = account();
+    delete (older.settings as Partial<typeof older.settings>).leak_policy;
+    expect(leakPolicyOf(older)).toBe("quarantine");
+    expect(buildPolicyPatch(form(older), older).patch).toBeNull();
   });
 
   it("the preview gets the same changes, and the period", () => {

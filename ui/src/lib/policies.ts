@@ -13,6 +13,7 @@ import type {
   AnomalyRules,
   BusinessHours,
   Environment,
+  LeakPolicy,
   PreviewKind,
   RotationPolicy,
   RotationTally,
@@ -159,7 +160,34 @@ export type PolicyForm = {
   end: string;
   countries: string[];
   rules: Record<AnomalyKind, RuleForm>;
+  /** What a leak report does to a key at once. */
+  leakPolicy: LeakPolicy;
 };
+
+/** The service's default (an account that never chose). */
+export const DEFAULT_LEAK_POLICY: LeakPolicy = "quarantine";
+
+/** The account's leak policy (the default when an older service sends none). */
+export function leakPolicyOf(account: Pick<AccountView, "settings"> | null): LeakPolicy {
+  const p = account?.settings.leak_policy;
+  return p === "revoke" || p === "quarantine" ? p : DEFAULT_LEAK_POLICY;
+}
+
+/** The two choices, as Account → Policies explains them. */
+export const LEAK_POLICIES: readonly { value: LeakPolicy; label: string; hint: string }[] = [
+  {
+    value: "quarantine",
+    label: "Quarantine the key",
+    hint:
+      "The default. It keeps answering read requests, at most 10 a minute, and refuses every write until you rotate, release or " +
+      "revoke it. Applications that only read keep working while you deploy a replacement.",
+  },
+  {
+    value: "revoke",
+    label: "Revoke the key at once",
+    hint: "It stops working immediately: the safest choice, but every application using it fails until it has a replacement.",
+  },
+];
 
 function ruleForm(account: AccountView, kind: AnomalyKind): RuleForm {
   const own = account.settings.anomaly_rules;
@@ -187,6 +215,7 @@ export function formFromAccount(account: AccountView): PolicyForm {
     end: h.end,
     countries: [...s.allowed_countries],
     rules,
+    leakPolicy: leakPolicyOf(account),
   };
 }
 
@@ -348,6 +377,7 @@ export function validatePolicies(
     business_hours: hoursErrors(form, zones, errors),
     allowed_countries: countriesErrors(form, errors),
     anomaly_rules: rulesErrors(form, account, errors),
+    leak_policy: form.leakPolicy,
   };
   return { errors, proposal: Object.keys(errors).length > 0 ? null : proposal };
 }
@@ -376,7 +406,13 @@ export function diffPolicies(account: AccountView, proposal: Proposal): UpdateAc
     patch.allowed_countries = proposal.allowed_countries;
   }
   if (!sameRules(proposal.anomaly_rules, s.anomaly_rules)) patch.anomaly_rules = proposal.anomaly_rules;
+  if (proposal.leak_policy !== leakPolicyOf(account)) patch.leak_policy = proposal.leak_policy;
   return patch;
+}
+
+/** Whether a patch changes anything the preview counts (the leak policy raises no alerts). */
+export function changesAlerts(patch: UpdateAccountRequest | null): boolean {
+  return patch !== null && Object.keys(patch).some((k) => k !== "leak_policy");
 }
 
 /** What Save sends: null when the form has errors or changes nothing. */
@@ -393,7 +429,9 @@ export function buildPolicyPatch(
 
 /** The preview of a patch (an empty one previews the settings as they are). */
 export function previewRequest(patch: UpdateAccountRequest | null, days: PreviewDays): AlertPreviewRequest {
-  return { days, ...(patch ?? {}) };
+  // The preview counts alerts: the leak policy is not part of its request.
+  const { leak_policy: _leak, ...rest } = patch ?? {};
+  return { days, ...rest };
 }
 
 /** Which field a service "invalid" message is about, to show it there too. */

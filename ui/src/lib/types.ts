@@ -23,6 +23,8 @@ export type { KeyUsage } from "./bindings/KeyUsage";
 export type { KeyList } from "./bindings/KeyList";
 export type { KeyStatus } from "./bindings/KeyStatus";
 export type { KeyView } from "./bindings/KeyView";
+export type { Quarantine } from "./bindings/Quarantine";
+export type { QuarantineRequest } from "./bindings/QuarantineRequest";
 export type { LimitsView } from "./bindings/LimitsView";
 export type { Plan } from "./bindings/Plan";
 export type { RateLimitView } from "./bindings/RateLimitView";
@@ -52,6 +54,7 @@ export type { AlertPreviewRequest } from "./bindings/AlertPreviewRequest";
 export type { AnomalyRules } from "./bindings/AnomalyRules";
 export type { BusinessHours } from "./bindings/BusinessHours";
 export type { ErrorSpikeRule } from "./bindings/ErrorSpikeRule";
+export type { LeakPolicy } from "./bindings/LeakPolicy";
 export type { NewCountryRule } from "./bindings/NewCountryRule";
 export type { NotifyPrefs } from "./bindings/NotifyPrefs";
 export type { PreviewKey } from "./bindings/PreviewKey";
@@ -74,3 +77,8 @@ export type { UpdateWebhookRequest } from "./bindings/UpdateWebhookRequest";
 export type { WebhookDelivery } from "./bindings/WebhookDelivery";
 export type { WebhookEndpoint } from "./bindings/WebhookEndpoint";
 export type { WebhookList } from "./bindings/WebhookList";
+
+// Keys → "Scan a folder…" (scan_folder): keys found in a folder's files, never the raw keys.
+export type { FolderScan } from "./bindings/FolderScan";
+export type { FolderFinding } from "./bindings/FolderFinding";
+export type { FindingStatus } from "./bindings/FindingStatus";

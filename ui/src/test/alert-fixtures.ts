@@ -32,6 +32,15 @@ export const EVIDENCE: Record<string, Record<string, unknown>> = {
     url: "https://hooks.example.com/keyport",
     failing_since: "2026-03-11T08:30:00Z",
   },
+  // A key of the account reported public (GitHub secret scanning, say).
+  leak_reported: {
+    url: "https://github.com/acme/billing/commit/4f2c9e1a7b3d",
+    source: "commit",
+    token_type: "keyport_live_api_key",
+    action: "quarantined",
+    masked: "to_live_…a1b2",
+    key_name: "Billing worker",
+  },
 };
 
 let n = 0;

@@ -33,6 +33,7 @@ export function key(over: Partial<KeyView> = {}): KeyView {
     replaces: null,
     replaced_by: null,
     rotation_due_at: null,
+    quarantine: null,
     ...over,
   };
   // Like the service: due = created + policy, none when revoked or rotated.
@@ -73,6 +74,7 @@ export const ACCOUNT: AccountView = {
     business_hours: { time_zone: "UTC", days: [1, 2, 3, 4, 5], start: "08:00", end: "18:00" },
     allowed_countries: [],
     anomaly_rules: unsetRules(),
+    leak_policy: "quarantine",
   },
   credential_key_id: "key_portal_admin",
   key_cap: 100,

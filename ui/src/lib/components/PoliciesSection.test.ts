@@ -219,6 +219,34 @@ describe("Policies", () => {
     expect(screen.queryByTestId("policies-discard")).toBeNull();
   });
 
+  it("leaked keys: shows the saved choice, and Save sends only the new one", async () => {
+    render(PoliciesSection);
+    await settled();
+    expect(input("leak-policy-quarantine").checked).toBe(true);
+    expect(input("leak-policy-revoke").checked).toBe(false);
+    expect(text("leak-policy")).toMatch(/Admin keys are always revoked/);
+    const previews = sent("preview_alerts").length;
+
+    await fireEvent.click(input("leak-policy-revoke"));
+    expect(input("leak-policy-revoke").checked).toBe(true);
+    expect(text("leak-policy-current")).toBe("saved");
+    const save = byId("policies-save") as HTMLButtonElement;
+    expect(save.disabled).toBe(false);
+    // Nothing the preview counts changed: no new preview, and it says so.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(sent("preview_alerts").length).toBe(previews);
+    expect(text("policies-preview-summary")).toMatch(/^Your current rules raised/);
+
+    await fireEvent.click(save);
+    await waitFor(() => expect(byId("policies-saved")).toBeTruthy(), SLOW);
+    expect(sent("update_account").map((c) => c.args)).toEqual([{ patch: { leak_policy: "revoke" } }]);
+    expect(app.account?.settings.leak_policy).toBe("revoke");
+    expect(input("leak-policy-revoke").checked).toBe(true);
+    expect(screen.queryByTestId("leak-policy-current")).toBeNull();
+    expect(save.disabled).toBe(true);
+    for (const c of sent("preview_alerts")) expect(c.args.request).not.toHaveProperty("leak_policy");
+  });
+
   it("the 30-day preview asks for 30 days", async () => {
     render(PoliciesSection);
     await settled();

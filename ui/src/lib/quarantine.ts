@@ -1,0 +1,26 @@
+// Quarantine (a key set aside as possibly compromised): the reason asked for
+// when quarantining by hand. Pure.
+import { invisibleCharIn } from "./validation";
+
+/** The service's limit on a reason (keyport-server `clean_text(reason, 300)`). */
+export const MAX_REASON = 300;
+
+/** One-click reasons in the Quarantine dialog. */
+export const QUARANTINE_REASONS: readonly string[] = [
+  "Found in a public repository",
+  "Shared in chat or a ticket",
+  "Unexpected traffic",
+  "Device lost or stolen",
+];
+
+/** Why a reason would be refused (the service's rules), or null when it is fine. */
+export function validateQuarantineReason(reason: string): string | null {
+  const r = reason.trim();
+  if (r === "") return "Say why, e.g. where the key may have been exposed.";
+  if ([...r].length > MAX_REASON) return `At most ${MAX_REASON} characters.`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(r)) return "Use printable characters only.";
+  const hidden = invisibleCharIn(r);
+  if (hidden) return `The reason contains an invisible character (${hidden.code}, ${hidden.kind}). Remove it.`;
+  return null;
+}
