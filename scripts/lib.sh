@@ -119,3 +119,41 @@ ensure_python_tools() {
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
     "schemathesis==$SCHEMATHESIS_VERSION" "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
 }
+
+# The keyport-server binary a script runs: $KEYPORT_SERVER_BIN, or a debug
+# build. Sets $bin.
+keyport_server_bin() {
+  if [ -n "${KEYPORT_SERVER_BIN:-}" ]; then
+    bin=$KEYPORT_SERVER_BIN
+  else
+    use_build_cache
+    cargo build -p keyport-server --locked
+    bin="$CARGO_TARGET_DIR/debug/keyport-server"
+  fi
+}
+
+# Starts "$bin" serve on a free loopback port with the given arguments,
+# output in $tmp/server.out and server.log. Sets $server (its pid) and $base
+# (http://127.0.0.1:PORT).
+start_keyport_server() {
+  "$bin" serve --listen 127.0.0.1:0 "$@" >"$tmp/server.out" 2>>"$tmp/server.log" &
+  server=$!
+  base=
+  for _ in $(seq 1 100); do
+    base=$(sed -n 's/^listening on \(http:[^ ]*\)$/\1/p' "$tmp/server.out")
+    [ -n "$base" ] && return 0
+    kill -0 "$server" 2>/dev/null || { cat "$tmp/server.log" >&2; echo "error: keyport-server did not start" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "error: keyport-server did not say where it listens" >&2
+  exit 1
+}
+
+# Stops the server start_keyport_server started, if it runs.
+stop_keyport_server() {
+  if [ -n "${server:-}" ]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    server=
+  fi
+}

@@ -32,21 +32,12 @@ ensure_python_tools
 py="$venv/bin/python"
 
 # ---- the server ----
-if [ -n "${KEYPORT_SERVER_BIN:-}" ]; then
-  bin=$KEYPORT_SERVER_BIN
-else
-  use_build_cache
-  cargo build -p keyport-server --locked
-  bin="$CARGO_TARGET_DIR/debug/keyport-server"
-fi
+keyport_server_bin
 
 tmp=$(mktemp -d)
 server=
 cleanup() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
+  stop_keyport_server
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -68,24 +59,11 @@ decoy_account=$("$py" -c "import json,sys; print(json.load(open(sys.argv[1]))['a
 start_server() {
   # A reporter's public key (its private key was thrown away): leak reports
   # are checked for real and refused, as a fuzzer cannot sign them.
-  "$bin" serve --listen 127.0.0.1:0 --database "$db" --upstream http://127.0.0.1:1 \
-    --leak-report-keys "$here/leak-keys.json" \
-    >"$tmp/server.out" 2>>"$tmp/server.log" &
-  server=$!
-  base=
-  for _ in $(seq 1 100); do
-    base=$(sed -n 's/^listening on \(http:[^ ]*\)$/\1/p' "$tmp/server.out")
-    [ -n "$base" ] && return 0
-    kill -0 "$server" 2>/dev/null || { cat "$tmp/server.log" >&2; echo "error: keyport-server did not start" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "error: keyport-server did not say where it listens" >&2
-  exit 1
+  start_keyport_server --database "$db" --upstream http://127.0.0.1:1 \
+    --leak-report-keys "$here/leak-keys.json"
 }
 stop_server() {
-  kill "$server"
-  wait "$server" || true
-  server=
+  stop_keyport_server
 }
 start_server
 
