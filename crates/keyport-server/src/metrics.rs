@@ -75,6 +75,8 @@ pub struct Metrics {
     feed_lag: Gauge<f64, AtomicU64>,
     flush_lag: Gauge<f64, AtomicU64>,
     pool: Family<StateLabel, Gauge>,
+    /// Reported tokens: [true_positive, false_positive].
+    leak_tokens: [Counter; 2],
 }
 
 impl Default for Metrics {
@@ -144,7 +146,16 @@ impl Metrics {
             "Database pool connections by state",
             pool.clone(),
         );
+        let leak_family = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "leak_report_tokens",
+            "Tokens in signed leak reports: true_positive = a live key (acted on), false_positive = anything else (only counted)",
+            leak_family.clone(),
+        );
+        let leak_tokens = ["true_positive", "false_positive"]
+            .map(|result| leak_family.get_or_create(&ResultLabel { result }).clone());
         Self {
+            leak_tokens,
             registry,
             requests,
             verify_seconds,
@@ -169,6 +180,12 @@ impl Metrics {
             Err(_) => 5,
         };
         self.requests[route as usize][outcome].inc();
+    }
+
+    /// Counts the tokens of one leak report.
+    pub fn leak_report(&self, live: u64, other: u64) {
+        self.leak_tokens[0].inc_by(live);
+        self.leak_tokens[1].inc_by(other);
     }
 
     /// Records how long a verify took, from `started`.

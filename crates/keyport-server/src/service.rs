@@ -1154,7 +1154,7 @@ impl KeyService {
         reports: &[crate::leaks::LeakReport],
     ) -> Result<Vec<crate::leaks::LeakVerdict>> {
         let mut out = Vec::with_capacity(reports.len());
-        let (mut live, mut other) = (0u32, 0u32);
+        let (mut live, mut other) = (0u64, 0u64);
         for r in reports {
             let hash = KeyHash::of(&r.token);
             let acted = match self.prefix.parse(&r.token) {
@@ -1177,6 +1177,7 @@ impl KeyService {
                 .into(),
             });
         }
+        self.metrics.leak_report(live, other);
         tracing::info!(live, other, "leak report handled");
         Ok(out)
     }
