@@ -409,7 +409,17 @@ impl Detector {
             }
         }
         for mut a in self.store.open_alerts().await? {
-            if a.category == AlertCategory::Reminder && !due.contains(&(a.key_id.clone(), a.kind)) {
+            let stale_reminder =
+                a.category == AlertCategory::Reminder && !due.contains(&(a.key_id.clone(), a.kind));
+            // A leak is dealt with once the key no longer works (rotated
+            // through the compromise flow, or revoked).
+            let leak_handled = a.kind == AlertKind::LeakReported
+                && self
+                    .store
+                    .key(&a.account_id, &a.key_id)
+                    .await?
+                    .is_none_or(|k| k.status(now) != KeyStatus::Active);
+            if stale_reminder || leak_handled {
                 a.status = AlertStatus::Resolved;
                 a.resolved_at = Some(now);
                 self.store.set_alert_status(&a).await?;
