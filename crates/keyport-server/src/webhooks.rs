@@ -219,6 +219,9 @@ fn client(destinations: Destinations) -> reqwest::Client {
         .timeout(ATTEMPT_TIMEOUT)
         .connect_timeout(std::time::Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy from the environment would reach addresses the resolver
+        // below refuses: deliveries connect directly.
+        .no_proxy()
         .user_agent(concat!("Keyport-Webhooks/", env!("CARGO_PKG_VERSION")))
         .pool_max_idle_per_host(2);
     if !destinations.allow_private {
