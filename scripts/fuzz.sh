@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers a stranger reaches before any key is known (keyport-core:
 # key format, bearer header, URL key guard, path and resource check, endpoint
-# folding, dates) with cargo-fuzz. Every target in fuzz/fuzz_targets runs for
+# folding, dates, finding keys in files) with cargo-fuzz. Every target in fuzz/fuzz_targets runs for
 # FUZZ_SECONDS (default 20) starting from the committed seeds in
 # fuzz/corpus/<target>/; the inputs libFuzzer finds on the way go to a scratch
 # dir, never into the repo. Exits non-zero when a target crashes (a panic is a
