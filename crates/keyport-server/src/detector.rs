@@ -166,6 +166,9 @@ impl Detector {
         self.store.prune_usage(minutes_before, hours_before).await?;
         let strangers_before = crate::clock::millis(now - Duration::days(STRANGERS_AUDIT_DAYS));
         self.store.prune_strangers_audit(strangers_before).await?;
+        self.store
+            .prune_failed_attempts(now.timestamp() - crate::operator::ATTEMPT_WINDOW_SECS)
+            .await?;
         // Followers read the feed within a second; a day is plenty.
         self.store.prune_changes(CHANGES_KEPT_MS).await?;
         Ok(raised)

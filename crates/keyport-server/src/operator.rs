@@ -5,10 +5,8 @@
 
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use keyport_core::{enrollment, KeyHash, Outcome, Scope};
-use parking_lot::Mutex;
 use rand::rngs::OsRng;
 use serde_json::json;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::{Result, ServiceError};
@@ -27,8 +25,6 @@ pub const MAX_ENROLLMENT_HOURS: u32 = 720;
 /// waits for the window to end.
 pub const ATTEMPTS_PER_WINDOW: u32 = 10;
 pub const ATTEMPT_WINDOW_SECS: i64 = 15 * 60;
-/// Sources tracked at once; beyond, the oldest windows are dropped first.
-const MAX_SOURCES: usize = 10_000;
 const MAX_EXTERNAL_ID: usize = 200;
 const MAX_REASON: usize = 300;
 const BAD_OPERATOR: &str = "missing, unknown or revoked operator token";
@@ -68,49 +64,6 @@ impl Actor<'_> {
             map.insert("operator".into(), json!(o.name));
         }
         detail
-    }
-}
-
-/// Failed enrollment attempts per source in fixed windows, in memory: a
-/// stranger guessing codes gets [`ATTEMPTS_PER_WINDOW`] tries per
-/// [`ATTEMPT_WINDOW_SECS`] per instance (codes carry 100 random bits).
-#[derive(Default)]
-pub struct AttemptGuard {
-    windows: Mutex<HashMap<String, (i64, u32)>>,
-}
-
-impl AttemptGuard {
-    /// Err with the seconds to wait while `source` has used its attempts.
-    pub fn check(&self, source: &str, now: i64) -> std::result::Result<(), u64> {
-        let windows = self.windows.lock();
-        match windows.get(source) {
-            Some(&(start, n)) if n >= ATTEMPTS_PER_WINDOW && now < start + ATTEMPT_WINDOW_SECS => {
-                Err((start + ATTEMPT_WINDOW_SECS - now).max(1) as u64)
-            }
-            _ => Ok(()),
-        }
-    }
-
-    pub fn failed(&self, source: &str, now: i64) {
-        let mut windows = self.windows.lock();
-        if windows.len() >= MAX_SOURCES && !windows.contains_key(source) {
-            windows.retain(|_, (start, _)| now < *start + ATTEMPT_WINDOW_SECS);
-            if windows.len() >= MAX_SOURCES {
-                // Still full of live windows: drop the oldest.
-                if let Some(oldest) = windows
-                    .iter()
-                    .min_by_key(|(_, w)| w.0)
-                    .map(|(k, _)| k.clone())
-                {
-                    windows.remove(&oldest);
-                }
-            }
-        }
-        let w = windows.entry(source.to_string()).or_insert((now, 0));
-        if now >= w.0 + ATTEMPT_WINDOW_SECS {
-            *w = (now, 0);
-        }
-        w.1 += 1;
     }
 }
 
@@ -627,16 +580,36 @@ impl KeyService {
         })
     }
 
+    /// Ok while `source` has failed fewer than [`ATTEMPTS_PER_WINDOW`]
+    /// times in its window; else how long to wait. Counted in the database,
+    /// so a stranger guessing codes gets that many tries across every
+    /// instance (codes carry 100 random bits).
+    async fn attempts_left(&self, source: &str, now: i64) -> Result<()> {
+        match self.store.failed_attempts(source).await? {
+            Some((start, n)) if n >= ATTEMPTS_PER_WINDOW && now < start + ATTEMPT_WINDOW_SECS => {
+                Err(ServiceError::TooManyAttempts {
+                    retry_after: (start + ATTEMPT_WINDOW_SECS - now).max(1) as u64,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn count_failed_attempt(&self, source: &str, now: i64) -> Result<()> {
+        Ok(self
+            .store
+            .add_failed_attempt(source, now, ATTEMPT_WINDOW_SECS)
+            .await?)
+    }
+
     /// The usable enrollment a code names, or the one clear error that says
     /// why not; a failure counts against the source.
     async fn usable_enrollment(&self, code: &str, source: &str) -> Result<(Enrollment, Account)> {
         let now = self.now();
-        if let Err(wait) = self.enroll_attempts.check(source, now.timestamp()) {
-            return Err(ServiceError::TooManyAttempts { retry_after: wait });
-        }
+        self.attempts_left(source, now.timestamp()).await?;
         let found = self.find_enrollment(code, now).await;
         if found.is_err() {
-            self.enroll_attempts.failed(source, now.timestamp());
+            self.count_failed_attempt(source, now.timestamp()).await?;
             let minute = crate::clock::millis(now).div_euclid(60_000) * 60;
             self.failed_logins.unknown(minute, Some(source));
         }
@@ -786,7 +759,7 @@ impl KeyService {
             .await
             .map_err(duplicate_hash)?;
         if !redeemed {
-            self.enroll_attempts.failed(source, now.timestamp());
+            self.count_failed_attempt(source, now.timestamp()).await?;
             return Err(code_error(
                 "this enrollment code was already used; each code works once".into(),
             ));
@@ -814,33 +787,6 @@ impl KeyService {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn attempts_are_limited_per_source_and_window() {
-        let g = AttemptGuard::default();
-        for _ in 0..ATTEMPTS_PER_WINDOW {
-            assert!(g.check("a", 100).is_ok());
-            g.failed("a", 100);
-        }
-        assert_eq!(g.check("a", 100), Err(ATTEMPT_WINDOW_SECS as u64));
-        assert_eq!(g.check("a", 100 + ATTEMPT_WINDOW_SECS - 1), Err(1));
-        assert!(g.check("b", 100).is_ok(), "another source is not held back");
-        assert!(g.check("a", 100 + ATTEMPT_WINDOW_SECS).is_ok());
-        g.failed("a", 100 + ATTEMPT_WINDOW_SECS);
-        assert!(
-            g.check("a", 100 + ATTEMPT_WINDOW_SECS).is_ok(),
-            "a new window"
-        );
-    }
-
-    #[test]
-    fn the_guard_stays_bounded() {
-        let g = AttemptGuard::default();
-        for i in 0..(MAX_SOURCES + 10) {
-            g.failed(&format!("s{i}"), 0);
-        }
-        assert!(g.windows.lock().len() <= MAX_SOURCES);
-    }
 
     #[test]
     fn usage_summary_counts_refusals_apart() {

@@ -154,8 +154,6 @@ pub struct KeyService {
     alerts: AlertBook,
     webhooks: crate::webhooks::Webhooks,
     pub(crate) failed_logins: crate::authlog::FailedLogins,
-    /// Failed enrollment attempts per source (see `operator`).
-    pub(crate) enroll_attempts: crate::operator::AttemptGuard,
     /// A usage batch whose write failed, with its id: written again as it
     /// is before anything newer (the lock also serialises flushes).
     unflushed: tokio::sync::Mutex<Option<(String, Pending)>>,
@@ -304,7 +302,6 @@ impl KeyService {
             rates,
             recorder: UsageRecorder::default(),
             failed_logins: Default::default(),
-            enroll_attempts: Default::default(),
             unflushed: Default::default(),
             writes: tokio::sync::Mutex::new(()),
             metrics: Metrics::new(),

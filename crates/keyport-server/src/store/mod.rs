@@ -293,6 +293,16 @@ pub trait Store: WebhookStore + Send + Sync + 'static {
     /// exists (another instance raised it first).
     async fn insert_alert(&self, alert: &Alert) -> Result<bool>;
 
+    /// A source's failed attempts in its current window: (window start in
+    /// unix seconds, count); `None` when it has none on record.
+    async fn failed_attempts(&self, source: &str) -> Result<Option<(i64, u32)>>;
+    /// Counts a failed attempt of `source` at `now` (unix seconds): in its
+    /// window if that started less than `window` seconds ago, else in a new
+    /// one. One statement, so instances counting at once lose nothing.
+    async fn add_failed_attempt(&self, source: &str, now: i64, window: i64) -> Result<()>;
+    /// Forgets windows that started before `before` (unix seconds).
+    async fn prune_failed_attempts(&self, before: i64) -> Result<()>;
+
     /// Takes or renews the lease `name` for `holder` for `ttl_ms` (database
     /// clock): true when `holder` has it now. A lease another holder let run
     /// out is taken over. Without several instances (SQLite) always true.

@@ -1453,6 +1453,46 @@ impl Db {
         row.as_ref().map(alert_from_row).transpose()
     }
 
+    async fn failed_attempts(&self, source: &str) -> Result<Option<(i64, u32)>> {
+        let row = sqlx::query("SELECT window_start, count FROM failed_attempts WHERE source = $1")
+            .bind(source)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let count: i32 = r.try_get("count")?;
+            Ok((
+                r.try_get("window_start")?,
+                u32::try_from(count).unwrap_or(0),
+            ))
+        })
+        .transpose()
+    }
+
+    async fn add_failed_attempt(&self, source: &str, now: i64, window: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO failed_attempts (source, window_start, count) VALUES ($1, $2, 1) \
+             ON CONFLICT (source) DO UPDATE SET \
+             count = CASE WHEN failed_attempts.window_start + $3 <= excluded.window_start \
+             THEN 1 ELSE failed_attempts.count + 1 END, \
+             window_start = CASE WHEN failed_attempts.window_start + $3 <= excluded.window_start \
+             THEN excluded.window_start ELSE failed_attempts.window_start END",
+        )
+        .bind(source)
+        .bind(now)
+        .bind(window)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn prune_failed_attempts(&self, before: i64) -> Result<()> {
+        sqlx::query("DELETE FROM failed_attempts WHERE window_start < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn insert_alert(&self, a: &Alert) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let added = insert_alert_row(&mut tx, a).await?;
@@ -1852,6 +1892,23 @@ impl Store for PgStore {
     async fn latest_alert(&self, key_id: &str, kind: AlertKind) -> Result<Option<Alert>> {
         let key_id = key_id.to_owned();
         self.run(|db| async move { db.latest_alert(&key_id, kind).await })
+            .await
+    }
+
+    async fn failed_attempts(&self, source: &str) -> Result<Option<(i64, u32)>> {
+        let source = source.to_owned();
+        self.run(|db| async move { db.failed_attempts(&source).await })
+            .await
+    }
+
+    async fn add_failed_attempt(&self, source: &str, now: i64, window: i64) -> Result<()> {
+        let source = source.to_owned();
+        self.run(|db| async move { db.add_failed_attempt(&source, now, window).await })
+            .await
+    }
+
+    async fn prune_failed_attempts(&self, before: i64) -> Result<()> {
+        self.run(|db| async move { db.prune_failed_attempts(before).await })
             .await
     }
 

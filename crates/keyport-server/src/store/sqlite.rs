@@ -1175,6 +1175,40 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn failed_attempts(&self, source: &str) -> Result<Option<(i64, u32)>> {
+        let row = sqlx::query("SELECT window_start, count FROM failed_attempts WHERE source = ?")
+            .bind(source)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get("window_start")?, r.try_get("count")?)))
+            .transpose()
+    }
+
+    async fn add_failed_attempt(&self, source: &str, now: i64, window: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO failed_attempts (source, window_start, count) VALUES (?1, ?2, 1) \
+             ON CONFLICT (source) DO UPDATE SET \
+             count = CASE WHEN failed_attempts.window_start + ?3 <= excluded.window_start \
+             THEN 1 ELSE failed_attempts.count + 1 END, \
+             window_start = CASE WHEN failed_attempts.window_start + ?3 <= excluded.window_start \
+             THEN excluded.window_start ELSE failed_attempts.window_start END",
+        )
+        .bind(source)
+        .bind(now)
+        .bind(window)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn prune_failed_attempts(&self, before: i64) -> Result<()> {
+        sqlx::query("DELETE FROM failed_attempts WHERE window_start < ?")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn latest_alert(&self, key_id: &str, kind: AlertKind) -> Result<Option<Alert>> {
         let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE key_id = ? AND kind = ? ORDER BY seq DESC LIMIT 1");
         let row = sqlx::query(&sql)

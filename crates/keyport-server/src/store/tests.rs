@@ -603,6 +603,42 @@ async fn webhook_events_go_with_their_change_to_subscribers_once() {
     }
 }
 
+/// Failed attempts count in fixed windows per source; concurrent counts
+/// (several instances) all land; old windows are forgotten.
+#[tokio::test]
+async fn failed_attempts_count_per_source_and_window() {
+    for t in stores().await {
+        let s = &t.store;
+        assert_eq!(s.failed_attempts("a").await.unwrap(), None);
+        for _ in 0..3 {
+            s.add_failed_attempt("a", 1_000, 900).await.unwrap();
+        }
+        let adds = (0..20).map(|_| s.add_failed_attempt("a", 1_100, 900));
+        for r in futures_util::future::join_all(adds).await {
+            r.unwrap();
+        }
+        assert_eq!(
+            s.failed_attempts("a").await.unwrap(),
+            Some((1_000, 23)),
+            "{}",
+            t.name
+        );
+        assert_eq!(s.failed_attempts("b").await.unwrap(), None);
+        // The window is over: a new one starts.
+        s.add_failed_attempt("a", 1_900, 900).await.unwrap();
+        assert_eq!(
+            s.failed_attempts("a").await.unwrap(),
+            Some((1_900, 1)),
+            "{}",
+            t.name
+        );
+        s.add_failed_attempt("b", 1_000, 900).await.unwrap();
+        s.prune_failed_attempts(1_500).await.unwrap();
+        assert_eq!(s.failed_attempts("b").await.unwrap(), None, "{}", t.name);
+        assert!(s.failed_attempts("a").await.unwrap().is_some());
+    }
+}
+
 /// A store whose first `fail` usage flushes commit and then report a lost
 /// connection, as when the COMMIT's acknowledgement never arrives.
 struct LostAck {
@@ -722,6 +758,15 @@ impl Store for LostAck {
     }
     async fn key_by_hash(&self, hash: &keyport_core::KeyHash) -> Result<Option<KeyRecord>> {
         self.inner.key_by_hash(hash).await
+    }
+    async fn failed_attempts(&self, source: &str) -> Result<Option<(i64, u32)>> {
+        self.inner.failed_attempts(source).await
+    }
+    async fn add_failed_attempt(&self, source: &str, now: i64, window: i64) -> Result<()> {
+        self.inner.add_failed_attempt(source, now, window).await
+    }
+    async fn prune_failed_attempts(&self, before: i64) -> Result<()> {
+        self.inner.prune_failed_attempts(before).await
     }
     async fn count_active_keys(&self, account_id: &str, now: i64) -> Result<u32> {
         self.inner.count_active_keys(account_id, now).await

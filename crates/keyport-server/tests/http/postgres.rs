@@ -810,3 +810,39 @@ async fn a_quarantine_reaches_every_instance() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// Failed enrollment attempts count across instances: a stranger guessing
+/// codes gets the same number of tries whichever instance it reaches.
+#[tokio::test]
+async fn enrollment_attempts_are_counted_across_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = postgres_db(dir.path(), "enroll_attempts").await else {
+        return;
+    };
+    let (a, b, _) = two_instances(&db.url(), |_| {}).await;
+    let http = reqwest::Client::new();
+    let per_window = keyport_server::operator::ATTEMPTS_PER_WINDOW;
+    for i in 0..per_window {
+        let base = if i % 2 == 0 { a.addr() } else { b.addr() };
+        let wrong = keyport_core::enrollment::generate(&mut rand::rngs::OsRng);
+        let res = http
+            .post(format!("http://{base}/v1/enroll/preview"))
+            .json(&json!({"code": wrong.expose()}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "attempt {i}");
+    }
+    for server in [&a, &b] {
+        let wrong = keyport_core::enrollment::generate(&mut rand::rngs::OsRng);
+        let res = http
+            .post(format!("http://{}/v1/enroll/preview", server.addr()))
+            .json(&json!({"code": wrong.expose()}))
+            .send()
+            .await
+            .unwrap();
+        expect_error(res, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
