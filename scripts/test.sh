@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine and runs every check and test:
 # formatting, clippy, TypeScript types generated from Rust (drift check), the
-# UI's type check and unit tests, unit + property tests, HTTP integration
+# UI's type check and unit tests, schemathesis, webhook signatures checked by
+# the reference Standard Webhooks library, fuzzing, unit + property tests, HTTP integration
 # tests on loopback with real SQLite files and then, with the server's store
 # tests, on PostgreSQL at 127.0.0.1:5432, the desktop app's command tests,
 # and the real-window E2E tests of the built app under Xvfb.

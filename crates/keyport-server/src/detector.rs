@@ -221,8 +221,19 @@ impl Detector {
     /// 80 % and 100 % of today's quota, once each per UTC day: the event's
     /// dedup name makes a later pass, or another instance, write nothing.
     async fn quota_thresholds(&self, now: DateTime<Utc>, accounts: &Accounts) -> Result<()> {
+        // Only accounts that listen for it: the rest need no key lookups.
+        let listening: HashSet<String> = self
+            .store
+            .subscribed_accounts(keyport_core::webhook::EventType::QuotaThreshold)
+            .await?
+            .into_iter()
+            .collect();
+        if listening.is_empty() {
+            return Ok(());
+        }
         let day = now.timestamp().div_euclid(86_400);
-        let counts = self.store.day_counts(day).await?;
+        let mut counts = self.store.day_counts(day).await?;
+        counts.retain(|c| listening.contains(&c.account_id));
         let ids: Vec<(String, String)> = counts
             .iter()
             .map(|c| (c.account_id.clone(), c.key_id.clone()))

@@ -1183,14 +1183,17 @@ impl KeyService {
     /// it is not a working key of this service.
     async fn act_on_leak(&self, hash: &KeyHash, r: &crate::leaks::LeakReport) -> Result<bool> {
         use crate::leaks::{evidence, Action};
+        // Most reported tokens are not live keys: only a live one takes the
+        // write lock (and is read again under it).
+        let live = |k: KeyRecord| (k.status(self.clock.now()) == KeyStatus::Active).then_some(k);
+        if self.store.key_by_hash(hash).await?.and_then(live).is_none() {
+            return Ok(false);
+        }
         let _w = self.writes.lock().await;
-        let Some(mut key) = self.store.key_by_hash(hash).await? else {
+        let Some(mut key) = self.store.key_by_hash(hash).await?.and_then(live) else {
             return Ok(false);
         };
         let now = self.stamp();
-        if key.status(now) != KeyStatus::Active {
-            return Ok(false);
-        }
         let Some(account) = self.store.account(&key.account_id).await? else {
             return Ok(false);
         };

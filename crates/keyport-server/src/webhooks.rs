@@ -9,7 +9,6 @@ use keyport_core::alert::AlertKind;
 use keyport_core::webhook::{self, EventType};
 use keyport_core::KeyPrefix;
 use rand::rngs::OsRng;
-use rand::RngCore;
 use serde_json::{json, Value};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -18,6 +17,7 @@ use crate::admin::Admin;
 use crate::clock::Clock;
 use crate::error::{Result, ServiceError};
 use crate::model::*;
+use crate::service::{clean_text, new_id};
 use crate::store::{Attempt, DueDelivery, Store, WebhookEvent, WebhookRecord};
 
 /// Most endpoints per account.
@@ -57,13 +57,6 @@ pub struct Webhooks {
     wake: tokio::sync::Notify,
 }
 
-fn random_id(prefix: &str, bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    OsRng.fill_bytes(&mut b);
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{prefix}_{hex}")
-}
-
 /// An event's body as Standard Webhooks suggests: type, time, data.
 pub fn new_event(
     account_id: &str,
@@ -81,7 +74,7 @@ pub fn new_event(
         "data": data,
     });
     WebhookEvent {
-        id: random_id("msg", 12),
+        id: new_id("msg"),
         account_id: account_id.to_string(),
         event_type,
         payload: payload.to_string(),
@@ -244,7 +237,7 @@ impl Webhooks {
             prefix,
             destinations,
             client: client(destinations),
-            holder: random_id("whw", 8),
+            holder: new_id("whw"),
             wake: tokio::sync::Notify::new(),
         }
     }
@@ -342,7 +335,7 @@ impl Webhooks {
             )));
         }
         let w = WebhookRecord {
-            id: random_id("wh", 10),
+            id: new_id("wh"),
             account_id: admin.account.id.clone(),
             url,
             description,
@@ -612,7 +605,7 @@ impl Webhooks {
         );
         let now = self.clock.now();
         let alert = Alert {
-            id: random_id("alt", 10),
+            id: new_id("alt"),
             account_id: d.account_id.clone(),
             key_id: d.endpoint_id.clone(),
             kind: AlertKind::WebhookFailing,
@@ -682,19 +675,13 @@ fn clean_events(events: &[EventType]) -> Result<Vec<EventType>> {
     Ok(out)
 }
 
+/// An optional description: empty, or text a person reads (see
+/// [`clean_text`]: no control, invisible or direction-changing characters).
 fn clean_description(d: Option<&str>) -> Result<String> {
-    let d = d.unwrap_or("").trim();
-    if d.chars().count() > MAX_DESCRIPTION {
-        return Err(ServiceError::Invalid(format!(
-            "description is longer than {MAX_DESCRIPTION} characters"
-        )));
+    match d.map(str::trim).unwrap_or("") {
+        "" => Ok(String::new()),
+        d => clean_text(d, MAX_DESCRIPTION, "description"),
     }
-    if d.chars().any(char::is_control) {
-        return Err(ServiceError::Invalid(
-            "description must not contain control characters".into(),
-        ));
-    }
-    Ok(d.to_string())
 }
 
 #[cfg(test)]

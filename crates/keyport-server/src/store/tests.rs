@@ -649,6 +649,12 @@ struct LostAck {
 
 #[async_trait]
 impl super::WebhookStore for LostAck {
+    async fn subscribed_accounts(
+        &self,
+        event_type: keyport_core::webhook::EventType,
+    ) -> Result<Vec<String>> {
+        self.inner.subscribed_accounts(event_type).await
+    }
     async fn insert_webhook(&self, w: &super::WebhookRecord, audit: &AuditEvent) -> Result<()> {
         self.inner.insert_webhook(w, audit).await
     }

@@ -11,6 +11,12 @@ use crate::model::{Alert, AuditEvent, WebhookDelivery};
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
     async fn insert_webhook(&self, w: &WebhookRecord, audit: &AuditEvent) -> Result<()>;
+    /// Accounts with an enabled endpoint subscribed to `event_type`: whose
+    /// events of that type are worth working out at all.
+    async fn subscribed_accounts(
+        &self,
+        event_type: keyport_core::webhook::EventType,
+    ) -> Result<Vec<String>>;
     /// An account's endpoints, oldest first.
     async fn webhooks(&self, account_id: &str) -> Result<Vec<WebhookRecord>>;
     async fn webhook(&self, account_id: &str, id: &str) -> Result<Option<WebhookRecord>>;

@@ -548,6 +548,16 @@ async fn endpoints_are_the_accounts_own_and_need_an_unrestricted_admin_key() {
         )
         .await;
     expect_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
+    // A description reads as it is: no direction-changing characters.
+    let res = h
+        .post(
+            &a.admin,
+            "/v1/webhooks",
+            json!({"url": "http://127.0.0.1:9/", "events": ["key.created"], "description": "ops \u{202e}kcab"}),
+        )
+        .await;
+    let msg = expect_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
+    assert!(msg.contains("description"), "{msg}");
 
     let res = h
         .http

@@ -144,6 +144,19 @@ impl Db {
         Ok(())
     }
 
+    async fn subscribed_accounts(
+        &self,
+        event_type: keyport_core::webhook::EventType,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT account_id FROM webhook_endpoints WHERE enabled AND events LIKE $1",
+        )
+        .bind(format!("%,{},%", event_type.as_str()))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("account_id")?)).collect()
+    }
+
     async fn webhooks(&self, account_id: &str) -> Result<Vec<WebhookRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE account_id = $1 \
@@ -367,6 +380,14 @@ impl WebhookStore for PgStore {
     async fn insert_webhook(&self, w: &WebhookRecord, audit: &AuditEvent) -> Result<()> {
         let (w, audit) = (w.clone(), audit.clone());
         self.run(|db| async move { db.insert_webhook(&w, &audit).await })
+            .await
+    }
+
+    async fn subscribed_accounts(
+        &self,
+        event_type: keyport_core::webhook::EventType,
+    ) -> Result<Vec<String>> {
+        self.run(|db| async move { db.subscribed_accounts(event_type).await })
             .await
     }
 

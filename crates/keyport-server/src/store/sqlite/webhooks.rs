@@ -138,6 +138,19 @@ impl WebhookStore for SqliteStore {
         Ok(())
     }
 
+    async fn subscribed_accounts(
+        &self,
+        event_type: keyport_core::webhook::EventType,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT account_id FROM webhook_endpoints WHERE enabled AND events LIKE ?",
+        )
+        .bind(format!("%,{},%", event_type.as_str()))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("account_id")?)).collect()
+    }
+
     async fn webhooks(&self, account_id: &str) -> Result<Vec<WebhookRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE account_id = ? \
