@@ -255,6 +255,19 @@ async fn leak_flow(app: &mut App, signer: &p256::ecdsa::SigningKey) -> Result<()
     app.wait_text("alert-leak-url", |t| t.contains("4f2a9c1"))
         .await?;
     app.shot("leak-alert").await?;
+    // The key shows its quarantine where it is managed too.
+    app.click("nav-keys").await?;
+    app.click_css(&format!(
+        "{}[data-key-name=\"Leaky worker\"] {}",
+        testid("key-row"),
+        testid("key-open")
+    ))
+    .await?;
+    app.wait_text("quarantine-banner", |t| t.contains("4f2a9c1"))
+        .await?;
+    app.shot("leak-quarantined-key").await?;
+    app.click("close-details").await?;
+    app.click("nav-alerts").await?;
     app.click("alert-rotate-now").await?;
     app.wait("compromise-dialog").await?;
     app.shot("leak-compromise").await?;

@@ -712,6 +712,7 @@ class App {
       const list = await api.listAlerts(false);
       if (seq !== this.alertsSeq) return;
       this.alerts = this.withAcks(list.alerts).filter((a) => a.status === "open");
+      this.syncLeakedKeys(this.alerts);
       this.alertsLoaded = true;
       this.alertsError = null;
     } catch (e) {
@@ -720,6 +721,26 @@ class App {
       if (seq === this.alertsSeq) this.alertsLoading = false;
     }
     if (seq === this.alertsSeq && this.allAlerts !== null) void this.loadAllAlerts();
+  }
+
+  /** Leak alerts already followed by a fresh read of their key. */
+  private leakSynced = new Set<string>();
+
+  /**
+   * A leak report quarantines or revokes its key on the service, after the
+   * key list was read: read each such key again (once per alert), so its
+   * row and drawer show what the service did.
+   */
+  private syncLeakedKeys(alerts: Alert[]) {
+    for (const a of alerts) {
+      if (a.kind !== "leak_reported" || this.leakSynced.has(a.id)) continue;
+      this.leakSynced.add(a.id);
+      if (!this.keyById(a.key_id)) continue;
+      void api
+        .getKey(a.key_id)
+        .then((fresh) => this.storeKey(fresh))
+        .catch(() => this.leakSynced.delete(a.id));
+    }
   }
 
   /** Every alert, newest first (the Alerts screen's "All"). */
