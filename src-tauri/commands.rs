@@ -3,9 +3,9 @@
 
 use keyport_api::{
     AccountUsage, AccountView, Alert, AlertList, AlertPreview, AlertPreviewRequest, AuditList,
-    CreateWebhookRequest, CreatedWebhook, DeliveryList, KeyList, KeyUsage, KeyView, Step,
-    UpdateAccountRequest, UpdateKeyRequest, UpdateWebhookRequest, WebhookDelivery, WebhookEndpoint,
-    WebhookList,
+    CreateWebhookRequest, CreatedWebhook, DeliveryList, KeyList, KeyUsage, KeyView, ReplayReport,
+    Restriction, Step, Suggestions, UpdateAccountRequest, UpdateKeyRequest, UpdateWebhookRequest,
+    WebhookDelivery, WebhookEndpoint, WebhookList,
 };
 use keyport_core::SecretKey;
 use keyport_portal::clipboard::{self, Clipboard};
@@ -108,6 +108,45 @@ pub async fn quarantine_key(
 #[tauri::command(async)]
 pub async fn release_key(portal: State<'_, Portal>, id: String) -> Result<KeyView> {
     portal.release_key(&id).await
+}
+
+#[tauri::command(async)]
+pub async fn key_suggestions(
+    portal: State<'_, Portal>,
+    id: String,
+    days: Option<u32>,
+) -> Result<Suggestions> {
+    portal.key_suggestions(&id, days).await
+}
+
+#[tauri::command(async)]
+pub async fn replay_restriction(
+    portal: State<'_, Portal>,
+    id: String,
+    restriction: Restriction,
+    days: Option<u32>,
+) -> Result<ReplayReport> {
+    portal.replay_restriction(&id, restriction, days).await
+}
+
+#[tauri::command(async)]
+pub async fn propose_restriction(
+    portal: State<'_, Portal>,
+    id: String,
+    restriction: Restriction,
+    days: Option<u32>,
+) -> Result<KeyView> {
+    portal.propose_restriction(&id, restriction, days).await
+}
+
+#[tauri::command(async)]
+pub async fn enforce_proposal(portal: State<'_, Portal>, id: String) -> Result<KeyView> {
+    portal.enforce_proposal(&id).await
+}
+
+#[tauri::command(async)]
+pub async fn drop_proposal(portal: State<'_, Portal>, id: String) -> Result<KeyView> {
+    portal.drop_proposal(&id).await
 }
 
 #[tauri::command(async)]

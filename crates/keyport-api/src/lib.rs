@@ -21,6 +21,8 @@ mod operator;
 pub use operator::*;
 mod webhook;
 pub use webhook::*;
+mod restrict;
+pub use restrict::*;
 
 /// What an account may tune: rotation policy and what "normal" looks like
 /// for anomaly detection.
@@ -325,6 +327,12 @@ pub struct KeyView {
     /// Set aside as possibly compromised: read-only and at most
     /// 10 requests a minute until released or revoked; null otherwise.
     pub quarantine: Option<Quarantine>,
+    /// Networks callers must come from; empty means anywhere.
+    pub allowed_ips: Vec<String>,
+    /// Countries callers must come from; empty means anywhere.
+    pub allowed_countries: Vec<String>,
+    /// A restriction being tried in report-only mode, if any.
+    pub proposal: Option<Proposal>,
 }
 
 /// `POST /v1/keys/lookup`: which of these SHA-256 hashes (of keys found in
@@ -360,6 +368,13 @@ pub struct Quarantine {
     pub reason: String,
     /// `manual`, or `leak_report` with the report's URL in `reason`.
     pub source: String,
+    /// The networks the key was used from before (last 30 days): while
+    /// quarantined it is refused from anywhere else. Empty: no limit.
+    #[serde(default)]
+    pub networks: Vec<String>,
+    /// Likewise the countries (known ones only).
+    #[serde(default)]
+    pub countries: Vec<String>,
 }
 
 /// `POST /v1/keys/{id}/quarantine`.
@@ -418,6 +433,15 @@ pub struct CreateKeyRequest {
     #[schema(pattern = "^[0-9a-f]{4}$")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub last4: Option<String>,
+    /// IP addresses or CIDR networks callers must come from (at most 300).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(example = json!(["203.0.113.0/24"]))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
+    pub allowed_ips: Vec<String>,
+    /// Two-letter country codes callers must come from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
+    pub allowed_countries: Vec<String>,
 }
 
 /// `PATCH /v1/keys/{id}`: only the fields present change; `null` clears
@@ -454,6 +478,14 @@ pub struct UpdateKeyRequest {
     #[schema(schema_with = schema::expires_at)]
     #[cfg_attr(feature = "ts", ts(as = "Option<DateTime<Utc>>", optional = nullable))]
     pub expires_at: Option<Option<DateTime<Utc>>>,
+    /// Replaces the IP allowlist; `[]` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub allowed_ips: Option<Vec<String>>,
+    /// Replaces the country list; `[]` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub allowed_countries: Option<Vec<String>>,
 }
 
 /// `POST /v1/keys/{id}/rotate`: optionally the hash of a caller-generated key.
@@ -517,6 +549,15 @@ pub struct VerifyRequest {
     #[serde(default)]
     #[schema(schema_with = schema::verify_resource)]
     pub resource: Option<String>,
+    /// The caller's IP address, as your API saw it. Required for a key with
+    /// an IP allowlist (without it such a key is refused).
+    #[serde(default)]
+    #[schema(example = "203.0.113.7")]
+    pub ip: Option<String>,
+    /// The caller's two-letter country, if your API knows it. Required for
+    /// a key limited to certain countries.
+    #[serde(default)]
+    pub country: Option<String>,
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -578,6 +619,9 @@ pub struct UsagePoint {
     pub rate_limited: u64,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub denied: u64,
+    /// Served, but a report-only restriction would have refused them.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub would_deny: u64,
 }
 
 impl UsagePoint {
@@ -589,6 +633,7 @@ impl UsagePoint {
             server_error: c.0[2],
             rate_limited: c.0[3],
             denied: c.0[4],
+            would_deny: c.0[5],
         }
     }
 }
@@ -623,6 +668,27 @@ pub struct KeyUsage {
     pub endpoints: Vec<EndpointCount>,
     /// Callers' countries in the window (hour resolution), most used first.
     pub countries: Vec<CountryCount>,
+    /// Callers' networks (/24 for IPv4, /48 for IPv6), most used first.
+    pub networks: Vec<NetworkCount>,
+    /// Why a report-only restriction would have refused requests.
+    pub would_deny: Vec<ReasonCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct NetworkCount {
+    pub network: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ReasonCount {
+    /// `ip 198.51.100.0/24`, `scope write`, `country FR`, `rate_limit`, …
+    pub reason: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub count: u64,
 }
 
 /// Per-key totals of one account (`GET /v1/usage`).
@@ -643,6 +709,8 @@ pub struct KeyTotals {
     pub rate_limited: u64,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub denied: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub would_deny: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -604,7 +604,7 @@ mod tests {
     use super::*;
 
     fn counts(success: u64, client: u64, server: u64, denied: u64) -> Counts {
-        Counts([success, client, server, 0, denied])
+        Counts([success, client, server, 0, denied, 0])
     }
 
     fn steady() -> KeyActivity {

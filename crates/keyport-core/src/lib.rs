@@ -12,6 +12,7 @@ pub mod limiter;
 pub mod plan;
 pub mod preview;
 pub mod request;
+pub mod restrict;
 pub mod rotation;
 pub mod scan;
 pub mod scope;

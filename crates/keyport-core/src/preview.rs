@@ -224,7 +224,7 @@ mod tests {
     const MONDAY: i64 = 1_793_577_600;
 
     fn ok(n: u64) -> Counts {
-        Counts([n, 0, 0, 0, 0])
+        Counts([n, 0, 0, 0, 0, 0])
     }
 
     /// Two weeks of 100 requests an hour, 09:00–17:00 on week days, from DE

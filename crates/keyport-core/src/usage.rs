@@ -14,17 +14,21 @@ pub enum Outcome {
     ServerError,
     /// Refused by the limiter (429).
     RateLimited,
-    /// Refused for scope or resource (403).
+    /// Refused for scope, resource, network or country (403).
     Denied,
+    /// Served, but a report-only restriction on the key would have refused
+    /// it (counted instead of the answer's own outcome).
+    WouldDeny,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 6] = [
         Outcome::Success,
         Outcome::ClientError,
         Outcome::ServerError,
         Outcome::RateLimited,
         Outcome::Denied,
+        Outcome::WouldDeny,
     ];
 
     /// The outcome of a response the upstream (or the service) gave.
@@ -49,13 +53,14 @@ impl Outcome {
             Outcome::ServerError => "server_error",
             Outcome::RateLimited => "rate_limited",
             Outcome::Denied => "denied",
+            Outcome::WouldDeny => "would_deny",
         }
     }
 }
 
 /// Requests per outcome, in [`Outcome::ALL`] order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts(pub [u64; 5]);
+pub struct Counts(pub [u64; 6]);
 
 impl Counts {
     pub fn one(outcome: Outcome) -> Self {

@@ -13,6 +13,7 @@ pub mod notify;
 pub mod portal;
 pub mod quarantine;
 pub mod render;
+pub mod restrict;
 pub mod rotation;
 pub mod sample_api;
 pub mod scan;

@@ -63,6 +63,10 @@ pub struct NewKeyInput {
     pub expires_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub rate_limit: Option<RateLimitView>,
+    /// IP addresses or CIDR networks the key may be used from.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
+    pub allowed_ips: Vec<String>,
 }
 
 /// A new key and its raw text: the only time a raw key reaches the webview.
@@ -503,6 +507,8 @@ impl Portal {
             rate_limit: input.rate_limit,
             key_hash: Some(KeyHash::of(secret.expose()).to_hex()),
             last4: Some(secret.last4()),
+            allowed_ips: input.allowed_ips,
+            allowed_countries: vec![],
         };
         let created = client.create_key(&req).await?;
         shown_once(created, secret)

@@ -28,6 +28,8 @@ fn request(name: &str) -> CreateKeyRequest {
         rate_limit: None,
         key_hash: None,
         last4: None,
+        allowed_ips: vec![],
+        allowed_countries: vec![],
     }
 }
 
@@ -428,12 +430,14 @@ async fn the_largest_real_answers_fit_under_the_caps() {
             server_error: u64::MAX,
             rate_limited: u64::MAX,
             denied: u64::MAX,
+            would_deny: u64::MAX,
         })
         .collect();
-    let mut csv = String::from("t,success,client_error,server_error,rate_limited,denied\n");
+    let mut csv =
+        String::from("t,success,client_error,server_error,rate_limited,denied,would_deny\n");
     for p in &points {
         csv.push_str(&format!(
-            "{},{m},{m},{m},{m},{m}\n",
+            "{},{m},{m},{m},{m},{m},{m}\n",
             p.t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             m = u64::MAX
         ));
@@ -446,6 +450,8 @@ async fn the_largest_real_answers_fit_under_the_caps() {
         points,
         endpoints: vec![],
         countries: vec![],
+        networks: vec![],
+        would_deny: vec![],
     })
     .unwrap();
     assert!(

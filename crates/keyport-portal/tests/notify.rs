@@ -35,6 +35,7 @@ fn live(name: &str) -> NewKeyInput {
         resources: vec![],
         expires_at: None,
         rate_limit: None,
+        allowed_ips: vec![],
     }
 }
 

@@ -19,6 +19,7 @@ fn new_key(name: &str) -> NewKeyInput {
         resources: vec![],
         expires_at: None,
         rate_limit: None,
+        allowed_ips: vec![],
     }
 }
 

@@ -24,6 +24,7 @@ fn input(name: &str) -> NewKeyInput {
             per_day: None,
             burst: None,
         }),
+        allowed_ips: vec![],
     }
 }
 

@@ -16,7 +16,12 @@ pub enum ServiceError {
     NotPermitted(String),
     /// The key is valid but not for this scope or resource.
     #[error("{message}")]
-    Forbidden { message: String, decision: Decision },
+    Forbidden {
+        /// `forbidden`, `ip_not_allowed`, `country_not_allowed`.
+        code: &'static str,
+        message: String,
+        decision: Decision,
+    },
     #[error("{0} not found")]
     NotFound(&'static str),
     /// A bad request body value (422).

@@ -19,6 +19,7 @@ pub mod preview;
 mod priority;
 pub mod rate;
 pub mod recorder;
+pub mod restrictions;
 pub mod scan;
 pub mod serve;
 pub mod service;

@@ -68,6 +68,8 @@ pub struct KeyRecord {
     pub replaced_by: Option<String>,
     /// Set aside as possibly compromised (see [`KeyRecord::as_quarantined`]).
     pub quarantine: Option<Quarantine>,
+    /// IP allowlist, countries and a report-only proposal.
+    pub restrictions: crate::restrictions::KeyRestrictions,
 }
 
 /// The most requests a minute (and burst) a quarantined key gets.
@@ -91,6 +93,16 @@ impl KeyRecord {
         };
         k.rate_limit.per_minute = cap(k.rate_limit.per_minute);
         k.rate_limit.burst = cap(k.rate_limit.burst);
+        // Only from where it was used before, inside any allowlist it had.
+        if let Some(q) = &self.quarantine {
+            let known = keyport_core::restrict::parse_allowlist(&q.networks).unwrap_or_default();
+            if !known.is_empty() && self.restrictions.allowed_ips.is_empty() {
+                k.restrictions.allowed_ips = known;
+            }
+            if !q.countries.is_empty() && self.restrictions.allowed_countries.is_empty() {
+                k.restrictions.allowed_countries = q.countries.clone();
+            }
+        }
         k
     }
 
@@ -200,6 +212,9 @@ impl KeyRecord {
             replaced_by: k.replaced_by.clone(),
             rotation_due_at,
             quarantine: k.quarantine.clone(),
+            allowed_ips: k.restrictions.ips(),
+            allowed_countries: k.restrictions.allowed_countries.clone(),
+            proposal: k.restrictions.proposal.as_ref().map(|p| p.view.clone()),
         }
     }
 }

@@ -790,7 +790,7 @@ mod tests {
 
     #[test]
     fn usage_summary_counts_refusals_apart() {
-        let c = keyport_core::Counts([5, 1, 1, 3, 2]);
+        let c = keyport_core::Counts([5, 1, 1, 3, 2, 0]);
         let s = summary(&[("k".into(), c)]);
         assert_eq!(
             s,

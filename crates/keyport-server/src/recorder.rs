@@ -8,10 +8,13 @@
 //! get an entry, so garbage keys cannot grow memory.
 
 use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use keyport_core::restrict::network_of;
 use keyport_core::usage::{truncate, MAX_ENDPOINT_LEN};
 use keyport_core::{limiter::utc_day, Counts, Outcome};
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::clock::from_nanos;
@@ -25,14 +28,24 @@ const MAX_COUNTRY_LEN: usize = 8;
 pub const MAX_ENDPOINTS_PER_KEY: usize = 100;
 pub const OTHER_ENDPOINT: &str = "(other)";
 
+/// Most distinct networks kept per key in this process; the rest count as
+/// "(other)" (a key used from everywhere is not one to allowlist).
+pub const MAX_NETWORKS_PER_KEY: usize = 1_000;
+
+/// Most distinct would-deny reasons kept per key in this process.
+pub const MAX_REASONS_PER_KEY: usize = 200;
+
 /// One request's usage facts.
 #[derive(Debug, Clone, Copy)]
 pub struct UsageEvent<'a> {
     pub outcome: Outcome,
     /// Folded endpoint (gateway only).
     pub endpoint: Option<&'a str>,
-    /// Country from a trusted proxy (gateway only).
+    /// Country from a trusted proxy (gateway) or the verify body.
     pub country: Option<&'a str>,
+    /// The caller's address (gateway peer, or `ip` in a verify), counted
+    /// as its network.
+    pub ip: Option<IpAddr>,
 }
 
 #[derive(Debug, Default)]
@@ -45,6 +58,9 @@ struct KeyUsage {
     usage: PendingUsage,
     /// Endpoints this key has called, bounded; the rest count as "other".
     endpoints: HashSet<String>,
+    /// Networks and would-deny reasons seen here, bounded likewise.
+    networks: HashSet<IpNet>,
+    reasons: HashSet<String>,
 }
 
 /// Usage counted in memory since the last flush.
@@ -54,6 +70,9 @@ struct PendingUsage {
     minutes: Vec<(i64, Counts)>,
     endpoints: HashMap<(i64, String), u64>,
     countries: HashMap<(i64, String), u64>,
+    /// `None`: a network past the key's bound.
+    networks: HashMap<(i64, Option<IpNet>), u64>,
+    reasons: HashMap<(i64, String), u64>,
 }
 
 /// A key's entry in the recorder, held by the service's key cache so a
@@ -117,6 +136,30 @@ impl KeyUsage {
                 .entry((minute, c.to_string()))
                 .or_default() += 1;
         }
+        if let Some(ip) = event.ip {
+            let net = network_of(ip);
+            let known = self.networks.contains(&net)
+                || (self.networks.len() < MAX_NETWORKS_PER_KEY && self.networks.insert(net));
+            *self
+                .usage
+                .networks
+                .entry((minute, known.then_some(net)))
+                .or_default() += 1;
+        }
+    }
+
+    /// Counts why a report-only proposal would have refused a request.
+    fn count_reason(&mut self, now_ns: i64, reason: &str) {
+        let minute = bucket(now_ns, 60);
+        let name = if self.reasons.contains(reason) {
+            reason.to_string()
+        } else if self.reasons.len() < MAX_REASONS_PER_KEY {
+            self.reasons.insert(reason.to_string());
+            reason.to_string()
+        } else {
+            OTHER_ENDPOINT.to_string()
+        };
+        *self.usage.reasons.entry((minute, name)).or_default() += 1;
     }
 
     /// The endpoint's own name while the key has room for it, else "other".
@@ -149,6 +192,11 @@ impl UsageSlot {
         if let Some(e) = event {
             k.count(now_ns, e);
         }
+    }
+
+    /// Records why a report-only proposal would have refused a request.
+    pub fn note_reason(&self, now_ns: i64, reason: &str) {
+        self.0.lock().count_reason(now_ns, reason);
     }
 }
 
@@ -241,6 +289,21 @@ impl UsageRecorder {
             };
             out.usage.endpoints.extend(dims(usage.endpoints));
             out.usage.countries.extend(dims(usage.countries));
+            out.usage.reasons.extend(dims(usage.reasons));
+            out.usage
+                .networks
+                .extend(
+                    usage
+                        .networks
+                        .into_iter()
+                        .map(|((t, net), count)| DimensionRow {
+                            key_id: key_id.clone(),
+                            t,
+                            value: net
+                                .map_or_else(|| OTHER_ENDPOINT.to_string(), |n| n.to_string()),
+                            count,
+                        }),
+                );
         }
         out
     }
@@ -263,7 +326,58 @@ mod tests {
             outcome: o,
             endpoint: e,
             country: c,
+            ip: None,
         }
+    }
+
+    #[test]
+    fn networks_and_reasons_are_counted_and_bounded() {
+        let r = UsageRecorder::default();
+        let at = |ip: &str| UsageEvent {
+            ip: Some(ip.parse().unwrap()),
+            ..ev(Outcome::Success, None, None)
+        };
+        r.record("k1", "a1", NOW, at("198.51.100.7"));
+        r.record("k1", "a1", NOW, at("198.51.100.200"));
+        r.record("k1", "a1", NOW, at("2001:db8:1:2::1"));
+        for i in 0..MAX_NETWORKS_PER_KEY + 3 {
+            r.record(
+                "k2",
+                "a1",
+                NOW,
+                at(&format!("10.{}.{}.1", i / 256, i % 256)),
+            );
+        }
+        let slot = r.slot("k1", "a1");
+        slot.note_reason(NOW, "ip 192.0.2.0/24");
+        slot.note_reason(NOW + S, "ip 192.0.2.0/24");
+        let p = r.take_pending();
+        let mut k1: Vec<(String, u64)> = p
+            .usage
+            .networks
+            .iter()
+            .filter(|n| n.key_id == "k1")
+            .map(|n| (n.value.clone(), n.count))
+            .collect();
+        k1.sort();
+        assert_eq!(
+            k1,
+            [
+                ("198.51.100.0/24".to_string(), 2),
+                ("2001:db8:1::/48".to_string(), 1)
+            ]
+        );
+        let other: u64 = p
+            .usage
+            .networks
+            .iter()
+            .filter(|n| n.key_id == "k2" && n.value == OTHER_ENDPOINT)
+            .map(|n| n.count)
+            .sum();
+        assert_eq!(other, 3);
+        assert_eq!(p.usage.reasons.len(), 1);
+        assert_eq!(p.usage.reasons[0].count, 2);
+        assert_eq!(p.usage.reasons[0].value, "ip 192.0.2.0/24");
     }
 
     #[test]

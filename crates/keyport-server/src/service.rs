@@ -4,9 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
+use keyport_core::restrict::{Facts, Refusal, Rules, Target};
 use keyport_core::{
-    path_allowed, resource_allowed, utc_day, Decision, Environment, KeyHash, KeyPrefix, Plan,
-    RateLimitOverride, Resource, Scope, ScopeSet, SecretKey,
+    utc_day, Decision, Environment, KeyHash, KeyPrefix, Plan, RateLimitOverride, Resource, Scope,
+    ScopeSet, SecretKey,
 };
 use rand::rngs::OsRng;
 use rand::RngCore;
@@ -35,6 +36,9 @@ use keyport_core::rotation::RotationPolicy;
 use keyport_core::webhook::EventType;
 use keyport_core::Outcome;
 
+mod restrict;
+pub use restrict::Caller;
+
 pub const MAX_PAGE: u32 = 100;
 pub const DEFAULT_PAGE: u32 = 50;
 const MAX_NAME: usize = 100;
@@ -49,6 +53,9 @@ pub struct Verified {
     /// keeps the unchanging part of the key's verify answer here. A changed
     /// key is a new cache entry, so the memo never outlives what it shows.
     pub memo: Arc<OnceLock<Box<[u8]>>>,
+    /// A report-only proposal would have refused this request (it is served
+    /// all the same; the gateway counts it as `would_deny`).
+    pub would_deny: bool,
 }
 
 /// Tunables of the service beyond storage and HTTP.
@@ -111,6 +118,9 @@ pub(crate) struct Cached {
     pub(crate) key: Arc<KeyRecord>,
     hot: Arc<OnceLock<Hot>>,
     memo: Arc<OnceLock<Box<[u8]>>>,
+    /// GCRA state of a proposed lower rate (report-only; this instance's
+    /// view of it, reset when the key changes).
+    shadow_tat: Arc<AtomicI64>,
 }
 
 /// What a verify needs beyond the key record, so it does no other lookup.
@@ -136,6 +146,7 @@ impl Cached {
             key,
             hot: Arc::default(),
             memo: Arc::default(),
+            shadow_tat: Arc::default(),
         }
     }
 }
@@ -227,6 +238,7 @@ pub(crate) fn admin_key_record(
         replaces: None,
         replaced_by: None,
         quarantine: None,
+        restrictions: Default::default(),
     }
 }
 
@@ -776,24 +788,17 @@ impl KeyService {
         raw: &SecretKey,
         scope: Option<Scope>,
         resource: Option<&Resource>,
+        caller: Caller<'_>,
     ) -> Result<Verified> {
         let event = UsageEvent {
             outcome: Outcome::Success,
             endpoint: None,
-            country: None,
+            country: caller.country,
+            ip: caller.ip,
         };
-        self.admit(Route::Verify, raw, event, true, |key| {
-            match (scope, resource) {
-                (Some(scope), _) if !key.scopes.grants(scope) => {
-                    Some(format!("this key does not have the {scope} scope"))
-                }
-                (_, Some(r)) if !resource_allowed(&key.resources, r) => {
-                    Some(format!("this key is not allowed to use {r}"))
-                }
-                _ => None,
-            }
-        })
-        .await
+        let target = Target::Verify { scope, resource };
+        self.admit(Route::Verify, raw, event, true, Some(target))
+            .await
     }
 
     /// Counts one request of a known key (memory only; flushed in batches).
@@ -814,40 +819,31 @@ impl KeyService {
         path: &str,
         event: UsageEvent<'_>,
     ) -> Result<Verified> {
-        self.admit(Route::Gateway, raw, event, false, |key| {
-            let needed = Scope::for_method(method);
-            if !key.scopes.grants(needed) {
-                Some(format!(
-                    "{method} needs the {needed} scope, which this key does not have"
-                ))
-            } else if !path_allowed(&key.resources, path) {
-                Some("this key is limited to other resources".to_string())
-            } else {
-                None
-            }
-        })
-        .await
+        let target = Target::Gateway { method, path };
+        self.admit(Route::Gateway, raw, event, false, Some(target))
+            .await
     }
 
     /// Admission with no scope or resource check, counting the request as
     /// `event` (the gateway's answer to a method it does not proxy).
     pub async fn admit_counted(&self, raw: &SecretKey, event: UsageEvent<'_>) -> Result<Verified> {
-        self.admit(Route::Gateway, raw, event, true, |_| None).await
+        self.admit(Route::Gateway, raw, event, true, None).await
     }
 
-    /// Authenticates, rate-limits and applies `refuse` (scope/resource). The
-    /// request is counted right after the decision: a 429 as rate_limited,
-    /// a 403 as denied, and an admitted request as `event` when
-    /// `count_admitted` (verify; the gateway counts the upstream's outcome).
+    /// Authenticates, rate-limits and checks the key's rules for `target`
+    /// (none: no check). The request is counted right after the decision:
+    /// a 429 as rate_limited, a 403 as denied, and an admitted request as
+    /// `event` (or would_deny) when `count_admitted` (verify; the gateway
+    /// counts the upstream's outcome).
     async fn admit(
         &self,
         route: Route,
         raw: &SecretKey,
         event: UsageEvent<'_>,
         count_admitted: bool,
-        refuse: impl FnOnce(&KeyRecord) -> Option<String>,
+        target: Option<Target<'_>>,
     ) -> Result<Verified> {
-        let result = self.decide(raw, event, count_admitted, refuse).await;
+        let result = self.decide(raw, event, count_admitted, target).await;
         self.metrics.count(route, &result);
         result
     }
@@ -857,14 +853,19 @@ impl KeyService {
         raw: &SecretKey,
         event: UsageEvent<'_>,
         count_admitted: bool,
-        refuse: impl FnOnce(&KeyRecord) -> Option<String>,
+        target: Option<Target<'_>>,
     ) -> Result<Verified> {
         if let Some(feed) = &self.feed {
             if feed.health.is_stale(feed.now_ms()) {
                 return Err(ServiceError::Stale);
             }
         }
-        let Cached { key, hot, memo } = self
+        let Cached {
+            key,
+            hot,
+            memo,
+            shadow_tat,
+        } = self
             .active(raw.expose())
             .await?
             .ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
@@ -888,39 +889,46 @@ impl KeyService {
         if hot.suspended {
             return Err(self.suspended(&key.account_id));
         }
-        let refusal = refuse(&key);
+        let facts = target.map(|target| Facts {
+            target,
+            ip: event.ip,
+            country: event.country,
+        });
+        let refusal = facts.as_ref().and_then(|f| key_rules(&key).check(f));
         let (limits, account_cap) = (key.limits(hot.limits), hot.limits.per_day);
         let decision = match hot.rate.try_decide(limits, account_cap, now) {
             Some(d) => d,
             None => hot.rate.decide_remote(limits, account_cap, now).await,
         };
+        let would = match (&facts, &refusal, decision.allowed) {
+            (Some(f), None, true) => self.would_refuse(&key, f, &shadow_tat, now),
+            _ => None,
+        };
+        let label = would.as_ref().map(Refusal::label);
         let counted = match (decision.allowed, &refusal, count_admitted) {
             _ if !self.options.record_usage => None,
             (false, _, _) => Some(Outcome::RateLimited),
             (true, Some(_), _) => Some(Outcome::Denied),
+            (true, None, true) if would.is_some() => Some(Outcome::WouldDeny),
             (true, None, true) => Some(event.outcome),
             (true, None, false) => None,
         };
         let counted = counted.map(|outcome| UsageEvent { outcome, ..event });
         hot.usage.note(now, decision.allowed, counted);
+        if let (Some(label), true) = (&label, self.options.record_usage) {
+            hot.usage.note_reason(now, label);
+        }
         if !decision.allowed {
             return Err(ServiceError::RateLimited(decision));
         }
-        if let Some(message) = refusal {
-            let message = match &key.quarantine {
-                Some(q) => format!(
-                    "{message}: this key is quarantined ({}) and may only read until its owner \
-                     releases or revokes it",
-                    q.reason
-                ),
-                None => message,
-            };
-            return Err(forbidden(message, decision));
+        if let Some(refusal) = refusal {
+            return Err(refused(&key, &refusal, decision));
         }
         Ok(Verified {
             key,
             decision,
             memo,
+            would_deny: would.is_some(),
         })
     }
 
@@ -966,6 +974,11 @@ impl KeyService {
         let now = self.stamp();
         let expires_at = clean_expiry(req.expires_at, now)?;
         let rate_limit = clean_rate_limit(req.rate_limit, account_limits)?;
+        let restrictions = crate::restrictions::KeyRestrictions {
+            allowed_ips: clean_allowlist(&req.allowed_ips)?,
+            allowed_countries: clean_key_countries(&req.allowed_countries)?,
+            proposal: None,
+        };
         let (hash, last4, secret) = self.key_material(
             req.environment,
             req.key_hash.as_deref(),
@@ -988,10 +1001,12 @@ impl KeyService {
             replaces: None,
             replaced_by: None,
             quarantine: None,
+            restrictions,
         };
         let detail = json!({
             "name": key.name, "environment": key.environment, "scopes": key.scopes.as_slice(),
             "resources": req.resources, "generated_by": if secret.is_some() { "server" } else { "client" },
+            "allowed_ips": key.restrictions.ips(), "allowed_countries": key.restrictions.allowed_countries,
         });
         let audit = self
             .audit(
@@ -1095,9 +1110,22 @@ impl KeyService {
             key.expires_at = clean_expiry(exp, self.clock.now())?;
             changed.insert("expires_at".into(), json!(exp));
         }
+        if let Some(ips) = &req.allowed_ips {
+            key.restrictions.allowed_ips = clean_allowlist(ips)?;
+            changed.insert("allowed_ips".into(), json!(key.restrictions.ips()));
+        }
+        if let Some(countries) = &req.allowed_countries {
+            key.restrictions.allowed_countries = clean_key_countries(countries)?;
+            changed.insert(
+                "allowed_countries".into(),
+                json!(key.restrictions.allowed_countries),
+            );
+        }
         if changed.is_empty() {
             return Err(ServiceError::Invalid(
-                "nothing to change: send name, scopes, resources, rate_limit or expires_at".into(),
+                "nothing to change: send name, scopes, resources, rate_limit, expires_at, \
+                 allowed_ips or allowed_countries"
+                    .into(),
             ));
         }
         admin.reach.covers(&key)?;
@@ -1360,10 +1388,16 @@ impl KeyService {
             ),
             None => ("key.release", json!({"name": key.name})),
         };
+        let (networks, countries) = match &to {
+            Some(_) => self.known_places(&key).await?,
+            None => Default::default(),
+        };
         key.quarantine = to.map(|(reason, source)| Quarantine {
             at: self.stamp(),
             reason,
             source: source.to_string(),
+            networks,
+            countries,
         });
         let mut audit = self.audit(
             Some(&account.id),
@@ -1728,8 +1762,32 @@ impl KeyService {
     }
 }
 
-fn forbidden(message: String, decision: Decision) -> ServiceError {
-    ServiceError::Forbidden { message, decision }
+/// The rules a key is held to on every request.
+fn key_rules(key: &KeyRecord) -> Rules<'_> {
+    Rules {
+        scopes: Some(&key.scopes),
+        resources: Some(&key.resources),
+        allowed_ips: &key.restrictions.allowed_ips,
+        allowed_countries: &key.restrictions.allowed_countries,
+    }
+}
+
+/// A 403 for a broken rule, with its stable code; a quarantined key says
+/// why it is held back.
+fn refused(key: &KeyRecord, refusal: &Refusal, decision: Decision) -> ServiceError {
+    let mut message = refusal.to_string();
+    if let Some(q) = &key.quarantine {
+        message = format!(
+            "{message}: this key is quarantined ({}) and may only read, from where it was used \
+             before, until its owner releases or revokes it",
+            q.reason
+        );
+    }
+    ServiceError::Forbidden {
+        code: refusal.code(),
+        message,
+        decision,
+    }
 }
 
 pub(crate) fn duplicate_hash(e: StoreError) -> ServiceError {
@@ -1824,6 +1882,16 @@ fn parse_resources(list: &[String]) -> Result<Vec<Resource>> {
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+fn clean_allowlist(list: &[String]) -> Result<Vec<ipnet::IpNet>> {
+    keyport_core::restrict::parse_allowlist(list)
+        .map_err(|e| ServiceError::Invalid(format!("allowed_ips: {e}")))
+}
+
+fn clean_key_countries(list: &[String]) -> Result<Vec<String>> {
+    keyport_core::restrict::parse_countries(list)
+        .map_err(|e| ServiceError::Invalid(format!("allowed_countries: {e}")))
 }
 
 fn clean_rate_limit(

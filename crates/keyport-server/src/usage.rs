@@ -111,6 +111,8 @@ impl UsageReports {
         };
         let endpoints = top(Dimension::Endpoint).await?;
         let countries = top(Dimension::Country).await?;
+        let networks = top(Dimension::Network).await?;
+        let reasons = top(Dimension::Reason).await?;
         Ok(KeyUsage {
             key_id: key_id.to_string(),
             from: at(w.from),
@@ -133,22 +135,32 @@ impl UsageReports {
                 .into_iter()
                 .map(|(country, count)| CountryCount { country, count })
                 .collect(),
+            networks: networks
+                .into_iter()
+                .map(|(network, count)| NetworkCount { network, count })
+                .collect(),
+            would_deny: reasons
+                .into_iter()
+                .map(|(reason, count)| ReasonCount { reason, count })
+                .collect(),
         })
     }
 
-    /// The same series as CSV: `t,success,client_error,server_error,rate_limited,denied`.
+    /// The same series as CSV: `t,success,client_error,server_error,rate_limited,denied,would_deny`.
     pub async fn key_usage_csv(&self, admin: &Admin, key_id: &str, w: Window) -> Result<String> {
         let usage = self.key_usage(admin, key_id, w).await?;
-        let mut out = String::from("t,success,client_error,server_error,rate_limited,denied\n");
+        let mut out =
+            String::from("t,success,client_error,server_error,rate_limited,denied,would_deny\n");
         for p in usage.points {
             out.push_str(&format!(
-                "{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{}\n",
                 p.t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 p.success,
                 p.client_error,
                 p.server_error,
                 p.rate_limited,
-                p.denied
+                p.denied,
+                p.would_deny
             ));
         }
         Ok(out)
@@ -186,6 +198,7 @@ impl UsageReports {
                     server_error: p.server_error,
                     rate_limited: p.rate_limited,
                     denied: p.denied,
+                    would_deny: p.would_deny,
                 }
             })
             .collect();

@@ -274,9 +274,39 @@ async fn answer_verify(s: &AppState, req: VerifyRequest) -> ApiResult<Response> 
             })
         })
         .transpose()?;
+    let ip = req
+        .ip
+        .as_deref()
+        .map(|ip| {
+            ip.trim().parse::<std::net::IpAddr>().map_err(|_| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_request",
+                    "ip: not an IPv4 or IPv6 address",
+                )
+            })
+        })
+        .transpose()?;
+    let country = req
+        .country
+        .as_deref()
+        .map(|c| {
+            keyport_core::usage::clean_country(c).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_request",
+                    "country: not a two-letter country code",
+                )
+            })
+        })
+        .transpose()?;
+    let caller = crate::service::Caller {
+        ip,
+        country: country.as_deref(),
+    };
     let v = s
         .service
-        .verify(&secret, req.scope, resource.as_ref())
+        .verify(&secret, req.scope, resource.as_ref(), caller)
         .await?;
     let mut res = Response::new(axum::body::Body::from(verify_answer(&v)?));
     res.headers_mut().reserve(6);
@@ -795,6 +825,7 @@ mod tests {
             replaces: None,
             replaced_by: None,
             quarantine: None,
+            restrictions: Default::default(),
         };
         let d = keyport_core::Decision {
             allowed: true,
@@ -810,6 +841,7 @@ mod tests {
             key: std::sync::Arc::new(key.clone()),
             decision: d,
             memo: Default::default(),
+            would_deny: false,
         };
         let first = verify_answer(&verified).unwrap();
         // The second answer comes from the memo and is the same.

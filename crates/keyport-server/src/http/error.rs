@@ -99,9 +99,13 @@ impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::Unauthorized(m) => Self::unauthorized(m),
-            ServiceError::Forbidden { message, decision } => Self {
+            ServiceError::Forbidden {
+                code,
+                message,
+                decision,
+            } => Self {
                 decision: Some(Box::new(decision)),
-                ..Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+                ..Self::new(StatusCode::FORBIDDEN, code, message)
             },
             ServiceError::NotPermitted(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
             ServiceError::NotFound(what) => Self::not_found(format!("{what} not found")),

@@ -49,20 +49,30 @@ async fn forward(s: AppState, req: Request) -> Result<Response, ApiError> {
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
     let country = s.geo.country(req.headers(), peer_ip);
+    let client_ip = s.geo.client_ip(req.headers(), peer_ip);
     if !gateway_method(method.as_str()) {
-        return Err(unknown_method(&s, &key, &country).await);
+        return Err(unknown_method(&s, &key, &country, client_ip).await);
     }
     let endpoint = fold_endpoint(method.as_str(), &path);
     let event = UsageEvent {
         outcome: Outcome::Success,
         endpoint: Some(&endpoint),
         country: Some(&country),
+        ip: client_ip,
     };
     let verified = s
         .service
         .admit_gateway(&key, method.as_str(), &path, event)
         .await?;
+    let would_deny = verified.would_deny;
     let record = |outcome| {
+        // A request a report-only proposal would refuse counts as that,
+        // whatever the upstream answered: it is what the customer asks.
+        let outcome = if would_deny {
+            Outcome::WouldDeny
+        } else {
+            outcome
+        };
         s.service
             .record(&verified.key, UsageEvent { outcome, ..event })
     };
@@ -129,11 +139,17 @@ async fn forward(s: AppState, req: Request) -> Result<Response, ApiError> {
 /// A method outside [`GATEWAY_METHODS`]: never proxied, never recorded as
 /// an endpoint. A known key's request still counts (as `client_error`, or
 /// `rate_limited`) so junk methods cannot be sent for free.
-async fn unknown_method(s: &AppState, key: &keyport_core::SecretKey, country: &str) -> ApiError {
+async fn unknown_method(
+    s: &AppState,
+    key: &keyport_core::SecretKey,
+    country: &str,
+    ip: Option<std::net::IpAddr>,
+) -> ApiError {
     let event = UsageEvent {
         outcome: Outcome::ClientError,
         endpoint: None,
         country: Some(country),
+        ip,
     };
     let decision = match s.service.admit_counted(key, event).await {
         Ok(v) => v.decision,

@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod openapi;
 pub mod operator;
 pub mod ops;
+pub mod restrict;
 pub mod webhooks;
 
 use axum::body::Body;
@@ -97,6 +98,31 @@ impl GeoConfig {
         peer.is_some_and(|ip| self.trusted_proxies.iter().any(|n| n.contains(&ip)))
     }
 
+    /// The caller's address: the peer's, or, when the peer is a trusted
+    /// proxy, the nearest address in `X-Forwarded-For` (else `Forwarded`)
+    /// that is not itself a trusted proxy. A client cannot choose its own.
+    pub fn client_ip(
+        &self,
+        headers: &axum::http::HeaderMap,
+        peer: Option<std::net::IpAddr>,
+    ) -> Option<std::net::IpAddr> {
+        let peer = peer?;
+        if !self.is_trusted(Some(peer)) {
+            return Some(peer);
+        }
+        // Right to left: the first hop no trusted proxy vouches for. At an
+        // unreadable hop, or when every hop is a proxy, the last one seen.
+        let mut last = peer;
+        for hop in forwarded_chain(headers).iter().rev() {
+            match hop {
+                Some(ip) if self.is_trusted(Some(*ip)) => last = *ip,
+                Some(ip) => return Some(*ip),
+                None => break,
+            }
+        }
+        Some(last)
+    }
+
     /// The country of a request, or `unknown` unless the header came from a
     /// trusted proxy and holds a country code.
     pub fn country(
@@ -113,6 +139,44 @@ impl GeoConfig {
             .and_then(keyport_core::usage::clean_country)
             .unwrap_or_else(|| "unknown".to_string())
     }
+}
+
+/// The addresses of `X-Forwarded-For`, or else `Forwarded`'s `for=`, in
+/// order; `None` for an entry that is not an address.
+fn forwarded_chain(headers: &axum::http::HeaderMap) -> Vec<Option<std::net::IpAddr>> {
+    let joined = |name: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let xff = joined("x-forwarded-for");
+    if !xff.trim().is_empty() {
+        return xff.split(',').map(|h| parse_node(h.trim())).collect();
+    }
+    joined("forwarded")
+        .split(',')
+        .filter_map(|elem| {
+            elem.split(';').find_map(|pair| {
+                let (k, v) = pair.trim().split_once('=')?;
+                k.eq_ignore_ascii_case("for").then(|| parse_node(v.trim()))
+            })
+        })
+        .collect()
+}
+
+/// `203.0.113.7`, `"[2001:db8::1]:443"`, `203.0.113.7:8080`.
+fn parse_node(node: &str) -> Option<std::net::IpAddr> {
+    let node = node.trim_matches('"');
+    if let Ok(ip) = node.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = node.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    node.parse::<std::net::SocketAddr>().ok().map(|s| s.ip())
 }
 
 pub struct HttpLimits {
@@ -155,6 +219,16 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .route("/v1/keys/lookup", post(api::lookup_keys))
         .route("/v1/keys/{id}/quarantine", post(api::quarantine_key))
         .route("/v1/keys/{id}/release", post(api::release_key))
+        .route(
+            "/v1/keys/{id}/restrictions/proposal",
+            axum::routing::put(restrict::propose).delete(restrict::drop_proposal),
+        )
+        .route(
+            "/v1/keys/{id}/restrictions/proposal/enforce",
+            post(restrict::enforce),
+        )
+        .route("/v1/keys/{id}/restrictions/replay", post(restrict::replay))
+        .route("/v1/keys/{id}/suggestions", get(restrict::suggestions))
         .route("/v1/audit", get(api::audit))
         .route(
             "/v1/webhooks",

@@ -45,7 +45,9 @@ use crate::model::*;
         super::webhooks::create_webhook, super::webhooks::list_webhooks,
         super::webhooks::get_webhook, super::webhooks::update_webhook,
         super::webhooks::delete_webhook, super::webhooks::test_webhook,
-        super::webhooks::list_deliveries, super::webhooks::retry_delivery
+        super::webhooks::list_deliveries, super::webhooks::retry_delivery,
+        super::restrict::propose, super::restrict::drop_proposal, super::restrict::enforce,
+        super::restrict::replay, super::restrict::suggestions
     ),
     components(
         schemas(
@@ -63,7 +65,9 @@ use crate::model::*;
             UpdateOperatorAccount, AccountLimitsSchema, OperatorAccountList, DeletedAccount,
             CreateEnrollmentRequest, EnrollmentCheck, EnrollmentPreview, EnrollRequest, Enrolled,
             WebhookEndpoint, CreatedWebhook, WebhookList, CreateWebhookRequest,
-            UpdateWebhookRequest, Quarantine, QuarantineRequest, KeyLookupRequest, KeyLookup, KeyMatch, crate::leaks::LeakReport, crate::leaks::LeakVerdict, DeliveryStatus, WebhookDelivery, DeliveryList, EventTypeSchema
+            UpdateWebhookRequest, Quarantine, QuarantineRequest, KeyLookupRequest, KeyLookup, KeyMatch, crate::leaks::LeakReport, crate::leaks::LeakVerdict, DeliveryStatus, WebhookDelivery, DeliveryList, EventTypeSchema,
+            Restriction, Proposal, ProposeRequest, ReplayRequest, ReplayReport, RuleReplay,
+            SeenValue, Suggestion, Suggestions, NetworkCount, ReasonCount
         ),
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
@@ -78,6 +82,7 @@ use crate::model::*;
         (name = "verify", description = "Key verification for your API servers"),
         (name = "usage", description = "Per-key usage series, breakdowns and account totals"),
         (name = "alerts", description = "Anomaly alerts and rotation reminders"),
+        (name = "restrictions", description = "IP allowlists and other restrictions tried in report-only mode, replayed against history, suggested from use"),
         (name = "leaks", description = "Leaked-key reports from secret scanners (signed; no credential)"),
         (name = "webhooks", description = "Signed event deliveries to your endpoints (Standard Webhooks), with their logs"),
         (name = "operator", description = "The vendor's side: accounts, plans, suspension, enrollment codes (operator tokens only)"),
@@ -351,7 +356,7 @@ mod tests {
         let ops = operations(&doc);
         assert_eq!(
             ops.len(),
-            39,
+            44,
             "{:?}",
             ops.iter().map(|o| &o.1).collect::<Vec<_>>()
         );

@@ -339,6 +339,9 @@ pub struct Seen {
 pub enum Dimension {
     Endpoint,
     Country,
+    Network,
+    /// A report-only proposal's refusal reasons.
+    Reason,
 }
 
 /// A fresh usage batch id: 128 random bits in hex.

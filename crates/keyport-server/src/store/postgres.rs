@@ -67,19 +67,19 @@ const IO_THREAD: &str = "keyport-pg";
 
 const KEY_COLUMNS: &str =
     "seq, id, account_id, name, environment, key_hash, last4, scopes, resources, \
-     expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by, quarantine";
+     expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by, quarantine, restrictions";
 
 const ACCOUNT_COLUMNS: &str = "id, name, plan, created_at, settings, external_id, operator";
 
 const ALERT_COLUMNS: &str = "id, account_id, key_id, kind, status, message, evidence, created_at, acknowledged_at, resolved_at";
 
-const COUNT_COLUMNS: &str = "success, client_error, server_error, rate_limited, denied";
+const COUNT_COLUMNS: &str = "success, client_error, server_error, rate_limited, denied, would_deny";
 
 /// Sums of the count columns, as BIGINT (PostgreSQL sums BIGINT to NUMERIC).
 const COUNT_SUMS: &str =
     "SUM(success)::bigint AS success, SUM(client_error)::bigint AS client_error, \
      SUM(server_error)::bigint AS server_error, SUM(rate_limited)::bigint AS rate_limited, \
-     SUM(denied)::bigint AS denied";
+     SUM(denied)::bigint AS denied, SUM(would_deny)::bigint AS would_deny";
 
 /// The database's clock in unix milliseconds (for bookkeeping rows only;
 /// the service's times come from its own clock).
@@ -215,6 +215,7 @@ fn key_from_row(row: &PgRow) -> Result<KeyRecord> {
         replaces: row.try_get("replaces")?,
         replaced_by: row.try_get("replaced_by")?,
         quarantine: quarantine_from_row(row)?,
+        restrictions: restrictions_from_row(row)?,
     })
 }
 
@@ -222,6 +223,18 @@ fn quarantine_from_row(row: &PgRow) -> Result<Option<crate::model::Quarantine>> 
     let v: Option<serde_json::Value> = row.try_get("quarantine")?;
     v.map(|v| serde_json::from_value(v).map_err(corrupt))
         .transpose()
+}
+
+fn restrictions_from_row(row: &PgRow) -> Result<crate::restrictions::KeyRestrictions> {
+    let v: Option<serde_json::Value> = row.try_get("restrictions")?;
+    Ok(match v {
+        Some(v) => serde_json::from_value(v).map_err(corrupt)?,
+        None => Default::default(),
+    })
+}
+
+fn restrictions_json(k: &KeyRecord) -> Option<serde_json::Value> {
+    (!k.restrictions.is_empty()).then(|| serde_json::to_value(&k.restrictions).unwrap_or_default())
 }
 
 fn quarantine_json(k: &KeyRecord) -> Option<serde_json::Value> {
@@ -349,6 +362,8 @@ fn dim_table(dim: Dimension) -> (&'static str, &'static str) {
     match dim {
         Dimension::Endpoint => ("usage_endpoints", "endpoint"),
         Dimension::Country => ("usage_countries", "country"),
+        Dimension::Network => ("usage_networks", "network"),
+        Dimension::Reason => ("usage_would_deny", "reason"),
     }
 }
 
@@ -420,8 +435,8 @@ async fn insert_alert_row(conn: &mut PgConnection, a: &Alert) -> Result<bool> {
 async fn insert_key_row(conn: &mut PgConnection, k: &KeyRecord) -> Result<()> {
     sqlx::query(
         "INSERT INTO api_keys (id, account_id, name, environment, key_hash, last4, scopes, resources, \
-         expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by, quarantine) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by, quarantine, \
+         restrictions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(&k.id)
     .bind(&k.account_id)
@@ -439,6 +454,7 @@ async fn insert_key_row(conn: &mut PgConnection, k: &KeyRecord) -> Result<()> {
     .bind(&k.replaces)
     .bind(&k.replaced_by)
     .bind(quarantine_json(k))
+    .bind(restrictions_json(k))
     .execute(conn)
     .await
     .map_err(map_unique)?;
@@ -448,7 +464,8 @@ async fn insert_key_row(conn: &mut PgConnection, k: &KeyRecord) -> Result<()> {
 async fn update_key_row(conn: &mut PgConnection, k: &KeyRecord) -> Result<()> {
     sqlx::query(
         "UPDATE api_keys SET name = $1, scopes = $2, resources = $3, expires_at = $4, rate_limit = $5, \
-         revoked_at = $6, replaced_by = $7, quarantine = $8 WHERE id = $9 AND account_id = $10",
+         revoked_at = $6, replaced_by = $7, quarantine = $8, restrictions = $9 \
+         WHERE id = $10 AND account_id = $11",
     )
     .bind(&k.name)
     .bind(k.scopes.to_csv())
@@ -458,6 +475,7 @@ async fn update_key_row(conn: &mut PgConnection, k: &KeyRecord) -> Result<()> {
     .bind(k.revoked_at.map(millis))
     .bind(&k.replaced_by)
     .bind(quarantine_json(k))
+    .bind(restrictions_json(k))
     .bind(&k.id)
     .bind(&k.account_id)
     .execute(conn)
@@ -511,7 +529,7 @@ async fn add_usage(conn: &mut PgConnection, step: Step, rows: &[UsageRow]) -> Re
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    let mut cols: [Vec<i64>; 5] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let mut cols: [Vec<i64>; 6] = std::array::from_fn(|_| Vec::with_capacity(n));
     for ((key_id, t), (account_id, counts)) in merged {
         keys.push(key_id);
         accounts.push(account_id);
@@ -523,14 +541,15 @@ async fn add_usage(conn: &mut PgConnection, step: Step, rows: &[UsageRow]) -> Re
     let sql = format!(
         "INSERT INTO {} AS u (key_id, account_id, t, {COUNT_COLUMNS}) \
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], \
-         $6::bigint[], $7::bigint[], $8::bigint[]) ORDER BY 1, 3 \
+         $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) ORDER BY 1, 3 \
          ON CONFLICT (key_id, t) DO UPDATE SET success = u.success + EXCLUDED.success, \
          client_error = u.client_error + EXCLUDED.client_error, \
          server_error = u.server_error + EXCLUDED.server_error, \
-         rate_limited = u.rate_limited + EXCLUDED.rate_limited, denied = u.denied + EXCLUDED.denied",
+         rate_limited = u.rate_limited + EXCLUDED.rate_limited, denied = u.denied + EXCLUDED.denied, \
+         would_deny = u.would_deny + EXCLUDED.would_deny",
         table(step)
     );
-    let [a, b, c, d, e] = cols;
+    let [a, b, c, d, e, f] = cols;
     sqlx::query(&sql)
         .bind(keys)
         .bind(accounts)
@@ -540,6 +559,7 @@ async fn add_usage(conn: &mut PgConnection, step: Step, rows: &[UsageRow]) -> Re
         .bind(c)
         .bind(d)
         .bind(e)
+        .bind(f)
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -1084,6 +1104,8 @@ impl Db {
         }
         add_dimension(&mut tx, Dimension::Endpoint, &usage.endpoints).await?;
         add_dimension(&mut tx, Dimension::Country, &usage.countries).await?;
+        add_dimension(&mut tx, Dimension::Network, &usage.networks).await?;
+        add_dimension(&mut tx, Dimension::Reason, &usage.reasons).await?;
         add_day_counts(&mut tx, counts).await?;
         raise_last_used(&mut tx, last_used).await?;
         tx.commit().await?;
@@ -1424,7 +1446,13 @@ impl Db {
             .bind(minutes_before)
             .execute(&mut *tx)
             .await?;
-        for tbl in ["usage_hours", "usage_endpoints", "usage_countries"] {
+        for tbl in [
+            "usage_hours",
+            "usage_endpoints",
+            "usage_countries",
+            "usage_networks",
+            "usage_would_deny",
+        ] {
             sqlx::query(&format!("DELETE FROM {tbl} WHERE t < $1"))
                 .bind(hours_before)
                 .execute(&mut *tx)

@@ -11,6 +11,10 @@ pub struct UsageBatch {
     pub minutes: Vec<UsageRow>,
     pub endpoints: Vec<DimensionRow>,
     pub countries: Vec<DimensionRow>,
+    /// Callers' networks (`198.51.100.0/24`).
+    pub networks: Vec<DimensionRow>,
+    /// Why a report-only proposal would have refused requests.
+    pub reasons: Vec<DimensionRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +36,11 @@ pub struct DimensionRow {
 
 impl UsageBatch {
     pub fn is_empty(&self) -> bool {
-        self.minutes.is_empty() && self.endpoints.is_empty() && self.countries.is_empty()
+        self.minutes.is_empty()
+            && self.endpoints.is_empty()
+            && self.countries.is_empty()
+            && self.networks.is_empty()
+            && self.reasons.is_empty()
     }
 }
 

@@ -32,7 +32,7 @@ const ACCOUNT_COLUMNS: &str = "id, name, plan, created_at, settings, external_id
 
 const KEY_COLUMNS: &str =
     "seq, id, account_id, name, environment, key_hash, last4, scopes, resources, \
-     expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by, quarantine";
+     expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by, quarantine, restrictions";
 
 /// Name prefix of the SQLite connection threads (sqlx runs one per connection).
 const DB_THREAD: &str = "keyport-db";
@@ -106,6 +106,7 @@ fn key_from_row(row: &SqliteRow) -> Result<KeyRecord> {
         replaces: row.try_get("replaces")?,
         replaced_by: row.try_get("replaced_by")?,
         quarantine: quarantine_from_row(row)?,
+        restrictions: restrictions_from_row(row)?,
     })
 }
 
@@ -170,7 +171,7 @@ async fn save_operator_row(conn: &mut sqlx::SqliteConnection, a: &Account) -> Re
     Ok(())
 }
 
-const COUNT_COLUMNS: &str = "success, client_error, server_error, rate_limited, denied";
+const COUNT_COLUMNS: &str = "success, client_error, server_error, rate_limited, denied, would_deny";
 
 fn counts_from_row(r: &SqliteRow) -> Result<Counts> {
     let mut c = Counts::default();
@@ -192,6 +193,8 @@ fn dim_table(dim: Dimension) -> (&'static str, &'static str) {
     match dim {
         Dimension::Endpoint => ("usage_endpoints", "endpoint"),
         Dimension::Country => ("usage_countries", "country"),
+        Dimension::Network => ("usage_networks", "network"),
+        Dimension::Reason => ("usage_would_deny", "reason"),
     }
 }
 
@@ -225,21 +228,22 @@ async fn add_usage(conn: &mut sqlx::SqliteConnection, step: Step, rows: &[UsageR
         return Ok(());
     }
     // Tuples serialise straight to text: no JSON value tree per row.
-    type Row<'a> = (&'a str, &'a str, i64, i64, i64, i64, i64, i64);
+    type Row<'a> = (&'a str, &'a str, i64, i64, i64, i64, i64, i64, i64);
     let data: Vec<Row> = merged
         .into_iter()
         .map(|((key_id, t), (account_id, c))| {
-            let [a, b, c, d, e] = c.0.map(as_i64);
-            (key_id, account_id, t, a, b, c, d, e)
+            let [a, b, c, d, e, f] = c.0.map(as_i64);
+            (key_id, account_id, t, a, b, c, d, e, f)
         })
         .collect();
     let sql = format!(
         "INSERT INTO {} (key_id, account_id, t, {COUNT_COLUMNS}) SELECT {} FROM json_each(?) WHERE true \
          ON CONFLICT (key_id, t) DO UPDATE SET success = success + excluded.success, \
          client_error = client_error + excluded.client_error, server_error = server_error + excluded.server_error, \
-         rate_limited = rate_limited + excluded.rate_limited, denied = denied + excluded.denied",
+         rate_limited = rate_limited + excluded.rate_limited, denied = denied + excluded.denied, \
+         would_deny = would_deny + excluded.would_deny",
         table(step),
-        json_columns(8)
+        json_columns(9)
     );
     for chunk in data.chunks(FLUSH_CHUNK) {
         sqlx::query(&sql)
@@ -363,6 +367,18 @@ fn quarantine_from_row(row: &SqliteRow) -> Result<Option<crate::model::Quarantin
         .transpose()
 }
 
+fn restrictions_from_row(row: &SqliteRow) -> Result<crate::restrictions::KeyRestrictions> {
+    let text: Option<String> = row.try_get("restrictions")?;
+    Ok(match text {
+        Some(t) => serde_json::from_str(&t).map_err(corrupt)?,
+        None => Default::default(),
+    })
+}
+
+fn restrictions_json(k: &KeyRecord) -> Option<String> {
+    (!k.restrictions.is_empty()).then(|| serde_json::to_string(&k.restrictions).unwrap_or_default())
+}
+
 fn quarantine_json(k: &KeyRecord) -> Option<String> {
     k.quarantine
         .as_ref()
@@ -435,7 +451,7 @@ async fn insert_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Res
     sqlx::query(
         "INSERT INTO api_keys (id, account_id, name, environment, key_hash, last4, scopes, resources, \
          expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by, \
-         quarantine) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         quarantine, restrictions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&k.id)
     .bind(&k.account_id)
@@ -453,6 +469,7 @@ async fn insert_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Res
     .bind(&k.replaces)
     .bind(&k.replaced_by)
     .bind(quarantine_json(k))
+    .bind(restrictions_json(k))
     .execute(conn)
     .await
     .map_err(map_unique)?;
@@ -462,7 +479,8 @@ async fn insert_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Res
 async fn update_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Result<()> {
     sqlx::query(
         "UPDATE api_keys SET name = ?, scopes = ?, resources = ?, expires_at = ?, rate_limit = ?, \
-         revoked_at = ?, replaced_by = ?, quarantine = ? WHERE id = ? AND account_id = ?",
+         revoked_at = ?, replaced_by = ?, quarantine = ?, restrictions = ? \
+         WHERE id = ? AND account_id = ?",
     )
     .bind(&k.name)
     .bind(k.scopes.to_csv())
@@ -472,6 +490,7 @@ async fn update_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Res
     .bind(k.revoked_at.map(millis))
     .bind(&k.replaced_by)
     .bind(quarantine_json(k))
+    .bind(restrictions_json(k))
     .bind(&k.id)
     .bind(&k.account_id)
     .execute(conn)
@@ -903,6 +922,8 @@ impl Store for SqliteStore {
         }
         add_dimension(&mut tx, Dimension::Endpoint, &usage.endpoints).await?;
         add_dimension(&mut tx, Dimension::Country, &usage.countries).await?;
+        add_dimension(&mut tx, Dimension::Network, &usage.networks).await?;
+        add_dimension(&mut tx, Dimension::Reason, &usage.reasons).await?;
         if !counts.is_empty() {
             let data: Vec<(&str, &str, i64, i64)> = counts
                 .iter()
@@ -1067,7 +1088,8 @@ impl Store for SqliteStore {
     ) -> Result<Vec<(i64, Counts)>> {
         let sql = format!(
             "SELECT t, SUM(success) AS success, SUM(client_error) AS client_error, \
-             SUM(server_error) AS server_error, SUM(rate_limited) AS rate_limited, SUM(denied) AS denied \
+             SUM(server_error) AS server_error, SUM(rate_limited) AS rate_limited, SUM(denied) AS denied, \
+             SUM(would_deny) AS would_deny \
              FROM {} WHERE account_id = ? AND t >= ? AND t < ? GROUP BY t ORDER BY t",
             table(step)
         );
@@ -1091,7 +1113,8 @@ impl Store for SqliteStore {
     ) -> Result<Vec<(String, Counts)>> {
         let sql = format!(
             "SELECT key_id, SUM(success) AS success, SUM(client_error) AS client_error, \
-             SUM(server_error) AS server_error, SUM(rate_limited) AS rate_limited, SUM(denied) AS denied \
+             SUM(server_error) AS server_error, SUM(rate_limited) AS rate_limited, SUM(denied) AS denied, \
+             SUM(would_deny) AS would_deny \
              FROM {} WHERE account_id = ? AND t >= ? AND t < ? GROUP BY key_id",
             table(step)
         );
@@ -1158,7 +1181,13 @@ impl Store for SqliteStore {
             .bind(minutes_before)
             .execute(&mut *tx)
             .await?;
-        for tbl in ["usage_hours", "usage_endpoints", "usage_countries"] {
+        for tbl in [
+            "usage_hours",
+            "usage_endpoints",
+            "usage_countries",
+            "usage_networks",
+            "usage_would_deny",
+        ] {
             sqlx::query(&format!("DELETE FROM {tbl} WHERE t < ?"))
                 .bind(hours_before)
                 .execute(&mut *tx)

@@ -125,6 +125,18 @@ fn batch(key: &str, n: u64) -> (Vec<DayCount>, UsageBatch) {
             value: "DE".into(),
             count: n,
         }],
+        networks: vec![DimensionRow {
+            key_id: key.into(),
+            t: T,
+            value: "198.51.100.0/24".into(),
+            count: n,
+        }],
+        reasons: vec![DimensionRow {
+            key_id: key.into(),
+            t: T,
+            value: "ip 198.51.100.0/24".into(),
+            count: 1,
+        }],
     };
     (vec![counts_row], usage)
 }
@@ -186,6 +198,21 @@ async fn a_batch_already_written_is_skipped() {
                 last_seen: T + 60,
                 count: 6
             }],
+            "{}",
+            t.name
+        );
+        // Callers' networks and would-deny reasons are hourly breakdowns too.
+        let hour = T.div_euclid(3600) * 3600;
+        let hours = |d| s.dimension_hours("key_a", d, 0, T + 3600);
+        assert_eq!(
+            hours(Dimension::Network).await.unwrap(),
+            vec![(hour, "198.51.100.0/24".to_string(), 6)],
+            "{}",
+            t.name
+        );
+        assert_eq!(
+            hours(Dimension::Reason).await.unwrap(),
+            vec![(hour, "ip 198.51.100.0/24".to_string(), 2)],
             "{}",
             t.name
         );
@@ -971,7 +998,10 @@ async fn a_flush_whose_commit_was_not_acknowledged_counts_once() {
             .await
             .unwrap();
         for _ in 0..3 {
-            service.verify(&secret, None, None).await.unwrap();
+            service
+                .verify(&secret, None, None, Default::default())
+                .await
+                .unwrap();
         }
         // Committed, reported lost: kept aside.
         assert!(matches!(
@@ -979,7 +1009,10 @@ async fn a_flush_whose_commit_was_not_acknowledged_counts_once() {
             Err(crate::error::ServiceError::Unavailable(_))
         ));
         for _ in 0..2 {
-            service.verify(&secret, None, None).await.unwrap();
+            service
+                .verify(&secret, None, None, Default::default())
+                .await
+                .unwrap();
         }
         // The retry: committed before, so skipped; reported lost again.
         assert!(service.flush().await.is_err());

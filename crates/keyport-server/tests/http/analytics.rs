@@ -121,7 +121,7 @@ async fn usage_series_breakdowns_csv_and_account_totals() {
     assert_eq!(points.len(), 3, "zero-filled: one point per minute");
     assert_eq!(
         points[0],
-        json!({"t": "2026-03-10T12:00:00Z", "success": 5, "client_error": 2, "server_error": 3, "rate_limited": 0, "denied": 0})
+        json!({"t": "2026-03-10T12:00:00Z", "success": 5, "client_error": 2, "server_error": 3, "rate_limited": 0, "denied": 0, "would_deny": 0})
     );
     assert_eq!(points[1]["success"], 0);
     assert_eq!(points[2]["success"], 1);
@@ -169,7 +169,7 @@ async fn usage_series_breakdowns_csv_and_account_totals() {
         .unwrap();
     assert_eq!(
         u["points"][0],
-        json!({"t": "2026-03-10T12:00:00Z", "success": 1, "client_error": 0, "server_error": 0, "rate_limited": 0, "denied": 2})
+        json!({"t": "2026-03-10T12:00:00Z", "success": 1, "client_error": 0, "server_error": 0, "rate_limited": 0, "denied": 2, "would_deny": 0})
     );
     let id4 = k4["id"].as_str().unwrap();
     let u: Value = h
@@ -206,9 +206,9 @@ async fn usage_series_breakdowns_csv_and_account_totals() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "t,success,client_error,server_error,rate_limited,denied"
+        "t,success,client_error,server_error,rate_limited,denied,would_deny"
     );
-    assert_eq!(lines[1], "2026-03-10T12:00:00Z,5,2,3,0,0");
+    assert_eq!(lines[1], "2026-03-10T12:00:00Z,5,2,3,0,0,0");
     assert_eq!(lines.len(), 4);
 
     // Account totals: every key, busiest first, in one call.
@@ -255,7 +255,7 @@ async fn usage_series_breakdowns_csv_and_account_totals() {
     assert_eq!(sum(&points[1..2]), 0);
     assert_eq!(
         points[2],
-        json!({"t": "2026-03-10T12:02:00Z", "success": 1, "client_error": 0, "server_error": 0, "rate_limited": 0, "denied": 0})
+        json!({"t": "2026-03-10T12:02:00Z", "success": 1, "client_error": 0, "server_error": 0, "rate_limited": 0, "denied": 0, "would_deny": 0})
     );
     let hourly: Value = h
         .get(

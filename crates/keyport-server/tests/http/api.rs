@@ -701,6 +701,7 @@ async fn openapi_lists_every_route() {
     assert_eq!(
         ops,
         [
+            "DELETE /v1/keys/{id}/restrictions/proposal",
             "DELETE /v1/operator/accounts/{id}",
             "DELETE /v1/webhooks/{id}",
             "GET /healthz",
@@ -710,6 +711,7 @@ async fn openapi_lists_every_route() {
             "GET /v1/audit",
             "GET /v1/keys",
             "GET /v1/keys/{id}",
+            "GET /v1/keys/{id}/suggestions",
             "GET /v1/keys/{id}/usage",
             "GET /v1/keys/{id}/usage.csv",
             "GET /v1/openapi.json",
@@ -731,6 +733,8 @@ async fn openapi_lists_every_route() {
             "POST /v1/keys/lookup",
             "POST /v1/keys/{id}/quarantine",
             "POST /v1/keys/{id}/release",
+            "POST /v1/keys/{id}/restrictions/proposal/enforce",
+            "POST /v1/keys/{id}/restrictions/replay",
             "POST /v1/keys/{id}/revoke",
             "POST /v1/keys/{id}/rotate",
             "POST /v1/leaks",
@@ -740,6 +744,7 @@ async fn openapi_lists_every_route() {
             "POST /v1/webhooks",
             "POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry",
             "POST /v1/webhooks/{id}/test",
+            "PUT /v1/keys/{id}/restrictions/proposal",
         ]
     );
 }

@@ -15,6 +15,7 @@ mod operator;
 mod policies;
 mod postgres;
 mod ratelimit_headers;
+mod restrictions;
 mod scan;
 mod verify;
 mod webhooks;

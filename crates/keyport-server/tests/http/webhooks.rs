@@ -319,12 +319,21 @@ async fn an_endpoint_failing_for_a_day_is_disabled_with_an_alert_and_can_be_retr
     assert_eq!(failed[0]["attempts"], webhook::MAX_ATTEMPTS);
     assert!(failed[0]["next_attempt_at"].is_null());
 
-    let ep_now: Value = h
-        .get(&acc.admin, &format!("/v1/webhooks/{ep}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    // The delivery's last failure is written just before the endpoint is
+    // disabled: wait for the second write, boundedly.
+    let mut ep_now = Value::Null;
+    for _ in 0..100 {
+        ep_now = h
+            .get(&acc.admin, &format!("/v1/webhooks/{ep}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if ep_now["enabled"] == false {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(ep_now["enabled"], false);
     assert!(ep_now["disabled_reason"]
         .as_str()

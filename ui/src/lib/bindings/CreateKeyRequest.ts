@@ -15,4 +15,12 @@ key_hash?: string,
 /**
  * The last four characters of that key.
  */
-last4?: string, };
+last4?: string, 
+/**
+ * IP addresses or CIDR networks callers must come from (at most 300).
+ */
+allowed_ips?: Array<string>, 
+/**
+ * Two-letter country codes callers must come from.
+ */
+allowed_countries?: Array<string>, };

@@ -3,4 +3,4 @@
 /**
  * Per-key totals of one account (`GET /v1/usage`).
  */
-export type KeyTotals = { key_id: string, name: string, total: number, success: number, client_error: number, server_error: number, rate_limited: number, denied: number, };
+export type KeyTotals = { key_id: string, name: string, total: number, success: number, client_error: number, server_error: number, rate_limited: number, denied: number, would_deny: number, };

@@ -2,6 +2,7 @@
 import type { Environment } from "./Environment";
 import type { KeyStatus } from "./KeyStatus";
 import type { LimitsView } from "./LimitsView";
+import type { Proposal } from "./Proposal";
 import type { Quarantine } from "./Quarantine";
 import type { RateLimitView } from "./RateLimitView";
 import type { Scope } from "./Scope";
@@ -35,4 +36,16 @@ rotation_due_at: string | null,
  * Set aside as possibly compromised: read-only and at most
  * 10 requests a minute until released or revoked; null otherwise.
  */
-quarantine: Quarantine | null, };
+quarantine: Quarantine | null, 
+/**
+ * Networks callers must come from; empty means anywhere.
+ */
+allowed_ips: Array<string>, 
+/**
+ * Countries callers must come from; empty means anywhere.
+ */
+allowed_countries: Array<string>, 
+/**
+ * A restriction being tried in report-only mode, if any.
+ */
+proposal: Proposal | null, };

@@ -7,4 +7,13 @@ export type Quarantine = { at: string, reason: string,
 /**
  * `manual`, or `leak_report` with the report's URL in `reason`.
  */
-source: string, };
+source: string, 
+/**
+ * The networks the key was used from before (last 30 days): while
+ * quarantined it is refused from anywhere else. Empty: no limit.
+ */
+networks: Array<string>, 
+/**
+ * Likewise the countries (known ones only).
+ */
+countries: Array<string>, };

@@ -6,4 +6,12 @@ import type { Scope } from "./Scope";
  * `PATCH /v1/keys/{id}`: only the fields present change; `null` clears
  * `expires_at` and `rate_limit`.
  */
-export type UpdateKeyRequest = { name?: string, scopes?: Array<Scope>, resources?: Array<string>, rate_limit?: RateLimitView | null, expires_at?: string | null, };
+export type UpdateKeyRequest = { name?: string, scopes?: Array<Scope>, resources?: Array<string>, rate_limit?: RateLimitView | null, expires_at?: string | null, 
+/**
+ * Replaces the IP allowlist; `[]` removes it.
+ */
+allowed_ips?: Array<string>, 
+/**
+ * Replaces the country list; `[]` removes it.
+ */
+allowed_countries?: Array<string>, };

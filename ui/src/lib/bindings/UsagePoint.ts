@@ -7,4 +7,8 @@ export type UsagePoint = {
 /**
  * Bucket start.
  */
-t: string, success: number, client_error: number, server_error: number, rate_limited: number, denied: number, };
+t: string, success: number, client_error: number, server_error: number, rate_limited: number, denied: number, 
+/**
+ * Served, but a report-only restriction would have refused them.
+ */
+would_deny: number, };
