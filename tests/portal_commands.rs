@@ -600,3 +600,79 @@ fn quarantine_commands_and_the_folder_scan() {
     assert_eq!(found["findings"][0]["path"], ".env");
     assert_eq!(found["findings"][1]["status"], "not_a_key");
 }
+
+fn verify_from(base: &str, key: &str, ip: &str) -> reqwest::StatusCode {
+    tauri::async_runtime::block_on(async {
+        reqwest::Client::new()
+            .post(format!("{base}/v1/verify"))
+            .json(&json!({"key": key, "scope": "read", "ip": ip}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    })
+}
+
+#[test]
+fn restriction_commands_take_the_ui_argument_names() {
+    let app = App::new();
+    let st = app.ok("portal_status", json!({}));
+    let base = st["service_url"].as_str().unwrap().to_string();
+    let made = app.ok(
+        "create_key",
+        json!({"input": {
+            "name": "Billing", "environment": "live", "scopes": ["read", "write"],
+            "resources": [], "expires_at": null, "rate_limit": null,
+            "allowed_ips": ["203.0.113.0/24", "198.51.100.0/24"]
+        }}),
+    );
+    assert_eq!(
+        made["key"]["allowed_ips"],
+        json!(["203.0.113.0/24", "198.51.100.0/24"])
+    );
+    let id = made["key"]["id"].as_str().unwrap().to_string();
+    let secret = made["secret"].as_str().unwrap().to_string();
+    assert_eq!(verify_from(&base, &secret, "203.0.113.5"), 200);
+    assert_eq!(verify_from(&base, &secret, "198.51.100.5"), 200);
+    assert_eq!(verify_from(&base, &secret, "192.0.2.1"), 403);
+
+    let restriction = json!({"allowed_ips": ["203.0.113.0/24"]});
+    let replay = app.ok(
+        "replay_restriction",
+        json!({"id": id, "restriction": restriction, "days": 7}),
+    );
+    assert!(replay["rules"][0]["rule"] == "ip", "{replay}");
+    let s = app.ok("key_suggestions", json!({"id": id, "days": null}));
+    assert!(s["suggestions"].is_array(), "{s}");
+
+    let proposed = app.ok(
+        "propose_restriction",
+        json!({"id": id, "restriction": restriction, "days": 2}),
+    );
+    assert_eq!(
+        proposed["proposal"]["restriction"]["allowed_ips"],
+        json!(["203.0.113.0/24"])
+    );
+    assert_eq!(verify_from(&base, &secret, "198.51.100.5"), 200, "report-only");
+    let dropped = app.ok("drop_proposal", json!({"id": id}));
+    assert!(dropped["proposal"].is_null());
+    app.ok(
+        "propose_restriction",
+        json!({"id": id, "restriction": restriction, "days": null}),
+    );
+    let enforced = app.ok("enforce_proposal", json!({"id": id}));
+    assert_eq!(enforced["allowed_ips"], json!(["203.0.113.0/24"]));
+    assert_eq!(verify_from(&base, &secret, "198.51.100.5"), 403);
+
+    let err = app
+        .invoke(
+            "propose_restriction",
+            json!({"id": id, "restriction": {"allowed_ips": ["nope"]}, "days": 7}),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid");
+    let err = app
+        .invoke("enforce_proposal", json!({"id": id}))
+        .unwrap_err();
+    assert_eq!(err["code"], "conflict");
+}

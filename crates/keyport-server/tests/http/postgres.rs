@@ -749,7 +749,7 @@ async fn one_instance_delivers_each_webhook_event_once() {
 }
 
 /// A quarantine made on one instance holds on the other within the feed's
-/// bound, like a revoke; so does its release.
+/// bound, like a revoke; so do its release and an IP allowlist.
 #[tokio::test]
 async fn a_quarantine_reaches_every_instance() {
     let dir = tempfile::tempdir().unwrap();
@@ -776,7 +776,7 @@ async fn a_quarantine_reaches_every_instance() {
     );
     let write_on_b = || {
         http.post(format!("{b_url}/v1/verify"))
-            .json(&json!({"key": secret, "scope": "write"}))
+            .json(&json!({"key": secret, "scope": "write", "ip": "198.51.100.7"}))
             .send()
     };
     assert_eq!(write_on_b().await.unwrap().status(), StatusCode::OK);
@@ -807,6 +807,16 @@ async fn a_quarantine_reaches_every_instance() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     until(StatusCode::OK).await;
+    // An IP allowlist set on A holds on B too (the feed carries restrictions).
+    let res = http
+        .patch(format!("{a_url}/v1/keys/{id}"))
+        .bearer_auth(&admin)
+        .json(&json!({"allowed_ips": ["203.0.113.0/24"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    until(StatusCode::FORBIDDEN).await;
     a.shutdown().await;
     b.shutdown().await;
 }
