@@ -17,8 +17,15 @@ import urllib.error
 import urllib.request
 
 
+# BENCH_ALLOWED_IPS: comma-separated networks every seeded key is limited to.
+ALLOWED_IPS = [n for n in os.environ.get("BENCH_ALLOWED_IPS", "").split(",") if n]
+
+
 def create(base: str, admin: str, n: int) -> str:
-    body = json.dumps({"name": f"bench-{n}", "environment": "live", "scopes": ["read"]}).encode()
+    spec = {"name": f"bench-{n}", "environment": "live", "scopes": ["read"]}
+    if ALLOWED_IPS:
+        spec["allowed_ips"] = ALLOWED_IPS
+    body = json.dumps(spec).encode()
     req = urllib.request.Request(
         f"{base}/v1/keys",
         data=body,

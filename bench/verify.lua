@@ -18,10 +18,14 @@ end
 function init(args)
    local path = args[1] or error("usage: wrk -s verify.lua URL -- KEY_FILE")
    local headers = { ["Content-Type"] = "application/json" }
+   -- BENCH_VERIFY_IP: the caller's address sent with each verify (for keys
+   -- with an IP allowlist; see BENCH_ALLOWED_IPS in verify.sh).
+   local ip = os.getenv("BENCH_VERIFY_IP")
+   local extra = ip and (',"ip":"' .. ip .. '"') or ""
    for key in io.lines(path) do
       if key ~= "" then
          n = n + 1
-         requests[n] = wrk.format("POST", "/v1/verify", headers, '{"key":"' .. key .. '"}')
+         requests[n] = wrk.format("POST", "/v1/verify", headers, '{"key":"' .. key .. '"' .. extra .. '}')
       end
    end
    if n == 0 then error("no keys in " .. path) end

@@ -19,6 +19,10 @@
 #                  the load generator never takes the server's CPU; 0: all
 #                  processes share every CPU                 (default 1 when
 #                  the machine has 2 or more CPUs)
+#   BENCH_ALLOWED_IPS  comma-separated networks each seeded key is limited
+#                  to (an IP allowlist; default none)
+#   BENCH_VERIFY_IP    the caller address sent as "ip" in each verify
+#                  (default none); with BENCH_ALLOWED_IPS it must be inside
 #   CARGO_TARGET_DIR                                    (default /var/cache/keyport/target)
 #   RUST_LOG       passed through to the server (unset: its default, info)
 #

@@ -364,12 +364,15 @@ fn spawn_background(
             runtime.block_on(async move {
                 tokio::join!(
                     follow_changes(follower, stopped.clone()),
-                    every(flush_every, stopped.clone(), "usage flush", move || {
+                    // Nothing to flush at start: the first flush is one
+                    // period in, never racing the first requests.
+                    every(flush_every, true, stopped.clone(), "usage flush", move || {
                         let svc = flusher.clone();
                         async move { svc.flush().await }
                     }),
                     every(
                         detect_every,
+                        false,
                         stopped.clone(),
                         "anomaly detection",
                         move || {
@@ -421,6 +424,7 @@ async fn deliver_webhooks(service: Arc<KeyService>, mut stopped: watch::Receiver
 /// and retried on the next tick.
 async fn every<F, Fut, E>(
     every: Duration,
+    wait_first: bool,
     mut stopped: watch::Receiver<bool>,
     what: &'static str,
     job: F,
@@ -429,7 +433,8 @@ async fn every<F, Fut, E>(
     Fut: std::future::Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
-    let mut tick = tokio::time::interval(every);
+    let start = tokio::time::Instant::now() + if wait_first { every } else { Duration::ZERO };
+    let mut tick = tokio::time::interval_at(start, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
