@@ -435,11 +435,12 @@ pub struct CreateKeyRequest {
     pub last4: Option<String>,
     /// IP addresses or CIDR networks callers must come from (at most 300).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schema(example = json!(["203.0.113.0/24"]))]
+    #[schema(schema_with = schema::allowlist_create)]
     #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
     pub allowed_ips: Vec<String>,
     /// Two-letter country codes callers must come from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = schema::countries)]
     #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
     pub allowed_countries: Vec<String>,
 }
@@ -480,10 +481,12 @@ pub struct UpdateKeyRequest {
     pub expires_at: Option<Option<DateTime<Utc>>>,
     /// Replaces the IP allowlist; `[]` removes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::allowlist_update)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub allowed_ips: Option<Vec<String>>,
     /// Replaces the country list; `[]` removes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::countries_update)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub allowed_countries: Option<Vec<String>>,
 }
@@ -552,11 +555,12 @@ pub struct VerifyRequest {
     /// The caller's IP address, as your API saw it. Required for a key with
     /// an IP allowlist (without it such a key is refused).
     #[serde(default)]
-    #[schema(example = "203.0.113.7")]
+    #[schema(schema_with = schema::verify_ip)]
     pub ip: Option<String>,
     /// The caller's two-letter country, if your API knows it. Required for
     /// a key limited to certain countries.
     #[serde(default)]
+    #[schema(schema_with = schema::verify_country)]
     pub country: Option<String>,
 }
 
@@ -1132,6 +1136,93 @@ pub mod schema {
             .pattern(Some(RESOURCE_PATTERN))
             .description(Some(
                 "A `kind:name` resource the request is about, e.g. `project:alpha`.",
+            ))
+    }
+
+    /// One allowlist entry: an IPv4 or IPv6 address, or an IPv4 CIDR network
+    /// (IPv6 networks are accepted too; JSON Schema has no format for them).
+    fn network() -> utoipa::openapi::schema::OneOfBuilder {
+        const V4_CIDR: &str = "^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])/(3[0-2]|[12]?[0-9])$";
+        const V6_CIDR: &str = "^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$";
+        let format = |f| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(f)))
+        };
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(format(KnownFormat::Ipv4))
+            .item(format(KnownFormat::Ipv6))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(V4_CIDR)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(V6_CIDR)),
+            )
+    }
+
+    /// An IP allowlist in a request (at most 300 entries).
+    pub fn allowlist(nullable: bool) -> ArrayBuilder {
+        ArrayBuilder::new()
+            .schema_type(types(Type::Array, nullable))
+            .items(network())
+            .max_items(Some(300))
+            .description(Some(
+                "IPv4/IPv6 addresses and CIDR networks callers must come from (e.g. \
+                 203.0.113.0/24, 2001:db8::/32); empty means anywhere.",
+            ))
+    }
+
+    pub fn allowlist_create() -> ArrayBuilder {
+        allowlist(false)
+    }
+
+    pub fn allowlist_update() -> ArrayBuilder {
+        allowlist(true)
+    }
+
+    /// Country codes in a restriction (null: no change).
+    pub fn countries_restriction() -> ArrayBuilder {
+        ArrayBuilder::new()
+            .schema_type(types(Type::Array, true))
+            .items(country(true))
+            .max_items(Some(250))
+    }
+
+    /// Resources in a restriction (null: no change).
+    pub fn resources_restriction() -> ArrayBuilder {
+        resource_list(true)
+    }
+
+    /// The caller's address in a verify: an IPv4 or IPv6 address, or null.
+    pub fn verify_ip() -> utoipa::openapi::schema::OneOfBuilder {
+        let format = |f| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(f)))
+        };
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(format(KnownFormat::Ipv4))
+            .item(format(KnownFormat::Ipv6))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .description(Some(
+                "The caller's IP address, as your API saw it. Required for a key with an IP \
+                 allowlist (without it such a key is refused).",
+            ))
+            .examples(["203.0.113.7"])
+    }
+
+    /// The caller's country in a verify: two letters (trimmed, any case), or null.
+    pub fn verify_country() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(types(Type::String, true))
+            .pattern(Some("^\\s*[A-Za-z0-9]{2}\\s*$"))
+            .description(Some(
+                "The caller's two-letter country, if your API knows it. Required for a key \
+                 limited to certain countries.",
             ))
     }
 

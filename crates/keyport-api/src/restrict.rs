@@ -13,25 +13,27 @@ use utoipa::ToSchema;
 pub struct Restriction {
     /// Scopes the key would keep (no more than it has).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<crate::schema::ScopeSchema>>)]
+    #[schema(value_type = Option<Vec<crate::schema::ScopeSchema>>, min_items = 1)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub scopes: Option<Vec<keyport_core::Scope>>,
     /// `kind:name` resources the key would be limited to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::resources_restriction)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub resources: Option<Vec<String>>,
     /// IPv4/IPv6 addresses and CIDR networks callers must come from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = json!(["203.0.113.0/24", "2001:db8::/32"]))]
+    #[schema(schema_with = crate::schema::allowlist_update)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub allowed_ips: Option<Vec<String>>,
     /// Two-letter country codes callers must come from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::countries_restriction)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub allowed_countries: Option<Vec<String>>,
     /// A lower rate: requests a minute (the burst is the same number).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub per_minute: Option<u32>,
 }

@@ -81,7 +81,8 @@ fn parse_network(s: &str) -> Option<IpNet> {
     Some(net.trunc())
 }
 
-/// Upper-cased, deduplicated two-letter country codes.
+/// Upper-cased, deduplicated two-character country codes (ISO alpha-2,
+/// plus proxies' specials such as `XX` or `T1`, as usage records them).
 pub fn parse_countries(entries: &[String]) -> Result<Vec<String>, RestrictError> {
     if entries.len() > MAX_ALLOWED_COUNTRIES {
         return Err(RestrictError::TooManyCountries {
@@ -92,7 +93,7 @@ pub fn parse_countries(entries: &[String]) -> Result<Vec<String>, RestrictError>
     let mut out: Vec<String> = Vec::with_capacity(entries.len());
     for e in entries {
         let c = e.trim();
-        if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
+        if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(RestrictError::BadCountry(e.clone()));
         }
         let c = c.to_ascii_uppercase();
@@ -341,7 +342,7 @@ mod tests {
         let c = parse_countries(&["de".into(), " FR".into(), "DE".into()]).unwrap();
         assert_eq!(c, ["DE", "FR"]);
         assert!(parse_countries(&["DEU".into()]).is_err());
-        assert!(parse_countries(&["1A".into()]).is_err());
+        assert!(parse_countries(&["D-".into()]).is_err());
         assert!(country_allowed(&c, Some("FR")));
         assert!(!country_allowed(&c, Some("US")));
         assert!(!country_allowed(&c, None));

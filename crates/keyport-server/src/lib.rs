@@ -366,10 +366,16 @@ fn spawn_background(
                     follow_changes(follower, stopped.clone()),
                     // Nothing to flush at start: the first flush is one
                     // period in, never racing the first requests.
-                    every(flush_every, true, stopped.clone(), "usage flush", move || {
-                        let svc = flusher.clone();
-                        async move { svc.flush().await }
-                    }),
+                    every(
+                        flush_every,
+                        true,
+                        stopped.clone(),
+                        "usage flush",
+                        move || {
+                            let svc = flusher.clone();
+                            async move { svc.flush().await }
+                        }
+                    ),
                     every(
                         detect_every,
                         false,

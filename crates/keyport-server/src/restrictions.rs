@@ -65,6 +65,9 @@ impl KeyRestrictions {
     }
 }
 
+/// The highest rate a restriction names (no plan comes near it).
+const MAX_PER_MINUTE: u32 = 1_000_000;
+
 /// A restriction with every field parsed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Parsed {
@@ -83,8 +86,12 @@ impl Parsed {
                 return Err("restriction.scopes: keep at least one scope".into());
             }
         }
-        if r.per_minute == Some(0) {
-            return Err("restriction.per_minute: must be at least 1".into());
+        if r.per_minute
+            .is_some_and(|p| !(1..=MAX_PER_MINUTE).contains(&p))
+        {
+            return Err(format!(
+                "restriction.per_minute: between 1 and {MAX_PER_MINUTE}"
+            ));
         }
         let resources = r
             .resources
