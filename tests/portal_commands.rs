@@ -653,7 +653,11 @@ fn restriction_commands_take_the_ui_argument_names() {
         proposed["proposal"]["restriction"]["allowed_ips"],
         json!(["203.0.113.0/24"])
     );
-    assert_eq!(verify_from(&base, &secret, "198.51.100.5"), 200, "report-only");
+    assert_eq!(
+        verify_from(&base, &secret, "198.51.100.5"),
+        200,
+        "report-only"
+    );
     let dropped = app.ok("drop_proposal", json!({"id": id}));
     assert!(dropped["proposal"].is_null());
     app.ok(

@@ -28,7 +28,10 @@ import type {
   PortalError,
   PortalErrorCode,
   PortalStatus,
+  ReplayReport,
+  Restriction,
   Step,
+  Suggestions,
   UpdateKeyRequest,
   UsageRange,
   CreateWebhookRequest,
@@ -186,6 +189,29 @@ export const api = {
   quarantineKey: (id: string, reason: string) => call<KeyView>("quarantine_key", { id, reason }),
   /** Ends a key's quarantine: it works as before from the next request. */
   releaseKey: (id: string) => call<KeyView>("release_key", { id }),
+  /**
+   * Narrower settings that would have refused none of the key's use over the
+   * last `days` (null: 30), each with its evidence and a ready restriction;
+   * `notes` say what could not be suggested.
+   */
+  keySuggestions: (id: string, days: number | null = null) => call<Suggestions>("key_suggestions", { id, days }),
+  /**
+   * What `restriction` would have refused of the key's served requests over
+   * the last `days` (1–90; null: 7), rule by rule. Changes nothing.
+   */
+  replayRestriction: (id: string, restriction: Restriction, days: number | null = null) =>
+    call<ReplayReport>("replay_restriction", { id, restriction, days }),
+  /**
+   * Starts (or replaces) report-only mode for `days` (1–30; null: 7):
+   * requests it would refuse are served and counted as `would_deny`.
+   * "invalid" when the restriction would widen the key.
+   */
+  proposeRestriction: (id: string, restriction: Restriction, days: number | null = null) =>
+    call<KeyView>("propose_restriction", { id, restriction, days }),
+  /** The proposal's rules become the key's, from the next request; "conflict" without one. */
+  enforceProposal: (id: string) => call<KeyView>("enforce_proposal", { id }),
+  /** The proposal ends; the key is unchanged. */
+  dropProposal: (id: string) => call<KeyView>("drop_proposal", { id }),
   /**
    * Asks for a folder (native picker) and looks through its files for keys:
    * what was found (never the raw keys), or null when the picker was cancelled.

@@ -4,7 +4,7 @@ import { tick } from "svelte";
 import { api, onCall, onEnrollLink } from "./api";
 import { errorLine } from "./errors";
 import { appendPage, EMPTY_FILTER, upsertKey, type KeyFilter } from "./filters";
-import { maskKey } from "./format";
+import { formatDate, maskKey } from "./format";
 import { isPortalCredential } from "./credential";
 import { isEndpointAlert, kindLabel, openCountByKey } from "./alert-counts";
 import { toasts } from "./toasts.svelte";
@@ -21,6 +21,7 @@ import type {
   PlanRow,
   PortalError,
   PortalStatus,
+  Restriction,
   SavedService,
 } from "./types";
 import { preloadViews } from "./lazy.svelte";
@@ -51,6 +52,11 @@ const SERVICE_CALLS = new Set([
   "revoke_key",
   "quarantine_key",
   "release_key",
+  "key_suggestions",
+  "replay_restriction",
+  "propose_restriction",
+  "enforce_proposal",
+  "drop_proposal",
   "scan_folder",
   "audit_log",
   "list_alerts",
@@ -220,6 +226,8 @@ class App {
   compromiseTarget = $state<KeyView | null>(null);
   /** "Quarantine…": the key to set aside (asks for a reason). */
   quarantineTarget = $state<KeyView | null>(null);
+  /** "Tighten this key…": the key whose suggestions, replay and report-only start are shown. */
+  tightenTarget = $state<KeyView | null>(null);
   /** Keys → "Scan a folder…": the last scan's findings, shown until closed. */
   scan = $state.raw<FolderScan | null>(null);
   /** The folder picker is open or the scan is running. */
@@ -339,6 +347,7 @@ class App {
     // Another account's findings and keys.
     this.scan = null;
     this.quarantineTarget = null;
+    this.tightenTarget = null;
     // Another service's keys: its rotations are its own.
     this.rotation = null;
     if (this.view === "rotate") this.view = "keys";
@@ -611,6 +620,48 @@ class App {
       const k = await api.releaseKey(key.id);
       this.storeKey(k);
       toasts.success(`Released “${k.name}” from quarantine: it works as before.`);
+      return null;
+    } catch (e) {
+      return e as PortalError;
+    }
+  }
+
+  /**
+   * Report-only mode: from the next request, what `restriction` would refuse
+   * is served and counted as "would deny" for `days`. Closes "Tighten this
+   * key…"; the drawer then shows the proposal.
+   */
+  async proposeRestriction(key: KeyView, restriction: Restriction, days: number): Promise<PortalError | null> {
+    try {
+      const k = await api.proposeRestriction(key.id, restriction, days);
+      this.storeKey(k);
+      this.tightenTarget = null;
+      const until = k.proposal ? ` until ${formatDate(k.proposal.ends_at)}` : "";
+      toasts.success(`Report-only for “${k.name}”${until}: what it would refuse is counted, not refused.`);
+      return null;
+    } catch (e) {
+      return e as PortalError;
+    }
+  }
+
+  /** The proposal's rules become the key's, from the next request. */
+  async enforceProposal(key: KeyView): Promise<PortalError | null> {
+    try {
+      const k = await api.enforceProposal(key.id);
+      this.storeKey(k);
+      toasts.success(`Enforced on “${k.name}”: from now on it refuses what the proposal counted.`);
+      return null;
+    } catch (e) {
+      return e as PortalError;
+    }
+  }
+
+  /** The proposal ends; nothing about the key changes. */
+  async dropProposal(key: KeyView): Promise<PortalError | null> {
+    try {
+      const k = await api.dropProposal(key.id);
+      this.storeKey(k);
+      toasts.success(`Dropped the report-only restriction of “${k.name}”: the key is unchanged.`);
       return null;
     } catch (e) {
       return e as PortalError;
@@ -896,6 +947,7 @@ class App {
       this.signOutTarget !== null ||
       this.compromiseTarget !== null ||
       this.quarantineTarget !== null ||
+      this.tightenTarget !== null ||
       this.scan !== null ||
       this.rotatePickerOpen ||
       this.adminRotationOpen
@@ -910,6 +962,7 @@ class App {
     this.signOutTarget = null;
     this.compromiseTarget = null;
     this.quarantineTarget = null;
+    this.tightenTarget = null;
     this.scan = null;
     this.rotatePickerOpen = false;
     this.adminRotationOpen = false;

@@ -1,6 +1,7 @@
 // Turning audit events into one readable line each.
 import { describeAction, exactUtc, formatNumber, maskKey, planLabel } from "./format";
-import type { AuditView, KeyView } from "./types";
+import { describeRestriction } from "./restrictions";
+import type { AuditView, KeyView, Restriction } from "./types";
 
 export type AuditLine = {
   action: string;
@@ -32,6 +33,9 @@ const CHANGES: Record<string, (d: Detail, keys: Keys) => string | null> = {
   "key.revoke": (d) => reasonWords(d.reason),
   "key.quarantine": (d) =>
     str(d.source) === "leak_report" && str(d.reason) ? `reported public: ${String(d.reason)}` : reasonWords(d.reason),
+  "key.propose": (d) => restrictionWords(d.restriction),
+  "key.restrict": (d) => restrictionWords(d.restriction),
+  "key.proposal_drop": (d) => restrictionWords(d.restriction),
   "account.update": (d) => accountChanges(d),
   "account.create": (d) => joined([quoted(d.name), str(d.plan) ? `${String(d.plan)} plan` : null], ", "),
   "account.delete": (d) => quoted(d.name),
@@ -102,6 +106,14 @@ function quoted(v: unknown): string | null {
 function joined(parts: (string | null)[], sep = "; "): string | null {
   const set = parts.filter((p): p is string => p !== null);
   return set.length > 0 ? set.join(sep) : null;
+}
+
+/** key.propose, key.restrict: "only from 203.0.113.0/24; read only". */
+function restrictionWords(v: unknown): string | null {
+  const r = record(v);
+  if (!r) return null;
+  const lines = describeRestriction(r as Restriction);
+  return lines.length > 0 ? lines.map((l) => l.charAt(0).toLowerCase() + l.slice(1)).join("; ") : null;
 }
 
 function reasonWords(v: unknown): string | null {

@@ -51,6 +51,7 @@ export const views = {
   rotate: lazy(() => import("./components/RotationWizard.svelte")),
   compromise: lazy(() => import("./components/CompromiseDialog.svelte")),
   quarantine: lazy(() => import("./components/QuarantineDialog.svelte")),
+  tighten: lazy(() => import("./components/TightenDialog.svelte")),
   scanResults: lazy(() => import("./components/ScanResultsDialog.svelte")),
   rotatePicker: lazy(() => import("./components/RotatePickerDialog.svelte")),
   adminRotation: lazy(() => import("./components/AdminRotationDialog.svelte")),

@@ -1,5 +1,7 @@
 // Quarantine (a key set aside as possibly compromised): the reason asked for
 // when quarantining by hand. Pure.
+import { listAnd } from "./restrictions";
+import type { Quarantine } from "./types";
 import { invisibleCharIn } from "./validation";
 
 /** The service's limit on a reason (keyport-server `clean_text(reason, 300)`). */
@@ -23,4 +25,19 @@ export function validateQuarantineReason(reason: string): string | null {
   const hidden = invisibleCharIn(r);
   if (hidden) return `The reason contains an invisible character (${hidden.code}, ${hidden.kind}). Remove it.`;
   return null;
+}
+
+/**
+ * Where a quarantined key may still be used from, in words: "198.51.100.0/24",
+ * "United States (US)", "198.51.100.0/24 in United States (US)"; null when
+ * the service holds it to no place (it knew none).
+ */
+export function quarantinePlaces(
+  q: Pick<Quarantine, "networks" | "countries">,
+  country: (code: string) => string = (c) => c,
+): string | null {
+  const nets = q.networks.length > 0 ? listAnd(q.networks) : null;
+  const countries = q.countries.length > 0 ? listAnd(q.countries.map(country)) : null;
+  if (nets && countries) return `${nets} in ${countries}`;
+  return nets ?? countries;
 }

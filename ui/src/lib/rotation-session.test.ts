@@ -36,6 +36,7 @@ function series(id: string): UsagePoint[] {
     server_error: 0,
     rate_limited: 0,
     denied: 0,
+    would_deny: 0,
     ...fill(i),
   }));
 }

@@ -21,7 +21,7 @@ const NOW = Date.parse("2026-03-12T12:00:00Z");
 const MIN = 60_000;
 
 function point(ms: number, success: number): UsagePoint {
-  return { t: new Date(ms).toISOString(), success, client_error: 0, server_error: 0, rate_limited: 0, denied: 0 };
+  return { t: new Date(ms).toISOString(), success, client_error: 0, server_error: 0, rate_limited: 0, denied: 0, would_deny: 0 };
 }
 
 const check = (over: Partial<ReplacementCheck>): ReplacementCheck => ({

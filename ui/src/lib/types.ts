@@ -33,6 +33,8 @@ export type { Step } from "./bindings/Step";
 export type { UpdateKeyRequest } from "./bindings/UpdateKeyRequest";
 export type { UsagePoint } from "./bindings/UsagePoint";
 export type { UsageRange } from "./bindings/UsageRange";
+export type { NetworkCount } from "./bindings/NetworkCount";
+export type { ReasonCount } from "./bindings/ReasonCount";
 
 export type { KeychainStatus } from "./bindings/KeychainStatus";
 export type { Mode } from "./bindings/Mode";
@@ -82,3 +84,13 @@ export type { WebhookList } from "./bindings/WebhookList";
 export type { FolderScan } from "./bindings/FolderScan";
 export type { FolderFinding } from "./bindings/FolderFinding";
 export type { FindingStatus } from "./bindings/FindingStatus";
+
+// Keys → "Tighten this key…": least-privilege suggestions, replays against
+// history, report-only proposals and the restrictions they become.
+export type { Proposal } from "./bindings/Proposal";
+export type { ReplayReport } from "./bindings/ReplayReport";
+export type { Restriction } from "./bindings/Restriction";
+export type { RuleReplay } from "./bindings/RuleReplay";
+export type { SeenValue } from "./bindings/SeenValue";
+export type { Suggestion } from "./bindings/Suggestion";
+export type { Suggestions } from "./bindings/Suggestions";

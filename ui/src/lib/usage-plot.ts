@@ -66,7 +66,7 @@ const FALLBACK: Palette = {
   muted: "#5d5f67",
   faint: "#8b8d95",
   grid: "#e6e6ea",
-  outcomes: ["#5b9e87", "#e0a13a", "#d45149", "#8a6fd1", "#a3a5ad"],
+  outcomes: ["#5b9e87", "#e0a13a", "#d45149", "#8a6fd1", "#a3a5ad", "#2b8fd0"],
   lines: ["#a3a5ad", "#4b55d1", "#e0a13a", "#5b9e87"],
   limit: "#5d5f67",
   marker: "#4b55d1",
@@ -75,7 +75,7 @@ const FALLBACK: Palette = {
 export function readPalette(el: Element): Palette {
   const cs = getComputedStyle(el);
   const v = (name: string, fallback: string) => cs.getPropertyValue(name).trim() || fallback;
-  const outcomes = OUTCOMES.map((o, i) => v(`--chart-${o.replace("_", "-")}`, FALLBACK.outcomes[i]));
+  const outcomes = OUTCOMES.map((o, i) => v(`--chart-${o.replaceAll("_", "-")}`, FALLBACK.outcomes[i]));
   return {
     font: v("--font", FALLBACK.font),
     text: v("--text", FALLBACK.text),

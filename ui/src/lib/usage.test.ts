@@ -30,6 +30,7 @@ function pt(minute: number, v: Partial<Omit<UsagePoint, "t">> = {}, stepMs = 60_
     server_error: 0,
     rate_limited: 0,
     denied: 0,
+    would_deny: 0,
     ...v,
   };
 }
@@ -87,7 +88,7 @@ describe("toStacked", () => {
       [
         pt(0, { success: 5, client_error: 1, server_error: 2, rate_limited: 3, denied: 4 }),
         pt(1),
-        pt(2, { success: 7, denied: 1 }),
+        pt(2, { success: 7, denied: 1, would_deny: 2 }),
       ],
       "minute",
     );
@@ -98,6 +99,7 @@ describe("toStacked", () => {
       [2, 0, 0],
       [3, 0, 0],
       [4, 0, 1],
+      [0, 0, 2],
     ]);
     expect(s.stacked.map((a) => Array.from(a))).toEqual([
       [5, 0, 7],
@@ -105,9 +107,10 @@ describe("toStacked", () => {
       [8, 0, 7],
       [11, 0, 7],
       [15, 0, 8],
+      [15, 0, 10],
     ]);
-    expect(s.totals).toEqual({ success: 12, client_error: 1, server_error: 2, rate_limited: 3, denied: 5 });
-    expect(s.total).toBe(23);
+    expect(s.totals).toEqual({ success: 12, client_error: 1, server_error: 2, rate_limited: 3, denied: 5, would_deny: 2 });
+    expect(s.total).toBe(25);
     expect(s.peak).toBe(15);
     expect(s.peakIndex).toBe(0);
     expect(s.x).toBeInstanceOf(Float64Array);
@@ -117,7 +120,7 @@ describe("toStacked", () => {
   it("handles an empty series", () => {
     const s = toStacked([], "hour");
     expect(s.x.length).toBe(0);
-    expect(s.raw).toHaveLength(5);
+    expect(s.raw).toHaveLength(6);
     expect(s.stacked.every((a) => a.length === 0)).toBe(true);
     expect(s.total).toBe(0);
     expect(s.peakIndex).toBe(-1);
@@ -289,6 +292,13 @@ describe("summarize", () => {
     expect(summarize(s, "1h", null)).not.toMatch(/Limit/);
   });
 
+  it("counts what a report-only restriction would have refused, only when there is some", () => {
+    const s = toStacked([pt(0, { success: 90, would_deny: 10 })], "minute");
+    expect(summarize(s, "1h", null)).toMatch(/90% succeeded, .* 0 denied, 10 would be refused by the proposed restriction\./);
+    const none = toStacked([pt(0, { success: 90 })], "minute");
+    expect(summarize(none, "1h", null)).not.toMatch(/would/);
+  });
+
   it("says when there were no requests", () => {
     expect(summarize(toStacked([pt(0)], "minute"), "24h", 300)).toBe("No requests in the last 24 hours.");
     expect(summarize(toStacked([], "hour"), "7d", null)).toBe("No requests in the last 7 days.");
@@ -305,6 +315,7 @@ describe("tables", () => {
     server_error: 0,
     rate_limited: 0,
     denied: 0,
+    would_deny: 0,
     ...over,
   });
 

@@ -4,8 +4,11 @@
 import { formatNumber } from "./format";
 import type { KeyTotals, Step, UsagePoint, UsageRange } from "./types";
 
-/** Outcomes in stacking order, bottom to top. */
-export const OUTCOMES = ["success", "client_error", "server_error", "rate_limited", "denied"] as const;
+/**
+ * Outcomes in stacking order, bottom to top. `would_deny`: served, but a
+ * report-only restriction would have refused them (on top, where it shows).
+ */
+export const OUTCOMES = ["success", "client_error", "server_error", "rate_limited", "denied", "would_deny"] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 export const OUTCOME_LABEL: Record<Outcome, string> = {
@@ -14,6 +17,7 @@ export const OUTCOME_LABEL: Record<Outcome, string> = {
   server_error: "Server error",
   rate_limited: "Rate limited",
   denied: "Denied",
+  would_deny: "Would deny",
 };
 
 export const RANGES: readonly UsageRange[] = ["1h", "24h", "7d", "30d"];
@@ -128,7 +132,7 @@ export function toStacked(points: readonly UsagePoint[], step: Step): StackedSer
   const n = x.length;
   const raw = OUTCOMES.map(() => new Float64Array(n));
   const stacked = OUTCOMES.map(() => new Float64Array(n));
-  const sums = [0, 0, 0, 0, 0];
+  const sums = OUTCOMES.map(() => 0);
   let peak = 0;
   let peakIndex = -1;
   for (let j = 0; j < n; j++) {
@@ -291,6 +295,8 @@ export function summarize(s: StackedSeries, range: UsageRange, limit: number | n
     `${formatNumber(t.rate_limited)} rate limited`,
     `${formatNumber(t.denied)} denied`,
   ];
+  // Only while a report-only restriction counts: most keys never have any.
+  if (t.would_deny > 0) parts.push(`${formatNumber(t.would_deny)} would be refused by the proposed restriction`);
   let line =
     `Requests per ${unit} over ${RANGE_LABEL[range]}: ${formatNumber(s.total)} in total; ${parts.join(", ")}. ` +
     `Busiest ${unit}: ${formatNumber(s.peak)} requests, ${formatBucket(s.x[s.peakIndex], s.step)}.`;

@@ -24,6 +24,7 @@ function series(fill: (i: number) => Partial<Omit<UsagePoint, "t">> = () => ({})
     server_error: 0,
     rate_limited: 0,
     denied: 0,
+    would_deny: 0,
     ...fill(i),
   }));
 }

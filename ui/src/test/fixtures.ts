@@ -34,6 +34,9 @@ export function key(over: Partial<KeyView> = {}): KeyView {
     replaced_by: null,
     rotation_due_at: null,
     quarantine: null,
+    allowed_ips: [],
+    allowed_countries: [],
+    proposal: null,
     ...over,
   };
   // Like the service: due = created + policy, none when revoked or rotated.

@@ -28,6 +28,7 @@ function pts(n: number, fill: (i: number) => Partial<Omit<UsagePoint, "t">>, off
     server_error: 0,
     rate_limited: 0,
     denied: 0,
+    would_deny: 0,
     ...fill(i),
   }));
 }
@@ -119,7 +120,7 @@ describe("stacked chart", () => {
     for (const hook of plot.opts.hooks?.setCursor ?? []) hook?.(u);
     expect(tip.hidden).toBe(false);
     const rows = [...tip.querySelectorAll(".kp-tip-row")].map((r) => r.textContent);
-    expect(rows).toEqual(["Denied0", "Rate limited30", "Server error0", "Client error0", "Success110", "Total140"]);
+    expect(rows).toEqual(["Would deny0", "Denied0", "Rate limited30", "Server error0", "Client error0", "Success110", "Total140"]);
     expect(tip.querySelector(".kp-tip-time")?.textContent).toBe("12 Mar 12:10 UTC");
     // Past the middle it opens to the left of the cursor.
     const right = { cursor: { idx: 500, left: 900 }, bbox: { width: 1000 } } as unknown as uPlot;
@@ -139,6 +140,50 @@ describe("stacked chart", () => {
     render(UsageChart, { input: input(300), label: "x" });
     const xRange2 = made[1].opts.scales!.x.range as (u: uPlot, min: number, max: number) => [number, number];
     expect(xRange2({} as uPlot, busy.x[0], busy.x[599])).toEqual([busy.x[0], busy.x[599]]);
+  });
+});
+
+describe("would deny (a report-only restriction)", () => {
+  // Served, but the proposal would have refused them: 3 a minute from minute 20 on.
+  const series = toStacked(pts(60, (i) => ({ success: 40, would_deny: i >= 20 ? 3 : 0 })), "minute");
+  const input: ChartInput = { kind: "stacked", series, limit: 300 };
+
+  it("is its own series on top of the stack, in its own colour", () => {
+    render(UsageChart, { input, label: "x" });
+    const { opts, data } = made[0];
+    const top = opts.series[1];
+    expect(top.label).toBe("Would deny");
+    const others = opts.series.slice(2).map((s) => s.fill);
+    expect(others).not.toContain(top.fill);
+    expect(new Set(opts.series.slice(1).map((s) => s.fill)).size).toBe(6);
+    // The top band reaches the bucket's total; the band under it stops 3 lower.
+    expect(data[1][30]).toBe(43);
+    expect(data[2][30]).toBe(40);
+    expect(data[1][10]).toBe(40);
+  });
+
+  it("has its legend entry with the total, greyed when there is none", () => {
+    render(UsageChart, { input, label: "x" });
+    const entry = screen.getByTestId("usage-chart-legend").querySelector('[data-outcome="would_deny"]')!;
+    expect(entry.textContent).toMatch(/Would deny\s*120/);
+    expect(entry.classList.contains("zero")).toBe(false);
+    expect(entry.querySelector(".sw")?.classList.contains("sw-would-deny")).toBe(true);
+    const quiet = toStacked(pts(10, () => ({ success: 1 })), "minute");
+    render(UsageChart, { input: { kind: "stacked", series: quiet, limit: null }, label: "y" });
+    const legends = screen.getAllByTestId("usage-chart-legend");
+    expect(legends[1].querySelector('[data-outcome="would_deny"]')?.classList.contains("zero")).toBe(true);
+  });
+
+  it("shows its exact number in the tooltip, first (top of the stack)", () => {
+    render(UsageChart, { input, label: "x" });
+    const tip = made[0].over.querySelector(".kp-tip") as HTMLElement;
+    const u = { cursor: { idx: 30, left: 100 }, bbox: { width: 1000 } } as unknown as uPlot;
+    for (const hook of made[0].opts.hooks?.setCursor ?? []) hook?.(u);
+    const rows = [...tip.querySelectorAll(".kp-tip-row")].map((r) => r.textContent);
+    expect(rows[0]).toBe("Would deny3");
+    expect(rows.at(-1)).toBe("Total43");
+    const swatch = tip.querySelector(".kp-tip-sw") as HTMLElement;
+    expect(swatch.style.background).not.toBe("");
   });
 });
 

@@ -30,6 +30,7 @@ function points(n: number, step: Step, fill: (i: number) => Partial<Omit<UsagePo
     server_error: 0,
     rate_limited: 0,
     denied: 0,
+    would_deny: 0,
     ...fill(i),
   }));
 }
@@ -49,11 +50,13 @@ function keyUsage(id: string, step: Step, n: number, fill?: (i: number) => Parti
       { country: "DE", count: 30 },
       { country: "US", count: 70 },
     ],
+    networks: [{ network: "203.0.113.0/24", count: 100 }],
+    would_deny: [],
   };
 }
 
 function totals(key_id: string, name: string, total: number, over: Partial<KeyTotals> = {}): KeyTotals {
-  return { key_id, name, total, success: total, client_error: 0, server_error: 0, rate_limited: 0, denied: 0, ...over };
+  return { key_id, name, total, success: total, client_error: 0, server_error: 0, rate_limited: 0, denied: 0, would_deny: 0, ...over };
 }
 
 const billing = key({ id: "key_billing", name: "Billing worker" });
@@ -113,10 +116,11 @@ describe("account overview", () => {
 
     expect(made).toHaveLength(1);
     const { opts, data } = made[0];
-    // x + five outcomes, top of the stack first: each running sum filled to
+    // x + six outcomes, top of the stack first: each running sum filled to
     // zero over the one before (opaque), so each outcome shows as its band.
-    expect(opts.series).toHaveLength(6);
+    expect(opts.series).toHaveLength(7);
     expect(opts.series.slice(1).map((s) => s.label)).toEqual([
+      "Would deny",
       "Denied",
       "Rate limited",
       "Server error",
@@ -124,13 +128,13 @@ describe("account overview", () => {
       "Success",
     ]);
     expect(opts.bands ?? []).toEqual([]);
-    expect(data).toHaveLength(6);
+    expect(data).toHaveLength(7);
     expect(data[0]).toBeInstanceOf(Float64Array);
     expect(data[0].length).toBe(1440);
     expect(data[0][1] - data[0][0]).toBe(60);
     // The first series is the bucket total, the last the successes alone.
     expect(data[1][7]).toBe((7 % 5) + 1);
-    expect(data[5][7]).toBe(7 % 5);
+    expect(data[6][7]).toBe(7 % 5);
     expect(data[1][0]).toBe(1); // 0 successes + 1 client error
 
     const plot = screen.getByTestId("usage-chart-plot");

@@ -17,7 +17,7 @@ let open: Alert[];
 let getKey: (id: string) => KeyView;
 
 const URL = EVIDENCE.leak_reported.url as string;
-const quarantine = { at: new Date(NOW - 35 * 60_000).toISOString(), reason: URL, source: "leak_report" };
+const quarantine = { at: new Date(NOW - 35 * 60_000).toISOString(), reason: URL, source: "leak_report", networks: [], countries: [] };
 
 beforeEach(() => {
   calls = [];

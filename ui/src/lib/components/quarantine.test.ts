@@ -19,7 +19,13 @@ let reply: (cmd: string, args: Record<string, unknown>) => unknown;
 
 const text = (id: string) => (screen.getByTestId(id).textContent ?? "").replace(/\s+/g, " ").trim();
 const LEAK_URL = "https://github.com/acme/app/commit/4f2c9e1a7b3d";
-const manual: Quarantine = { at: new Date(NOW - 2 * 3_600_000).toISOString(), reason: "Pasted in #ops", source: "manual" };
+const manual: Quarantine = {
+  at: new Date(NOW - 2 * 3_600_000).toISOString(),
+  reason: "Pasted in #ops",
+  source: "manual",
+  networks: [],
+  countries: [],
+};
 
 beforeEach(() => {
   calls = [];

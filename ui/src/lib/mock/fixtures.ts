@@ -9,6 +9,11 @@
 // dashboard" with its own limits, "Staging deploy" expiring in 5 days and an
 // unused "Local development" key; alerts of every kind on them; two webhook
 // endpoints, one disabled by the service after a day of 503s.
+// Restrictions: "Analytics dashboard" tries an IP allowlist in report-only
+// mode (since 2 days; the billing hosts' network still uses the key, so some
+// requests count as would-deny); "Staging deploy" only reads one project
+// from two networks in Germany, so "Tighten this key…" has a suggestion of
+// every kind for it.
 import { kindMeta } from "../alerts";
 import { ALERT_DEFAULTS, unsetRules } from "../mock-policies";
 import type {
@@ -23,6 +28,7 @@ import type {
   Plan,
   PlanRow,
   PortalError,
+  Proposal,
   SavedService,
   TryIt,
   WebhookDelivery,
@@ -173,17 +179,101 @@ export const SCAN = {
   clean: { files: 186, skipped: 0 },
 };
 
-/** The synthetic traffic's endpoints and countries (./usage.ts), busiest first. */
-export const USAGE_PROFILE = {
-  endpoints: [
-    "GET /projects/{id}/items",
-    "GET /projects/{id}/items/{item}",
-    "POST /projects/{id}/items",
-    "DELETE /projects/{id}/items/{item}",
-    "GET /health",
-  ],
-  countries: ["US", "DE", "GB", "IN", "BR", "JP"],
+/** A value of a key's simulated traffic and its share of the requests (the shares add up to 1). */
+export type Weighted = readonly [value: string, share: number];
+
+/** Where and how a key is used: its endpoints, countries and networks (./usage.ts). */
+export type UsageProfile = {
+  endpoints: readonly Weighted[];
+  countries: readonly Weighted[];
+  networks: readonly Weighted[];
 };
+
+/** The synthetic traffic of most keys, busiest first. */
+export const USAGE_PROFILE: UsageProfile = {
+  endpoints: [
+    ["GET /projects/{id}/items", 0.42],
+    ["GET /projects/{id}/items/{item}", 0.27],
+    ["POST /projects/{id}/items", 0.17],
+    ["DELETE /projects/{id}/items/{item}", 0.09],
+    ["GET /health", 0.05],
+  ],
+  countries: [
+    ["US", 0.38],
+    ["DE", 0.22],
+    ["GB", 0.16],
+    ["IN", 0.12],
+    ["BR", 0.08],
+    ["JP", 0.04],
+  ],
+  networks: [
+    ["203.0.113.0/24", 0.46],
+    ["198.51.100.0/24", 0.3],
+    ["192.0.2.0/24", 0.16],
+    ["2001:db8:1::/48", 0.08],
+  ],
+};
+
+/**
+ * Keys whose traffic looks like their own, by name (a replacement keeps its
+ * key's name, and its application).
+ */
+export const KEY_PROFILES: Readonly<Record<string, UsageProfile>> = {
+  // Reads two projects' reports from the office network and its IPv6 range;
+  // the billing hosts (198.51.100.0/24) borrow the key now and then.
+  "Analytics dashboard": {
+    endpoints: [
+      ["GET /projects/alpha/reports", 0.48],
+      ["GET /projects/beta/reports", 0.34],
+      ["GET /projects/alpha/reports/{id}", 0.18],
+    ],
+    countries: [
+      ["US", 0.91],
+      ["IE", 0.09],
+    ],
+    networks: [
+      ["203.0.113.0/24", 0.9],
+      ["2001:db8:42::/48", 0.07],
+      ["198.51.100.0/24", 0.03],
+    ],
+  },
+  // Deploy checks: reads only, one project, two networks in Frankfurt.
+  "Staging deploy": {
+    endpoints: [
+      ["GET /projects/demo/items", 0.61],
+      ["GET /projects/demo/items/{id}", 0.3],
+      ["HEAD /projects/demo/status", 0.09],
+    ],
+    countries: [["DE", 1]],
+    networks: [
+      ["192.0.2.0/24", 0.72],
+      ["2001:db8:7::/48", 0.28],
+    ],
+  },
+  "Billing worker": {
+    endpoints: [
+      ["POST /projects/billing/invoices", 0.44],
+      ["GET /projects/billing/invoices/{id}", 0.36],
+      ["GET /projects/billing/customers/{id}", 0.2],
+    ],
+    countries: [["US", 1]],
+    networks: [["198.51.100.0/24", 1]],
+  },
+  "Billing worker (2026)": {
+    endpoints: [
+      ["POST /projects/billing/invoices", 0.44],
+      ["GET /projects/billing/invoices/{id}", 0.36],
+      ["GET /projects/billing/customers/{id}", 0.2],
+    ],
+    countries: [["US", 1]],
+    networks: [["198.51.100.0/24", 1]],
+  },
+};
+
+/** The profile a key's traffic follows. */
+export function profileOf(k: { name: string }): UsageProfile {
+  return Object.hasOwn(KEY_PROFILES, k.name) ? KEY_PROFILES[k.name] : USAGE_PROFILE;
+}
 
 // ---------------------------------------------------------------- the account's data
 
@@ -220,6 +310,15 @@ const LEAK_COMMIT = "https://github.com/acme-robotics/billing-worker/commit/9c1e
 
 const PRO: LimitsView = planRow("professional").limits;
 
+/** "Analytics dashboard" tries an allowlist of the office's networks (report-only, 7 days, 2 of them gone). */
+function analyticsProposal(now: number): Proposal {
+  return {
+    restriction: { allowed_ips: ["203.0.113.0/24", "2001:db8:42::/48"] },
+    started_at: iso(now - 2 * DAY),
+    ends_at: iso(now + 5 * DAY),
+  };
+}
+
 /** The demo account as it is `now`. */
 export function demoFixtures(now: number): Fixtures {
   const ago = (ms: number) => iso(now - ms);
@@ -244,7 +343,17 @@ export function demoFixtures(now: number): Fixtures {
       replaces: BILLING,
       replaced_by: null,
       rotation_due_at: from(89 * DAY),
-      quarantine: { at: ago(35 * MIN), reason: LEAK_COMMIT, source: "leak_report" },
+      // Held to where it was used before (the service's known places).
+      quarantine: {
+        at: ago(35 * MIN),
+        reason: LEAK_COMMIT,
+        source: "leak_report",
+        networks: ["198.51.100.0/24"],
+        countries: ["US"],
+      },
+      allowed_ips: [],
+      allowed_countries: [],
+      proposal: null,
     },
     {
       id: LOCAL,
@@ -265,6 +374,9 @@ export function demoFixtures(now: number): Fixtures {
       replaced_by: null,
       rotation_due_at: from(28 * DAY),
       quarantine: null,
+      allowed_ips: [],
+      allowed_countries: [],
+      proposal: null,
     },
     {
       id: STAGING,
@@ -285,6 +397,9 @@ export function demoFixtures(now: number): Fixtures {
       replaced_by: null,
       rotation_due_at: from(21 * DAY),
       quarantine: null,
+      allowed_ips: [],
+      allowed_countries: [],
+      proposal: null,
     },
     {
       id: OLD_CI,
@@ -305,6 +420,9 @@ export function demoFixtures(now: number): Fixtures {
       replaced_by: null,
       rotation_due_at: null,
       quarantine: null,
+      allowed_ips: [],
+      allowed_countries: [],
+      proposal: null,
     },
     {
       id: ANALYTICS,
@@ -325,6 +443,9 @@ export function demoFixtures(now: number): Fixtures {
       replaced_by: null,
       rotation_due_at: from(10 * DAY),
       quarantine: null,
+      allowed_ips: [],
+      allowed_countries: [],
+      proposal: analyticsProposal(now),
     },
     {
       id: BILLING,
@@ -345,6 +466,9 @@ export function demoFixtures(now: number): Fixtures {
       replaced_by: BILLING_2026,
       rotation_due_at: null,
       quarantine: null,
+      allowed_ips: [],
+      allowed_countries: [],
+      proposal: null,
     },
     {
       id: ADMIN_KEY_ID,
@@ -365,6 +489,9 @@ export function demoFixtures(now: number): Fixtures {
       replaced_by: null,
       rotation_due_at: ago(30 * DAY),
       quarantine: null,
+      allowed_ips: [],
+      allowed_countries: [],
+      proposal: null,
     },
   ];
 
@@ -642,6 +769,13 @@ export function demoFixtures(now: number): Fixtures {
     { at: ago(12 * DAY), actor: ADMIN_KEY_ID, action: "key.revoke", key_id: OLD_CI, detail: { name: "Old CI runner" } },
     { at: ago(9 * DAY), actor: ADMIN_KEY_ID, action: "key.create", key_id: STAGING, detail: { name: "Staging deploy" } },
     { at: ago(2 * DAY), actor: ADMIN_KEY_ID, action: "key.create", key_id: LOCAL, detail: { name: "Local development" } },
+    {
+      at: ago(2 * DAY),
+      actor: ADMIN_KEY_ID,
+      action: "key.propose",
+      key_id: ANALYTICS,
+      detail: { name: "Analytics dashboard", ...analyticsProposal(now) },
+    },
     { at: ago(1 * DAY), actor: ADMIN_KEY_ID, action: "key.create", key_id: BILLING_2026, detail: { name: "Billing worker (2026)" } },
     {
       at: ago(35 * MIN),

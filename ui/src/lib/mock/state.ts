@@ -9,6 +9,7 @@ import type {
   LimitsView,
   NotifyPrefs,
   RateLimitView,
+  Restriction,
   SavedService,
   WebhookDelivery,
   WebhookEndpoint,
@@ -16,6 +17,9 @@ import type {
 import { fixturesFor, planRow, SCENARIOS, type Fixtures, type ScenarioName, type ScenarioSpec, type TrafficWindow } from "./fixtures";
 import { announce } from "./webhook-worker";
 import { DAY, fail, iso } from "./util";
+
+/** A report-only proposal while it counted (ms): the would-deny traffic of that time. */
+export type ProposalPeriod = { restriction: Restriction; from: number; until: number };
 
 /** A delivery and when its next attempt goes out (ms; the ISO field drops the milliseconds). */
 export type QueuedDelivery = WebhookDelivery & { dueMs: number | null };
@@ -44,6 +48,8 @@ export type MockState = {
   nextDeliveryId: number;
   /** Keys in a rotation: when their simulated applications use them. */
   traffic: Map<string, TrafficWindow>;
+  /** Key id → its report-only proposals, oldest first (a dropped one counted until it was dropped). */
+  proposals: Map<string, ProposalPeriod[]>;
   /** Replacements generated "here": a digest of the key (never the key). */
   generated: Map<string, string>;
   /** Replacement id → when the portal sent checks with it. */
@@ -92,6 +98,14 @@ export function createState({ scenario, scan, now = Date.now() }: MockOptions): 
     deliveries,
     nextDeliveryId: lastDelivery + 1,
     traffic: new Map(Object.entries(f.traffic)),
+    proposals: new Map(
+      f.keys
+        .filter((k) => k.proposal !== null)
+        .map((k) => [
+          k.id,
+          [{ restriction: k.proposal!.restriction, from: Date.parse(k.proposal!.started_at), until: Date.parse(k.proposal!.ends_at) }],
+        ]),
+    ),
     generated: new Map(),
     checks: new Map(),
     notifyPrefs: { muted: [], quiet_hours: null },

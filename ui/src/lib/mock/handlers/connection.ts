@@ -89,6 +89,9 @@ function enrolledKey(s: MockState): KeyView {
     replaced_by: null,
     rotation_due_at: dueAt(s, "live", now),
     quarantine: null,
+    allowed_ips: [],
+    allowed_countries: [],
+    proposal: null,
   };
   s.keys.unshift(key);
   return key;

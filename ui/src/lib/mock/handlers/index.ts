@@ -6,12 +6,14 @@ import type { MockState } from "../state";
 import { accountHandlers } from "./account";
 import { connectionHandlers } from "./connection";
 import { keyHandlers } from "./keys";
+import { restrictionHandlers } from "./restrictions";
 import { rotationHandlers } from "./rotation";
 import { webhookHandlers } from "./webhooks";
 
 export const handlers: Handlers = {
   ...accountHandlers,
   ...keyHandlers,
+  ...restrictionHandlers,
   ...rotationHandlers,
   ...webhookHandlers,
   ...connectionHandlers,

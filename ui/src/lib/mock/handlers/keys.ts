@@ -6,7 +6,8 @@ import { atKeyCap } from "../../key-cap";
 import { validateQuarantineReason } from "../../quarantine";
 import type { FolderFinding, KeyView } from "../../types";
 import type { Handlers } from "../commands";
-import { SCAN } from "../fixtures";
+import { profileOf, SCAN, type Weighted } from "../fixtures";
+import { normalizeRestriction } from "../restrict";
 import { displayPrefix, generateKey, last4 } from "../key-format";
 import { accountView, dueAt, effectiveLimits, findKey, live, record, revokeNow, type MockState } from "../state";
 import { accountUsage, keyUsage, usageStep } from "../usage";
@@ -21,7 +22,11 @@ function setQuarantine(s: MockState, k: KeyView, to: { reason: string; source: s
   }
   if ((to === null) === (k.quarantine === null)) return k;
   if (to) {
-    k.quarantine = { at: iso(Date.now()), ...to };
+    // Held to where it was used before (the service's known places): a key never used is held nowhere.
+    const used = k.last_used_at !== null;
+    const p = profileOf(k);
+    const places = (values: readonly Weighted[]) => (used ? values.map(([v]) => v).sort() : []);
+    k.quarantine = { at: iso(Date.now()), ...to, networks: places(p.networks), countries: places(p.countries) };
     record(s, "key.quarantine", k, { name: k.name, ...to });
     announce(s, "key.quarantined");
   } else {
@@ -29,6 +34,17 @@ function setQuarantine(s: MockState, k: KeyView, to: { reason: string; source: s
     record(s, "key.release", k, { name: k.name });
   }
   return k;
+}
+
+/** An IP allowlist as the service stores it; refused like the service's (`allowed_ips: …`). */
+function allowlist(entries: string[] | undefined): string[] {
+  if (!entries || entries.length === 0) return [];
+  try {
+    return normalizeRestriction({ allowed_ips: entries }).allowed_ips ?? [];
+  } catch (e) {
+    const err = e as { message: string };
+    fail("invalid", err.message.replace(/^restriction\./, ""));
+  }
 }
 
 export const keyHandlers = {
@@ -70,6 +86,10 @@ export const keyHandlers = {
       replaced_by: null,
       rotation_due_at: dueAt(s, input.environment, now),
       quarantine: null,
+      // Checked and normalised like a restriction's (host bits cleared, duplicates dropped).
+      allowed_ips: allowlist(input.allowed_ips),
+      allowed_countries: [],
+      proposal: null,
     };
     s.keys.unshift(key);
     record(s, "key.create", key, { name: key.name });
@@ -85,6 +105,10 @@ export const keyHandlers = {
     if (patch.scopes !== undefined) k.scopes = patch.scopes;
     if (patch.resources !== undefined) k.resources = patch.resources;
     if (patch.expires_at !== undefined) k.expires_at = patch.expires_at;
+    if (patch.allowed_ips !== undefined) k.allowed_ips = allowlist(patch.allowed_ips);
+    if (patch.allowed_countries !== undefined) {
+      k.allowed_countries = normalizeRestriction({ allowed_countries: patch.allowed_countries }).allowed_countries ?? [];
+    }
     if (patch.rate_limit !== undefined) {
       k.rate_limit = patch.rate_limit;
       k.effective_limits = effectiveLimits(s.account.limits, patch.rate_limit);

@@ -41,8 +41,9 @@ function rotate(s: MockState, old: KeyView, usedAfterMs = TRAFFIC_AFTER_MS): Onc
     replaces: old.id,
     replaced_by: null,
     rotation_due_at: dueAt(s, old.environment, now),
-    // The replacement is the way out of quarantine.
+    // The replacement is the way out of quarantine; its allowlists are the old key's, a proposal is not.
     quarantine: null,
+    proposal: null,
   };
   old.replaced_by = key.id;
   old.rotation_due_at = null;
