@@ -160,7 +160,11 @@ python3 "$BENCH_DIR/seed_keys.py" "$SERVER_URL" "$TMP/admin.key" "$KEYS" "$TMP/k
 
 # Smoke checks, so a broken setup fails here and not as a fast stream of errors.
 [[ $(curl -fsS "$HELLO_URL/") == "Hello, world!" ]] || die "hello server gave an unexpected answer"
-status=$(head -n 1 "$TMP/keys.txt" | python3 -c 'import json, sys; print(json.dumps({"key": sys.stdin.read().strip()}))' |
+status=$(head -n 1 "$TMP/keys.txt" | python3 -c 'import json, os, sys
+body = {"key": sys.stdin.read().strip()}
+if os.environ.get("BENCH_VERIFY_IP"):
+    body["ip"] = os.environ["BENCH_VERIFY_IP"]
+print(json.dumps(body))' |
   curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @- "$SERVER_URL/v1/verify")
 [[ $status == 200 ]] || die "POST /v1/verify with a seeded key answered $status, not 200"
 

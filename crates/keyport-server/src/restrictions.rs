@@ -706,4 +706,89 @@ mod tests {
         })
         .starts_with("restriction.resources"));
     }
+
+    fn history() -> History {
+        let rows = |v: &[(&str, u64)]| -> Vec<(i64, String, u64)> {
+            v.iter().map(|(s, n)| (3600, s.to_string(), *n)).collect()
+        };
+        History {
+            served: 100,
+            endpoints: rows(&[
+                ("GET /projects/alpha/items", 60),
+                ("POST /projects/beta", 30),
+            ]),
+            countries: rows(&[("DE", 90), ("unknown", 10)]),
+            networks: rows(&[("203.0.113.0/24", 80), ("198.51.100.0/24", 15)]),
+            minutes: vec![(60, 40), (120, 10)],
+            minutes_complete: true,
+        }
+    }
+
+    fn parsed(r: Restriction) -> Parsed {
+        Parsed::from_restriction(&r).unwrap()
+    }
+
+    #[test]
+    fn replay_judges_each_rule_and_says_what_it_cannot() {
+        let h = history();
+        let (rules, notes) = replay(
+            &parsed(Restriction {
+                scopes: Some(vec![keyport_core::Scope::Read]),
+                allowed_ips: Some(vec!["203.0.113.0/24".into()]),
+                allowed_countries: Some(vec!["DE".into()]),
+                per_minute: Some(25),
+                ..Default::default()
+            }),
+            &h,
+        );
+        let by = |r: &str| rules.iter().find(|x| x.rule == r).unwrap();
+        // 30 writes refused; 10 requests without a recorded endpoint.
+        assert_eq!((by("scope").refused, by("scope").undetermined), (30, 10));
+        assert_eq!(by("scope").examples[0].value, "POST /projects/beta");
+        // 15 from another network; 5 with no recorded address.
+        assert_eq!((by("ip").refused, by("ip").undetermined), (15, 5));
+        // Unknown country is refused by an enforced list.
+        assert_eq!(by("country").refused, 10);
+        // 40 in one minute against 25.
+        assert_eq!(by("rate_limit").refused, 15);
+        assert!(notes.iter().any(|n| n.contains("no recorded endpoint")));
+        assert!(notes.iter().any(|n| n.contains("no recorded address")));
+        let r = report(Utc::now(), Utc::now(), h.served, rules, notes);
+        assert_eq!(r.refused_at_least, 30);
+        assert_eq!(
+            r.refused_at_most, 70,
+            "the sum, while under what was served"
+        );
+        assert!((r.share - 0.7).abs() < 1e-9);
+    }
+
+    #[test]
+    fn paths_name_resources_only_when_folding_kept_them() {
+        assert_eq!(
+            resource_of("/projects/alpha/items/{id}").map(|r| r.to_string()),
+            Some("project:alpha".into())
+        );
+        assert_eq!(resource_of("/projects/{id}/items"), None);
+        assert_eq!(resource_of("/health"), None);
+        assert_eq!(resource_of("/health/ok"), None, "no plural kind");
+    }
+
+    #[test]
+    fn a_suggested_rate_has_headroom_and_only_ever_lowers() {
+        let mut h = History {
+            minutes: vec![(60, 33), (120, 5)],
+            ..Default::default()
+        };
+        let s = suggest_rate(1_000, &h).unwrap();
+        assert_eq!(s.restriction.per_minute, Some(50), "33 × 1.5 = 49.5 → 50");
+        assert_eq!(s.evidence[0].requests, 33);
+        assert!(suggest_rate(50, &h).is_none(), "not lower than now");
+        h.minutes = vec![(60, 1)];
+        assert_eq!(
+            suggest_rate(1_000, &h).unwrap().restriction.per_minute,
+            Some(10)
+        );
+        h.minutes.clear();
+        assert!(suggest_rate(1_000, &h).is_none());
+    }
 }

@@ -943,6 +943,11 @@ pub fn gateway_from_curl(curl: &str) -> Result<String> {
 /// full key from the show-once dialog (left open). Screenshots of the form
 /// and the dialog.
 pub async fn create_live_read_key(app: &mut App, name: &str) -> Result<String> {
+    create_live_key(app, name, false).await
+}
+
+/// A live key made in the UI with read, and write when `write`; its secret.
+pub async fn create_live_key(app: &mut App, name: &str, write: bool) -> Result<String> {
     app.click("create-key-button").await?;
     app.type_into("key-name", name).await?;
     app.click("env-live").await?;
@@ -951,9 +956,12 @@ pub async fn create_live_read_key(app: &mut App, name: &str) -> Result<String> {
         app.click("scope-read").await?;
     }
     check(app.is_selected("scope-read").await?, "scope read checked")?;
+    if app.is_selected("scope-write").await? != write {
+        app.click("scope-write").await?;
+    }
     check(
-        !app.is_selected("scope-write").await?,
-        "scope write not checked",
+        app.is_selected("scope-write").await? == write,
+        format!("scope write checked: {write}"),
     )?;
     app.shot("create-key-form").await?;
     app.click("create-key-submit").await?;

@@ -234,12 +234,16 @@ async fn verify_status(base: &str, key: &str, scope: &str) -> Result<u16> {
 }
 
 async fn leak_flow(app: &mut App, signer: &p256::ecdsa::SigningKey) -> Result<()> {
-    let leaked = create_live_read_key(app, "Leaky worker").await?;
+    let leaked = keyport_e2e::create_live_key(app, "Leaky worker", true).await?;
     app.click("stored-it").await?;
     app.wait_gone("show-once-dialog").await?;
     let curl = app.text("try-it-curl").await?;
     let base = keyport_e2e::gateway_from_curl(&curl)?;
     let url = "https://github.com/acme/app/blob/4f2a9c1/.env";
+    check(
+        verify_status(&base, &leaked, "write").await? == 200,
+        "the key writes before the report",
+    )?;
     let label = report_leak(&base, signer, &leaked, url).await?;
     check(
         label == "true_positive",
@@ -249,6 +253,10 @@ async fn leak_flow(app: &mut App, signer: &p256::ecdsa::SigningKey) -> Result<()
     check(
         verify_status(&base, &leaked, "read").await? == 200,
         "a quarantined key still reads",
+    )?;
+    check(
+        verify_status(&base, &leaked, "write").await? == 403,
+        "a quarantined key's writes are refused",
     )?;
 
     app.click("nav-alerts").await?;

@@ -116,6 +116,25 @@ async fn an_ip_allowlist_is_enforced_on_verify_with_its_own_code() {
         "refused callers are seen too"
     );
 
+    // A replacement inherits the allowlist.
+    let rotated = json_of(
+        h.post(&acc.admin, &format!("/v1/keys/{id}/rotate"), json!({}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(
+        rotated["key"]["allowed_ips"],
+        json!(["203.0.113.0/24", "2001:db8::/32"])
+    );
+    let new_raw = rotated["secret"].as_str().unwrap();
+    expect_error(
+        verify_from(&h, new_raw, Some("198.51.100.7")).await,
+        StatusCode::FORBIDDEN,
+        "ip_not_allowed",
+    )
+    .await;
+
     // PATCH replaces the list; [] removes it.
     let patched = json_of(
         h.patch(
