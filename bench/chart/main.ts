@@ -59,6 +59,7 @@ function points(n: number, shift: number): UsagePoint[] {
       server_error: rnd() > 0.95 ? Math.round(base * 0.2) : 0,
       rate_limited: rnd() > 0.98 ? Math.round(base * 0.5) : 0,
       denied: rnd() > 0.9 ? 1 : 0,
+      would_deny: 0,
     };
   }
   return out;

@@ -33,6 +33,18 @@ describe("describeEvent", () => {
     const line = describeEvent(ev({ action: "key.update", detail: { name: "x", rate_limit: null } }), keys);
     expect(line.changes).toBe("name, rate limit");
   });
+  it("says what a restriction tried, enforced or dropped does", () => {
+    const restriction = { allowed_ips: ["203.0.113.0/24"], scopes: ["read"], per_minute: 60 };
+    expect(describeEvent(ev({ action: "key.propose", detail: { name: "Worker", restriction } }), keys)).toMatchObject({
+      action: "Restriction tried in report-only mode",
+      changes: "only from 203.0.113.0/24; read only; at most 60 requests a minute",
+    });
+    expect(describeEvent(ev({ action: "key.restrict", detail: { restriction } }), keys).action).toBe("Key restricted");
+    expect(describeEvent(ev({ action: "key.proposal_drop", detail: {} }), keys)).toMatchObject({
+      action: "Report-only restriction dropped",
+      changes: null,
+    });
+  });
   it("falls back to the recorded name, then the id", () => {
     expect(describeEvent(ev({ key_id: "key_gone", detail: { name: "Old" } }), keys).subject).toBe("Old");
     expect(describeEvent(ev({ key_id: "key_gone" }), keys).subject).toBe("key_gone");

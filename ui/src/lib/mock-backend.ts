@@ -12,6 +12,9 @@
 // finds nothing; otherwise a working key, a revoked one and a placeholder.
 // Leak reports: "Billing worker (2026)" was found in a public commit and
 // quarantined (its alert is open); "Old CI runner" was found in a gist and revoked.
+// Restrictions: "Analytics dashboard" counts a report-only IP allowlist (the
+// billing hosts' network would be refused: would-deny traffic since 2 days);
+// "Tighten this key…" on "Staging deploy" has a suggestion of every kind.
 // Enrollment: code 7K3QM-X9D2A-BC4EF-GH5JK (any http(s) service URL, e.g.
 // http://127.0.0.1:8080) is for "Acme Corp"; every other code was "already used".
 //
@@ -19,7 +22,8 @@
 // commands api.ts invokes, as types), handlers/ (one handler per command,
 // checked against those types), state.ts (the service in memory),
 // key-format.ts (keys with keyport-core's checksum), usage.ts and
-// webhook-worker.ts (simulated traffic and deliveries).
+// webhook-worker.ts (simulated traffic and deliveries), restrict.ts (the
+// service's restriction checks, replay and suggestions over that traffic).
 import { SCENARIOS, type ScenarioName } from "./mock/fixtures";
 import { dispatch } from "./mock/handlers";
 import { createState } from "./mock/state";

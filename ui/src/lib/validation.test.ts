@@ -255,6 +255,45 @@ describe("buildPatch", () => {
   });
 });
 
+describe("allowed IPs", () => {
+  it("are sent with a new key only when there are some", () => {
+    expect(validateKeyForm(form(), PRO, NOW).input).not.toHaveProperty("allowed_ips");
+    const r = validateKeyForm(form({ allowedIps: "203.0.113.0/24\n 2001:db8::1 \n\n203.0.113.0/24" }), PRO, NOW);
+    expect(r.errors).toEqual({});
+    expect(r.input?.allowed_ips).toEqual(["203.0.113.0/24", "2001:db8::1"]);
+  });
+
+  it("are checked for shape with a clear message", () => {
+    const r = validateKeyForm(form({ allowedIps: "203.0.113.0/24\nintranet" }), PRO, NOW);
+    expect(r.input).toBeNull();
+    expect(r.errors.allowedIps).toMatch(/“intranet” is not an IP address or CIDR network/);
+  });
+
+  it("an edit sends the list only when it changed; [] removes it", () => {
+    const k = key({ allowed_ips: ["203.0.113.0/24"], allowed_countries: ["DE"] });
+    const f = formFromKey(k, true);
+    expect(f.allowedIps).toBe("203.0.113.0/24");
+    expect(f.allowedCountries).toBe("DE");
+    expect(buildPatch(k, f, PRO, NOW).patch).toBeNull();
+    f.allowedIps = "203.0.113.0/24\n198.51.100.7";
+    f.allowedCountries = "de, fr";
+    expect(buildPatch(k, f, PRO, NOW).patch).toEqual({
+      allowed_ips: ["203.0.113.0/24", "198.51.100.7"],
+      allowed_countries: ["DE", "FR"],
+    });
+    f.allowedIps = "";
+    f.allowedCountries = " ";
+    expect(buildPatch(k, f, PRO, NOW).patch).toEqual({ allowed_ips: [], allowed_countries: [] });
+    f.allowedCountries = "Germany";
+    expect(buildPatch(k, f, PRO, NOW).errors.allowedCountries).toMatch(/two-letter/);
+  });
+
+  it("the service's messages about them point at the field", () => {
+    expect(fieldForServerMessage("allowed_ips: `x` is not an IP address or CIDR network")).toBe("allowedIps");
+    expect(fieldForServerMessage("allowed_countries: `DEU` is not a two-letter country code")).toBe("allowedCountries");
+  });
+});
+
 describe("helpers", () => {
   it("maps service messages to fields", () => {
     expect(fieldForServerMessage("rate_limit.burst is 900, above the plan's 500")).toBe("burst");

@@ -2,6 +2,7 @@
 // service, plus "a key's limits may not exceed the plan's"), and conversion to
 // NewKeyInput / UpdateKeyRequest.
 import { formatNumber } from "./format";
+import { parseCountryList, parseIpList } from "./restrictions";
 import type {
   Environment,
   KeyView,
@@ -34,9 +35,22 @@ export type KeyForm = {
   perMinute: string;
   perDay: string;
   burst: string;
+  /** The IP allowlist as typed: one address or CIDR network per line; empty = anywhere. */
+  allowedIps: string;
+  /** Edit only: the country list as typed (comma-separated codes); empty = anywhere. */
+  allowedCountries: string;
 };
 
-export type FormField = "name" | "scopes" | "resources" | "expiry" | "perMinute" | "perDay" | "burst";
+export type FormField =
+  | "name"
+  | "scopes"
+  | "resources"
+  | "expiry"
+  | "perMinute"
+  | "perDay"
+  | "burst"
+  | "allowedIps"
+  | "allowedCountries";
 export type FormErrors = Partial<Record<FormField, string>>;
 
 export function emptyForm(): KeyForm {
@@ -52,6 +66,8 @@ export function emptyForm(): KeyForm {
     perMinute: "",
     perDay: "",
     burst: "",
+    allowedIps: "",
+    allowedCountries: "",
   };
 }
 
@@ -74,6 +90,8 @@ export function formFromKey(key: KeyView, forEdit: boolean): KeyForm {
     perMinute: limitText(rl?.per_minute),
     perDay: limitText(rl?.per_day),
     burst: limitText(rl?.burst),
+    allowedIps: key.allowed_ips.join("\n"),
+    allowedCountries: key.allowed_countries.join(", "),
   };
 }
 
@@ -251,7 +269,9 @@ function common(form: KeyForm, plan: LimitsView, now: number, currentName?: stri
   const exp = expiryValue(form, now);
   if (exp.error) errors.expiry = exp.error;
   const rate_limit = rateLimit(form, plan, errors);
-  return { errors, resources, expires: exp.value, rate_limit };
+  const ips = parseIpList(form.allowedIps);
+  if (ips.error) errors.allowedIps = ips.error;
+  return { errors, resources, expires: exp.value, rate_limit, allowedIps: ips.values };
 }
 
 /** Scopes in a stable order without duplicates. */
@@ -264,19 +284,19 @@ export function validateKeyForm(
   plan: LimitsView,
   now: number,
 ): { errors: FormErrors; input: NewKeyInput | null } {
-  const { errors, resources, expires, rate_limit } = common(form, plan, now);
+  const { errors, resources, expires, rate_limit, allowedIps } = common(form, plan, now);
   if (Object.keys(errors).length > 0) return { errors, input: null };
-  return {
-    errors,
-    input: {
-      name: form.name.trim(),
-      environment: form.environment,
-      scopes: normalizeScopes(form.scopes),
-      resources,
-      expires_at: expires ?? null,
-      rate_limit,
-    },
+  const input: NewKeyInput = {
+    name: form.name.trim(),
+    environment: form.environment,
+    scopes: normalizeScopes(form.scopes),
+    resources,
+    expires_at: expires ?? null,
+    rate_limit,
   };
+  // Sent only when there is a list: without one the key works from anywhere.
+  if (allowedIps.length > 0) input.allowed_ips = allowedIps;
+  return { errors, input };
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
@@ -301,7 +321,9 @@ export function buildPatch(
   plan: LimitsView,
   now: number,
 ): { errors: FormErrors; patch: UpdateKeyRequest | null } {
-  const { errors, resources, expires, rate_limit } = common(form, plan, now, key.name);
+  const { errors, resources, expires, rate_limit, allowedIps } = common(form, plan, now, key.name);
+  const countries = parseCountryList(form.allowedCountries);
+  if (countries.error) errors.allowedCountries = countries.error;
   if (Object.keys(errors).length > 0) return { errors, patch: null };
   const patch: UpdateKeyRequest = {};
   const name = form.name.trim();
@@ -311,12 +333,17 @@ export function buildPatch(
   if (!sameList(resources, key.resources)) patch.resources = resources;
   if (expires !== undefined && expires !== key.expires_at) patch.expires_at = expires;
   if (!sameRateLimit(rate_limit, key.rate_limit)) patch.rate_limit = rate_limit;
+  // `[]` removes a list: the key works from anywhere again.
+  if (!sameList(allowedIps, key.allowed_ips)) patch.allowed_ips = allowedIps;
+  if (!sameList(countries.values, key.allowed_countries)) patch.allowed_countries = countries.values;
   return { errors, patch: Object.keys(patch).length > 0 ? patch : null };
 }
 
 /** Which field a service "invalid" message is about, to show it there too. */
 export function fieldForServerMessage(message: string): FormField | null {
   const m = message.toLowerCase();
+  if (m.includes("allowed_ips")) return "allowedIps";
+  if (m.includes("allowed_countries")) return "allowedCountries";
   if (m.includes("rate_limit.per_minute")) return "perMinute";
   if (m.includes("rate_limit.per_day")) return "perDay";
   if (m.includes("rate_limit.burst")) return "burst";
@@ -337,7 +364,8 @@ export function isDirty(form: KeyForm): boolean {
     form.resources.length > 0 ||
     form.resourceDraft.trim() !== "" ||
     form.expiry !== e.expiry ||
-    form.customLimits
+    form.customLimits ||
+    form.allowedIps.trim() !== ""
   );
 }
 

@@ -1,4 +1,4 @@
-import type { AccountView, AnomalyRules, KeyView, LimitsView, PortalStatus } from "../lib/types";
+import type { AccountView, AnomalyRules, KeyUsage, KeyView, LimitsView, PortalStatus } from "../lib/types";
 
 export const PRO: LimitsView = { per_minute: 300, per_day: 100000, burst: 500 };
 export const ENTERPRISE: LimitsView = { per_minute: 1000, per_day: null, burst: 2000 };
@@ -94,6 +94,22 @@ export function status(over: Partial<PortalStatus> = {}): PortalStatus {
     keychain: { available: true, backend: "Secret Service", problem: null, fix: null },
     saved_services: [],
     try_it: null,
+    ...over,
+  };
+}
+
+/** A key's usage with no requests (what the key drawer reads when it opens). */
+export function emptyUsage(keyId: string, over: Partial<KeyUsage> = {}): KeyUsage {
+  return {
+    key_id: keyId,
+    from: daysAgo(30),
+    to: new Date(NOW).toISOString(),
+    step: "day",
+    points: [],
+    endpoints: [],
+    countries: [],
+    networks: [],
+    would_deny: [],
     ...over,
   };
 }

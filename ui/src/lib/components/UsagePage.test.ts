@@ -70,7 +70,7 @@ function account(n = 1440): AccountUsage {
     points: points(n, "minute", (i) => ({ success: i % 5, client_error: i % 7 === 0 ? 1 : 0 })),
     keys: [
       totals("key_idle", "Idle key", 0),
-      totals("key_ci", "CI runner", 40, { success: 30, client_error: 6, server_error: 2, rate_limited: 2 }),
+      totals("key_ci", "CI runner", 40, { success: 27, client_error: 6, server_error: 2, rate_limited: 2, would_deny: 3 }),
       totals("key_billing", "Billing worker", 900),
     ],
   };
@@ -149,8 +149,10 @@ describe("account overview", () => {
     await waitFor(() => expect(screen.getAllByTestId("top-key-row")).toHaveLength(2));
     const rows = screen.getAllByTestId("top-key-row");
     expect(rows.map((r) => r.querySelector("button")?.textContent)).toEqual(["Billing worker", "CI runner"]);
-    expect(rows[1].textContent).toMatch(/75%/); // success rate
+    expect(rows[1].textContent).toMatch(/67.5%/); // success rate
     expect(rows[1].textContent).toMatch(/20%/); // error share
+    expect(rows.map((r) => r.querySelector('[data-testid="top-key-would-deny"]')?.textContent)).toEqual(["0", "3"]);
+    expect(screen.getByTestId("top-keys").querySelector("thead")?.textContent).toMatch(/Would deny/);
     expect(screen.getByText(/1 key made no requests/)).toBeTruthy();
 
     await fireEvent.click(rows[1].querySelector("button")!);
@@ -254,6 +256,34 @@ describe("one key", () => {
     const cs = [...screen.getByTestId("countries").querySelectorAll("tr")].map((r) => r.textContent);
     expect(cs[0]).toMatch(/United States.*70/);
     expect(cs[1]).toMatch(/Germany.*30/);
+  });
+
+  it("shows the callers' networks, and why a report-only restriction would refuse requests", async () => {
+    reply = (cmd, args) =>
+      cmd === "key_usage"
+        ? {
+            ...keyUsage(String(args.id), "minute", 1440, (i) => ({ success: 1, would_deny: i % 10 === 0 ? 1 : 0 })),
+            would_deny: [
+              { reason: "ip 198.51.100.0/24", count: 120 },
+              { reason: "scope write", count: 24 },
+            ],
+          }
+        : account();
+    render(UsagePage);
+    await waitFor(() => expect(screen.getByTestId("networks")).toBeTruthy());
+    expect(screen.getByTestId("networks").textContent).toMatch(/203\.0\.113\.0\/24.*100/);
+    const reasons = [...screen.getByTestId("would-deny-reasons").querySelectorAll("tr")].map((r) => r.textContent);
+    expect(reasons[0]).toMatch(/from 198\.51\.100\.0\/24.*120/);
+    expect(reasons[1]).toMatch(/needing the write scope.*24/);
+    expect(screen.getByTestId("usage-chart-legend").querySelector('[data-outcome="would_deny"]')?.textContent).toMatch(
+      /Would deny\s*144/,
+    );
+  });
+
+  it("has no would-deny breakdown without a proposal", async () => {
+    render(UsagePage);
+    await waitFor(() => expect(screen.getByTestId("endpoints")).toBeTruthy());
+    expect(screen.queryByTestId("would-deny-reasons")).toBeNull();
   });
 
   it("switches keys with the picker and goes back to the overview", async () => {

@@ -80,6 +80,22 @@ describe("show-once dialog", () => {
 });
 
 describe("create key dialog", () => {
+  it("sends the allowed IPs typed, one per line, after checking their shape", async () => {
+    reply = (cmd) => (cmd === "get_account" ? ACCOUNT : { key: key({ name: "Edge" }), secret: SECRET });
+    render(CreateKeyDialog);
+    await fireEvent.input(screen.getByTestId("key-name"), { target: { value: "Edge" } });
+    const ips = screen.getByTestId("allowed-ips") as HTMLTextAreaElement;
+    await fireEvent.input(ips, { target: { value: "203.0.113.0/24\n10.0.0.300" } });
+    await fireEvent.click(screen.getByTestId("create-key-submit"));
+    await tick();
+    expect(screen.getByTestId("allowed-ips-error").textContent).toMatch(/“10\.0\.0\.300” is not an IP address/);
+    expect(calls).toEqual([]);
+    await fireEvent.input(ips, { target: { value: "203.0.113.0/24\n2001:db8::/32" } });
+    await fireEvent.click(screen.getByTestId("create-key-submit"));
+    await waitFor(() => expect(app.once).not.toBeNull());
+    expect(calls[0]).toMatchObject({ cmd: "create_key", args: { input: { name: "Edge", allowed_ips: ["203.0.113.0/24", "2001:db8::/32"] } } });
+  });
+
   it("validates inline without calling Rust", async () => {
     render(CreateKeyDialog);
     await fireEvent.click(screen.getByTestId("create-key-submit"));

@@ -3,7 +3,7 @@
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ACCOUNT, daysAgo, key, status } from "../../test/fixtures";
+import { ACCOUNT, daysAgo, emptyUsage, key, status } from "../../test/fixtures";
 import { api } from "../api";
 import { app } from "../app.svelte";
 import { toasts } from "../toasts.svelte";
@@ -27,6 +27,8 @@ beforeEach(() => {
     throw { code: "internal", message: `unexpected ${cmd}`, retry_after: null };
   };
   mockIPC((cmd, args) => {
+    // The key drawer reads the key's usage when it opens: answered, not recorded.
+    if (cmd === "key_usage") return emptyUsage(String((args as { id?: unknown }).id));
     calls.push({ cmd, args: args as Record<string, unknown> });
     return reply(cmd, args as Record<string, unknown>);
   });
