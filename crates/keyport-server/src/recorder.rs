@@ -28,6 +28,11 @@ const MAX_COUNTRY_LEN: usize = 8;
 pub const MAX_ENDPOINTS_PER_KEY: usize = 100;
 pub const OTHER_ENDPOINT: &str = "(other)";
 
+// Counted once per request under the key's lock: a fast hasher (the keys
+// are bounded per key, so flooding one map costs only its own key).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
+
 /// Most distinct networks kept per key in this process; the rest count as
 /// "(other)" (a key used from everywhere is not one to allowlist).
 pub const MAX_NETWORKS_PER_KEY: usize = 1_000;
@@ -57,10 +62,10 @@ struct KeyUsage {
     last_used_dirty: bool,
     usage: PendingUsage,
     /// Endpoints this key has called, bounded; the rest count as "other".
-    endpoints: HashSet<String>,
+    endpoints: FastSet<String>,
     /// Networks and would-deny reasons seen here, bounded likewise.
-    networks: HashSet<IpNet>,
-    reasons: HashSet<String>,
+    networks: FastSet<IpNet>,
+    reasons: FastSet<String>,
 }
 
 /// Usage counted in memory since the last flush.
@@ -68,11 +73,11 @@ struct KeyUsage {
 struct PendingUsage {
     /// (minute start in unix seconds, counts), usually one or two entries.
     minutes: Vec<(i64, Counts)>,
-    endpoints: HashMap<(i64, String), u64>,
-    countries: HashMap<(i64, String), u64>,
+    endpoints: FastMap<(i64, String), u64>,
+    countries: FastMap<(i64, String), u64>,
     /// `None`: a network past the key's bound.
-    networks: HashMap<(i64, Option<IpNet>), u64>,
-    reasons: HashMap<(i64, String), u64>,
+    networks: FastMap<(i64, Option<IpNet>), u64>,
+    reasons: FastMap<(i64, String), u64>,
 }
 
 /// A key's entry in the recorder, held by the service's key cache so a
@@ -279,7 +284,7 @@ impl UsageRecorder {
                     counts,
                 });
             }
-            let dims = |m: HashMap<(i64, String), u64>| {
+            let dims = |m: FastMap<(i64, String), u64>| {
                 m.into_iter().map(|((t, value), count)| DimensionRow {
                     key_id: key_id.clone(),
                     t,
