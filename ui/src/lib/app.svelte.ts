@@ -726,6 +726,13 @@ class App {
         toasts.error(errorLine(e as PortalError));
         return;
       }
+    } else {
+      // The listed copy may be old (last used, a change made elsewhere):
+      // show it at once, then the service's current one.
+      void api.getKey(id).then(
+        (k) => this.storeKey(k),
+        () => {},
+      );
     }
     this.detailsId = id;
   }
