@@ -45,6 +45,11 @@ async fn usage(h: &Harness, admin: &str, id: &str) -> Value {
     .await
 }
 
+/// The entry of `list` (rules of a replay, suggestions) for `rule`.
+fn by_rule(list: &Value, rule: &str) -> Option<Value> {
+    list.as_array()?.iter().find(|x| x["rule"] == rule).cloned()
+}
+
 fn sum(usage: &Value, field: &str) -> u64 {
     usage["points"]
         .as_array()
@@ -436,20 +441,8 @@ async fn replay_and_suggestions_read_the_recorded_history() {
         StatusCode::OK,
     )
     .await;
-    let rate = r["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["rule"] == "rate_limit")
-        .unwrap();
-    assert_eq!(rate["refused"], 12);
-    let scope = r["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["rule"] == "scope")
-        .unwrap();
-    assert_eq!(scope["undetermined"], 32);
+    assert_eq!(by_rule(&r["rules"], "rate_limit").unwrap()["refused"], 12);
+    assert_eq!(by_rule(&r["rules"], "scope").unwrap()["undetermined"], 32);
     assert!(r["notes"].to_string().contains("verify calls"));
     expect_error(
         replay(json!({"allowed_ips": ["nope"]})).await,
@@ -465,27 +458,20 @@ async fn replay_and_suggestions_read_the_recorded_history() {
     )
     .await;
     assert_eq!(s["requests"], 32);
-    let by_rule = |rule: &str| {
-        s["suggestions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["rule"] == rule)
-            .cloned()
-    };
-    let ip = by_rule("ip").expect("an IP allowlist is suggested");
+    let suggested = |rule: &str| by_rule(&s["suggestions"], rule);
+    let ip = suggested("ip").expect("an IP allowlist is suggested");
     assert_eq!(
         ip["restriction"]["allowed_ips"],
         json!(["198.51.100.0/24", "203.0.113.0/24"])
     );
     assert_eq!(ip["evidence"][0]["value"], "203.0.113.0/24");
-    let rate = by_rule("rate_limit").expect("a lower rate is suggested");
+    let rate = suggested("rate_limit").expect("a lower rate is suggested");
     assert_eq!(
         rate["restriction"]["per_minute"], 50,
         "1.5× the peak of 32, rounded up"
     );
     assert!(
-        by_rule("scope").is_none(),
+        suggested("scope").is_none(),
         "no gateway traffic to judge scopes by"
     );
     assert!(s["notes"].to_string().contains("verify calls"));
@@ -532,13 +518,7 @@ async fn gateway_suggestions_drop_unused_write_and_name_resources() {
     )
     .await;
     let find = |rule: &str| {
-        s["suggestions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["rule"] == rule)
-            .cloned()
-            .unwrap_or_else(|| panic!("no {rule} suggestion in {s}"))
+        by_rule(&s["suggestions"], rule).unwrap_or_else(|| panic!("no {rule} suggestion in {s}"))
     };
     assert_eq!(find("scope")["restriction"]["scopes"], json!(["read"]));
     assert_eq!(
@@ -565,15 +545,7 @@ async fn gateway_suggestions_drop_unused_write_and_name_resources() {
         StatusCode::OK,
     )
     .await;
-    let rule = |name: &str| {
-        r["rules"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["rule"] == name)
-            .cloned()
-            .unwrap()
-    };
+    let rule = |name: &str| by_rule(&r["rules"], name).unwrap();
     assert_eq!(rule("scope")["refused"], 0);
     assert_eq!(rule("scope")["undetermined"], 0);
     assert_eq!(rule("resource")["refused"], 1);
