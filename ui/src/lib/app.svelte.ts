@@ -226,6 +226,8 @@ class App {
   compromiseTarget = $state<KeyView | null>(null);
   /** "Quarantine…": the key to set aside (asks for a reason). */
   quarantineTarget = $state<KeyView | null>(null);
+  /** What the quarantine dialog's reason starts as (from an alert), or empty. */
+  quarantineSeed = $state("");
   /** "Tighten this key…": the key whose suggestions, replay and report-only start are shown. */
   tightenTarget = $state<KeyView | null>(null);
   /** Keys → "Scan a folder…": the last scan's findings, shown until closed. */

@@ -1,7 +1,7 @@
 // Quarantine (a key set aside as possibly compromised): the reason asked for
 // when quarantining by hand. Pure.
 import { listAnd } from "./restrictions";
-import type { Quarantine } from "./types";
+import type { KeyView, Quarantine } from "./types";
 import { invisibleCharIn } from "./validation";
 
 /** The service's limit on a reason (keyport-server `clean_text(reason, 300)`). */
@@ -40,4 +40,15 @@ export function quarantinePlaces(
   const countries = q.countries.length > 0 ? listAnd(q.countries.map(country)) : null;
   if (nets && countries) return `${nets} in ${countries}`;
   return nets ?? countries;
+}
+
+/** Any key that can be set aside: active, not already, not an admin key (the service refuses those). */
+export function canQuarantine(k: KeyView): boolean {
+  return k.status === "active" && !k.quarantine && !k.scopes.includes("admin");
+}
+
+/** The reason a quarantine from an alert starts with: the alert in words, kept short. */
+export function reasonFromAlert(summary: string): string {
+  const text = `Alert: ${summary.replace(/\s+/g, " ").trim()}`;
+  return text.length <= 200 ? text : `${text.slice(0, 199)}…`;
 }

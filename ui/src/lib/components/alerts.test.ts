@@ -8,6 +8,7 @@ import { toasts } from "../toasts.svelte";
 import type { Alert } from "../types";
 import AlertsPage from "./AlertsPage.svelte";
 import KeysPage from "./KeysPage.svelte";
+import QuarantineDialog from "./QuarantineDialog.svelte";
 import Sidebar from "./Sidebar.svelte";
 
 type Call = { cmd: string; args: Record<string, unknown> };
@@ -113,6 +114,35 @@ describe("Alerts screen", () => {
     expect(within(over).getByTestId("alert-ack").getAttribute("aria-label")).toBe(
       "Acknowledge Rotation overdue on key_not_…3456",
     );
+  });
+
+  it("Quarantine… on an anomaly alert opens the dialog with the alert as the reason", async () => {
+    const admin = key({ id: "key_admin", name: "Admin", scopes: ["admin"] });
+    app.keys.items = [billing, staging, admin];
+    open = [
+      alert({ id: "a_spike", kind: "volume_spike", key_id: billing.id }),
+      alert({ id: "a_admin", kind: "new_country", key_id: admin.id }),
+      alert({ id: "a_due", kind: "rotation_due_soon", key_id: staging.id }),
+    ];
+    app.quarantineTarget = null;
+    app.quarantineSeed = "";
+    render(AlertsPage);
+    await waitFor(() => expect(cards()).toHaveLength(3));
+    const [spike, country, due] = cards();
+    // Admin keys cannot be quarantined; reminders are not suspicions.
+    expect(within(country).queryByTestId("alert-quarantine")).toBeNull();
+    expect(within(due).queryByTestId("alert-quarantine")).toBeNull();
+    await fireEvent.click(within(spike).getByTestId("alert-quarantine"));
+    await waitFor(() => expect(app.quarantineTarget?.id).toBe(billing.id));
+    expect(app.quarantineSeed).toBe(
+      "Alert: 1,240 requests in the last 10 minutes, 13× the usual 98",
+    );
+    // The dialog starts with that reason, once: the next one starts empty.
+    render(QuarantineDialog, { key: billing });
+    const input = screen.getByLabelText(/Why\?/) as HTMLInputElement;
+    expect(input.value).toBe("Alert: 1,240 requests in the last 10 minutes, 13× the usual 98");
+    expect(app.quarantineSeed).toBe("");
+    app.quarantineTarget = null;
   });
 
   it("View chart, Open key and Rotate… lead where they say", async () => {
