@@ -327,11 +327,15 @@ pub struct KeyView {
     /// Set aside as possibly compromised: read-only and at most
     /// 10 requests a minute until released or revoked; null otherwise.
     pub quarantine: Option<Quarantine>,
-    /// Networks callers must come from; empty means anywhere.
+    /// Networks callers must come from; empty means anywhere. (Defaults
+    /// keep answers of a service from before restrictions readable.)
+    #[serde(default)]
     pub allowed_ips: Vec<String>,
     /// Countries callers must come from; empty means anywhere.
+    #[serde(default)]
     pub allowed_countries: Vec<String>,
     /// A restriction being tried in report-only mode, if any.
+    #[serde(default)]
     pub proposal: Option<Proposal>,
 }
 
@@ -624,6 +628,7 @@ pub struct UsagePoint {
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub denied: u64,
     /// Served, but a report-only restriction would have refused them.
+    #[serde(default)]
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub would_deny: u64,
 }
@@ -673,8 +678,10 @@ pub struct KeyUsage {
     /// Callers' countries in the window (hour resolution), most used first.
     pub countries: Vec<CountryCount>,
     /// Callers' networks (/24 for IPv4, /48 for IPv6), most used first.
+    #[serde(default)]
     pub networks: Vec<NetworkCount>,
     /// Why a report-only restriction would have refused requests.
+    #[serde(default)]
     pub would_deny: Vec<ReasonCount>,
 }
 
@@ -713,6 +720,7 @@ pub struct KeyTotals {
     pub rate_limited: u64,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub denied: u64,
+    #[serde(default)]
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub would_deny: u64,
 }

@@ -38,7 +38,8 @@ rotation_due_at: string | null,
  */
 quarantine: Quarantine | null, 
 /**
- * Networks callers must come from; empty means anywhere.
+ * Networks callers must come from; empty means anywhere. (Defaults
+ * keep answers of a service from before restrictions readable.)
  */
 allowed_ips: Array<string>, 
 /**
