@@ -754,7 +754,7 @@ async fn a_keys_usage_exports_as_csv_to_the_chosen_file() {
             .await
             .unwrap();
         csv = std::fs::read_to_string(&file).unwrap();
-        if csv.lines().skip(1).any(|l| !l.ends_with(",0,0,0,0,0")) {
+        if csv.lines().skip(1).any(|l| !l.ends_with(",0,0,0,0,0,0")) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -762,14 +762,17 @@ async fn a_keys_usage_exports_as_csv_to_the_chosen_file() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("t,success,client_error,server_error,rate_limited,denied")
+        Some("t,success,client_error,server_error,rate_limited,denied,would_deny")
     );
     let rows: Vec<&str> = lines.collect();
     assert!((60..=61).contains(&rows.len()), "one row per minute");
-    let busy: Vec<&&str> = rows.iter().filter(|l| !l.ends_with(",0,0,0,0,0")).collect();
+    let busy: Vec<&&str> = rows
+        .iter()
+        .filter(|l| !l.ends_with(",0,0,0,0,0,0"))
+        .collect();
     assert_eq!(busy.len(), 1, "{busy:?}");
     assert!(
-        busy[0].ends_with(",2,1,0,0,0"),
+        busy[0].ends_with(",2,1,0,0,0,0"),
         "2 ok and a 404: {}",
         busy[0]
     );
