@@ -50,6 +50,20 @@ fn by_rule(list: &Value, rule: &str) -> Option<Value> {
     list.as_array()?.iter().find(|x| x["rule"] == rule).cloned()
 }
 
+/// Flushes, then reads the key's usage until `field` sums to `want` (the
+/// background flusher may hold a batch for a moment under load), or 5 s.
+async fn usage_until(h: &Harness, admin: &str, id: &str, field: &str, want: u64) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        flush(h).await;
+        let u = usage(h, admin, id).await;
+        if sum(&u, field) == want || started.elapsed() > std::time::Duration::from_secs(5) {
+            return u;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 fn sum(usage: &Value, field: &str) -> u64 {
     usage["points"]
         .as_array()
@@ -301,8 +315,7 @@ async fn report_only_counts_would_deny_then_enforcing_refuses() {
     traffic(&h, &raw, "203.0.113.10", 3).await;
     traffic(&h, &raw, "198.51.100.7", 2).await;
     assert_eq!(verify_from(&h, &raw, None).await.status(), StatusCode::OK);
-    flush(&h).await;
-    let u = usage(&h, &acc.admin, id).await;
+    let u = usage_until(&h, &acc.admin, id, "would_deny", 3).await;
     assert_eq!(sum(&u, "success"), 3);
     assert_eq!(
         sum(&u, "would_deny"),
@@ -382,8 +395,7 @@ async fn a_proposed_lower_rate_and_scope_are_counted_not_enforced() {
     }
     let res = h.verify(json!({"key": raw, "scope": "write"})).await;
     assert_eq!(res.status(), StatusCode::OK, "write still works");
-    flush(&h).await;
-    let u = usage(&h, &acc.admin, id).await;
+    let u = usage_until(&h, &acc.admin, id, "would_deny", 4).await;
     assert_eq!(sum(&u, "would_deny"), 4, "3 over the rate and 1 write");
     let reasons = u["would_deny"].to_string();
     assert!(
