@@ -110,6 +110,70 @@ pub fn ip_allowed(list: &[IpNet], ip: Option<IpAddr>) -> bool {
     list.is_empty() || ip.is_some_and(|ip| list.iter().any(|n| n.contains(&canonical(ip))))
 }
 
+/// An allowlist as the request path reads it: the networks, plus each as an
+/// (address, mask) integer pair per family, so a check is one AND and one
+/// compare per entry. Reads as the slice of its networks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allowlist {
+    nets: Vec<IpNet>,
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
+}
+
+impl Allowlist {
+    /// Nothing listed: anywhere.
+    pub const EMPTY: Allowlist = Allowlist {
+        nets: Vec::new(),
+        v4: Vec::new(),
+        v6: Vec::new(),
+    };
+
+    /// Empty means anywhere; otherwise the address must be known and inside.
+    pub fn allows(&self, ip: Option<IpAddr>) -> bool {
+        if self.nets.is_empty() {
+            return true;
+        }
+        match ip.map(canonical) {
+            Some(IpAddr::V4(a)) => {
+                let a = u32::from(a);
+                self.v4.iter().any(|&(net, mask)| a & mask == net)
+            }
+            Some(IpAddr::V6(a)) => {
+                let a = u128::from(a);
+                self.v6.iter().any(|&(net, mask)| a & mask == net)
+            }
+            None => false,
+        }
+    }
+}
+
+impl From<Vec<IpNet>> for Allowlist {
+    fn from(nets: Vec<IpNet>) -> Self {
+        let mut list = Allowlist {
+            nets,
+            ..Allowlist::EMPTY
+        };
+        for n in &list.nets {
+            match n {
+                IpNet::V4(n) => list
+                    .v4
+                    .push((u32::from(n.network()), u32::from(n.netmask()))),
+                IpNet::V6(n) => list
+                    .v6
+                    .push((u128::from(n.network()), u128::from(n.netmask()))),
+            }
+        }
+        list
+    }
+}
+
+impl std::ops::Deref for Allowlist {
+    type Target = [IpNet];
+    fn deref(&self) -> &[IpNet] {
+        &self.nets
+    }
+}
+
 /// Empty means anywhere; otherwise the country must be known and listed.
 pub fn country_allowed(list: &[String], country: Option<&str>) -> bool {
     list.is_empty() || country.is_some_and(|c| list.iter().any(|l| l == c))
@@ -212,7 +276,7 @@ impl fmt::Display for Refusal {
 pub struct Rules<'a> {
     pub scopes: Option<&'a ScopeSet>,
     pub resources: Option<&'a [Resource]>,
-    pub allowed_ips: &'a [IpNet],
+    pub allowed_ips: &'a Allowlist,
     pub allowed_countries: &'a [String],
 }
 
@@ -243,7 +307,7 @@ impl Rules<'_> {
                 }
             }
         }
-        if !ip_allowed(self.allowed_ips, facts.ip) {
+        if !self.allowed_ips.allows(facts.ip) {
             return Some(Refusal::Ip(facts.ip.map(canonical)));
         }
         if !country_allowed(self.allowed_countries, facts.country) {
@@ -338,6 +402,46 @@ mod tests {
     }
 
     #[test]
+    fn a_compiled_allowlist_agrees_with_the_networks() {
+        let nets = list(&[
+            "203.0.113.0/24",
+            "10.0.0.0/8",
+            "192.0.2.7",
+            "2001:db8::/32",
+            "::1/128",
+            "0.0.0.0/0",
+        ]);
+        for take in 0..=nets.len() {
+            let part = nets[..take].to_vec();
+            let compiled = Allowlist::from(part.clone());
+            assert_eq!(&*compiled, &part[..]);
+            for addr in [
+                "203.0.113.9",
+                "203.0.114.1",
+                "10.255.0.1",
+                "11.0.0.1",
+                "192.0.2.7",
+                "192.0.2.8",
+                "2001:db8::5",
+                "2001:db9::1",
+                "::1",
+                "::2",
+                "::ffff:10.1.2.3",
+                "8.8.8.8",
+            ] {
+                let a = Some(ip(addr));
+                assert_eq!(
+                    compiled.allows(a),
+                    ip_allowed(&part, a),
+                    "{addr} in {part:?}"
+                );
+            }
+            assert_eq!(compiled.allows(None), part.is_empty());
+        }
+        assert!(Allowlist::EMPTY.allows(None));
+    }
+
+    #[test]
     fn countries_parse_and_match() {
         let c = parse_countries(&["de".into(), " FR".into(), "DE".into()]).unwrap();
         assert_eq!(c, ["DE", "FR"]);
@@ -353,7 +457,7 @@ mod tests {
     fn rules_check_in_order() {
         let read = ScopeSet::new(vec![Scope::Read]);
         let alpha: Vec<Resource> = vec!["project:alpha".parse().unwrap()];
-        let nets = list(&["203.0.113.0/24"]);
+        let nets = Allowlist::from(list(&["203.0.113.0/24"]));
         let countries = vec!["DE".to_string()];
         let rules = Rules {
             scopes: Some(&read),

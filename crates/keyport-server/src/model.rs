@@ -97,7 +97,7 @@ impl KeyRecord {
         if let Some(q) = &self.quarantine {
             let known = keyport_core::restrict::parse_allowlist(&q.networks).unwrap_or_default();
             if !known.is_empty() && self.restrictions.allowed_ips.is_empty() {
-                k.restrictions.allowed_ips = known;
+                k.restrictions.allowed_ips = known.into();
             }
             if !q.countries.is_empty() && self.restrictions.allowed_countries.is_empty() {
                 k.restrictions.allowed_countries = q.countries.clone();

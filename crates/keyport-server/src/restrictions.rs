@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
-use keyport_core::restrict::{network_coverage, parse_allowlist, parse_countries, Coverage, Rules};
+use keyport_core::restrict::{
+    network_coverage, parse_allowlist, parse_countries, Allowlist, Coverage, Rules,
+};
 use keyport_core::{Resource, ScopeSet};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -18,7 +20,7 @@ use crate::model::{
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Stored", into = "Stored")]
 pub struct KeyRestrictions {
-    pub allowed_ips: Vec<IpNet>,
+    pub allowed_ips: Allowlist,
     pub allowed_countries: Vec<String>,
     pub proposal: Option<ActiveProposal>,
 }
@@ -37,7 +39,9 @@ impl TryFrom<Stored> for KeyRestrictions {
     type Error = String;
     fn try_from(s: Stored) -> Result<Self, String> {
         Ok(KeyRestrictions {
-            allowed_ips: parse_allowlist(&s.allowed_ips).map_err(|e| e.to_string())?,
+            allowed_ips: parse_allowlist(&s.allowed_ips)
+                .map_err(|e| e.to_string())?
+                .into(),
             allowed_countries: parse_countries(&s.allowed_countries).map_err(|e| e.to_string())?,
             proposal: s.proposal.map(ActiveProposal::parse).transpose()?,
         })
@@ -65,6 +69,9 @@ impl KeyRestrictions {
     }
 }
 
+/// What a proposal without an allowlist checks against.
+static NO_ALLOWLIST: Allowlist = Allowlist::EMPTY;
+
 /// The highest rate a restriction names (no plan comes near it).
 const MAX_PER_MINUTE: u32 = 1_000_000;
 
@@ -73,7 +80,7 @@ const MAX_PER_MINUTE: u32 = 1_000_000;
 pub struct Parsed {
     pub scopes: Option<ScopeSet>,
     pub resources: Option<Vec<Resource>>,
-    pub allowed_ips: Option<Vec<IpNet>>,
+    pub allowed_ips: Option<Allowlist>,
     pub allowed_countries: Option<Vec<String>>,
     pub per_minute: Option<u32>,
 }
@@ -115,7 +122,8 @@ impl Parsed {
                 .as_deref()
                 .map(parse_allowlist)
                 .transpose()
-                .map_err(|e| format!("restriction.allowed_ips: {e}"))?,
+                .map_err(|e| format!("restriction.allowed_ips: {e}"))?
+                .map(Allowlist::from),
             allowed_countries: r
                 .allowed_countries
                 .as_deref()
@@ -148,7 +156,7 @@ impl Parsed {
         Rules {
             scopes: self.scopes.as_ref(),
             resources: self.resources.as_deref(),
-            allowed_ips: self.allowed_ips.as_deref().unwrap_or(&[]),
+            allowed_ips: self.allowed_ips.as_ref().unwrap_or(&NO_ALLOWLIST),
             allowed_countries: self.allowed_countries.as_deref().unwrap_or(&[]),
         }
     }

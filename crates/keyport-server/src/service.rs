@@ -975,7 +975,7 @@ impl KeyService {
         let expires_at = clean_expiry(req.expires_at, now)?;
         let rate_limit = clean_rate_limit(req.rate_limit, account_limits)?;
         let restrictions = crate::restrictions::KeyRestrictions {
-            allowed_ips: clean_allowlist(&req.allowed_ips)?,
+            allowed_ips: clean_allowlist(&req.allowed_ips)?.into(),
             allowed_countries: clean_key_countries(&req.allowed_countries)?,
             proposal: None,
         };
@@ -1111,7 +1111,7 @@ impl KeyService {
             changed.insert("expires_at".into(), json!(exp));
         }
         if let Some(ips) = &req.allowed_ips {
-            key.restrictions.allowed_ips = clean_allowlist(ips)?;
+            key.restrictions.allowed_ips = clean_allowlist(ips)?.into();
             changed.insert("allowed_ips".into(), json!(key.restrictions.ips()));
         }
         if let Some(countries) = &req.allowed_countries {
