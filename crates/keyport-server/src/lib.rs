@@ -164,8 +164,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("cannot build the upstream HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
+    #[error(transparent)]
+    Upstream(#[from] http::upstream::UpstreamError),
     #[error("invalid country header name {0:?}")]
     CountryHeader(String),
     #[error("cannot start the background thread: {0}")]
@@ -263,13 +263,7 @@ async fn serve_service(
     shared: Option<Arc<RedisRates>>,
 ) -> Result<Server, StartError> {
     let upstream = match &config.upstream {
-        Some(url) => Some(Upstream {
-            url: url.clone(),
-            client: reqwest::Client::builder()
-                .timeout(config.upstream_timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?,
-        }),
+        Some(url) => Some(Upstream::new(url, config.upstream_timeout)?),
         None => None,
     };
     let header = match &config.country_header {

@@ -9,6 +9,9 @@ use keyport_server::{start, store, ServerConfig};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -257,8 +260,39 @@ fn parse_plan(s: &str) -> Result<Plan, String> {
     s.parse()
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    match runtime() {
+        Ok(rt) => rt.block_on(run()),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The request path's runtime. On one CPU a single-threaded scheduler: no
+/// work stealing, no cross-thread wake-ups, no atomics on every task switch
+/// (the gateway's connection tasks hand off to each other on every request).
+/// With more CPUs, one worker per CPU (`TOKIO_WORKER_THREADS` overrides).
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(cpus);
+    if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+    }
+}
+
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
     let result = match cli.command {

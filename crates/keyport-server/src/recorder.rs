@@ -62,7 +62,8 @@ struct KeyUsage {
     last_used_dirty: bool,
     usage: PendingUsage,
     /// Endpoints this key has called, bounded; the rest count as "other".
-    endpoints: FastSet<String>,
+    /// Shared with the pending counts, so counting one allocates nothing.
+    endpoints: FastSet<Arc<str>>,
     /// Networks and would-deny reasons seen here, bounded likewise.
     networks: FastSet<IpNet>,
     reasons: FastSet<String>,
@@ -73,11 +74,36 @@ struct KeyUsage {
 struct PendingUsage {
     /// (minute start in unix seconds, counts), usually one or two entries.
     minutes: Vec<(i64, Counts)>,
-    endpoints: FastMap<(i64, String), u64>,
-    countries: FastMap<(i64, String), u64>,
+    endpoints: FastMap<(i64, Arc<str>), u64>,
+    countries: FastMap<(i64, Country), u64>,
     /// `None`: a network past the key's bound.
     networks: FastMap<(i64, Option<IpNet>), u64>,
     reasons: FastMap<(i64, String), u64>,
+}
+
+/// A country value (at most [`MAX_COUNTRY_LEN`] bytes) held inline, so
+/// counting one allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Country {
+    bytes: [u8; MAX_COUNTRY_LEN],
+    len: u8,
+}
+
+impl Country {
+    fn new(c: &str) -> Self {
+        let c = truncate(c, MAX_COUNTRY_LEN);
+        let mut bytes = [0; MAX_COUNTRY_LEN];
+        bytes[..c.len()].copy_from_slice(c.as_bytes());
+        Country {
+            bytes,
+            len: c.len() as u8,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Built from a `&str` cut at a character boundary.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("unknown")
+    }
 }
 
 /// A key's entry in the recorder, held by the service's key cache so a
@@ -85,6 +111,12 @@ struct PendingUsage {
 /// slot stays the key's for good.
 #[derive(Clone)]
 pub struct UsageSlot(Arc<Mutex<KeyUsage>>);
+
+impl std::fmt::Debug for UsageSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UsageSlot")
+    }
+}
 
 /// What the flusher takes out of memory in one go.
 #[derive(Debug, Default)]
@@ -134,11 +166,10 @@ impl KeyUsage {
             *self.usage.endpoints.entry((minute, name)).or_default() += 1;
         }
         if let Some(c) = event.country {
-            let c = truncate(c, MAX_COUNTRY_LEN);
             *self
                 .usage
                 .countries
-                .entry((minute, c.to_string()))
+                .entry((minute, Country::new(c)))
                 .or_default() += 1;
         }
         if let Some(ip) = event.ip {
@@ -168,15 +199,20 @@ impl KeyUsage {
     }
 
     /// The endpoint's own name while the key has room for it, else "other".
-    fn endpoint_name(&mut self, ep: &str) -> String {
-        if self.endpoints.contains(ep) {
-            return ep.to_string();
+    fn endpoint_name(&mut self, ep: &str) -> Arc<str> {
+        if let Some(name) = self.endpoints.get(ep) {
+            return name.clone();
         }
-        if self.endpoints.len() < MAX_ENDPOINTS_PER_KEY {
-            self.endpoints.insert(ep.to_string());
-            return ep.to_string();
-        }
-        OTHER_ENDPOINT.to_string()
+        let name: Arc<str> = if self.endpoints.len() < MAX_ENDPOINTS_PER_KEY {
+            Arc::from(ep)
+        } else if let Some(other) = self.endpoints.get(OTHER_ENDPOINT) {
+            return other.clone();
+        } else {
+            Arc::from(OTHER_ENDPOINT)
+        };
+        // "(other)" joins the set too: a key past its bound allocates it once.
+        self.endpoints.insert(name.clone());
+        name
     }
 }
 
@@ -242,7 +278,7 @@ impl UsageRecorder {
                 .0
                 .lock()
                 .endpoints
-                .insert(truncate(endpoint, MAX_ENDPOINT_LEN).to_string());
+                .insert(Arc::from(truncate(endpoint, MAX_ENDPOINT_LEN)));
         }
     }
 
@@ -292,8 +328,32 @@ impl UsageRecorder {
                     count,
                 })
             };
-            out.usage.endpoints.extend(dims(usage.endpoints));
-            out.usage.countries.extend(dims(usage.countries));
+            out.usage
+                .endpoints
+                .extend(
+                    usage
+                        .endpoints
+                        .into_iter()
+                        .map(|((t, value), count)| DimensionRow {
+                            key_id: key_id.clone(),
+                            t,
+                            value: value.to_string(),
+                            count,
+                        }),
+                );
+            out.usage
+                .countries
+                .extend(
+                    usage
+                        .countries
+                        .into_iter()
+                        .map(|((t, value), count)| DimensionRow {
+                            key_id: key_id.clone(),
+                            t,
+                            value: value.as_str().to_string(),
+                            count,
+                        }),
+                );
             out.usage.reasons.extend(dims(usage.reasons));
             out.usage
                 .networks

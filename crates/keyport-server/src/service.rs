@@ -56,6 +56,9 @@ pub struct Verified {
     /// A report-only proposal would have refused this request (it is served
     /// all the same; the gateway counts it as `would_deny`).
     pub would_deny: bool,
+    /// The key's usage counters, for what the caller records afterwards
+    /// (the gateway: the upstream's outcome) without a lookup by id.
+    pub usage: Option<crate::recorder::UsageSlot>,
 }
 
 /// Tunables of the service beyond storage and HTTP.
@@ -802,10 +805,17 @@ impl KeyService {
     }
 
     /// Counts one request of a known key (memory only; flushed in batches).
-    pub fn record(&self, key: &KeyRecord, event: UsageEvent<'_>) {
-        if self.options.record_usage {
-            self.recorder
-                .record(&key.id, &key.account_id, nanos(self.clock.now()), event);
+    pub fn record(&self, verified: &Verified, event: UsageEvent<'_>) {
+        if !self.options.record_usage {
+            return;
+        }
+        let now = nanos(self.clock.now());
+        match &verified.usage {
+            Some(slot) => slot.note(now, false, Some(event)),
+            None => {
+                let key = &verified.key;
+                self.recorder.record(&key.id, &key.account_id, now, event)
+            }
         }
     }
 
@@ -929,6 +939,7 @@ impl KeyService {
             decision,
             memo,
             would_deny: would.is_some(),
+            usage: Some(hot.usage.clone()),
         })
     }
 

@@ -842,6 +842,7 @@ mod tests {
             decision: d,
             memo: Default::default(),
             would_deny: false,
+            usage: None,
         };
         let first = verify_answer(&verified).unwrap();
         // The second answer comes from the memo and is the same.

@@ -6,10 +6,10 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::TryStreamExt;
 
 use super::error::{put_ratelimit_headers, wants_problem, ApiError};
 use super::extract::bearer;
+use super::upstream::SendError;
 use super::AppState;
 use crate::recorder::UsageEvent;
 use keyport_core::request::{gateway_method, GATEWAY_METHODS};
@@ -73,36 +73,33 @@ async fn forward(s: AppState, req: Request) -> Result<Response, ApiError> {
         } else {
             outcome
         };
-        s.service
-            .record(&verified.key, UsageEvent { outcome, ..event })
+        s.service.record(&verified, UsageEvent { outcome, ..event })
     };
     drop(key);
 
-    let mut url = upstream.url.clone();
-    url.set_path(&join_path(upstream.url.path(), req.uri().path()));
-    url.set_query(req.uri().query());
-
+    let Some(uri) = upstream.uri(req.uri().path(), req.uri().query()) else {
+        record(Outcome::ClientError);
+        return Err(ApiError::invalid("the path cannot be forwarded"));
+    };
     let trusted = s.geo.is_trusted(peer_ip);
-    let mut headers = forwarded_headers(req.headers(), trusted, s.geo.header.as_ref());
+    let (parts, body) = req.into_parts();
+    let mut headers = forwarded_headers(&parts.headers, trusted, s.geo.header.as_ref());
     headers.insert("x-keyport-key-id", header_value(&verified.key.id));
     headers.insert(
         "x-keyport-account-id",
         header_value(&verified.key.account_id),
     );
     if let Some(ip) = peer_ip {
-        set_forwarded(&mut headers, req.headers(), ip, trusted);
+        set_forwarded(&mut headers, &parts.headers, ip, trusted);
     }
-    let body = reqwest::Body::wrap_stream(req.into_body().into_data_stream());
-    let sent = upstream
-        .client
-        .request(method, url)
-        .headers(headers)
-        .body(body)
-        .send()
-        .await;
-    let upstream_res = match sent {
+    // The client's body is passed on as it streams in, never buffered.
+    let mut out = Request::new(body);
+    *out.method_mut() = method;
+    *out.uri_mut() = uri;
+    *out.headers_mut() = headers;
+    let upstream_res = match upstream.send(out).await {
         Ok(r) => r,
-        Err(e) if e.is_timeout() => {
+        Err(SendError::Timeout) => {
             record(Outcome::ServerError);
             return Err(ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,
@@ -110,7 +107,7 @@ async fn forward(s: AppState, req: Request) -> Result<Response, ApiError> {
                 "the upstream API did not answer in time",
             ));
         }
-        Err(e) => {
+        Err(SendError::Failed(e)) => {
             record(Outcome::ServerError);
             tracing::warn!(error = %e, "upstream unreachable");
             return Err(ApiError::new(
@@ -120,20 +117,21 @@ async fn forward(s: AppState, req: Request) -> Result<Response, ApiError> {
             ));
         }
     };
-    let status = upstream_res.status();
-    record(Outcome::from_status(status.as_u16()));
-    let mut res_headers = HeaderMap::new();
-    for (name, value) in upstream_res.headers() {
-        if !is_hop_by_hop(name) {
-            res_headers.append(name.clone(), value.clone());
+    let (mut head, body) = upstream_res.into_parts();
+    record(Outcome::from_status(head.status.as_u16()));
+    strip_hop_by_hop(&mut head.headers);
+    put_ratelimit_headers(&mut head.headers, &verified.decision);
+    Ok(Response::from_parts(head, Body::new(body)))
+}
+
+/// Removes the upstream's hop-by-hop headers in place (most answers have
+/// none, so this is one scan).
+fn strip_hop_by_hop(h: &mut HeaderMap) {
+    if h.keys().any(is_hop_by_hop) {
+        for name in HOP_BY_HOP {
+            h.remove(name);
         }
     }
-    let stream = upstream_res.bytes_stream().map_err(std::io::Error::other);
-    let mut res = Response::new(Body::from_stream(stream));
-    *res.status_mut() = status;
-    *res.headers_mut() = res_headers;
-    put_ratelimit_headers(res.headers_mut(), &verified.decision);
-    Ok(res)
 }
 
 /// A method outside [`GATEWAY_METHODS`]: never proxied, never recorded as
@@ -163,6 +161,11 @@ async fn unknown_method(
     e.decision = Some(Box::new(decision));
     e.allow = Some(GATEWAY_METHODS.join(", "));
     e
+}
+
+/// A header value that takes the string's buffer instead of copying it.
+fn owned_header_value(s: String) -> HeaderValue {
+    HeaderValue::try_from(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
 fn header_value(s: &str) -> HeaderValue {
@@ -222,42 +225,46 @@ fn forwarded_headers(h: &HeaderMap, trusted: bool, country: Option<&HeaderName>)
 /// upstream. From a trusted proxy its chain is extended; from anyone else
 /// the headers start here.
 fn set_forwarded(out: &mut HeaderMap, incoming: &HeaderMap, peer: std::net::IpAddr, trusted: bool) {
-    let node = match peer {
-        std::net::IpAddr::V4(ip) => ip.to_string(),
-        std::net::IpAddr::V6(ip) => format!("\"[{ip}]\""),
-    };
+    use std::fmt::Write;
     let host = incoming
         .get("host")
         .and_then(|v| v.to_str().ok())
         .filter(|h| h.bytes().all(|c| c.is_ascii_graphic()));
-    let mut forwarded = format!("for={node};proto=http");
-    if let Some(h) = host {
-        forwarded.push_str(&format!(";host=\"{h}\""));
-    }
-    let mut xff = peer.to_string();
-    if trusted {
-        if let Some(prev) = incoming.get("forwarded").and_then(|v| v.to_str().ok()) {
-            forwarded = format!("{prev}, {forwarded}");
-        }
-        if let Some(prev) = incoming
-            .get("x-forwarded-for")
+    let prev = |name| {
+        incoming
+            .get(name)
             .and_then(|v| v.to_str().ok())
-        {
-            xff = format!("{prev}, {xff}");
-        }
+            .filter(|_| trusted)
+    };
+    let mut forwarded = String::with_capacity(96);
+    if let Some(p) = prev("forwarded") {
+        forwarded.push_str(p);
+        forwarded.push_str(", ");
     }
-    out.insert("forwarded", header_value(&forwarded));
-    out.insert("x-forwarded-for", header_value(&xff));
+    let _ = match peer {
+        std::net::IpAddr::V4(ip) => write!(forwarded, "for={ip}"),
+        std::net::IpAddr::V6(ip) => write!(forwarded, "for=\"[{ip}]\""),
+    };
+    forwarded.push_str(";proto=http");
+    if let Some(h) = host {
+        forwarded.push_str(";host=\"");
+        forwarded.push_str(h);
+        forwarded.push('"');
+    }
+    let mut xff = String::with_capacity(48);
+    if let Some(p) = prev("x-forwarded-for") {
+        xff.push_str(p);
+        xff.push_str(", ");
+    }
+    let _ = write!(xff, "{peer}");
+    out.insert("forwarded", owned_header_value(forwarded));
+    out.insert("x-forwarded-for", owned_header_value(xff));
     if !trusted || !out.contains_key("x-forwarded-proto") {
         out.insert("x-forwarded-proto", HeaderValue::from_static("http"));
     }
     if let Some(h) = host.filter(|_| !trusted || !out.contains_key("x-forwarded-host")) {
         out.insert("x-forwarded-host", header_value(h));
     }
-}
-
-fn join_path(base: &str, path: &str) -> String {
-    format!("{}{}", base.trim_end_matches('/'), path)
 }
 
 /// The decoded path used for resource checks (see
@@ -334,8 +341,14 @@ mod tests {
     }
 
     #[test]
-    fn joins_base_paths() {
-        assert_eq!(join_path("/", "/a"), "/a");
-        assert_eq!(join_path("/api/", "/a"), "/api/a");
+    fn upstream_hop_by_hop_headers_are_dropped() {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", HeaderValue::from_static("text/plain"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
     }
 }

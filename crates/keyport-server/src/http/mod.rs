@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod operator;
 pub mod ops;
 pub mod restrict;
+pub mod upstream;
 pub mod webhooks;
 
 use axum::body::Body;
@@ -27,12 +28,7 @@ use tower::Service;
 
 use crate::service::KeyService;
 use error::ApiError;
-
-#[derive(Clone)]
-pub struct Upstream {
-    pub url: reqwest::Url,
-    pub client: reqwest::Client,
-}
+pub use upstream::Upstream;
 
 /// What every handler shares. One `Arc`, so the per-request `State` clone
 /// is a single reference-count increment.
@@ -355,6 +351,19 @@ impl Guarded {
                 Ok(res)
             });
         }
+        // Every path outside `/v1` and the two probes is the gateway's:
+        // straight to it, without the router's matching and boxing.
+        if is_gateway_path(req.uri().path()) {
+            let proxied = gateway::proxy(axum::extract::State(self.state.clone()), req);
+            return Box::pin(async move {
+                let res = match tokio::time::timeout(limit, proxied).await {
+                    Ok(res) => res,
+                    Err(_) => timed_out().into_response(),
+                };
+                log.finish(&res);
+                Ok(res)
+            });
+        }
         let routed = self.inner.call(req);
         Box::pin(async move {
             let res = match tokio::time::timeout(limit, routed).await {
@@ -366,6 +375,11 @@ impl Guarded {
             Ok(res)
         })
     }
+}
+
+/// Paths the router would hand to its fallback, the gateway.
+fn is_gateway_path(path: &str) -> bool {
+    !(path == "/v1" || path.starts_with("/v1/") || path == "/healthz" || path == "/readyz")
 }
 
 /// True when the URL carries a key-shaped value, in any encoding.
@@ -445,6 +459,30 @@ mod tests {
     use super::*;
     use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
+    #[test]
+    fn the_gateway_gets_what_the_router_would_not_route() {
+        for p in [
+            "/",
+            "/anything",
+            "/v1x",
+            "/v10/a",
+            "/healthzz",
+            "/x/v1/keys",
+        ] {
+            assert!(is_gateway_path(p), "{p}");
+        }
+        for p in [
+            "/v1",
+            "/v1/",
+            "/v1/verify",
+            "/v1/nope",
+            "/healthz",
+            "/readyz",
+        ] {
+            assert!(!is_gateway_path(p), "{p}");
+        }
+    }
+
     #[tokio::test]
     async fn a_panicking_handler_is_a_logged_500_not_a_dropped_connection() {
         let dir = tempfile::tempdir().unwrap();
@@ -459,7 +497,7 @@ mod tests {
         let state = AppState::new(service.clone(), None, GeoConfig::default());
         let boom = Router::new()
             .route(
-                "/boom",
+                "/v1/boom",
                 get(|| async {
                     if true {
                         panic!("a bug");
@@ -468,7 +506,7 @@ mod tests {
                 }),
             )
             .route(
-                "/sync-boom",
+                "/v1/sync-boom",
                 get(|| -> std::future::Ready<&'static str> { panic!("a sync bug") }),
             );
         let mut guarded = Guarded {
@@ -478,7 +516,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             max_json_bytes: 1024,
         };
-        for path in ["/boom", "/sync-boom"] {
+        for path in ["/v1/boom", "/v1/sync-boom"] {
             let req = Request::builder().uri(path).body(Body::empty()).unwrap();
             let res = guarded.call(req).await.unwrap();
             assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
