@@ -67,6 +67,8 @@ struct KeyUsage {
     /// Networks and would-deny reasons seen here, bounded likewise.
     networks: FastSet<IpNet>,
     reasons: FastSet<String>,
+    /// On the recorder's dirty list.
+    queued: bool,
 }
 
 /// Usage counted in memory since the last flush.
@@ -110,7 +112,20 @@ impl Country {
 /// verify finds it without a map lookup. Entries are never removed, so a
 /// slot stays the key's for good.
 #[derive(Clone)]
-pub struct UsageSlot(Arc<Mutex<KeyUsage>>);
+pub struct UsageSlot(Arc<SlotInner>);
+
+struct SlotInner {
+    key_id: String,
+    usage: Mutex<KeyUsage>,
+    /// The recorder's list of slots with something to flush.
+    dirty: Arc<Dirty>,
+}
+
+/// Slots with counts not yet taken, each listed once (its `queued` flag):
+/// a flush walks only the keys used since the last one, not every key
+/// ever seen (a million keys would make each flush a long walk that holds
+/// locks the request path needs).
+type Dirty = Mutex<Vec<UsageSlot>>;
 
 impl std::fmt::Debug for UsageSlot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -219,6 +234,7 @@ impl KeyUsage {
 #[derive(Default)]
 pub struct UsageRecorder {
     keys: IdMap<UsageSlot>,
+    dirty: Arc<Dirty>,
 }
 
 impl UsageSlot {
@@ -226,18 +242,31 @@ impl UsageSlot {
     /// against the day and marks the key used; `event` is its usage, if it
     /// is counted now. One lock for both.
     pub fn note(&self, now_ns: i64, admitted: bool, event: Option<UsageEvent<'_>>) {
-        let mut k = self.0.lock();
-        if admitted {
-            k.admit(now_ns);
-        }
-        if let Some(e) = event {
-            k.count(now_ns, e);
-        }
+        self.change(|k| {
+            if admitted {
+                k.admit(now_ns);
+            }
+            if let Some(e) = event {
+                k.count(now_ns, e);
+            }
+        });
     }
 
     /// Records why a report-only proposal would have refused a request.
     pub fn note_reason(&self, now_ns: i64, reason: &str) {
-        self.0.lock().count_reason(now_ns, reason);
+        self.change(|k| k.count_reason(now_ns, reason));
+    }
+
+    /// Changes the slot's pending counts and lists it for the next flush.
+    /// The list is pushed under the slot's lock (slot, then list; the
+    /// flusher never holds the list while it locks a slot).
+    fn change(&self, f: impl FnOnce(&mut KeyUsage)) {
+        let mut k = self.0.usage.lock();
+        f(&mut k);
+        if !k.queued {
+            k.queued = true;
+            self.0.dirty.lock().push(self.clone());
+        }
     }
 }
 
@@ -250,10 +279,14 @@ impl UsageRecorder {
         self.keys
             .entry(key_id.to_string())
             .or_insert_with(|| {
-                UsageSlot(Arc::new(Mutex::new(KeyUsage {
-                    account_id: account_id.to_string(),
-                    ..Default::default()
-                })))
+                UsageSlot(Arc::new(SlotInner {
+                    key_id: key_id.to_string(),
+                    usage: Mutex::new(KeyUsage {
+                        account_id: account_id.to_string(),
+                        ..Default::default()
+                    }),
+                    dirty: self.dirty.clone(),
+                }))
             })
             .clone()
     }
@@ -261,13 +294,14 @@ impl UsageRecorder {
     /// Marks a key as used now (its `last_used_at`, flushed in the next
     /// batch) without counting a request.
     pub fn touch(&self, key_id: &str, account_id: &str, now_ns: i64) {
-        self.slot(key_id, account_id).0.lock().touch(now_ns);
+        self.slot(key_id, account_id).change(|k| k.touch(now_ns));
     }
 
     /// Counts one request of a known key by outcome (and, for the gateway,
     /// endpoint and country).
     pub fn record(&self, key_id: &str, account_id: &str, now_ns: i64, event: UsageEvent<'_>) {
-        self.slot(key_id, account_id).0.lock().count(now_ns, event);
+        self.slot(key_id, account_id)
+            .change(|k| k.count(now_ns, event));
     }
 
     /// Seeds the endpoints each key has called, so the cardinality bound
@@ -276,6 +310,7 @@ impl UsageRecorder {
         for (key_id, account_id, endpoint) in rows {
             self.slot(key_id, account_id)
                 .0
+                .usage
                 .lock()
                 .endpoints
                 .insert(Arc::from(truncate(endpoint, MAX_ENDPOINT_LEN)));
@@ -286,7 +321,7 @@ impl UsageRecorder {
     pub fn last_used(&self, key_id: &str) -> Option<DateTime<Utc>> {
         self.keys
             .get(key_id)
-            .and_then(|k| k.0.lock().last_used)
+            .and_then(|k| k.0.usage.lock().last_used)
             .map(from_nanos)
     }
 
@@ -294,10 +329,12 @@ impl UsageRecorder {
     /// service and retried as it is (same batch id), never merged back.
     pub fn take_pending(&self) -> Pending {
         let mut out = Pending::default();
-        for entry in self.keys.iter() {
-            let key_id = entry.key();
-            let mut k = entry.value().0.lock();
+        let dirty = std::mem::take(&mut *self.dirty.lock());
+        for slot in dirty {
+            let key_id = &slot.0.key_id;
+            let mut k = slot.0.usage.lock();
             let k = &mut *k;
+            k.queued = false;
             for (day, count) in k.admitted.drain(..) {
                 out.counts.push(DayCount {
                     key_id: key_id.clone(),
@@ -377,6 +414,11 @@ impl UsageRecorder {
     pub fn tracked_keys(&self) -> usize {
         self.keys.len()
     }
+
+    /// Keys with counts waiting for the next flush.
+    pub fn dirty_keys(&self) -> usize {
+        self.dirty.lock().len()
+    }
 }
 
 #[cfg(test)]
@@ -393,6 +435,36 @@ mod tests {
             country: c,
             ip: None,
         }
+    }
+
+    #[test]
+    fn a_flush_visits_only_the_keys_used_since_the_last() {
+        let r = UsageRecorder::default();
+        for n in 0..1000 {
+            r.record(
+                &format!("k{n}"),
+                "a1",
+                NOW,
+                ev(Outcome::Success, None, None),
+            );
+        }
+        assert_eq!(r.dirty_keys(), 1000);
+        assert_eq!(r.take_pending().usage.minutes.len(), 1000);
+        assert_eq!(r.dirty_keys(), 0);
+        // One key used twice, one touched: each listed once.
+        r.record("k7", "a1", NOW, ev(Outcome::Success, None, None));
+        r.slot("k7", "a1").note(NOW + S, true, None);
+        r.touch("k9", "a1", NOW);
+        assert_eq!(r.dirty_keys(), 2);
+        let p = r.take_pending();
+        assert_eq!(p.usage.minutes.len(), 1);
+        assert_eq!(p.usage.minutes[0].counts, Counts::one(Outcome::Success));
+        assert_eq!(p.counts.len(), 1);
+        let mut used: Vec<_> = p.last_used.iter().map(|(k, _)| k.as_str()).collect();
+        used.sort();
+        assert_eq!(used, ["k7", "k9"]);
+        assert!(r.take_pending().is_empty());
+        assert_eq!(r.tracked_keys(), 1000);
     }
 
     #[test]

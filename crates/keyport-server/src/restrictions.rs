@@ -22,7 +22,8 @@ use crate::model::{
 pub struct KeyRestrictions {
     pub allowed_ips: Allowlist,
     pub allowed_countries: Vec<String>,
-    pub proposal: Option<ActiveProposal>,
+    /// Boxed: most keys have none, and every cached key carries the field.
+    pub proposal: Option<Box<ActiveProposal>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -43,7 +44,10 @@ impl TryFrom<Stored> for KeyRestrictions {
                 .map_err(|e| e.to_string())?
                 .into(),
             allowed_countries: parse_countries(&s.allowed_countries).map_err(|e| e.to_string())?,
-            proposal: s.proposal.map(ActiveProposal::parse).transpose()?,
+            proposal: s
+                .proposal
+                .map(|p| ActiveProposal::parse(p).map(Box::new))
+                .transpose()?,
         })
     }
 }

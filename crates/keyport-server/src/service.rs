@@ -180,6 +180,9 @@ pub struct KeyService {
     feed: Option<Feed>,
 }
 
+/// Keys read per query while the cache is filled at start-up.
+const LOAD_PAGE: u32 = 10_000;
+
 /// This instance's place in the change feed (see `feed`).
 struct Feed {
     cursor: tokio::sync::Mutex<Cursor>,
@@ -326,8 +329,18 @@ impl KeyService {
             let a = svc.within_bounds(a).await?;
             svc.accounts.insert(a.id.clone(), Arc::new(a));
         }
-        for k in svc.store.unrevoked_keys().await? {
-            svc.by_hash.insert(k.hash, Cached::new(Arc::new(k)));
+        // A page at a time: with a million keys, every row and record at
+        // once would double the start-up's peak memory.
+        let mut cursor = None;
+        loop {
+            let page = svc.store.unrevoked_keys_page(cursor, LOAD_PAGE).await?;
+            for k in page.items {
+                svc.by_hash.insert(k.hash, Cached::new(Arc::new(k)));
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
         }
         let today = utc_day(nanos(svc.clock.now()));
         let counts = svc.store.day_counts(today).await?;

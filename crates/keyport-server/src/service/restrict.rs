@@ -86,7 +86,7 @@ impl KeyService {
         };
         let detail =
             json!({"name": key.name, "restriction": view.restriction, "ends_at": view.ends_at});
-        key.restrictions.proposal = Some(ActiveProposal { view, parsed });
+        key.restrictions.proposal = Some(Box::new(ActiveProposal { view, parsed }));
         self.save_restricted(admin, key, "key.propose", detail)
             .await
     }
