@@ -32,16 +32,8 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-listening() {
-  local pid=$1 file=$2 line _
-  for _ in $(seq 1 200); do
-    kill -0 "$pid" 2>/dev/null || die "process $pid exited (see $file)"
-    line=$(head -n 1 "$file" 2>/dev/null || true)
-    [[ $line == "listening on http://"* ]] && { printf '%s\n' "${line#listening on }"; return; }
-    sleep 0.05
-  done
-  die "process $pid did not listen"
-}
+# shellcheck source=lib.sh
+source "$BENCH_DIR/lib.sh"
 
 DB="sqlite://$TMP/bench.db"
 "$SERVER_BIN" account create --name Bench --plan enterprise --json --database "$DB" 2>>"$TMP/server.log" |

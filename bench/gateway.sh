@@ -46,16 +46,8 @@ stop() { for p in "$@"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null 
 cleanup() { stop "${PIDS[@]}"; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-listening() { # PID FILE -> the URL its first line announces
-  local pid=$1 file=$2 line _
-  for _ in $(seq 1 6000); do
-    kill -0 "$pid" 2>/dev/null || die "process $pid exited (see $file)"
-    line=$(head -n 1 "$file" 2>/dev/null || true)
-    [[ $line == "listening on http://"* ]] && { printf '%s\n' "${line#listening on }"; return; }
-    sleep 0.01
-  done
-  die "process $pid did not listen"
-}
+# shellcheck source=lib.sh
+source "$BENCH_DIR/lib.sh"
 wait_port() { local _; for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return; sleep 0.05; done; die "$1 does not answer"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_mib() { awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
@@ -103,7 +95,7 @@ start_keyport() {
   taskset -c 0 "$SERVER_BIN" serve --listen 127.0.0.1:0 --database "sqlite://$1" --upstream "$HELLO_URL" \
     >"$TMP/server.out" 2>>"$TMP/server.log" &
   KP_PID=$!; PIDS+=("$KP_PID")
-  KP_URL=$(listening "$KP_PID" "$TMP/server.out")
+  KP_URL=$(listening "$KP_PID" "$TMP/server.out" 300)
   KP_START_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 }
 # new_db FILE N KEYFILE: an enterprise account, one key made through the API (the template), N seeded

@@ -152,6 +152,7 @@ mod tests {
             kind: ChangeKind::Key,
             id: format!("key_{seq}"),
             account_id: "acct".into(),
+            own: false,
         }
     }
 

@@ -46,6 +46,11 @@ struct ResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabel {
+    source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabel {
     state: &'static str,
 }
@@ -77,6 +82,8 @@ pub struct Metrics {
     pool: Family<StateLabel, Gauge>,
     /// Reported tokens: [true_positive, false_positive].
     leak_tokens: [Counter; 2],
+    /// Change feed entries read: [own (skipped), other instances' (applied)].
+    feed_entries: [Counter; 2],
 }
 
 impl Default for Metrics {
@@ -154,8 +161,17 @@ impl Metrics {
         );
         let leak_tokens = ["true_positive", "false_positive"]
             .map(|result| leak_family.get_or_create(&ResultLabel { result }).clone());
+        let feed_family = Family::<SourceLabel, Counter>::default();
+        registry.register(
+            "change_feed_entries",
+            "Change feed entries read: own = written by this instance (its cache already has them, skipped), other = written by another instance (applied)",
+            feed_family.clone(),
+        );
+        let feed_entries = ["own", "other"]
+            .map(|source| feed_family.get_or_create(&SourceLabel { source }).clone());
         Self {
             leak_tokens,
+            feed_entries,
             registry,
             requests,
             verify_seconds,
@@ -180,6 +196,12 @@ impl Metrics {
             Err(_) => 5,
         };
         self.requests[route as usize][outcome].inc();
+    }
+
+    /// Counts change feed entries read in one batch.
+    pub fn feed_entries(&self, own: usize, other: usize) {
+        self.feed_entries[0].inc_by(own as u64);
+        self.feed_entries[1].inc_by(other as u64);
     }
 
     /// Counts the tokens of one leak report.

@@ -1631,7 +1631,12 @@ impl KeyService {
     /// whole batch, so a burst of management writes cannot starve the feed.
     async fn apply_changes(&self, changes: &[Change]) -> Result<()> {
         let mut keys: Vec<(String, String)> = Vec::new();
-        for c in changes {
+        let own = changes.iter().filter(|c| c.own).count();
+        self.metrics.feed_entries(own, changes.len() - own);
+        // This instance's own writes updated its cache as they committed
+        // (as on SQLite, where there is no feed): reloading them would only
+        // take the write lock again, once per write.
+        for c in changes.iter().filter(|c| !c.own) {
             match c.kind {
                 ChangeKind::Account => {
                     if let Some(a) = self.store.account(&c.id).await? {

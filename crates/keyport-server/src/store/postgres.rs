@@ -55,6 +55,9 @@ pub struct PgStore {
 #[derive(Clone)]
 struct Db {
     pool: PgPool,
+    /// This store's connections' `application_name`: the origin of the
+    /// changes they write.
+    origin: Arc<str>,
     /// The change feed's LISTEN connection, made on first wait.
     listener: Arc<tokio::sync::Mutex<Option<PgListener>>>,
 }
@@ -90,7 +93,9 @@ impl PgStore {
     /// PostgreSQL advisory lock while it runs, so instances started together
     /// migrate once: the others wait, then find nothing left to apply.
     pub async fn open(url: &str, config: PoolConfig) -> Result<Self> {
-        let options = PgConnectOptions::from_str(url)?.application_name("keyport-server");
+        let origin: Arc<str> =
+            Arc::from(format!("keyport-server/{}", &super::new_batch_id()[..16]));
+        let options = PgConnectOptions::from_str(url)?.application_name(&origin);
         let (io, stop) = io_thread()?;
         let pool = IoTask(io.spawn(async move {
             let pool = PgPoolOptions::new()
@@ -111,6 +116,7 @@ impl PgStore {
         Ok(Self {
             db: Db {
                 pool,
+                origin,
                 listener: Arc::default(),
             },
             io,
@@ -1364,10 +1370,12 @@ impl Db {
 
     async fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>> {
         let rows = sqlx::query(
-            "SELECT seq, kind, id, account_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+            "SELECT seq, kind, id, account_id, COALESCE(origin = $3, false) AS own \
+             FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .bind(after)
         .bind(i64::from(limit))
+        .bind(&*self.origin)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -1382,6 +1390,7 @@ impl Db {
                     kind,
                     id: r.try_get("id")?,
                     account_id: r.try_get("account_id")?,
+                    own: r.try_get("own")?,
                 })
             })
             .collect()

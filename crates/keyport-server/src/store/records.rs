@@ -71,6 +71,8 @@ pub struct Change {
     /// The key's or the account's id.
     pub id: String,
     pub account_id: String,
+    /// Written by this instance (whose cache took the change as it wrote).
+    pub own: bool,
 }
 
 /// A vendor's operator credential as stored: only its hash.

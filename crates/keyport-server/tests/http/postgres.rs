@@ -33,7 +33,7 @@ async fn kill_connections(db: &TestDb) -> i64 {
     let rows = db
         .query(&format!(
             "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity \
-             WHERE datname = '{}' AND application_name = 'keyport-server'",
+             WHERE datname = '{}' AND application_name LIKE 'keyport-server/%'",
             db.name()
         ))
         .await;
@@ -707,6 +707,96 @@ async fn a_burst_of_writes_does_not_make_an_instance_fail_closed() {
     for w in writers {
         w.await.unwrap();
     }
+}
+
+/// The feed follower skips what its own instance wrote (its cache took the
+/// change as it wrote) and applies what the other wrote: counted in
+/// `/metrics`, and the other instance still sees every change.
+#[tokio::test]
+async fn a_follower_skips_its_own_writes_and_applies_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = postgres_db(dir.path(), "own_writes").await else {
+        return;
+    };
+    let (a, b, admin) = two_instances(&db.url(), |c| {
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let (a_url, b_url) = (
+        format!("http://{}", a.addr()),
+        format!("http://{}", b.addr()),
+    );
+    let http = reqwest::Client::new();
+    let entries = |server: &keyport_server::Server| {
+        let url = format!("http://{}/metrics", server.metrics_addr().unwrap());
+        let http = http.clone();
+        async move {
+            let text = http.get(url).send().await.unwrap().text().await.unwrap();
+            let count = |source: &str| -> u64 {
+                let name = format!("keyport_change_feed_entries_total{{source=\"{source}\"}} ");
+                text.lines()
+                    .find_map(|l| l.strip_prefix(&name))
+                    .unwrap_or_else(|| panic!("no {name} in {text}"))
+                    .trim()
+                    .parse()
+                    .unwrap()
+            };
+            (count("own"), count("other"))
+        }
+    };
+    // Both followers have read past the account's creation.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (a0, b0) = (entries(&a).await, entries(&b).await);
+    let mut last = String::new();
+    for _ in 0..10 {
+        last = new_key(&http, &a_url, &admin).await.1;
+    }
+    // B applies A's writes; the last key verifies there.
+    let started = Instant::now();
+    loop {
+        let res = http
+            .post(format!("{b_url}/v1/verify"))
+            .json(&json!({"key": last}))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == StatusCode::OK {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{}",
+            res.status()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // A's periodic read has passed its own entries too.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (a1, b1) = (entries(&a).await, entries(&b).await);
+    // Each key is at least one entry (its insert); A skipped them all.
+    assert!(a1.0 - a0.0 >= 10, "A own: {a0:?} -> {a1:?}");
+    assert_eq!(a1.1, a0.1, "A applied none of its own writes");
+    assert!(b1.1 - b0.1 >= 10, "B other: {b0:?} -> {b1:?}");
+    assert_eq!(b1.0, b0.0, "B wrote nothing");
+    // A revoke on A still reaches B, and holds on A at once.
+    let (id, key) = new_key(&http, &a_url, &admin).await;
+    let res = http
+        .post(format!("{a_url}/v1/keys/{id}/revoke"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = http
+        .post(format!("{a_url}/v1/verify"))
+        .json(&json!({"key": key}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(ms_until_refused(&http, &b_url, &key).await < 1_000);
+    a.shutdown().await;
+    b.shutdown().await;
 }
 
 /// One instance delivers webhooks at a time (a lease): events written on
