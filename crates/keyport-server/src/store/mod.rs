@@ -131,10 +131,9 @@ pub trait Store: WebhookStore + Send + Sync + 'static {
     /// An account's admin keys that are neither revoked nor expired at
     /// `now` (unix ms).
     async fn active_admin_keys(&self, account_id: &str, now: i64) -> Result<Vec<KeyRecord>>;
-    /// Every key that is not revoked: the verify cache is built from these.
-    async fn unrevoked_keys(&self) -> Result<Vec<KeyRecord>>;
-    /// The same keys a page at a time, newest first (the reminders' sweep,
-    /// which must not hold every key at once).
+    /// Every key that is not revoked, a page at a time, newest first: the
+    /// verify cache is filled from these at start-up, and the reminders
+    /// sweep them, neither holding every row at once.
     async fn unrevoked_keys_page(&self, cursor: Option<i64>, limit: u32)
         -> Result<Page<KeyRecord>>;
 

@@ -873,13 +873,6 @@ impl Db {
             .collect()
     }
 
-    async fn unrevoked_keys(&self) -> Result<Vec<KeyRecord>> {
-        let sql =
-            format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL ORDER BY seq");
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(key_from_row).collect()
-    }
-
     async fn unrevoked_keys_page(
         &self,
         cursor: Option<i64>,
@@ -1661,11 +1654,6 @@ impl Store for PgStore {
     async fn count_active_keys(&self, account_id: &str, now: i64) -> Result<u32> {
         let account_id = account_id.to_owned();
         self.run(|db| async move { db.count_active_keys(&account_id, now).await })
-            .await
-    }
-
-    async fn unrevoked_keys(&self) -> Result<Vec<KeyRecord>> {
-        self.run(|db| async move { db.unrevoked_keys().await })
             .await
     }
 

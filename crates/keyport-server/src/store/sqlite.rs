@@ -676,12 +676,6 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn unrevoked_keys(&self) -> Result<Vec<KeyRecord>> {
-        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL");
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(key_from_row).collect()
-    }
-
     fn pool_stats(&self) -> (u32, u32) {
         (self.pool.size(), self.pool.num_idle() as u32)
     }

@@ -804,9 +804,6 @@ impl Store for LostAck {
     async fn count_active_keys(&self, account_id: &str, now: i64) -> Result<u32> {
         self.inner.count_active_keys(account_id, now).await
     }
-    async fn unrevoked_keys(&self) -> Result<Vec<KeyRecord>> {
-        self.inner.unrevoked_keys().await
-    }
     async fn unrevoked_keys_page(
         &self,
         cursor: Option<i64>,
