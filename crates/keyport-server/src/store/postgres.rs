@@ -70,7 +70,9 @@ const IO_THREAD: &str = "keyport-pg";
 
 const KEY_COLUMNS: &str =
     "seq, id, account_id, name, environment, key_hash, last4, scopes, resources, \
-     expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by, quarantine, restrictions";
+     expires_at, rate_limit, created_at, revoked_at, \
+     (SELECT u.at FROM key_last_used u WHERE u.key_id = api_keys.id) AS last_used_at, \
+     replaces, replaced_by, quarantine, restrictions";
 
 const ACCOUNT_COLUMNS: &str = "id, name, plan, created_at, settings, external_id, operator";
 
@@ -441,8 +443,8 @@ async fn insert_alert_row(conn: &mut PgConnection, a: &Alert) -> Result<bool> {
 async fn insert_key_row(conn: &mut PgConnection, k: &KeyRecord) -> Result<()> {
     sqlx::query(
         "INSERT INTO api_keys (id, account_id, name, environment, key_hash, last4, scopes, resources, \
-         expires_at, rate_limit, created_at, revoked_at, last_used_at, replaces, replaced_by, quarantine, \
-         restrictions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+         expires_at, rate_limit, created_at, revoked_at, replaces, replaced_by, quarantine, \
+         restrictions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(&k.id)
     .bind(&k.account_id)
@@ -456,14 +458,16 @@ async fn insert_key_row(conn: &mut PgConnection, k: &KeyRecord) -> Result<()> {
     .bind(rate_limit_json(k))
     .bind(millis(k.created_at))
     .bind(k.revoked_at.map(millis))
-    .bind(k.last_used_at.map(millis))
     .bind(&k.replaces)
     .bind(&k.replaced_by)
     .bind(quarantine_json(k))
     .bind(restrictions_json(k))
-    .execute(conn)
+    .execute(&mut *conn)
     .await
     .map_err(map_unique)?;
+    if let Some(at) = k.last_used_at {
+        raise_last_used(conn, &[(k.id.clone(), at)]).await?;
+    }
     Ok(())
 }
 
@@ -680,8 +684,8 @@ async fn add_day_counts(conn: &mut PgConnection, counts: &[DayCount]) -> Result<
     Ok(())
 }
 
-/// Raises last-used times (never lowers them). The rows are locked in id
-/// order first: an `UPDATE … FROM` locks in whatever order its join runs.
+/// Raises last-used times (never lowers them), one upsert in key order
+/// (concurrent flushes lock the rows in the same order).
 async fn raise_last_used(
     conn: &mut PgConnection,
     last_used: &[(String, DateTime<Utc>)],
@@ -698,13 +702,13 @@ async fn raise_last_used(
         return Ok(());
     }
     let (ids, ats): (Vec<&str>, Vec<i64>) = merged.into_iter().unzip();
-    sqlx::query("SELECT 1 FROM api_keys WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-        .bind(&ids)
-        .execute(&mut *conn)
-        .await?;
+    // Only keys that exist: a key whose account was deleted since its use
+    // was counted has nothing to record it on.
     sqlx::query(
-        "UPDATE api_keys AS k SET last_used_at = GREATEST(k.last_used_at, x.at) \
-         FROM UNNEST($1::text[], $2::bigint[]) AS x(id, at) WHERE k.id = x.id",
+        "INSERT INTO key_last_used AS u (key_id, at) \
+         SELECT x.id, x.at FROM UNNEST($1::text[], $2::bigint[]) AS x(id, at) \
+         WHERE EXISTS (SELECT 1 FROM api_keys k WHERE k.id = x.id) ORDER BY x.id \
+         ON CONFLICT (key_id) DO UPDATE SET at = GREATEST(u.at, EXCLUDED.at)",
     )
     .bind(&ids)
     .bind(ats)

@@ -97,6 +97,25 @@ impl TestDb {
         self.url.clone()
     }
 
+    /// The query for one key's last use in ms (PostgreSQL keeps it in a
+    /// table of its own).
+    pub fn last_used_sql(&self, key_id: &str) -> String {
+        if self.is_postgres() {
+            format!("SELECT at FROM key_last_used WHERE key_id = '{key_id}'")
+        } else {
+            format!("SELECT last_used_at FROM api_keys WHERE id = '{key_id}'")
+        }
+    }
+
+    /// The query counting keys with a recorded last use.
+    pub fn keys_used_sql(&self) -> String {
+        if self.is_postgres() {
+            "SELECT COUNT(*) FROM key_last_used".into()
+        } else {
+            "SELECT COUNT(*) FROM api_keys WHERE last_used_at IS NOT NULL".into()
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.pg.is_some()
     }

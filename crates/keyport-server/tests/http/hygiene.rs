@@ -189,9 +189,7 @@ async fn verify_does_no_database_write_per_request() {
         let day = &db
             .query("SELECT COUNT(*) AS n, SUM(count) AS total FROM key_day_usage")
             .await[0];
-        let used = db
-            .scalar("SELECT COUNT(*) FROM api_keys WHERE last_used_at IS NOT NULL")
-            .await;
+        let used = db.scalar(&db.keys_used_sql()).await;
         (day["n"].as_i64(), day["total"].as_i64(), used.as_i64())
     };
     assert_eq!(

@@ -331,10 +331,7 @@ async fn last_used_is_batched_not_written_per_request() {
         .unwrap();
     assert_eq!(v["last_used_at"], "2026-03-10T12:00:00Z");
     // …and in the database after the next flush (every 100 ms here; allow for a busy machine).
-    let sql = format!(
-        "SELECT last_used_at FROM api_keys WHERE id = '{}'",
-        key["id"].as_str().unwrap()
-    );
+    let sql = h.db.last_used_sql(key["id"].as_str().unwrap());
     let mut ms = None;
     for _ in 0..100 {
         let v = h.db.scalar(&sql).await.as_i64();
