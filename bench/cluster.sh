@@ -5,10 +5,12 @@
 #       instance, measured directly),
 #   (c) CLUSTER_INSTANCES (3) on PostgreSQL + Redis behind nginx, round-robin
 #       (scripts/cluster.sh, measured through nginx),
-#   (d) (b) at half of (b)'s throughput: with wrk2 (constant rate) when it is
-#       there (Debian has no package: BENCH_WRK2=/path/to/wrk2); otherwise
-#       paced wrk (bench/paced.lua: each connection pauses between requests),
-#       which the report says.
+#   (d) (b) at half of (b)'s throughput, at a constant rate with latency from
+#       each request's due time (examples/openloop.rs: open loop, as wrk2
+#       measures; Debian has no wrk2),
+#   (e) the bare axum hello-world (examples/hello.rs), pinned like the
+#       servers, at the same constant rate: what this machine itself adds to
+#       a request's latency at that rate (the floor for (d)).
 # Reports b/a and c/a, and from each instance's GET /metrics the share of
 # verifies that waited on a Redis round trip. See README.md, "Cluster
 # benchmark". A benchmark, not a test: CI does not run it.
@@ -23,14 +25,15 @@
 #   BENCH_THREADS     wrk threads                  (default: one per wrk CPU)
 #   BENCH_PIN         1: every server process (instances, nginx) on CPU 0, wrk
 #                     on the others; 0: all share every CPU (default 1 with
-#                     2 or more CPUs). PostgreSQL and Redis are never pinned
-#   BENCH_WRK2        wrk2 binary for (d)        (default: wrk2 on PATH, if any)
+#                     2 or more CPUs). PostgreSQL and Redis are not pinned
+#                     (pinned to wrk's CPU they slow wrk and openloop: tried)
 #   BENCH_PG          PostgreSQL admin URL for (b) and (c)'s databases
 #                     (default postgres://postgres@127.0.0.1:5432/postgres)
 #   BENCH_REDIS_DB    Redis database of (b); (c) uses the next one (default 8)
 #   CLUSTER_INSTANCES instances in (c)                            (default 3)
 #   KEYPORT_BIN       keyport-server to run; unset: built with
 #                     `cargo build --release -p keyport-server --locked`
+#                     (the examples openloop and hello are always built)
 #   CARGO_TARGET_DIR                         (default /var/cache/keyport/target)
 #   CLUSTER_NO_REDIS=1 / CLUSTER_NO_METRICS=1  for keyport-server builds without
 #                     --redis / --metrics-listen (see scripts/cluster.sh): (b)
@@ -83,17 +86,21 @@ fi
 export BENCH_DIR BENCH_THREADS=$THREADS
 
 # ---- 1. binary and tools ----------------------------------------------------
+TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/keyport/target}
+case $TARGET_DIR in /*) ;; *) TARGET_DIR=$PWD/$TARGET_DIR ;; esac
+BUILD=(--example openloop --example hello)
+[[ -n ${KEYPORT_BIN:-} ]] || BUILD+=(--bin keyport-server)
+log "building ${BUILD[*]} (release) in $TARGET_DIR"
+CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --locked --manifest-path "$ROOT/Cargo.toml" \
+  -p keyport-server "${BUILD[@]}"
 if [[ -n ${KEYPORT_BIN:-} ]]; then
   SERVER_BIN=$KEYPORT_BIN
   [[ $SERVER_BIN == /* ]] || SERVER_BIN=$PWD/$SERVER_BIN
 else
-  TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/keyport/target}
-  case $TARGET_DIR in /*) ;; *) TARGET_DIR=$PWD/$TARGET_DIR ;; esac
-  log "building keyport-server (release) in $TARGET_DIR"
-  CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --locked --manifest-path "$ROOT/Cargo.toml" \
-    -p keyport-server --bin keyport-server
   SERVER_BIN=$TARGET_DIR/release/keyport-server
 fi
+OPENLOOP=$TARGET_DIR/release/examples/openloop
+HELLO_BIN=$TARGET_DIR/release/examples/hello
 [[ -x $SERVER_BIN ]] || die "keyport-server not found: $SERVER_BIN"
 export KEYPORT_BIN=$SERVER_BIN # scripts/cluster.sh runs this one, without building
 
@@ -105,12 +112,6 @@ if ! command -v wrk >/dev/null; then
     sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null
   fi
 fi
-WRK2=${BENCH_WRK2:-$(command -v wrk2 || true)}
-if [[ -n $WRK2 ]]; then
-  [[ -x $WRK2 ]] || die "BENCH_WRK2=$WRK2 is not an executable"
-  wrk2_usage=$("$WRK2" 2>&1 || true)
-  grep -q -e '--rate' <<<"$wrk2_usage" || die "$WRK2 does not look like wrk2 (no -R, --rate option)"
-fi
 command -v python3 >/dev/null || die "python3 is needed to seed keys"
 command -v curl >/dev/null || die "curl is needed"
 
@@ -118,6 +119,7 @@ command -v curl >/dev/null || die "curl is needed"
 umask 077
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/keyport-bench-cluster.XXXXXX")
 A_PID=
+H_PID=
 B_PID=
 C_PID=
 cleanup() {
@@ -125,12 +127,13 @@ cleanup() {
   set +e
   trap '' INT TERM
   [[ -n $A_PID ]] && kill "$A_PID" 2>/dev/null
+  [[ -n $H_PID ]] && kill "$H_PID" 2>/dev/null
   # scripts/cluster.sh stops its instances and nginx, drops its database and
   # flushes its Redis database on SIGTERM.
   for pid in "$B_PID" "$C_PID"; do
     [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null
   done
-  for pid in "$A_PID" "$B_PID" "$C_PID"; do
+  for pid in "$A_PID" "$H_PID" "$B_PID" "$C_PID"; do
     [[ -n $pid ]] && wait "$pid" 2>/dev/null
   done
   rm -rf "$TMP"
@@ -192,6 +195,17 @@ for _ in $(seq 1 300); do
 done
 [[ -n $A_URL ]] || die "(a) did not print its address within 30 s"
 log "(a) keyport-server on SQLite at $A_URL (pid $A_PID)"
+# (e)'s hello-world, pinned like the servers.
+"${SERVER_PIN[@]}" "$HELLO_BIN" --listen 127.0.0.1:0 >"$TMP/hello.out" 2>"$TMP/hello.log" &
+H_PID=$!
+H_URL=
+for _ in $(seq 1 100); do
+  H_URL=$(sed -n 's/^listening on \(http:\/\/.*\)$/\1/p' "$TMP/hello.out" | head -n 1)
+  [[ -n $H_URL ]] && break
+  alive "$H_PID" || die "(e) hello exited before listening: $(tail -n 5 "$TMP/hello.log")"
+  sleep 0.1
+done
+[[ -n $H_URL ]] || die "(e) hello did not print its address within 10 s"
 
 # env_get FILE NAME: a value from a scripts/cluster.sh --print-env file.
 env_get() { sed -n "s/^$2=//p" "$1" | head -n 1; }
@@ -382,20 +396,16 @@ for round in $(seq 1 "$ROUNDS"); do
   run_wrk a "$round" "$A_PID" "" "${WRK_A[@]}"
   run_wrk b "$round" "$B_PID" "$B_METRICS" "${WRK_B[@]}"
   run_wrk c "$round" "$C_PID" "$C_METRICS" "${WRK_C[@]}"
-  # (d): (b) at half of its own rate in this round, the issue's latency target.
+  # (d): (b) at half of its own rate in this round, at a constant rate;
+  # (e): the hello-world at the same rate, the machine's own floor.
   b_rps=$(field b "$round" rps)
   rate=$(awk -v r="${b_rps:-0}" 'BEGIN { printf "%d", r / 2 }')
   if ((rate > 0)); then
     HALF_RATE[round]=$rate
-    if [[ -n $WRK2 ]]; then
-      run_wrk d "$round" "$B_PID" "$B_METRICS" "${WRK_PIN[@]}" "$WRK2" -t"$THREADS" -c"$CONNS" -d"${DURATION}s" \
-        -R"$rate" --latency -s "$BENCH_DIR/verify.lua" "$B_URL/v1/verify" -- "$TMP/b.keys"
-    else
-      # Paced wrk: each connection pauses CONNS*1000/rate ms (whole ms) per request.
-      delay_ms=$(awk -v c="$CONNS" -v r="$rate" 'BEGIN { d = int(c * 1000 / r + 0.5); print (d < 1 ? 1 : d) }')
-      BENCH_DELAY_MS=$delay_ms run_wrk d "$round" "$B_PID" "$B_METRICS" "${WRK_PIN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" \
-        --latency -s "$BENCH_DIR/paced.lua" "$B_URL/v1/verify" -- "$TMP/b.keys"
-    fi
+    WARMUP=0 run_wrk d "$round" "$B_PID" "$B_METRICS" "${WRK_PIN[@]}" "$OPENLOOP" \
+      "$B_URL/v1/verify" "$TMP/b.keys" "$rate" "$DURATION" "$CONNS" "$WARMUP"
+    WARMUP=0 run_wrk e "$round" "$H_PID" "" "${WRK_PIN[@]}" "$OPENLOOP" \
+      "$H_URL/" "$TMP/b.keys" "$rate" "$DURATION" "$CONNS" "$WARMUP"
   fi
 done
 
@@ -430,7 +440,7 @@ ca=$(for r in $(seq 1 "$ROUNDS"); do ratio c a "$r"; echo; done)
 # The round with the median c/a ratio is tabled.
 median_round=$(for r in $(seq 1 "$ROUNDS"); do echo "$(ratio c a "$r") $r"; done |
   sort -g | awk '{ r[NR] = $2 } END { print r[int((NR + 1) / 2)] }')
-for s in a b c d; do
+for s in a b c d e; do
   [[ -e $OUT/$STAMP-cluster-$s-r$median_round.txt ]] &&
     cp "$OUT/$STAMP-cluster-$s-r$median_round.txt" "$OUT/$STAMP-cluster-$s.txt"
 done
@@ -485,7 +495,7 @@ share() {
 # Any non-2xx or socket error in any measured run spoils the numbers.
 bad=0
 for r in $(seq 1 "$ROUNDS"); do
-  for s in a b c d; do
+  for s in a b c d e; do
     [[ -e $OUT/$STAMP-cluster-$s-r$r.txt ]] || continue
     n=$(field "$s" "$r" non2xx)
     bad=$((bad + ${n:-0} + $(errors "$s" "$r")))
@@ -494,12 +504,9 @@ done
 tree=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 redis_label="PostgreSQL + Redis"
 ((NO_REDIS)) && redis_label="PostgreSQL, no Redis"
-d_row=$(row d "$median_round" "(d) (b) at half load, ~${HALF_RATE[median_round]:-?}/s")
-if [[ -n $WRK2 ]]; then
-  d_note="wrk2 $WRK2, constant rate = half of (b)'s requests/s in the same round (latency from each request's intended send time)"
-else
-  d_note="paced wrk (bench/paced.lua: each connection pauses between requests) at about half of (b)'s requests/s in the same round; no wrk2 (no Debian package; BENCH_WRK2=/path/to/wrk2 for a constant rate)"
-fi
+d_row=$(row d "$median_round" "(d) (b) at half load, ${HALF_RATE[median_round]:-?}/s")
+e_row=$(row e "$median_round" "(e) hello-world at that rate")
+d_note="examples/openloop.rs: a constant rate of half (b)'s requests/s in the same round, latency from each request's due time (open loop, as wrk2); $CONNS connections, ${WARMUP}s warm-up at the rate"
 
 pin_line="none (BENCH_PIN=0)"
 [[ $PIN == 1 ]] && pin_line="every keyport-server and nginx on CPU 0, wrk on CPUs 1-$((NCPU - 1)); PostgreSQL and Redis unpinned (BENCH_PIN=1)"
@@ -512,7 +519,7 @@ setup_line="$redis_label; (c): $INSTANCES instances, nginx with 1 worker, round-
   echo "  wrk:               $THREADS threads, $CONNS connections, ${DURATION}s (+${WARMUP}s warm-up), $ROUNDS rounds; tabled: round $median_round (median c/a)"
   echo "  CPU pinning:       $pin_line"
   echo "  (b), (c):          $setup_line"
-  echo "  (d):               $d_note"
+  echo "  (d), (e):          $d_note"
   echo "  source tree:       $tree"
   echo "  load before runs:  $load_before (1-min avg), other build processes: $busy"
   echo
@@ -521,6 +528,8 @@ setup_line="$redis_label; (c): $INSTANCES instances, nginx with 1 worker, round-
   row b "$median_round" "(b) 1 instance, $redis_label"
   row c "$median_round" "(c) $INSTANCES instances + nginx"
   echo "$d_row"
+  echo "$e_row"
+  echo "  (d), (e) p99.9: $(ms "$(field d "$median_round" p999_us)"), $(ms "$(field e "$median_round" p999_us)")"
   echo "  (µs/req: CPU time of the setup's own processes, instances and nginx, per request;"
   echo "   other: CPU share of everything but them and wrk: PostgreSQL, Redis, kernel, other jobs)"
   echo
@@ -537,7 +546,8 @@ setup_line="$redis_label; (c): $INSTANCES instances, nginx with 1 worker, round-
   echo "    ${WRK_A[*]}"
   echo "    ${WRK_B[*]}"
   echo "    ${WRK_C[*]}"
-  echo "  raw output: $OUT/$STAMP-cluster-*: {a,b,c,d}-r<round>.txt (wrk), {b,c}-metrics-<n>.txt, <setup>-instance-<n>.log"
+  echo "    ${WRK_PIN[*]} $OPENLOOP $B_URL/v1/verify KEY_FILE RATE $DURATION $CONNS $WARMUP   (d; (e) the same at $H_URL/)"
+  echo "  raw output: $OUT/$STAMP-cluster-*: {a,b,c,d,e}-r<round>.txt (wrk, openloop), {b,c}-metrics-<n>.txt, <setup>-instance-<n>.log"
 } | tee "$OUT/$STAMP-cluster-report.txt"
 
 if ((bad > 0)); then

@@ -35,7 +35,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let app = Router::new().route("/", get(|| async { "Hello, world!" }));
+    // POST too: the floor of a constant-rate POST run (bench/cluster.sh).
+    let hello = || async { "Hello, world!" };
+    let app = Router::new().route("/", get(hello).post(hello));
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
