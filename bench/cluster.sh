@@ -46,6 +46,8 @@
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$BENCH_DIR/lib.sh"
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 OUT=$BENCH_DIR/out
 KEYS=${BENCH_KEYS:-3000}
@@ -186,26 +188,12 @@ A_DB="sqlite://$TMP/a.db"
   die "account create on SQLite failed (see $TMP/a.log)"
 "${SERVER_PIN[@]}" "$SERVER_BIN" serve --listen 127.0.0.1:0 --database "$A_DB" >"$TMP/a.out" 2>>"$TMP/a.log" &
 A_PID=$!
-A_URL=
-for _ in $(seq 1 300); do
-  A_URL=$(sed -n 's/^listening on \(http:\/\/.*\)$/\1/p' "$TMP/a.out" | head -n 1)
-  [[ -n $A_URL ]] && break
-  alive "$A_PID" || die "(a) exited before listening: $(tail -n 5 "$TMP/a.log")"
-  sleep 0.1
-done
-[[ -n $A_URL ]] || die "(a) did not print its address within 30 s"
+A_URL=$(listening "$A_PID" "$TMP/a.out" 30)
 log "(a) keyport-server on SQLite at $A_URL (pid $A_PID)"
 # (e)'s hello-world, pinned like the servers.
 "${SERVER_PIN[@]}" "$HELLO_BIN" --listen 127.0.0.1:0 >"$TMP/hello.out" 2>"$TMP/hello.log" &
 H_PID=$!
-H_URL=
-for _ in $(seq 1 100); do
-  H_URL=$(sed -n 's/^listening on \(http:\/\/.*\)$/\1/p' "$TMP/hello.out" | head -n 1)
-  [[ -n $H_URL ]] && break
-  alive "$H_PID" || die "(e) hello exited before listening: $(tail -n 5 "$TMP/hello.log")"
-  sleep 0.1
-done
-[[ -n $H_URL ]] || die "(e) hello did not print its address within 10 s"
+H_URL=$(listening "$H_PID" "$TMP/hello.out")
 
 # env_get FILE NAME: a value from a scripts/cluster.sh --print-env file.
 env_get() { sed -n "s/^$2=//p" "$1" | head -n 1; }
