@@ -262,7 +262,18 @@ wrk_cmd() { # URL KEYS: the wrk command line for one setup
 }
 mapfile -d '' WRK_A < <(wrk_cmd "$A_URL" "$TMP/a.keys")
 mapfile -d '' WRK_B < <(wrk_cmd "$B_URL" "$TMP/b.keys")
-mapfile -d '' WRK_C < <(wrk_cmd "$C_URL" "$TMP/c.keys")
+# wrk sends the keys in a fixed cycle and nginx deals requests round-robin:
+# with a key count that is a multiple of the instances, each key would
+# always reach the same instance in a run, and another one in the next run
+# (where the round-robin counter then stands), so every measured run would
+# start each key's lease afresh. One key fewer and each key reaches every
+# instance within a few cycles of the warm-up, as mixed traffic does.
+C_KEYS=$TMP/c.keys
+if ((KEYS % INSTANCES == 0 && KEYS > 1)); then
+  C_KEYS=$TMP/c.cycle.keys
+  head -n "$((KEYS - 1))" "$TMP/c.keys" >"$C_KEYS"
+fi
+mapfile -d '' WRK_C < <(wrk_cmd "$C_URL" "$C_KEYS")
 
 # tree_ticks PID: user+system CPU ticks of PID and all its descendants (a
 # cluster: scripts/cluster.sh, its instances, nginx and its workers).
@@ -370,6 +381,17 @@ run_wrk() {
   fi
   printf -v "cpu_${name}_r$round" '%s %s %s %s' $((s1 - s0)) $((w1 - w0)) $((b1 - b0 - (s1 - s0) - (w1 - w0))) $((t1 - t0))
 }
+# open_loop NAME ROUND TREE_PID METRICS URL RATE: examples/openloop at RATE
+# for WARMUP seconds, unmeasured, then measured through run_wrk.
+open_loop() {
+  local name=$1 round=$2 pid=$3 metrics=$4 url=$5 rate=$6
+  if [[ $WARMUP != 0 ]]; then
+    log "($name) warm-up ${WARMUP}s at ${rate}/s"
+    "${WRK_PIN[@]}" "$OPENLOOP" "$url" "$TMP/b.keys" "$rate" "$WARMUP" "$CONNS" 0 >/dev/null || true
+  fi
+  WARMUP=0 run_wrk "$name" "$round" "$pid" "$metrics" "${WRK_PIN[@]}" "$OPENLOOP" \
+    "$url" "$TMP/b.keys" "$rate" "$DURATION" "$CONNS" 0
+}
 # field NAME ROUND KEY: a value from the BENCH line of a run ("" if none).
 field() {
   sed -n "s/^BENCH .*\\b$3=\\([0-9.]*\\).*/\\1/p" "$OUT/$STAMP-cluster-$1-r$2.txt" 2>/dev/null | head -n 1
@@ -390,10 +412,10 @@ for round in $(seq 1 "$ROUNDS"); do
   rate=$(awk -v r="${b_rps:-0}" 'BEGIN { printf "%d", r / 2 }')
   if ((rate > 0)); then
     HALF_RATE[round]=$rate
-    WARMUP=0 run_wrk d "$round" "$B_PID" "$B_METRICS" "${WRK_PIN[@]}" "$OPENLOOP" \
-      "$B_URL/v1/verify" "$TMP/b.keys" "$rate" "$DURATION" "$CONNS" "$WARMUP"
-    WARMUP=0 run_wrk e "$round" "$H_PID" "" "${WRK_PIN[@]}" "$OPENLOOP" \
-      "$H_URL/" "$TMP/b.keys" "$rate" "$DURATION" "$CONNS" "$WARMUP"
+    # Each warmed up at the rate first, outside the measured run (and its
+    # lease counts): (b) sat idle through (c), so its leases are gone.
+    open_loop d "$round" "$B_PID" "$B_METRICS" "$B_URL/v1/verify" "$rate"
+    open_loop e "$round" "$H_PID" "" "$H_URL/" "$rate"
   fi
 done
 
@@ -494,7 +516,7 @@ redis_label="PostgreSQL + Redis"
 ((NO_REDIS)) && redis_label="PostgreSQL, no Redis"
 d_row=$(row d "$median_round" "(d) (b) at half load, ${HALF_RATE[median_round]:-?}/s")
 e_row=$(row e "$median_round" "(e) hello-world at that rate")
-d_note="examples/openloop.rs: a constant rate of half (b)'s requests/s in the same round, latency from each request's due time (open loop, as wrk2); $CONNS connections, ${WARMUP}s warm-up at the rate"
+d_note="examples/openloop.rs: a constant rate of half (b)'s requests/s in the same round, latency from each request's due time (open loop, as wrk2); $CONNS connections, after ${WARMUP}s at the rate unmeasured"
 
 pin_line="none (BENCH_PIN=0)"
 [[ $PIN == 1 ]] && pin_line="every keyport-server and nginx on CPU 0, wrk on CPUs 1-$((NCPU - 1)); PostgreSQL and Redis unpinned (BENCH_PIN=1)"
@@ -503,7 +525,7 @@ setup_line="$redis_label; (c): $INSTANCES instances, nginx with 1 worker, round-
 {
   echo
   echo "Keyport cluster verify benchmark  ($(date -u +%F\ %TZ), $NCPU CPUs)"
-  echo "  keys seeded:       $KEYS per setup (plan enterprise: 1000/min per key, burst 2000; KEYPORT_ENTERPRISE_KEY_CAP=$KEYPORT_ENTERPRISE_KEY_CAP)"
+  echo "  keys seeded:       $KEYS per setup (plan enterprise: 1000/min per key, burst 2000; KEYPORT_ENTERPRISE_KEY_CAP=$KEYPORT_ENTERPRISE_KEY_CAP); (c) sends $(wc -l <"$C_KEYS") of them (see the script)"
   echo "  wrk:               $THREADS threads, $CONNS connections, ${DURATION}s (+${WARMUP}s warm-up), $ROUNDS rounds; tabled: round $median_round (median c/a)"
   echo "  CPU pinning:       $pin_line"
   echo "  (b), (c):          $setup_line"
@@ -534,7 +556,7 @@ setup_line="$redis_label; (c): $INSTANCES instances, nginx with 1 worker, round-
   echo "    ${WRK_A[*]}"
   echo "    ${WRK_B[*]}"
   echo "    ${WRK_C[*]}"
-  echo "    ${WRK_PIN[*]} $OPENLOOP $B_URL/v1/verify KEY_FILE RATE $DURATION $CONNS $WARMUP   (d; (e) the same at $H_URL/)"
+  echo "    ${WRK_PIN[*]} $OPENLOOP $B_URL/v1/verify KEY_FILE RATE $DURATION $CONNS 0   (d; (e) the same at $H_URL/)"
   echo "  raw output: $OUT/$STAMP-cluster-*: {a,b,c,d,e}-r<round>.txt (wrk, openloop), {b,c}-metrics-<n>.txt, <setup>-instance-<n>.log"
 } | tee "$OUT/$STAMP-cluster-report.txt"
 
