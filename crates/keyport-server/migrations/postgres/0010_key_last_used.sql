@@ -11,5 +11,7 @@ CREATE TABLE key_last_used (
 INSERT INTO key_last_used (key_id, at)
     SELECT id, last_used_at FROM api_keys WHERE last_used_at IS NOT NULL;
 
--- No longer written or read.
-ALTER TABLE api_keys DROP COLUMN last_used_at;
+-- api_keys.last_used_at is no longer written or read. It stays for now so
+-- that instances of the previous version, still running during a rolling
+-- upgrade, keep working (they read and raise it there).
+COMMENT ON COLUMN api_keys.last_used_at IS 'unused since migration 0010: see key_last_used';
