@@ -702,8 +702,9 @@ async fn raise_last_used(
         return Ok(());
     }
     let (ids, ats): (Vec<&str>, Vec<i64>) = merged.into_iter().unzip();
-    // Only keys that exist: a key whose account was deleted since its use
-    // was counted has nothing to record it on.
+    // Ids the store holds no key for are skipped, as the UPDATE this
+    // replaced skipped them: through the foreign key one such id would fail
+    // the whole usage batch, and every count in it with it.
     sqlx::query(
         "INSERT INTO key_last_used AS u (key_id, at) \
          SELECT x.id, x.at FROM UNNEST($1::text[], $2::bigint[]) AS x(id, at) \
