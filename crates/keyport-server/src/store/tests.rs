@@ -365,6 +365,80 @@ async fn unrevoked_keys_are_walked_page_by_page_newest_first() {
     }
 }
 
+/// A flush raises a key's last use and never lowers it; ids the store
+/// holds no key for are skipped without failing the batch; a key inserted
+/// with a last use keeps it.
+#[tokio::test]
+async fn last_use_is_raised_never_lowered_and_unknown_ids_are_skipped() {
+    use crate::clock::ManualClock;
+    use crate::service::KeyService;
+    use chrono::TimeZone;
+    for t in stores().await {
+        let clock = Arc::new(ManualClock::new(Utc.timestamp_opt(T, 0).unwrap()));
+        let service = KeyService::open(t.store.clone(), clock, Default::default())
+            .await
+            .unwrap();
+        let (account, key, _) = service
+            .create_account("A", keyport_core::Plan::Free, "test")
+            .await
+            .unwrap();
+        let at = |s: i64| Utc.timestamp_opt(T + s, 0).unwrap();
+        let last_used = |store: &Arc<dyn Store>| {
+            let (store, account, key) = (store.clone(), account.id.clone(), key.id.clone());
+            async move {
+                store
+                    .key(&account, &key)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .last_used_at
+            }
+        };
+        let flush = |uses: Vec<(String, DateTime<Utc>)>| {
+            let store = t.store.clone();
+            async move {
+                store
+                    .flush_usage(&new_batch_id(), &[], &uses, &UsageBatch::default())
+                    .await
+            }
+        };
+        flush(vec![
+            (key.id.clone(), at(20)),
+            ("key_unknown".into(), at(20)),
+        ])
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", t.name));
+        assert_eq!(last_used(&t.store).await, Some(at(20)), "{}", t.name);
+        flush(vec![(key.id.clone(), at(10))]).await.unwrap();
+        assert_eq!(
+            last_used(&t.store).await,
+            Some(at(20)),
+            "{}: lowered",
+            t.name
+        );
+        flush(vec![(key.id.clone(), at(30))]).await.unwrap();
+        assert_eq!(last_used(&t.store).await, Some(at(30)), "{}", t.name);
+
+        let mut copy = t.store.key(&account.id, &key.id).await.unwrap().unwrap();
+        copy.id = "key_with_a_past".into();
+        copy.hash = keyport_core::KeyHash::from_hex(&"ab".repeat(32)).unwrap();
+        let audit = AuditEvent {
+            id: 0,
+            account_id: Some(account.id.clone()),
+            at: at(40),
+            actor: "test".into(),
+            action: "key.created".into(),
+            key_id: Some(copy.id.clone()),
+            source: None,
+            detail: serde_json::json!({}),
+            event: None,
+        };
+        t.store.insert_key(&copy, &audit).await.unwrap();
+        let stored = t.store.key(&account.id, &copy.id).await.unwrap().unwrap();
+        assert_eq!(stored.last_used_at, Some(at(30)), "{}", t.name);
+    }
+}
+
 fn open_alert(id: &str, key: &str) -> Alert {
     use chrono::TimeZone;
     Alert {
