@@ -9,6 +9,7 @@ pub mod clock;
 pub mod detector;
 pub mod error;
 pub mod feed;
+mod flush;
 pub mod http;
 pub mod leaks;
 pub mod logging;
@@ -52,8 +53,12 @@ pub struct ServerConfig {
     /// Gateway upstream; without it, paths outside `/v1` answer 404.
     pub upstream: Option<reqwest::Url>,
     pub key_prefix: KeyPrefix,
-    /// How far usage counts and last-used times may lag in the database.
+    /// How far usage counts and last-used times may lag in the database
+    /// while flushes are small (under `flush::STRETCH_MIN_KEYS` keys).
     pub flush_interval: Duration,
+    /// The most a large flush may be spaced out to under load (see
+    /// `flush`); at most `flush_interval` disables spacing.
+    pub flush_max_interval: Duration,
     pub request_timeout: Duration,
     pub upstream_timeout: Duration,
     pub max_json_bytes: usize,
@@ -108,6 +113,7 @@ impl ServerConfig {
             upstream: None,
             key_prefix: KeyPrefix::default(),
             flush_interval: Duration::from_secs(1),
+            flush_max_interval: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             upstream_timeout: Duration::from_secs(25),
             max_json_bytes: 64 * 1024,
@@ -346,7 +352,8 @@ fn spawn_background(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (flush_every, detect_every) = (config.flush_interval, config.detector_interval);
+    let (flush_every, flush_max) = (config.flush_interval, config.flush_max_interval);
+    let detect_every = config.detector_interval;
     std::thread::Builder::new()
         .name("keyport-background".into())
         .spawn(move || {
@@ -360,19 +367,12 @@ fn spawn_background(
                     follow_changes(follower, stopped.clone()),
                     // Nothing to flush at start: the first flush is one
                     // period in, never racing the first requests.
-                    every(
-                        flush_every,
-                        true,
-                        stopped.clone(),
-                        "usage flush",
-                        move || {
-                            let svc = flusher.clone();
-                            async move { svc.flush().await }
-                        }
-                    ),
+                    flush::run(flush_every, flush_max, stopped.clone(), move || {
+                        let svc = flusher.clone();
+                        async move { svc.flush().await }
+                    }),
                     every(
                         detect_every,
-                        false,
                         stopped.clone(),
                         "anomaly detection",
                         move || {
@@ -424,7 +424,6 @@ async fn deliver_webhooks(service: Arc<KeyService>, mut stopped: watch::Receiver
 /// and retried on the next tick.
 async fn every<F, Fut, E>(
     every: Duration,
-    wait_first: bool,
     mut stopped: watch::Receiver<bool>,
     what: &'static str,
     job: F,
@@ -433,8 +432,7 @@ async fn every<F, Fut, E>(
     Fut: std::future::Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
-    let start = tokio::time::Instant::now() + if wait_first { every } else { Duration::ZERO };
-    let mut tick = tokio::time::interval_at(start, every);
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

@@ -59,9 +59,15 @@ enum Command {
         /// checked and proxied there.
         #[arg(long, env = "KEYPORT_UPSTREAM")]
         upstream: Option<reqwest::Url>,
-        /// Largest lag of usage counts in the database, in milliseconds.
+        /// Lag of usage counts in the database, in milliseconds, while
+        /// flushes are small (under 1,000 keys).
         #[arg(long, env = "KEYPORT_FLUSH_MS", default_value_t = 1000)]
         flush_ms: u64,
+        /// Under load over many keys, a flush is followed by 20 times its
+        /// own duration, up to this lag (ms): more requests per row written.
+        /// At most --flush-ms turns this off.
+        #[arg(long, env = "KEYPORT_FLUSH_MAX_MS", default_value_t = 5000)]
+        flush_max_ms: u64,
         /// Header a trusted proxy sets to the caller's country (e.g. CF-IPCountry).
         #[arg(long, env = "KEYPORT_COUNTRY_HEADER")]
         country_header: Option<String>,
@@ -300,6 +306,7 @@ async fn run() -> ExitCode {
             listen,
             upstream,
             flush_ms,
+            flush_max_ms,
             country_header,
             trusted_proxies,
             record_usage,
@@ -325,6 +332,7 @@ async fn run() -> ExitCode {
             config.upstream = upstream;
             config.key_prefix = db.key_prefix;
             config.flush_interval = Duration::from_millis(flush_ms.clamp(10, 2000));
+            config.flush_max_interval = Duration::from_millis(flush_max_ms.clamp(10, 60_000));
             config.country_header = country_header;
             config.trusted_proxies = trusted_proxies;
             config.record_usage = record_usage;

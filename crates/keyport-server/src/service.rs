@@ -1666,13 +1666,15 @@ impl KeyService {
 
     /// Writes batched quota counts, usage and last-used times in one
     /// transaction. On failure they go back into memory for the next attempt.
-    pub async fn flush(&self) -> Result<()> {
+    /// Writes what was counted since the last flush; returns how many keys
+    /// it wrote usage for (what a flush's cost grows with).
+    pub async fn flush(&self) -> Result<usize> {
         let minute = crate::clock::millis(self.clock.now()).div_euclid(60_000) * 60;
         self.flush_failed_logins(minute).await?;
-        self.flush_usage().await?;
+        let keys = self.flush_usage().await?;
         self.last_flush_ms
             .store(crate::clock::millis(Utc::now()), Ordering::Relaxed);
-        Ok(())
+        Ok(keys)
     }
 
     /// What a metrics scrape reads besides the counters.
@@ -1714,7 +1716,7 @@ impl KeyService {
     /// (at shutdown).
     pub async fn flush_all(&self) -> Result<()> {
         self.flush_failed_logins(i64::MAX).await?;
-        self.flush_usage().await
+        self.flush_usage().await.map(drop)
     }
 
     /// One audit row per rolled-up minute of failed logins (see `authlog`).
@@ -1753,7 +1755,7 @@ impl KeyService {
     /// and written again, same id and same rows, before anything newer; the
     /// store skips a batch id it has already recorded, so nothing counts
     /// twice.
-    async fn flush_usage(&self) -> Result<()> {
+    async fn flush_usage(&self) -> Result<usize> {
         let mut unflushed = self.unflushed.lock().await;
         if let Some((batch, pending)) = unflushed.take() {
             if let Err(e) = self
@@ -1768,7 +1770,7 @@ impl KeyService {
         let started = std::time::Instant::now();
         let pending = self.recorder.take_pending();
         if pending.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let taken = started.elapsed();
         let batch = crate::store::new_batch_id();
@@ -1787,7 +1789,7 @@ impl KeyService {
             micros = started.elapsed().as_micros() as u64,
             "usage flushed"
         );
-        Ok(())
+        Ok(pending.last_used.len())
     }
 }
 
