@@ -304,16 +304,21 @@ fn connection_errors_are_unavailable_and_statement_errors_are_not() {
     ));
 }
 
+/// A key service on `store` whose clock stands at `T`.
+async fn service_at_t(store: &Arc<dyn Store>) -> crate::service::KeyService {
+    use chrono::TimeZone;
+    let clock = Arc::new(crate::clock::ManualClock::new(
+        Utc.timestamp_opt(T, 0).unwrap(),
+    ));
+    crate::service::KeyService::open(store.clone(), clock, Default::default())
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn unrevoked_keys_are_walked_page_by_page_newest_first() {
-    use crate::clock::ManualClock;
-    use crate::service::KeyService;
-    use chrono::TimeZone;
     for t in stores().await {
-        let clock = Arc::new(ManualClock::new(Utc.timestamp_opt(T, 0).unwrap()));
-        let service = KeyService::open(t.store.clone(), clock, Default::default())
-            .await
-            .unwrap();
+        let service = service_at_t(&t.store).await;
         let mut made = Vec::new();
         for i in 0..5 {
             let (account, key, _) = service
@@ -370,18 +375,13 @@ async fn unrevoked_keys_are_walked_page_by_page_newest_first() {
 /// with a last use keeps it.
 #[tokio::test]
 async fn last_use_is_raised_never_lowered_and_unknown_ids_are_skipped() {
-    use crate::clock::ManualClock;
-    use crate::service::KeyService;
-    use chrono::TimeZone;
     for t in stores().await {
-        let clock = Arc::new(ManualClock::new(Utc.timestamp_opt(T, 0).unwrap()));
-        let service = KeyService::open(t.store.clone(), clock, Default::default())
-            .await
-            .unwrap();
+        let service = service_at_t(&t.store).await;
         let (account, key, _) = service
             .create_account("A", keyport_core::Plan::Free, "test")
             .await
             .unwrap();
+        use chrono::TimeZone;
         let at = |s: i64| Utc.timestamp_opt(T + s, 0).unwrap();
         let last_used = |store: &Arc<dyn Store>| {
             let (store, account, key) = (store.clone(), account.id.clone(), key.id.clone());
