@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::error::{put_ratelimit_headers, wants_problem, ApiError};
@@ -84,11 +84,8 @@ async fn forward(s: AppState, req: Request) -> Result<Response, ApiError> {
     let trusted = s.geo.is_trusted(peer_ip);
     let (parts, body) = req.into_parts();
     let mut headers = forwarded_headers(&parts.headers, trusted, s.geo.header.as_ref());
-    headers.insert("x-keyport-key-id", header_value(&verified.key.id));
-    headers.insert(
-        "x-keyport-account-id",
-        header_value(&verified.key.account_id),
-    );
+    headers.insert(KEYPORT_KEY_ID, header_value(&verified.key.id));
+    headers.insert(KEYPORT_ACCOUNT_ID, header_value(&verified.key.account_id));
     if let Some(ip) = peer_ip {
         set_forwarded(&mut headers, &parts.headers, ip, trusted);
     }
@@ -172,6 +169,13 @@ fn header_value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
+// Names built once: a `&str` name is parsed and looked up on every use.
+const KEYPORT_KEY_ID: HeaderName = HeaderName::from_static("x-keyport-key-id");
+const KEYPORT_ACCOUNT_ID: HeaderName = HeaderName::from_static("x-keyport-account-id");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(&name.as_str())
 }
@@ -193,7 +197,7 @@ const FORWARDING: [&str; 6] = [
 /// and the country header (a client must not choose its own country).
 fn forwarded_headers(h: &HeaderMap, trusted: bool, country: Option<&HeaderName>) -> HeaderMap {
     let named_hop: Vec<String> = h
-        .get_all("connection")
+        .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
@@ -215,8 +219,8 @@ fn forwarded_headers(h: &HeaderMap, trusted: bool, country: Option<&HeaderName>)
         }
         out.append(name.clone(), value.clone());
     }
-    if let Some(len) = h.get("content-length") {
-        out.insert("content-length", len.clone());
+    if let Some(len) = h.get(header::CONTENT_LENGTH) {
+        out.insert(header::CONTENT_LENGTH, len.clone());
     }
     out
 }
@@ -225,26 +229,30 @@ fn forwarded_headers(h: &HeaderMap, trusted: bool, country: Option<&HeaderName>)
 /// upstream. From a trusted proxy its chain is extended; from anyone else
 /// the headers start here.
 fn set_forwarded(out: &mut HeaderMap, incoming: &HeaderMap, peer: std::net::IpAddr, trusted: bool) {
-    use std::fmt::Write;
     let host = incoming
-        .get("host")
+        .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .filter(|h| h.bytes().all(|c| c.is_ascii_graphic()));
-    let prev = |name| {
+    let prev = |name: HeaderName| {
         incoming
             .get(name)
             .and_then(|v| v.to_str().ok())
             .filter(|_| trusted)
     };
     let mut forwarded = String::with_capacity(96);
-    if let Some(p) = prev("forwarded") {
+    let ip = IpText::of(peer);
+    if let Some(p) = prev(header::FORWARDED) {
         forwarded.push_str(p);
         forwarded.push_str(", ");
     }
-    let _ = match peer {
-        std::net::IpAddr::V4(ip) => write!(forwarded, "for={ip}"),
-        std::net::IpAddr::V6(ip) => write!(forwarded, "for=\"[{ip}]\""),
-    };
+    if peer.is_ipv4() {
+        forwarded.push_str("for=");
+        forwarded.push_str(ip.as_str());
+    } else {
+        forwarded.push_str("for=\"[");
+        forwarded.push_str(ip.as_str());
+        forwarded.push_str("]\"");
+    }
     forwarded.push_str(";proto=http");
     if let Some(h) = host {
         forwarded.push_str(";host=\"");
@@ -252,18 +260,68 @@ fn set_forwarded(out: &mut HeaderMap, incoming: &HeaderMap, peer: std::net::IpAd
         forwarded.push('"');
     }
     let mut xff = String::with_capacity(48);
-    if let Some(p) = prev("x-forwarded-for") {
+    if let Some(p) = prev(X_FORWARDED_FOR) {
         xff.push_str(p);
         xff.push_str(", ");
     }
-    let _ = write!(xff, "{peer}");
-    out.insert("forwarded", owned_header_value(forwarded));
-    out.insert("x-forwarded-for", owned_header_value(xff));
-    if !trusted || !out.contains_key("x-forwarded-proto") {
-        out.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    xff.push_str(ip.as_str());
+    out.insert(header::FORWARDED, owned_header_value(forwarded));
+    out.insert(X_FORWARDED_FOR, owned_header_value(xff));
+    if !trusted || !out.contains_key(X_FORWARDED_PROTO) {
+        out.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     }
-    if let Some(h) = host.filter(|_| !trusted || !out.contains_key("x-forwarded-host")) {
-        out.insert("x-forwarded-host", header_value(h));
+    if let Some(h) = host.filter(|_| !trusted || !out.contains_key(X_FORWARDED_HOST)) {
+        out.insert(X_FORWARDED_HOST, header_value(h));
+    }
+}
+
+/// An address as text without the formatting machinery (IPv4 by hand: it
+/// is written on every proxied request).
+struct IpText {
+    buf: [u8; 45],
+    len: usize,
+}
+
+impl IpText {
+    fn of(ip: std::net::IpAddr) -> Self {
+        let mut t = IpText {
+            buf: [0; 45],
+            len: 0,
+        };
+        match ip {
+            std::net::IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        t.push(b'.');
+                    }
+                    if octet >= 100 {
+                        t.push(b'0' + octet / 100);
+                    }
+                    if octet >= 10 {
+                        t.push(b'0' + octet / 10 % 10);
+                    }
+                    t.push(b'0' + octet % 10);
+                }
+            }
+            std::net::IpAddr::V6(v6) => {
+                use std::io::Write;
+                let mut cursor = std::io::Cursor::new(&mut t.buf[..]);
+                // An IPv6 address is at most 45 characters (RFC 4291 §2.2).
+                let _ = write!(cursor, "{v6}");
+                t.len = cursor.position() as usize;
+            }
+        }
+        t
+    }
+
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits, dots, colons and hex were written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
     }
 }
 
@@ -338,6 +396,30 @@ mod tests {
             out["forwarded"],
             "for=\"[::1]\";proto=http;host=\"api.example.com\""
         );
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for ip in [
+            "0.0.0.0",
+            "9.10.99.100",
+            "127.0.0.1",
+            "203.0.113.255",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "2001:db8::8a2e:370:7334",
+            "::ffff:192.0.2.128",
+            "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255",
+            "fe80::1:2:3:4",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            assert_eq!(IpText::of(ip).as_str(), ip.to_string());
+        }
+        for a in 0..=255u8 {
+            let ip = std::net::IpAddr::from([a, 255 - a, a / 3, a.wrapping_mul(7)]);
+            assert_eq!(IpText::of(ip).as_str(), ip.to_string());
+        }
     }
 
     #[test]

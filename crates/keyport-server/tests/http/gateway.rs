@@ -69,6 +69,7 @@ fn headers_json(h: &HeaderMap) -> serde_json::Map<String, Value> {
 #[tokio::test]
 async fn proxies_method_path_query_headers_and_body_without_the_credential() {
     let (url, seen) = upstream().await;
+    let upstream_host = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
     let h = Harness::with_upstream(Some(url)).await;
     let a = h.account(Plan::Starter).await;
     let (key, secret) = h.key_with_scopes(&a.admin, &["read", "write"], &[]).await;
@@ -106,6 +107,15 @@ async fn proxies_method_path_query_headers_and_body_without_the_credential() {
         "the forged header is replaced"
     );
     assert_eq!(hdrs["x-keyport-account-id"], a.id.as_str());
+    // The upstream is addressed as itself; the client's address and host
+    // travel in the forwarding headers.
+    assert_eq!(hdrs["host"], upstream_host.as_str());
+    assert_eq!(hdrs["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(hdrs["x-forwarded-proto"], "http");
+    assert!(hdrs["forwarded"]
+        .as_str()
+        .unwrap()
+        .starts_with("for=127.0.0.1;proto=http;host="));
     assert!(!seen
         .lock()
         .unwrap()
