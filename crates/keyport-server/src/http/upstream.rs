@@ -182,7 +182,9 @@ impl Upstream {
         loop {
             let (mut conn, pooled) = match self.pool.checkout() {
                 Some(conn) => (conn, true),
-                None => (self.connect().await?, false),
+                // Boxed: the connect state machine is large, and inline it
+                // would be copied with every request's future.
+                None => (Box::pin(self.connect()).await?, false),
             };
             if conn.ready().await.is_err() {
                 if pooled {
