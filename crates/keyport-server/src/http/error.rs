@@ -207,17 +207,12 @@ const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// structured fields of draft-ietf-httpapi-ratelimit-headers
 /// (`RateLimit-Policy`, `RateLimit`), plus `Retry-After` when refused.
 pub fn put_ratelimit_headers(h: &mut HeaderMap, d: &Decision) {
-    match policy_values(d) {
-        Some(PolicyValues { limit, policy }) => {
-            h.insert(RATELIMIT_LIMIT, limit);
-            h.insert(RATELIMIT_POLICY, policy);
-        }
-        None => {
-            h.insert(RATELIMIT_LIMIT, HeaderValue::from(d.limit));
-        }
-    }
+    h.insert(RATELIMIT_LIMIT, HeaderValue::from(d.limit));
     h.insert(RATELIMIT_REMAINING, HeaderValue::from(d.remaining));
     h.insert(RATELIMIT_RESET, HeaderValue::from(d.reset));
+    if let Some(v) = policy_value(d) {
+        h.insert(RATELIMIT_POLICY, v);
+    }
     if let Ok(v) = HeaderValue::try_from(ratelimit_field(d)) {
         h.insert(RATELIMIT, v);
     }
@@ -226,34 +221,23 @@ pub fn put_ratelimit_headers(h: &mut HeaderMap, d: &Decision) {
     }
 }
 
-/// The two values that depend only on the key's limits.
-#[derive(Clone)]
-struct PolicyValues {
-    limit: HeaderValue,
-    policy: HeaderValue,
-}
-
-/// `X-RateLimit-Limit` and `RateLimit-Policy` values already written, by
-/// (per minute, per day): a few plans and overrides cover nearly every
-/// key, and a cached value is a reference count, not a string built and
-/// allocated per request.
-type PolicyCache = std::collections::HashMap<(u32, Option<u32>), PolicyValues>;
+/// `RateLimit-Policy` values already written, by (per minute, per day): a
+/// few plans and overrides cover nearly every key, and a cached value is
+/// a reference count, not a string built per request.
+type PolicyCache = std::collections::HashMap<(u32, Option<u32>), HeaderValue>;
 const POLICY_CACHE_MAX: usize = 256;
 
 thread_local! {
     static POLICIES: std::cell::RefCell<PolicyCache> = Default::default();
 }
 
-fn policy_values(d: &Decision) -> Option<PolicyValues> {
+fn policy_value(d: &Decision) -> Option<HeaderValue> {
     let id = (d.limit, d.day_limit);
     POLICIES.with_borrow_mut(|cache| {
         if let Some(v) = cache.get(&id) {
             return Some(v.clone());
         }
-        let v = PolicyValues {
-            limit: HeaderValue::from(d.limit),
-            policy: HeaderValue::try_from(ratelimit_policy(d)).ok()?,
-        };
+        let v = HeaderValue::try_from(ratelimit_policy(d)).ok()?;
         if cache.len() >= POLICY_CACHE_MAX {
             cache.clear();
         }
