@@ -18,7 +18,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
@@ -63,6 +64,9 @@ pub struct Upstream {
 #[derive(Default)]
 struct Pool {
     idle: Mutex<VecDeque<Idle>>,
+    /// The task that closes expired connections runs (started by the first
+    /// connection put back, which is always on the runtime).
+    reaping: AtomicBool,
 }
 
 struct Idle {
@@ -74,10 +78,8 @@ impl Pool {
     /// The most recently used open connection (warm, least likely to have
     /// been closed by the upstream); expired ones are dropped on the way.
     fn checkout(&self) -> Option<SendRequest<Body>> {
+        self.prune(Instant::now());
         let mut idle = self.idle.lock();
-        while idle.front().is_some_and(|i| i.since.elapsed() > POOL_IDLE) {
-            idle.pop_front();
-        }
         while let Some(i) = idle.pop_back() {
             if !i.conn.is_closed() {
                 return Some(i.conn);
@@ -86,22 +88,53 @@ impl Pool {
         None
     }
 
-    fn put_back(&self, conn: SendRequest<Body>) {
+    fn put_back(self: &Arc<Self>, conn: SendRequest<Body>) {
         if conn.is_closed() {
             return;
         }
+        {
+            let mut idle = self.idle.lock();
+            if idle.len() < POOL_MAX_IDLE {
+                idle.push_back(Idle {
+                    conn,
+                    since: Instant::now(),
+                });
+            }
+        }
+        if !self.reaping.load(Ordering::Relaxed) {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                if !self.reaping.swap(true, Ordering::AcqRel) {
+                    rt.spawn(reap(Arc::downgrade(self)));
+                }
+            }
+        }
+    }
+
+    /// Closes the connections idle longer than [`POOL_IDLE`] at `now`.
+    fn prune(&self, now: Instant) {
         let mut idle = self.idle.lock();
-        if idle.len() < POOL_MAX_IDLE {
-            idle.push_back(Idle {
-                conn,
-                since: Instant::now(),
-            });
+        while idle
+            .front()
+            .is_some_and(|i| now.saturating_duration_since(i.since) > POOL_IDLE)
+        {
+            idle.pop_front();
         }
     }
 
     #[cfg(test)]
     fn idle_count(&self) -> usize {
         self.idle.lock().len()
+    }
+}
+
+/// Expires idle connections even when no request comes to check them out,
+/// until the pool is gone.
+async fn reap(pool: Weak<Pool>) {
+    let mut tick = tokio::time::interval(POOL_IDLE / 3);
+    loop {
+        tick.tick().await;
+        let Some(pool) = pool.upgrade() else { return };
+        pool.prune(Instant::now());
     }
 }
 
@@ -365,6 +398,20 @@ mod tests {
         }
         assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(u.pool.idle_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn idle_connections_expire_and_the_reaper_is_running() {
+        let (url, _) = counting_upstream(true).await;
+        let u = upstream(&url);
+        get(&u, "/a").await;
+        assert_eq!(u.pool.idle_count(), 1);
+        assert!(u.pool.reaping.load(Ordering::SeqCst));
+        u.pool.prune(Instant::now() + POOL_IDLE / 2);
+        assert_eq!(u.pool.idle_count(), 1, "not idle long enough yet");
+        u.pool
+            .prune(Instant::now() + POOL_IDLE + Duration::from_secs(1));
+        assert_eq!(u.pool.idle_count(), 0);
     }
 
     #[tokio::test]
