@@ -4,6 +4,7 @@
 # Uses the database and keys the shared harness leaves behind (see ab.sh).
 #
 #   bench/callgrind.sh BIN verify|gateway|hello [SECONDS=10] [CONNS=16]
+#   CG_ARGS="--record-usage false" bench/callgrind.sh ...   (extra serve args)
 #
 # The server runs under `valgrind --tool=callgrind --separate-threads=yes`
 # on CPU 1 (the upstream natively beside it); after a 5 s warm-up the
@@ -33,8 +34,9 @@ if [[ $T == hello ]]; then
   URL=http://127.0.0.1:$P/v1/verify; S=$WRK_DIR/post_verify.lua
 else
   cp "$DB" "$W/k.db"
+  # shellcheck disable=SC2086
   "${VG[@]}" "$BIN" serve --listen 127.0.0.1:$P --database "sqlite://$W/k.db" \
-    --upstream http://127.0.0.1:$UP >"$W/server.log" 2>&1 &
+    --upstream http://127.0.0.1:$UP ${CG_ARGS:-} >"$W/server.log" 2>&1 &
   if [[ $T == verify ]]; then URL=http://127.0.0.1:$P/v1/verify; S=$WRK_DIR/post_verify.lua
   else URL=http://127.0.0.1:$P/anything; S=$WRK_DIR/get_bearer.lua; fi
 fi

@@ -286,6 +286,39 @@ async fn concurrent_flushes_over_the_same_keys_all_land() {
     }
 }
 
+/// One flush of more rows than one statement takes, in a count that is no
+/// sum of equal statements (347 keys, 694 minute rows): every row lands
+/// once, with its own counts.
+#[tokio::test]
+async fn a_flush_larger_than_one_statement_writes_every_row() {
+    for t in stores().await {
+        let keys: Vec<String> = (0..347).map(|i| format!("key_{i:03}")).collect();
+        let mut day = Vec::new();
+        let mut usage = UsageBatch::default();
+        for (i, k) in keys.iter().enumerate() {
+            let (d, u) = batch(k, i as u64 + 1);
+            day.extend(d);
+            usage.minutes.extend(u.minutes);
+            usage.endpoints.extend(u.endpoints);
+            usage.countries.extend(u.countries);
+        }
+        t.store
+            .flush_usage(&new_batch_id(), &day, &[], &usage)
+            .await
+            .unwrap();
+        assert_eq!(t.store.day_counts(DAY).await.unwrap().len(), 347);
+        for (i, k) in keys.iter().enumerate() {
+            let n = i as u64 + 1;
+            assert_eq!(
+                totals(t.store.as_ref(), k).await,
+                (n, 2 * n, 1, 2 * n),
+                "{} {k}",
+                t.name
+            );
+        }
+    }
+}
+
 #[test]
 fn connection_errors_are_unavailable_and_statement_errors_are_not() {
     assert!(matches!(
