@@ -202,75 +202,18 @@ fn as_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// One bound value of a flushed row.
-#[derive(Debug, Clone, Copy)]
-enum Cell<'a> {
-    Text(&'a str),
-    Int(i64),
+/// Adds rows into one resolution's table, summing rows of the same bucket first.
+/// `json_extract(value, '$[0]'), …` for `n` columns of a row array.
+fn json_columns(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("json_extract(value, '$[{i}]')"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-/// Rows per statement in a usage flush. The flush stays one transaction, but
-/// its statements are short, so the database thread hands the CPU back
-/// between them instead of holding it for the whole batch (the verify path
-/// shares the machine with it).
-const FLUSH_CHUNK: usize = 256;
-
-/// Rows in the next statement with `left` rows to go: the largest power of
-/// four up to [`FLUSH_CHUNK`] that fits, so a table needs at most five
-/// statement texts (each prepared once per connection, then cached).
-fn chunk_len(left: usize) -> usize {
-    let mut n = FLUSH_CHUNK;
-    while n > left.max(1) {
-        n /= 4;
-    }
-    n
-}
-
-/// `head (?, …), (?, …) … tail` for `rows` rows of `width` values.
-fn values_sql(head: &str, tail: &str, width: usize, rows: usize) -> String {
-    let row = format!("({})", vec!["?"; width].join(", "));
-    let mut sql = String::with_capacity(head.len() + tail.len() + rows * (row.len() + 2));
-    sql.push_str(head);
-    for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&row);
-    }
-    sql.push_str(tail);
-    sql
-}
-
-/// Runs `head VALUES-list tail` over `cells` (rows of `width` values, in
-/// order) in statements of [`chunk_len`] rows. Values are bound, not sent
-/// as JSON: decoding `json_each` rows was most of a flush's database time.
-async fn write_rows(
-    conn: &mut sqlx::SqliteConnection,
-    head: &str,
-    tail: &str,
-    width: usize,
-    cells: &[Cell<'_>],
-) -> Result<()> {
-    let mut left = cells;
-    while !left.is_empty() {
-        let n = chunk_len(left.len() / width);
-        let (now, rest) = left.split_at((n * width).min(left.len()));
-        let sql = values_sql(head, tail, width, n);
-        let mut q = sqlx::query(&sql);
-        for cell in now {
-            q = match *cell {
-                Cell::Text(s) => q.bind(s),
-                Cell::Int(i) => q.bind(i),
-            };
-        }
-        q.execute(&mut *conn).await?;
-        left = rest;
-    }
-    Ok(())
-}
-
-/// Adds rows into one resolution's table, summing rows of the same bucket
-/// first.
+/// Adds rows into one resolution's table in one statement: the rows travel
+/// as one JSON array (`json_each`), so a flush costs a statement per table,
+/// not per key.
 async fn add_usage(conn: &mut sqlx::SqliteConnection, step: Step, rows: &[UsageRow]) -> Result<()> {
     let mut merged: HashMap<(&str, i64), (&str, Counts)> = HashMap::new();
     for r in rows {
@@ -284,23 +227,45 @@ async fn add_usage(conn: &mut sqlx::SqliteConnection, step: Step, rows: &[UsageR
     if merged.is_empty() {
         return Ok(());
     }
-    let mut cells = Vec::with_capacity(merged.len() * 9);
-    for ((key_id, t), (account_id, c)) in merged {
-        cells.extend([Cell::Text(key_id), Cell::Text(account_id), Cell::Int(t)]);
-        cells.extend(c.0.map(|n| Cell::Int(as_i64(n))));
-    }
-    let head = format!(
-        "INSERT INTO {} (key_id, account_id, t, {COUNT_COLUMNS}) VALUES ",
-        table(step)
-    );
-    let tail = " ON CONFLICT (key_id, t) DO UPDATE SET success = success + excluded.success, \
+    // Tuples serialise straight to text: no JSON value tree per row.
+    type Row<'a> = (&'a str, &'a str, i64, i64, i64, i64, i64, i64, i64);
+    let data: Vec<Row> = merged
+        .into_iter()
+        .map(|((key_id, t), (account_id, c))| {
+            let [a, b, c, d, e, f] = c.0.map(as_i64);
+            (key_id, account_id, t, a, b, c, d, e, f)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO {} (key_id, account_id, t, {COUNT_COLUMNS}) SELECT {} FROM json_each(?) WHERE true \
+         ON CONFLICT (key_id, t) DO UPDATE SET success = success + excluded.success, \
          client_error = client_error + excluded.client_error, server_error = server_error + excluded.server_error, \
          rate_limited = rate_limited + excluded.rate_limited, denied = denied + excluded.denied, \
-         would_deny = would_deny + excluded.would_deny";
-    write_rows(conn, &head, tail, 9, &cells).await
+         would_deny = would_deny + excluded.would_deny",
+        table(step),
+        json_columns(9)
+    );
+    for chunk in data.chunks(FLUSH_CHUNK) {
+        sqlx::query(&sql)
+            .bind(json_rows(chunk)?)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
-/// Hourly breakdown rows plus first/last-seen per value.
+/// Rows per statement in a usage flush. The flush stays one transaction, but
+/// its statements are short, so the database thread hands the CPU back
+/// between them instead of holding it for the whole batch (the verify path
+/// shares the machine with it).
+const FLUSH_CHUNK: usize = 256;
+
+/// Rows as one JSON array of arrays, for `json_each(?)`.
+fn json_rows<T: serde::Serialize>(rows: &[T]) -> Result<String> {
+    serde_json::to_string(rows).map_err(|e| corrupt(format!("usage rows: {e}")))
+}
+
+/// Hourly breakdown rows plus first/last-seen per value, one statement each.
 async fn add_dimension(
     conn: &mut sqlx::SqliteConnection,
     dim: Dimension,
@@ -310,39 +275,48 @@ async fn add_dimension(
         return Ok(());
     }
     let (tbl, col) = dim_table(dim);
-    let mut hourly = Vec::with_capacity(rows.len() * 4);
-    let mut seen = Vec::with_capacity(rows.len() * 6);
-    for r in rows {
-        let (key, value, count) = (Cell::Text(&r.key_id), Cell::Text(&r.value), as_i64(r.count));
-        hourly.extend([
-            key,
-            Cell::Int(r.t.div_euclid(3600) * 3600),
-            value,
-            Cell::Int(count),
-        ]);
-        seen.extend([
-            key,
-            Cell::Text(col),
-            value,
-            Cell::Int(r.t),
-            Cell::Int(r.t),
-            Cell::Int(count),
-        ]);
+    let data: Vec<(&str, i64, &str, i64, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.key_id.as_str(),
+                r.t.div_euclid(3600) * 3600,
+                r.value.as_str(),
+                as_i64(r.count),
+                r.t,
+            )
+        })
+        .collect();
+    for chunk in data.chunks(FLUSH_CHUNK) {
+        add_dimension_rows(conn, tbl, col, &json_rows(chunk)?).await?;
     }
-    let head = format!("INSERT INTO {tbl} (key_id, t, {col}, count) VALUES ");
-    let tail =
-        format!(" ON CONFLICT (key_id, t, {col}) DO UPDATE SET count = count + excluded.count");
-    write_rows(conn, &head, &tail, 4, &hourly).await?;
-    write_rows(
-        conn,
-        "INSERT INTO key_dimensions (key_id, dimension, value, first_seen, last_seen, count) VALUES ",
-        " ON CONFLICT (key_id, dimension, value) DO UPDATE SET \
+    Ok(())
+}
+
+async fn add_dimension_rows(
+    conn: &mut sqlx::SqliteConnection,
+    tbl: &str,
+    col: &str,
+    data: &str,
+) -> Result<()> {
+    let hourly = format!(
+        "INSERT INTO {tbl} (key_id, t, {col}, count) SELECT {} FROM json_each(?) WHERE true \
+         ON CONFLICT (key_id, t, {col}) DO UPDATE SET count = count + excluded.count",
+        json_columns(4)
+    );
+    sqlx::query(&hourly).bind(data).execute(&mut *conn).await?;
+    let seen = "INSERT INTO key_dimensions (key_id, dimension, value, first_seen, last_seen, count) \
+         SELECT json_extract(value, '$[0]'), ?, json_extract(value, '$[2]'), json_extract(value, '$[4]'), \
+         json_extract(value, '$[4]'), json_extract(value, '$[3]') FROM json_each(?) WHERE true \
+         ON CONFLICT (key_id, dimension, value) DO UPDATE SET \
          first_seen = MIN(first_seen, excluded.first_seen), last_seen = MAX(last_seen, excluded.last_seen), \
-         count = count + excluded.count",
-        6,
-        &seen,
-    )
-    .await
+         count = count + excluded.count";
+    sqlx::query(seen)
+        .bind(col)
+        .bind(data)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 fn alert_from_row(r: &SqliteRow) -> Result<Alert> {
@@ -944,38 +918,45 @@ impl Store for SqliteStore {
         add_dimension(&mut tx, Dimension::Country, &usage.countries).await?;
         add_dimension(&mut tx, Dimension::Network, &usage.networks).await?;
         add_dimension(&mut tx, Dimension::Reason, &usage.reasons).await?;
-        let counts: Vec<Cell> = counts
-            .iter()
-            .flat_map(|c| {
-                [
-                    Cell::Text(&c.key_id),
-                    Cell::Text(&c.account_id),
-                    Cell::Int(c.day),
-                    Cell::Int(as_i64(c.count)),
-                ]
-            })
-            .collect();
-        write_rows(
-            &mut tx,
-            "INSERT INTO key_day_usage (key_id, account_id, day, count) VALUES ",
-            " ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count",
-            4,
-            &counts,
-        )
-        .await?;
-        let last_used: Vec<Cell> = last_used
-            .iter()
-            .flat_map(|(id, at)| [Cell::Text(id), Cell::Int(millis(*at))])
-            .collect();
-        write_rows(
-            &mut tx,
-            "UPDATE api_keys SET last_used_at = MAX(COALESCE(api_keys.last_used_at, 0), v.column2) \
-             FROM (VALUES ",
-            ") AS v WHERE api_keys.id = v.column1",
-            2,
-            &last_used,
-        )
-        .await?;
+        if !counts.is_empty() {
+            let data: Vec<(&str, &str, i64, i64)> = counts
+                .iter()
+                .map(|c| {
+                    (
+                        c.key_id.as_str(),
+                        c.account_id.as_str(),
+                        c.day,
+                        as_i64(c.count),
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO key_day_usage (key_id, account_id, day, count) SELECT {} FROM json_each(?) \
+                 WHERE true ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count",
+                json_columns(4)
+            );
+            for chunk in data.chunks(FLUSH_CHUNK) {
+                sqlx::query(&sql)
+                    .bind(json_rows(chunk)?)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        if !last_used.is_empty() {
+            let data: Vec<(&str, i64)> = last_used
+                .iter()
+                .map(|(id, at)| (id.as_str(), millis(*at)))
+                .collect();
+            for chunk in data.chunks(FLUSH_CHUNK) {
+                sqlx::query(
+                    "UPDATE api_keys SET last_used_at = MAX(COALESCE(api_keys.last_used_at, 0), json_extract(j.value, '$[1]')) \
+                     FROM json_each(?) AS j WHERE api_keys.id = json_extract(j.value, '$[0]')",
+                )
+                .bind(json_rows(chunk)?)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -1348,40 +1329,6 @@ mod tests {
         assert!(
             nice.iter().all(|&n| n == want),
             "nice {nice:?}, want {want}"
-        );
-    }
-}
-
-#[cfg(test)]
-mod statement_tests {
-    use super::*;
-
-    #[test]
-    fn statements_come_in_five_sizes_and_cover_every_row() {
-        for n in 0..2_000usize {
-            let (mut left, mut sizes) = (n, Vec::new());
-            while left > 0 {
-                let len = chunk_len(left);
-                assert!(len <= left, "{n}: {len} > {left}");
-                sizes.push(len);
-                left -= len;
-            }
-            assert!(sizes.iter().all(|s| [1, 4, 16, 64, 256].contains(s)), "{n}");
-            assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{n}: largest first");
-        }
-    }
-
-    #[test]
-    fn values_lists_have_one_placeholder_per_value() {
-        let sql = values_sql(
-            "INSERT INTO t (a, b) VALUES ",
-            " ON CONFLICT DO NOTHING",
-            2,
-            3,
-        );
-        assert_eq!(
-            sql,
-            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?) ON CONFLICT DO NOTHING"
         );
     }
 }
