@@ -56,36 +56,149 @@ pub struct UsageEvent<'a> {
 #[derive(Debug, Default)]
 struct KeyUsage {
     account_id: String,
-    /// Admitted requests not yet written, per UTC day (usually one entry).
-    admitted: Vec<(i64, u64)>,
+    /// Admitted requests not yet written, per UTC day.
+    admitted: Buckets<u64>,
     last_used: Option<i64>,
     last_used_dirty: bool,
     usage: PendingUsage,
     /// Endpoints this key has called, bounded; the rest count as "other".
-    /// Shared with the pending counts, so counting one allocates nothing.
-    endpoints: FastSet<Arc<str>>,
+    /// A tally names one by its index in `endpoint_names`.
+    endpoints: FastMap<Arc<str>, u16>,
+    endpoint_names: Vec<Arc<str>>,
+    /// The endpoint of the key's last request: the usual next one, found
+    /// without a map lookup.
+    last_endpoint: Option<u16>,
     /// Networks and would-deny reasons seen here, bounded likewise.
     networks: FastSet<IpNet>,
+    /// The last network counted as known (the usual next one).
+    last_network: Option<IpNet>,
     reasons: FastSet<String>,
     /// On the recorder's dirty list.
     queued: bool,
 }
 
+/// Counts per time bucket (minute or day), in the order they came: the
+/// newest inline, since between two flushes there is almost always only
+/// one, so counting needs no allocation and no second cache line.
+#[derive(Debug, Default)]
+struct Buckets<T> {
+    newest: Option<(i64, T)>,
+    older: Vec<(i64, T)>,
+}
+
+trait Merge: Copy {
+    fn merge(&mut self, other: &Self);
+}
+
+impl Merge for u64 {
+    fn merge(&mut self, other: &Self) {
+        *self += other;
+    }
+}
+
+impl Merge for Counts {
+    fn merge(&mut self, other: &Self) {
+        self.add(other);
+    }
+}
+
+impl<T: Merge> Buckets<T> {
+    fn add(&mut self, t: i64, value: T) {
+        match &mut self.newest {
+            Some((newest, sum)) if *newest == t => sum.merge(&value),
+            _ => {
+                if let Some(done) = self.newest.replace((t, value)) {
+                    self.older.push(done);
+                }
+            }
+        }
+    }
+
+    /// Everything counted, oldest first; empty afterwards.
+    fn take(&mut self) -> impl Iterator<Item = (i64, T)> {
+        let older = std::mem::take(&mut self.older);
+        older.into_iter().chain(self.newest.take())
+    }
+}
+
 /// Usage counted in memory since the last flush.
 #[derive(Debug, Default)]
 struct PendingUsage {
-    /// (minute start in unix seconds, counts), usually one or two entries.
-    minutes: Vec<(i64, Counts)>,
-    endpoints: FastMap<(i64, Arc<str>), u64>,
-    countries: FastMap<(i64, Country), u64>,
-    /// `None`: a network past the key's bound.
-    networks: FastMap<(i64, Option<IpNet>), u64>,
+    minutes: Buckets<Counts>,
+    /// Breakdown counts, newest last; the same (minute, value) may appear
+    /// more than once until [`merge_tallies`] runs (when taken, or when
+    /// the list reaches `compact_at`).
+    tallies: Vec<Tally>,
+    compact_at: usize,
     reasons: FastMap<(i64, String), u64>,
+}
+
+/// One breakdown count: a minute, what was counted and how often.
+#[derive(Debug, Clone, Copy)]
+struct Tally {
+    minute: i64,
+    what: What,
+    count: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum What {
+    /// Index into the key's `endpoint_names`.
+    Endpoint(u16),
+    Country(Country),
+    /// `None`: a network past the key's bound.
+    Network(Option<IpNet>),
+}
+
+/// Tallies looked at from the end before a new one is added: a request
+/// counts an endpoint, a network and perhaps a country, so the previous
+/// request's entries are the last few.
+const TALLY_SCAN: usize = 4;
+
+/// The list is merged when it reaches twice its size after the last merge,
+/// at least this: the request path's cost stays a few entries per request,
+/// and the list at most twice the distinct values counted.
+const COMPACT_MIN: usize = 64;
+
+/// Sorts tallies and adds up equal (minute, value) entries.
+fn merge_tallies(tallies: &mut Vec<Tally>) {
+    tallies.sort_unstable_by_key(|t| (t.minute, t.what));
+    tallies.dedup_by(|later, kept| {
+        let same = later.minute == kept.minute && later.what == kept.what;
+        if same {
+            kept.count += later.count;
+        }
+        same
+    });
+}
+
+impl PendingUsage {
+    fn tally(&mut self, minute: i64, what: What) {
+        if let Some(t) = self
+            .tallies
+            .iter_mut()
+            .rev()
+            .take(TALLY_SCAN)
+            .find(|t| t.minute == minute && t.what == what)
+        {
+            t.count += 1;
+            return;
+        }
+        if self.tallies.len() >= self.compact_at.max(COMPACT_MIN) {
+            merge_tallies(&mut self.tallies);
+            self.compact_at = 2 * self.tallies.len();
+        }
+        self.tallies.push(Tally {
+            minute,
+            what,
+            count: 1,
+        });
+    }
 }
 
 /// A country value (at most [`MAX_COUNTRY_LEN`] bytes) held inline, so
 /// counting one allocates nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Country {
     bytes: [u8; MAX_COUNTRY_LEN],
     len: u8,
@@ -155,11 +268,7 @@ fn bucket(now_ns: i64, secs: i64) -> i64 {
 
 impl KeyUsage {
     fn admit(&mut self, now_ns: i64) {
-        let today = utc_day(now_ns);
-        match self.admitted.last_mut() {
-            Some((d, n)) if *d == today => *n += 1,
-            _ => self.admitted.push((today, 1)),
-        }
+        self.admitted.add(utc_day(now_ns), 1);
         self.touch(now_ns);
     }
 
@@ -171,32 +280,34 @@ impl KeyUsage {
     /// Counts one request by minute and outcome, endpoint and country.
     fn count(&mut self, now_ns: i64, event: UsageEvent<'_>) {
         let minute = bucket(now_ns, 60);
-        let one = Counts::one(event.outcome);
-        match self.usage.minutes.last_mut() {
-            Some((t, c)) if *t == minute => c.add(&one),
-            _ => self.usage.minutes.push((minute, one)),
-        }
+        self.usage.minutes.add(minute, Counts::one(event.outcome));
         if let Some(ep) = event.endpoint {
-            let name = self.endpoint_name(truncate(ep, MAX_ENDPOINT_LEN));
-            *self.usage.endpoints.entry((minute, name)).or_default() += 1;
+            let id = self.endpoint_id(truncate(ep, MAX_ENDPOINT_LEN));
+            self.usage.tally(minute, What::Endpoint(id));
         }
         if let Some(c) = event.country {
-            *self
-                .usage
-                .countries
-                .entry((minute, Country::new(c)))
-                .or_default() += 1;
+            self.usage.tally(minute, What::Country(Country::new(c)));
         }
         if let Some(ip) = event.ip {
             let net = network_of(ip);
-            let known = self.networks.contains(&net)
-                || (self.networks.len() < MAX_NETWORKS_PER_KEY && self.networks.insert(net));
-            *self
-                .usage
-                .networks
-                .entry((minute, known.then_some(net)))
-                .or_default() += 1;
+            let known = self.knows_network(net);
+            self.usage
+                .tally(minute, What::Network(known.then_some(net)));
         }
+    }
+
+    /// Whether `net` is one of the key's counted networks, adding it while
+    /// the key has room.
+    fn knows_network(&mut self, net: IpNet) -> bool {
+        if self.last_network == Some(net) {
+            return true;
+        }
+        let known = self.networks.contains(&net)
+            || (self.networks.len() < MAX_NETWORKS_PER_KEY && self.networks.insert(net));
+        if known {
+            self.last_network = Some(net);
+        }
+        known
     }
 
     /// Counts why a report-only proposal would have refused a request.
@@ -213,21 +324,43 @@ impl KeyUsage {
         *self.usage.reasons.entry((minute, name)).or_default() += 1;
     }
 
-    /// The endpoint's own name while the key has room for it, else "other".
-    fn endpoint_name(&mut self, ep: &str) -> Arc<str> {
-        if let Some(name) = self.endpoints.get(ep) {
-            return name.clone();
+    /// The index of the endpoint's own name while the key has room for
+    /// it, else of "other".
+    fn endpoint_id(&mut self, ep: &str) -> u16 {
+        if let Some(id) = self.last_endpoint {
+            if *self.endpoint_names[usize::from(id)] == *ep {
+                return id;
+            }
         }
-        let name: Arc<str> = if self.endpoints.len() < MAX_ENDPOINTS_PER_KEY {
-            Arc::from(ep)
-        } else if let Some(other) = self.endpoints.get(OTHER_ENDPOINT) {
-            return other.clone();
-        } else {
-            Arc::from(OTHER_ENDPOINT)
+        let id = match self.endpoints.get(ep) {
+            Some(&id) => id,
+            None if self.endpoint_names.len() < MAX_ENDPOINTS_PER_KEY => self.register_endpoint(ep),
+            // "(other)" joins the names too: a key past its bound adds it once.
+            None => self.register_endpoint(OTHER_ENDPOINT),
         };
-        // "(other)" joins the set too: a key past its bound allocates it once.
-        self.endpoints.insert(name.clone());
-        name
+        self.last_endpoint = Some(id);
+        id
+    }
+
+    /// A name the key called before a restart. Rows written before the
+    /// bound existed may name more: past the bound they count as "other".
+    fn preload_endpoint(&mut self, name: &str) {
+        if self.endpoint_names.len() < MAX_ENDPOINTS_PER_KEY {
+            self.register_endpoint(name);
+        }
+    }
+
+    /// The index of `name`, added if new.
+    fn register_endpoint(&mut self, name: &str) -> u16 {
+        if let Some(&id) = self.endpoints.get(name) {
+            return id;
+        }
+        // At most MAX_ENDPOINTS_PER_KEY + 1 names (see `preload_endpoint`).
+        let id = self.endpoint_names.len() as u16;
+        let name: Arc<str> = Arc::from(name);
+        self.endpoint_names.push(name.clone());
+        self.endpoints.insert(name, id);
+        id
     }
 }
 
@@ -312,8 +445,7 @@ impl UsageRecorder {
                 .0
                 .usage
                 .lock()
-                .endpoints
-                .insert(Arc::from(truncate(endpoint, MAX_ENDPOINT_LEN)));
+                .preload_endpoint(truncate(endpoint, MAX_ENDPOINT_LEN));
         }
     }
 
@@ -335,7 +467,7 @@ impl UsageRecorder {
             let mut k = slot.0.usage.lock();
             let k = &mut *k;
             k.queued = false;
-            for (day, count) in k.admitted.drain(..) {
+            for (day, count) in k.admitted.take() {
                 out.counts.push(DayCount {
                     key_id: key_id.clone(),
                     account_id: k.account_id.clone(),
@@ -348,8 +480,7 @@ impl UsageRecorder {
                     out.last_used.push((key_id.clone(), from_nanos(t)));
                 }
             }
-            let usage = std::mem::take(&mut k.usage);
-            for (t, counts) in usage.minutes {
+            for (t, counts) in k.usage.minutes.take() {
                 out.usage.minutes.push(UsageRow {
                     key_id: key_id.clone(),
                     account_id: k.account_id.clone(),
@@ -357,55 +488,43 @@ impl UsageRecorder {
                     counts,
                 });
             }
-            let dims = |m: FastMap<(i64, String), u64>| {
-                m.into_iter().map(|((t, value), count)| DimensionRow {
+            let mut tallies = std::mem::take(&mut k.usage.tallies);
+            k.usage.compact_at = 0;
+            merge_tallies(&mut tallies);
+            for Tally {
+                minute,
+                what,
+                count,
+            } in tallies
+            {
+                let (rows, value) = match what {
+                    What::Endpoint(id) => (
+                        &mut out.usage.endpoints,
+                        k.endpoint_names[usize::from(id)].to_string(),
+                    ),
+                    What::Country(c) => (&mut out.usage.countries, c.as_str().to_string()),
+                    What::Network(net) => (
+                        &mut out.usage.networks,
+                        net.map_or_else(|| OTHER_ENDPOINT.to_string(), |n| n.to_string()),
+                    ),
+                };
+                rows.push(DimensionRow {
                     key_id: key_id.clone(),
-                    t,
+                    t: minute,
                     value,
                     count,
-                })
-            };
+                });
+            }
             out.usage
-                .endpoints
-                .extend(
-                    usage
-                        .endpoints
-                        .into_iter()
-                        .map(|((t, value), count)| DimensionRow {
-                            key_id: key_id.clone(),
-                            t,
-                            value: value.to_string(),
-                            count,
-                        }),
-                );
-            out.usage
-                .countries
-                .extend(
-                    usage
-                        .countries
-                        .into_iter()
-                        .map(|((t, value), count)| DimensionRow {
-                            key_id: key_id.clone(),
-                            t,
-                            value: value.as_str().to_string(),
-                            count,
-                        }),
-                );
-            out.usage.reasons.extend(dims(usage.reasons));
-            out.usage
-                .networks
-                .extend(
-                    usage
-                        .networks
-                        .into_iter()
-                        .map(|((t, net), count)| DimensionRow {
-                            key_id: key_id.clone(),
-                            t,
-                            value: net
-                                .map_or_else(|| OTHER_ENDPOINT.to_string(), |n| n.to_string()),
-                            count,
-                        }),
-                );
+                .reasons
+                .extend(std::mem::take(&mut k.usage.reasons).into_iter().map(
+                    |((t, value), count)| DimensionRow {
+                        key_id: key_id.clone(),
+                        t,
+                        value,
+                        count,
+                    },
+                ));
         }
         out
     }
@@ -631,6 +750,148 @@ mod tests {
         assert_eq!(
             names,
             vec![OTHER_ENDPOINT.to_string(), "GET /7".to_string()]
+        );
+    }
+
+    /// Any sequence of requests over endpoints, countries, networks and
+    /// minutes (back and forth, past every bound) is taken as the sums a
+    /// plain map of every request gives: the request path's shortcuts
+    /// (last endpoint and network, inline newest minute, unmerged tallies
+    /// merged late) change nothing that is written.
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::BTreeMap;
+
+        type Rows = BTreeMap<(&'static str, String, i64, String), u64>;
+
+        fn rows(p: &Pending) -> Rows {
+            let mut out = Rows::new();
+            let dims = [
+                ("endpoint", &p.usage.endpoints),
+                ("country", &p.usage.countries),
+                ("network", &p.usage.networks),
+            ];
+            for (dim, list) in dims {
+                for r in list {
+                    *out.entry((dim, r.key_id.clone(), r.t, r.value.clone()))
+                        .or_default() += r.count;
+                }
+            }
+            for r in &p.usage.minutes {
+                for o in [Outcome::Success, Outcome::Denied] {
+                    *out.entry(("minute", r.key_id.clone(), r.t, format!("{o:?}")))
+                        .or_default() += r.counts.get(o);
+                }
+            }
+            for c in &p.counts {
+                *out.entry(("day", c.key_id.clone(), c.day, String::new()))
+                    .or_default() += c.count;
+            }
+            out.retain(|_, n| *n > 0);
+            out
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+            #[test]
+            fn taken_counts_are_the_sums_of_the_requests(
+                reqs in proptest::collection::vec(
+                    (0..3u8, 0..130u16, 0..4u8, 0..1100u16, 0..3i64, any::<bool>(), any::<bool>()),
+                    0..2_500,
+                ),
+                flush_at in 0..2_500usize,
+            ) {
+                let r = UsageRecorder::default();
+                let mut want = Rows::new();
+                let mut endpoints: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                let mut networks: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                let mut got = Rows::new();
+                for (i, &(key, ep, country, net, minute, denied, admitted)) in reqs.iter().enumerate() {
+                    if i == flush_at {
+                        for (k, n) in rows(&r.take_pending()) {
+                            *got.entry(k).or_default() += n;
+                        }
+                    }
+                    let key = format!("k{key}");
+                    let ep = format!("GET /e{ep}");
+                    let country = ["DE", "FR", "unknown", "US"][usize::from(country)];
+                    let ip: IpAddr = format!("10.{}.{}.1", net / 256, net % 256).parse().unwrap();
+                    let now = NOW + minute * 60 * S + (i as i64);
+                    let t = bucket(now, 60);
+                    let outcome = if denied { Outcome::Denied } else { Outcome::Success };
+                    r.slot(&key, "a1").note(now, admitted, Some(UsageEvent {
+                        outcome,
+                        endpoint: Some(&ep),
+                        country: Some(country),
+                        ip: Some(ip),
+                    }));
+                    // The model: the bounds as documented, by plain lookups.
+                    let names = endpoints.entry(key.clone()).or_default();
+                    let ep_name = if names.contains(&ep) {
+                        ep.clone()
+                    } else if names.len() < MAX_ENDPOINTS_PER_KEY {
+                        names.push(ep.clone());
+                        ep.clone()
+                    } else {
+                        OTHER_ENDPOINT.to_string()
+                    };
+                    let net_name = network_of(ip).to_string();
+                    let nets = networks.entry(key.clone()).or_default();
+                    let net_name = if nets.contains(&net_name) {
+                        net_name
+                    } else if nets.len() < MAX_NETWORKS_PER_KEY {
+                        nets.push(net_name.clone());
+                        net_name
+                    } else {
+                        OTHER_ENDPOINT.to_string()
+                    };
+                    for (dim, value) in [("endpoint", ep_name), ("country", country.to_string()), ("network", net_name)] {
+                        *want.entry((dim, key.clone(), t, value)).or_default() += 1;
+                    }
+                    *want.entry(("minute", key.clone(), t, format!("{outcome:?}"))).or_default() += 1;
+                    if admitted {
+                        *want.entry(("day", key.clone(), utc_day(now), String::new())).or_default() += 1;
+                    }
+                }
+                for (k, n) in rows(&r.take_pending()) {
+                    *got.entry(k).or_default() += n;
+                }
+                prop_assert_eq!(got, want);
+            }
+        }
+    }
+
+    /// A key that keeps changing endpoint and network between flushes
+    /// holds at most twice the distinct values it counted (and the merge
+    /// floor), not one entry per request.
+    #[test]
+    fn unmerged_tallies_stay_bounded() {
+        let r = UsageRecorder::default();
+        let slot = r.slot("k1", "a1");
+        let endpoints: Vec<String> = (0..50).map(|i| format!("GET /e{i}")).collect();
+        let mut longest = 0;
+        for i in 0..20_000usize {
+            let ip: IpAddr = format!("10.0.{}.1", i % 7).parse().unwrap();
+            slot.note(
+                NOW,
+                true,
+                Some(UsageEvent {
+                    ip: Some(ip),
+                    ..ev(Outcome::Success, Some(&endpoints[i % 50]), None)
+                }),
+            );
+            longest = longest.max(slot.0.usage.lock().usage.tallies.len());
+        }
+        // 50 endpoints + 7 networks in one minute.
+        assert!(longest <= 2 * 57 + 1 && longest >= 57, "{longest}");
+        let p = r.take_pending();
+        assert_eq!(p.usage.endpoints.len(), 50);
+        assert!(p.usage.endpoints.iter().all(|e| e.count == 400));
+        assert_eq!(p.usage.networks.len(), 7);
+        assert!(
+            slot.0.usage.lock().usage.tallies.capacity() == 0,
+            "freed when taken"
         );
     }
 }
