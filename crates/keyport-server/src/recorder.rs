@@ -884,7 +884,7 @@ mod tests {
             longest = longest.max(slot.0.usage.lock().usage.tallies.len());
         }
         // 50 endpoints + 7 networks in one minute.
-        assert!(longest <= 2 * 57 + 1 && longest >= 57, "{longest}");
+        assert!((57..=2 * 57 + 1).contains(&longest), "{longest}");
         let p = r.take_pending();
         assert_eq!(p.usage.endpoints.len(), 50);
         assert!(p.usage.endpoints.iter().all(|e| e.count == 400));
