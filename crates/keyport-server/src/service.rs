@@ -52,7 +52,7 @@ pub struct Verified {
     /// Kept with the cached key for the caller to fill once: the HTTP layer
     /// keeps the unchanging part of the key's verify answer here. A changed
     /// key is a new cache entry, so the memo never outlives what it shows.
-    pub memo: Arc<OnceLock<Box<[u8]>>>,
+    pub memo: Memo,
     /// A report-only proposal would have refused this request (it is served
     /// all the same; the gateway counts it as `would_deny`).
     pub would_deny: bool,
@@ -119,11 +119,39 @@ pub const DEFAULT_FEED_STALE_AFTER: std::time::Duration = std::time::Duration::f
 #[derive(Clone)]
 pub(crate) struct Cached {
     pub(crate) key: Arc<KeyRecord>,
-    hot: Arc<OnceLock<Hot>>,
-    memo: Arc<OnceLock<Box<[u8]>>>,
+    state: Arc<KeyState>,
+}
+
+/// What a cached key carries besides its record, in one allocation: a
+/// verify clones one `Arc` for all of it and reads it from one place (as
+/// three, each was a cache miss per request with many keys).
+#[derive(Default)]
+pub(crate) struct KeyState {
+    hot: OnceLock<Hot>,
+    memo: OnceLock<Box<[u8]>>,
     /// GCRA state of a proposed lower rate (report-only; this instance's
     /// view of it, reset when the key changes).
-    shadow_tat: Arc<AtomicI64>,
+    shadow_tat: AtomicI64,
+}
+
+/// A cached key's memo of its verify answer (see [`Verified::memo`]).
+#[derive(Clone, Default)]
+pub struct Memo(Arc<KeyState>);
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Memo")
+            .field(&self.0.memo.get().is_some())
+            .finish()
+    }
+}
+
+impl std::ops::Deref for Memo {
+    type Target = OnceLock<Box<[u8]>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0.memo
+    }
 }
 
 /// What a verify needs beyond the key record, so it does no other lookup.
@@ -147,9 +175,7 @@ impl Cached {
         };
         Cached {
             key,
-            hot: Arc::default(),
-            memo: Arc::default(),
-            shadow_tat: Arc::default(),
+            state: Arc::default(),
         }
     }
 }
@@ -883,17 +909,12 @@ impl KeyService {
                 return Err(ServiceError::Stale);
             }
         }
-        let Cached {
-            key,
-            hot,
-            memo,
-            shadow_tat,
-        } = self
+        let Cached { key, state } = self
             .active(raw.expose())
             .await?
             .ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
         let now = nanos(self.clock.now());
-        let hot = match hot.get() {
+        let hot = match state.hot.get() {
             Some(h) => h,
             None => {
                 let (limits, suspended) = self
@@ -901,7 +922,7 @@ impl KeyService {
                     .get(&key.account_id)
                     .map(|a| (a.limits(), a.operator.suspended.is_some()))
                     .ok_or(ServiceError::Unauthorized(BAD_CREDENTIAL))?;
-                hot.get_or_init(|| Hot {
+                state.hot.get_or_init(|| Hot {
                     limits,
                     suspended,
                     rate: self.rates.cell(&key.id, &key.account_id, now),
@@ -924,7 +945,7 @@ impl KeyService {
             None => hot.rate.decide_remote(limits, account_cap, now).await,
         };
         let would = match (&facts, &refusal, decision.allowed) {
-            (Some(f), None, true) => self.would_refuse(&key, f, &shadow_tat, now),
+            (Some(f), None, true) => self.would_refuse(&key, f, &state.shadow_tat, now),
             _ => None,
         };
         let label = would.as_ref().map(Refusal::label);
@@ -947,12 +968,13 @@ impl KeyService {
         if let Some(refusal) = refusal {
             return Err(refused(&key, &refusal, decision));
         }
+        let usage = Some(hot.usage.clone());
         Ok(Verified {
             key,
             decision,
-            memo,
+            memo: Memo(state),
             would_deny: would.is_some(),
-            usage: Some(hot.usage.clone()),
+            usage,
         })
     }
 
