@@ -116,7 +116,12 @@ pub const DEFAULT_FEED_STALE_AFTER: std::time::Duration = std::time::Duration::f
 /// its account's limits, its rate cell and its usage slot (looked up once,
 /// then held here; a key never changes account, and a change of its
 /// account replaces the entry).
+// Aligned so a cache entry (its 32-byte hash, then this) is 64 bytes on a
+// 64-byte boundary: one cache line per lookup. Unaligned, at 48 bytes,
+// half the entries straddle two lines, which costs more than the two Arcs
+// this saves when a million keys are all cold.
 #[derive(Clone)]
+#[repr(align(32))]
 pub(crate) struct Cached {
     pub(crate) key: Arc<KeyRecord>,
     state: Arc<KeyState>,
