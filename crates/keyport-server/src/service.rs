@@ -1998,3 +1998,17 @@ pub(crate) fn clean_countries(list: &[String]) -> Result<Vec<String>> {
     clean.dedup();
     Ok(clean)
 }
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    /// A key cache entry is one 64-byte cache line: a field added to
+    /// `Cached` should go into `KeyState`, not widen every entry.
+    #[test]
+    fn a_key_cache_entry_fills_one_cache_line() {
+        type Entry = (KeyHash, Cached);
+        assert_eq!(std::mem::size_of::<Entry>(), 64);
+        assert_eq!(std::mem::align_of::<Entry>(), 32);
+    }
+}
