@@ -68,10 +68,11 @@ struct KeyUsage {
     /// The endpoint of the key's last request: the usual next one, found
     /// without a map lookup.
     last_endpoint: Option<u16>,
-    /// Networks and would-deny reasons seen here, bounded likewise.
+    /// Networks seen here, bounded likewise.
     networks: FastSet<IpNet>,
     /// The last network counted as known (the usual next one).
     last_network: Option<IpNet>,
+    /// Would-deny reasons seen here, bounded likewise.
     reasons: FastSet<String>,
     /// On the recorder's dirty list.
     queued: bool,
@@ -160,11 +161,18 @@ const TALLY_SCAN: usize = 4;
 /// and the list at most twice the distinct values counted.
 const COMPACT_MIN: usize = 64;
 
+impl Tally {
+    /// What equal tallies share.
+    fn key(&self) -> (i64, What) {
+        (self.minute, self.what)
+    }
+}
+
 /// Sorts tallies and adds up equal (minute, value) entries.
 fn merge_tallies(tallies: &mut Vec<Tally>) {
-    tallies.sort_unstable_by_key(|t| (t.minute, t.what));
+    tallies.sort_unstable_by_key(Tally::key);
     tallies.dedup_by(|later, kept| {
-        let same = later.minute == kept.minute && later.what == kept.what;
+        let same = later.key() == kept.key();
         if same {
             kept.count += later.count;
         }
@@ -179,7 +187,7 @@ impl PendingUsage {
             .iter_mut()
             .rev()
             .take(TALLY_SCAN)
-            .find(|t| t.minute == minute && t.what == what)
+            .find(|t| t.key() == (minute, what))
         {
             t.count += 1;
             return;
