@@ -22,6 +22,10 @@ use crate::store::{Dimension, Store};
 
 /// An anomaly of the same kind on the same key is not raised again within
 /// this time of the last one, even once acknowledged: one episode, one alert.
+/// How far behind the clock the roll-up of minutes into hours and days
+/// stays (see [`Store::roll_up_usage`]).
+const ROLLUP_LAG_SECS: i64 = 120;
+
 const COOLDOWN_HOURS: i64 = 24;
 
 /// Keys read per page by the reminders' sweep.
@@ -160,6 +164,11 @@ impl Detector {
         let mut raised = self.detect_anomalies(now, &accounts).await?;
         raised += self.refresh_reminders(now, &accounts).await?;
         self.quota_thresholds(now, &accounts).await?;
+        // Minutes two minutes old are complete here (the flush runs every
+        // few seconds); one flushed later still reaches its hour and day.
+        self.store
+            .roll_up_usage(now.timestamp() - ROLLUP_LAG_SECS)
+            .await?;
         let c = &self.config;
         let minutes_before = (now - Duration::days(i64::from(c.minute_retention_days))).timestamp();
         let hours_before = (now - Duration::days(i64::from(c.hour_retention_days))).timestamp();

@@ -432,7 +432,9 @@ async fn every<F, Fut, E>(
     Fut: std::future::Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
-    let mut tick = tokio::time::interval(every);
+    // The first run is one period in, like the flush's: start-up and the
+    // first requests never race a pass.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

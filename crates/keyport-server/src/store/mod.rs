@@ -14,6 +14,22 @@ pub use records::{
 };
 pub use webhooks::WebhookStore;
 
+/// Bounds on minute start times `[lo, hi)` whose `step` bucket falls in
+/// `[from, to)`: a minute's bucket starts at or after `from` exactly when
+/// the minute does at or after `from` rounded up to the step.
+fn minute_bounds(step: Step, from: i64, to: i64) -> (i64, i64) {
+    let s = step.seconds();
+    let up = |t: i64| {
+        let floor = t.div_euclid(s) * s;
+        if floor == t {
+            t
+        } else {
+            floor.saturating_add(s)
+        }
+    };
+    (up(from), up(to))
+}
+
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -279,8 +295,20 @@ pub trait Store: WebhookStore + Send + Sync + 'static {
     async fn dimension_history(&self, key_id: &str, dim: Dimension) -> Result<Vec<Seen>>;
     /// Drops minute rows before `minutes_before` and hour rows (and
     /// breakdowns) before `hours_before`. Day rows are kept. Also forgets
-    /// usage batch ids older than [`BATCH_ID_RETENTION_MS`].
+    /// usage batch ids older than [`BATCH_ID_RETENTION_MS`]. Minutes not
+    /// rolled up yet are kept whatever `minutes_before` says.
     async fn prune_usage(&self, minutes_before: i64, hours_before: i64) -> Result<()>;
+    /// Adds the minute rows from the roll-up mark up to `upto` (unix
+    /// seconds, taken down to its minute) into their hour and day rows and
+    /// moves the mark there; a mark already at or past `upto` stays.
+    ///
+    /// Hour and day rows hold every minute before the mark. A flush writes
+    /// minute rows only, except for minutes before the mark (late), which
+    /// it adds to their hour and day at once; reads of hour and day series
+    /// add the minutes from the mark on to the rolled-up rows. So a flush
+    /// writes one usage row per key instead of three, and each hour and
+    /// day row is written once per roll-up instead of once per flush.
+    async fn roll_up_usage(&self, upto: i64) -> Result<()>;
     /// Drops audit rows that belong to no account (failed logins with
     /// unknown credentials, rolled up per minute) older than `before` (unix
     /// ms). Accounts' own audit rows are never deleted.

@@ -9,7 +9,8 @@
 //! Usage flushes write every table with one `UNNEST` upsert per table, rows
 //! merged and sorted by their key first, tables always in the same order:
 //! flushes of several instances lock rows in one global order, so they can
-//! wait for each other but never deadlock.
+//! wait for each other but never deadlock. The roll-up mark comes first in
+//! that order: a flush reads it `FOR SHARE`, the roll-up `FOR UPDATE`.
 //!
 //! Every call runs on the store's own I/O thread (a current-thread tokio
 //! runtime), so the connections' sockets belong to a runtime that lives as
@@ -36,8 +37,8 @@ use std::time::Duration;
 
 use super::records::{Change, ChangeKind, DimensionRow, UsageBatch, UsageRow};
 use super::{
-    DayCount, Dimension, Enrollment, OperatorToken, Page, PoolConfig, Redemption, Result, Seen,
-    Store, StoreError, BATCH_ID_RETENTION_MS,
+    minute_bounds, DayCount, Dimension, Enrollment, OperatorToken, Page, PoolConfig, Redemption,
+    Result, Seen, Store, StoreError, BATCH_ID_RETENTION_MS,
 };
 use crate::clock::{from_millis, millis};
 use crate::model::{Account, Alert, AlertStatus, AuditEvent, KeyRecord, Step};
@@ -85,6 +86,38 @@ const COUNT_SUMS: &str =
     "SUM(success)::bigint AS success, SUM(client_error)::bigint AS client_error, \
      SUM(server_error)::bigint AS server_error, SUM(rate_limited)::bigint AS rate_limited, \
      SUM(denied)::bigint AS denied, SUM(would_deny)::bigint AS would_deny";
+
+/// An upsert's tail (into a table aliased `u`) that adds a row's counts to
+/// the bucket's.
+const ADD_COUNTS: &str =
+    "ON CONFLICT (key_id, t) DO UPDATE SET success = u.success + EXCLUDED.success, \
+     client_error = u.client_error + EXCLUDED.client_error, \
+     server_error = u.server_error + EXCLUDED.server_error, \
+     rate_limited = u.rate_limited + EXCLUDED.rate_limited, denied = u.denied + EXCLUDED.denied, \
+     would_deny = u.would_deny + EXCLUDED.would_deny";
+
+/// The roll-up mark, as a scalar subquery.
+const MARK: &str = "(SELECT upto FROM usage_rollup WHERE id = 1)";
+
+/// An hour or day table's rows in `[$2, $3)` in one statement (so with the
+/// mark of one moment): the rolled-up rows before the mark, then the
+/// minutes in `[$4, $5)` from the mark on ([`minute_bounds`]), each as its
+/// bucket start `t` (or its `key_id` when `by_key`) and its counts.
+/// `filter` uses `$1`.
+fn rolled_rows(step: Step, filter: &str, by_key: bool) -> String {
+    let s = step.seconds();
+    let (rolled, minute) = if by_key {
+        ("key_id", "key_id".to_string())
+    } else {
+        ("t", format!("t / {s} * {s} AS t"))
+    };
+    format!(
+        "SELECT {rolled}, {COUNT_COLUMNS} FROM {} WHERE {filter} AND t >= $2 AND t < $3 AND t < {MARK} \
+         UNION ALL SELECT {minute}, {COUNT_COLUMNS} FROM usage_minutes \
+         WHERE {filter} AND t >= GREATEST($4, {MARK}) AND t < $5",
+        table(step)
+    )
+}
 
 /// The database's clock in unix milliseconds (for bookkeeping rows only;
 /// the service's times come from its own clock).
@@ -520,7 +553,11 @@ fn page<T>(mut items: Vec<(i64, T)>, limit: u32) -> Page<T> {
 
 /// Adds minute rows into one resolution's table, summed per bucket first
 /// (an upsert may touch each row once) and sorted by (key, bucket).
-async fn add_usage(conn: &mut PgConnection, step: Step, rows: &[UsageRow]) -> Result<()> {
+async fn add_usage<'a>(
+    conn: &mut PgConnection,
+    step: Step,
+    rows: impl Iterator<Item = &'a UsageRow>,
+) -> Result<()> {
     let mut merged: BTreeMap<(&str, i64), (&str, Counts)> = BTreeMap::new();
     for r in rows {
         let t = r.t.div_euclid(step.seconds()) * step.seconds();
@@ -551,12 +588,7 @@ async fn add_usage(conn: &mut PgConnection, step: Step, rows: &[UsageRow]) -> Re
     let sql = format!(
         "INSERT INTO {} AS u (key_id, account_id, t, {COUNT_COLUMNS}) \
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], \
-         $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) ORDER BY 1, 3 \
-         ON CONFLICT (key_id, t) DO UPDATE SET success = u.success + EXCLUDED.success, \
-         client_error = u.client_error + EXCLUDED.client_error, \
-         server_error = u.server_error + EXCLUDED.server_error, \
-         rate_limited = u.rate_limited + EXCLUDED.rate_limited, denied = u.denied + EXCLUDED.denied, \
-         would_deny = u.would_deny + EXCLUDED.would_deny",
+         $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) ORDER BY 1, 3 {ADD_COUNTS}",
         table(step)
     );
     let [a, b, c, d, e, f] = cols;
@@ -1102,9 +1134,15 @@ impl Db {
             tracing::info!(batch, "usage batch already written; skipped");
             return Ok(());
         }
-        // Always this table order (see the module's documentation).
-        for step in [Step::Minute, Step::Hour, Step::Day] {
-            add_usage(&mut tx, step, &usage.minutes).await?;
+        // Always this order (see the module's documentation): the mark,
+        // then the tables.
+        let mark: i64 = sqlx::query_scalar("SELECT upto FROM usage_rollup WHERE id = 1 FOR SHARE")
+            .fetch_one(&mut *tx)
+            .await?;
+        add_usage(&mut tx, Step::Minute, usage.minutes.iter()).await?;
+        // Hours and days only for minutes the roll-up has passed already.
+        for step in [Step::Hour, Step::Day] {
+            add_usage(&mut tx, step, usage.minutes.iter().filter(|r| r.t < mark)).await?;
         }
         add_dimension(&mut tx, Dimension::Endpoint, &usage.endpoints).await?;
         add_dimension(&mut tx, Dimension::Country, &usage.countries).await?;
@@ -1159,16 +1197,29 @@ impl Db {
         from: i64,
         to: i64,
     ) -> Result<Vec<(i64, Counts)>> {
-        let sql = format!(
-            "SELECT t, {COUNT_COLUMNS} FROM {} WHERE key_id = $1 AND t >= $2 AND t < $3 ORDER BY t",
-            table(step)
-        );
-        let rows = sqlx::query(&sql)
+        let rows = if step == Step::Minute {
+            sqlx::query(&format!(
+                "SELECT t, {COUNT_COLUMNS} FROM usage_minutes WHERE key_id = $1 AND t >= $2 AND t < $3 \
+                 ORDER BY t"
+            ))
             .bind(key_id)
             .bind(from)
             .bind(to)
             .fetch_all(&self.pool)
-            .await?;
+            .await?
+        } else {
+            self.rolled(
+                &format!(
+                    "SELECT t, {COUNT_SUMS} FROM ({}) r GROUP BY t ORDER BY t",
+                    rolled_rows(step, "key_id = $1", false)
+                ),
+                key_id,
+                step,
+                from,
+                to,
+            )
+            .await?
+        };
         rows.iter()
             .map(|r| Ok((r.try_get("t")?, counts_from_row(r)?)))
             .collect()
@@ -1237,17 +1288,29 @@ impl Db {
         from: i64,
         to: i64,
     ) -> Result<Vec<(i64, Counts)>> {
-        let sql = format!(
-            "SELECT t, {COUNT_SUMS} FROM {} WHERE account_id = $1 AND t >= $2 AND t < $3 \
-             GROUP BY t ORDER BY t",
-            table(step)
-        );
-        let rows = sqlx::query(&sql)
+        let rows = if step == Step::Minute {
+            sqlx::query(&format!(
+                "SELECT t, {COUNT_SUMS} FROM usage_minutes WHERE account_id = $1 AND t >= $2 AND t < $3 \
+                 GROUP BY t ORDER BY t"
+            ))
             .bind(account_id)
             .bind(from)
             .bind(to)
             .fetch_all(&self.pool)
-            .await?;
+            .await?
+        } else {
+            self.rolled(
+                &format!(
+                    "SELECT t, {COUNT_SUMS} FROM ({}) r GROUP BY t ORDER BY t",
+                    rolled_rows(step, "account_id = $1", false)
+                ),
+                account_id,
+                step,
+                from,
+                to,
+            )
+            .await?
+        };
         rows.iter()
             .map(|r| Ok((r.try_get("t")?, counts_from_row(r)?)))
             .collect()
@@ -1260,17 +1323,29 @@ impl Db {
         from: i64,
         to: i64,
     ) -> Result<Vec<(String, Counts)>> {
-        let sql = format!(
-            "SELECT key_id, {COUNT_SUMS} FROM {} WHERE account_id = $1 AND t >= $2 AND t < $3 \
-             GROUP BY key_id",
-            table(step)
-        );
-        let rows = sqlx::query(&sql)
+        let rows = if step == Step::Minute {
+            sqlx::query(&format!(
+                "SELECT key_id, {COUNT_SUMS} FROM usage_minutes \
+                 WHERE account_id = $1 AND t >= $2 AND t < $3 GROUP BY key_id"
+            ))
             .bind(account_id)
             .bind(from)
             .bind(to)
             .fetch_all(&self.pool)
-            .await?;
+            .await?
+        } else {
+            self.rolled(
+                &format!(
+                    "SELECT key_id, {COUNT_SUMS} FROM ({}) r GROUP BY key_id",
+                    rolled_rows(step, "account_id = $1", true)
+                ),
+                account_id,
+                step,
+                from,
+                to,
+            )
+            .await?
+        };
         rows.iter()
             .map(|r| Ok((r.try_get("key_id")?, counts_from_row(r)?)))
             .collect()
@@ -1447,12 +1522,71 @@ impl Db {
         Ok(())
     }
 
-    async fn prune_usage(&self, minutes_before: i64, hours_before: i64) -> Result<()> {
+    /// Rows of a [`rolled_rows`] query filtered on `value`.
+    async fn rolled(
+        &self,
+        sql: &str,
+        value: &str,
+        step: Step,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<PgRow>> {
+        let (lo, hi) = minute_bounds(step, from, to);
+        Ok(sqlx::query(sql)
+            .bind(value)
+            .bind(from)
+            .bind(to)
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn roll_up_usage(&self, upto: i64) -> Result<()> {
+        let upto = upto.div_euclid(60) * 60;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM usage_minutes WHERE t < $1")
-            .bind(minutes_before)
+        // Waits for the flushes under way (they hold the mark FOR SHARE);
+        // flushes after this one see the new mark.
+        let from: i64 = sqlx::query_scalar("SELECT upto FROM usage_rollup WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await?;
+        if upto <= from {
+            tx.rollback().await?;
+            return Ok(());
+        }
+        for step in [Step::Hour, Step::Day] {
+            let s = step.seconds();
+            // One row per key and bucket (a key's account never changes),
+            // in the flushes' lock order.
+            let sql = format!(
+                "INSERT INTO {} AS u (key_id, account_id, t, {COUNT_COLUMNS}) \
+                 SELECT key_id, MIN(account_id), t / {s} * {s} AS b, {COUNT_SUMS} \
+                 FROM usage_minutes WHERE t >= $1 AND t < $2 GROUP BY key_id, b ORDER BY key_id, b \
+                 {ADD_COUNTS}",
+                table(step),
+            );
+            sqlx::query(&sql)
+                .bind(from)
+                .bind(upto)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE usage_rollup SET upto = $1 WHERE id = 1")
+            .bind(upto)
             .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn prune_usage(&self, minutes_before: i64, hours_before: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&format!(
+            "DELETE FROM usage_minutes WHERE t < LEAST($1, {MARK})"
+        ))
+        .bind(minutes_before)
+        .execute(&mut *tx)
+        .await?;
         for tbl in [
             "usage_hours",
             "usage_endpoints",
@@ -1852,6 +1986,11 @@ impl Store for PgStore {
     async fn dimension_history(&self, key_id: &str, dim: Dimension) -> Result<Vec<Seen>> {
         let key_id = key_id.to_owned();
         self.run(|db| async move { db.dimension_history(&key_id, dim).await })
+            .await
+    }
+
+    async fn roll_up_usage(&self, upto: i64) -> Result<()> {
+        self.run(|db| async move { db.roll_up_usage(upto).await })
             .await
     }
 

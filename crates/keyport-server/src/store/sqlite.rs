@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use super::records::{DimensionRow, UsageBatch, UsageRow};
 use super::{
-    DayCount, Dimension, Enrollment, OperatorToken, Page, Redemption, Result, Seen, Store,
-    StoreError,
+    minute_bounds, DayCount, Dimension, Enrollment, OperatorToken, Page, Redemption, Result, Seen,
+    Store, StoreError,
 };
 use crate::clock::{from_millis, millis};
 use crate::model::{Account, Alert, AlertStatus, AuditEvent, KeyRecord, Step};
@@ -38,6 +38,27 @@ const KEY_COLUMNS: &str =
 const DB_THREAD: &str = "keyport-db";
 
 impl SqliteStore {
+    /// Rows of a [`rolled_rows`] query filtered on `value`.
+    async fn rolled(
+        &self,
+        sql: &str,
+        value: &str,
+        step: Step,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<SqliteRow>> {
+        let (lo, hi) = minute_bounds(step, from, to);
+        Ok(sqlx::query(sql)
+            .bind(value)
+            .bind(from)
+            .bind(to)
+            .bind(value)
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     pub async fn open(url: &str) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -173,6 +194,39 @@ async fn save_operator_row(conn: &mut sqlx::SqliteConnection, a: &Account) -> Re
 
 const COUNT_COLUMNS: &str = "success, client_error, server_error, rate_limited, denied, would_deny";
 
+const COUNT_SUMS: &str = "SUM(success) AS success, SUM(client_error) AS client_error, \
+     SUM(server_error) AS server_error, SUM(rate_limited) AS rate_limited, SUM(denied) AS denied, \
+     SUM(would_deny) AS would_deny";
+
+/// An upsert's tail that adds a row's counts to the bucket's.
+const ADD_COUNTS: &str = "ON CONFLICT (key_id, t) DO UPDATE SET success = success + excluded.success, \
+     client_error = client_error + excluded.client_error, server_error = server_error + excluded.server_error, \
+     rate_limited = rate_limited + excluded.rate_limited, denied = denied + excluded.denied, \
+     would_deny = would_deny + excluded.would_deny";
+
+/// The roll-up mark, as a scalar subquery.
+const MARK: &str = "(SELECT upto FROM usage_rollup)";
+
+/// An hour or day table's rows in `[from, to)` in one statement (so with
+/// the mark of one moment): the rolled-up rows before the mark, then the
+/// minutes from the mark on, each as its bucket start `t` (or its `key_id`
+/// when `by_key`) and its counts. Binds: `filter`'s value, from, to, then
+/// `filter`'s value again and the minutes' `[lo, hi)` ([`minute_bounds`]).
+fn rolled_rows(step: Step, filter: &str, by_key: bool) -> String {
+    let s = step.seconds();
+    let (rolled, minute) = if by_key {
+        ("key_id", "key_id".to_string())
+    } else {
+        ("t", format!("t / {s} * {s} AS t"))
+    };
+    format!(
+        "SELECT {rolled}, {COUNT_COLUMNS} FROM {} WHERE {filter} AND t >= ? AND t < ? AND t < {MARK} \
+         UNION ALL SELECT {minute}, {COUNT_COLUMNS} FROM usage_minutes \
+         WHERE {filter} AND t >= MAX(?, {MARK}) AND t < ?",
+        table(step)
+    )
+}
+
 fn counts_from_row(r: &SqliteRow) -> Result<Counts> {
     let mut c = Counts::default();
     for o in Outcome::ALL {
@@ -214,7 +268,11 @@ fn json_columns(n: usize) -> String {
 /// Adds rows into one resolution's table in one statement: the rows travel
 /// as one JSON array (`json_each`), so a flush costs a statement per table,
 /// not per key.
-async fn add_usage(conn: &mut sqlx::SqliteConnection, step: Step, rows: &[UsageRow]) -> Result<()> {
+async fn add_usage<'a>(
+    conn: &mut sqlx::SqliteConnection,
+    step: Step,
+    rows: impl Iterator<Item = &'a UsageRow>,
+) -> Result<()> {
     let mut merged: HashMap<(&str, i64), (&str, Counts)> = HashMap::new();
     for r in rows {
         let t = r.t.div_euclid(step.seconds()) * step.seconds();
@@ -238,10 +296,7 @@ async fn add_usage(conn: &mut sqlx::SqliteConnection, step: Step, rows: &[UsageR
         .collect();
     let sql = format!(
         "INSERT INTO {} (key_id, account_id, t, {COUNT_COLUMNS}) SELECT {} FROM json_each(?) WHERE true \
-         ON CONFLICT (key_id, t) DO UPDATE SET success = success + excluded.success, \
-         client_error = client_error + excluded.client_error, server_error = server_error + excluded.server_error, \
-         rate_limited = rate_limited + excluded.rate_limited, denied = denied + excluded.denied, \
-         would_deny = would_deny + excluded.would_deny",
+         {ADD_COUNTS}",
         table(step),
         json_columns(9)
     );
@@ -911,8 +966,13 @@ impl Store for SqliteStore {
             tracing::info!(batch, "usage batch already written; skipped");
             return Ok(());
         }
-        for step in [Step::Minute, Step::Hour, Step::Day] {
-            add_usage(&mut tx, step, &usage.minutes).await?;
+        add_usage(&mut tx, Step::Minute, usage.minutes.iter()).await?;
+        // Hours and days only for minutes the roll-up has passed already.
+        let mark: i64 = sqlx::query_scalar(&format!("SELECT {MARK}"))
+            .fetch_one(&mut *tx)
+            .await?;
+        for step in [Step::Hour, Step::Day] {
+            add_usage(&mut tx, step, usage.minutes.iter().filter(|r| r.t < mark)).await?;
         }
         add_dimension(&mut tx, Dimension::Endpoint, &usage.endpoints).await?;
         add_dimension(&mut tx, Dimension::Country, &usage.countries).await?;
@@ -1004,16 +1064,28 @@ impl Store for SqliteStore {
         from: i64,
         to: i64,
     ) -> Result<Vec<(i64, Counts)>> {
-        let sql = format!(
-            "SELECT t, {COUNT_COLUMNS} FROM {} WHERE key_id = ? AND t >= ? AND t < ? ORDER BY t",
-            table(step)
-        );
-        let rows = sqlx::query(&sql)
+        let rows = if step == Step::Minute {
+            sqlx::query(&format!(
+                "SELECT t, {COUNT_COLUMNS} FROM usage_minutes WHERE key_id = ? AND t >= ? AND t < ? ORDER BY t"
+            ))
             .bind(key_id)
             .bind(from)
             .bind(to)
             .fetch_all(&self.pool)
-            .await?;
+            .await?
+        } else {
+            self.rolled(
+                &format!(
+                    "SELECT t, {COUNT_SUMS} FROM ({}) GROUP BY t ORDER BY t",
+                    rolled_rows(step, "key_id = ?", false)
+                ),
+                key_id,
+                step,
+                from,
+                to,
+            )
+            .await?
+        };
         rows.iter()
             .map(|r| Ok((r.try_get("t")?, counts_from_row(r)?)))
             .collect()
@@ -1080,19 +1152,29 @@ impl Store for SqliteStore {
         from: i64,
         to: i64,
     ) -> Result<Vec<(i64, Counts)>> {
-        let sql = format!(
-            "SELECT t, SUM(success) AS success, SUM(client_error) AS client_error, \
-             SUM(server_error) AS server_error, SUM(rate_limited) AS rate_limited, SUM(denied) AS denied, \
-             SUM(would_deny) AS would_deny \
-             FROM {} WHERE account_id = ? AND t >= ? AND t < ? GROUP BY t ORDER BY t",
-            table(step)
-        );
-        let rows = sqlx::query(&sql)
+        let rows = if step == Step::Minute {
+            sqlx::query(&format!(
+                "SELECT t, {COUNT_SUMS} FROM usage_minutes WHERE account_id = ? AND t >= ? AND t < ? \
+                 GROUP BY t ORDER BY t"
+            ))
             .bind(account_id)
             .bind(from)
             .bind(to)
             .fetch_all(&self.pool)
-            .await?;
+            .await?
+        } else {
+            self.rolled(
+                &format!(
+                    "SELECT t, {COUNT_SUMS} FROM ({}) GROUP BY t ORDER BY t",
+                    rolled_rows(step, "account_id = ?", false)
+                ),
+                account_id,
+                step,
+                from,
+                to,
+            )
+            .await?
+        };
         rows.iter()
             .map(|r| Ok((r.try_get("t")?, counts_from_row(r)?)))
             .collect()
@@ -1105,19 +1187,29 @@ impl Store for SqliteStore {
         from: i64,
         to: i64,
     ) -> Result<Vec<(String, Counts)>> {
-        let sql = format!(
-            "SELECT key_id, SUM(success) AS success, SUM(client_error) AS client_error, \
-             SUM(server_error) AS server_error, SUM(rate_limited) AS rate_limited, SUM(denied) AS denied, \
-             SUM(would_deny) AS would_deny \
-             FROM {} WHERE account_id = ? AND t >= ? AND t < ? GROUP BY key_id",
-            table(step)
-        );
-        let rows = sqlx::query(&sql)
+        let rows = if step == Step::Minute {
+            sqlx::query(&format!(
+                "SELECT key_id, {COUNT_SUMS} FROM usage_minutes WHERE account_id = ? AND t >= ? AND t < ? \
+                 GROUP BY key_id"
+            ))
             .bind(account_id)
             .bind(from)
             .bind(to)
             .fetch_all(&self.pool)
-            .await?;
+            .await?
+        } else {
+            self.rolled(
+                &format!(
+                    "SELECT key_id, {COUNT_SUMS} FROM ({}) GROUP BY key_id",
+                    rolled_rows(step, "account_id = ?", true)
+                ),
+                account_id,
+                step,
+                from,
+                to,
+            )
+            .await?
+        };
         rows.iter()
             .map(|r| Ok((r.try_get("key_id")?, counts_from_row(r)?)))
             .collect()
@@ -1161,6 +1253,41 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn roll_up_usage(&self, upto: i64) -> Result<()> {
+        let upto = upto.div_euclid(60) * 60;
+        let mut tx = self.pool.begin().await?;
+        // A write first: the transaction holds the write lock from here on,
+        // so no flush comes between reading the mark and moving it.
+        let from: i64 = sqlx::query_scalar("UPDATE usage_rollup SET upto = upto RETURNING upto")
+            .fetch_one(&mut *tx)
+            .await?;
+        if upto <= from {
+            tx.rollback().await?;
+            return Ok(());
+        }
+        for step in [Step::Hour, Step::Day] {
+            let s = step.seconds();
+            // One row per key and bucket (a key's account never changes).
+            let sql = format!(
+                "INSERT INTO {} (key_id, account_id, t, {COUNT_COLUMNS}) \
+                 SELECT key_id, MIN(account_id), t / {s} * {s} AS b, {COUNT_SUMS} \
+                 FROM usage_minutes WHERE t >= ? AND t < ? GROUP BY key_id, b {ADD_COUNTS}",
+                table(step)
+            );
+            sqlx::query(&sql)
+                .bind(from)
+                .bind(upto)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE usage_rollup SET upto = ?")
+            .bind(upto)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn prune_strangers_audit(&self, before: i64) -> Result<()> {
         sqlx::query("DELETE FROM audit_events WHERE account_id IS NULL AND at < ?")
             .bind(before)
@@ -1171,10 +1298,12 @@ impl Store for SqliteStore {
 
     async fn prune_usage(&self, minutes_before: i64, hours_before: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM usage_minutes WHERE t < ?")
-            .bind(minutes_before)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "DELETE FROM usage_minutes WHERE t < MIN(?, {MARK})"
+        ))
+        .bind(minutes_before)
+        .execute(&mut *tx)
+        .await?;
         for tbl in [
             "usage_hours",
             "usage_endpoints",

@@ -11,12 +11,15 @@ struct TestStore {
     name: &'static str,
     store: Arc<dyn Store>,
     _dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
+    _pg: Option<DropDatabase>,
 }
 
-impl Drop for TestStore {
+/// A PostgreSQL test database (admin URL, name), dropped with this.
+struct DropDatabase(Option<(String, String)>);
+
+impl Drop for DropDatabase {
     fn drop(&mut self) {
-        let Some((admin, db)) = self.pg.take() else {
+        let Some((admin, db)) = self.0.take() else {
             return;
         };
         // Drop cannot await: a thread with its own runtime drops the
@@ -52,7 +55,7 @@ async fn stores() -> Vec<TestStore> {
         name: "sqlite",
         store: open(&url).await.unwrap(),
         _dir: Some(dir),
-        pg: None,
+        _pg: None,
     }];
     let admin = std::env::var("KEYPORT_TEST_DATABASE").unwrap_or_default();
     if admin.starts_with("postgres://") || admin.starts_with("postgresql://") {
@@ -65,7 +68,7 @@ async fn stores() -> Vec<TestStore> {
             name: "postgres",
             store: out[0].store.clone(),
             _dir: None,
-            pg: Some((admin, db)),
+            _pg: Some(DropDatabase(Some((admin, db)))),
         };
         t.store = open(url.as_str()).await.unwrap();
         out.push(t);
@@ -216,6 +219,274 @@ async fn a_batch_already_written_is_skipped() {
             "{}",
             t.name
         );
+    }
+}
+
+/// Usage written so far, summed as the hour and day reads should see it.
+#[derive(Default)]
+struct UsageModel(Vec<UsageRow>);
+
+impl UsageModel {
+    fn bucketed(&self, step: Step, pick: impl Fn(&UsageRow) -> bool) -> Vec<(i64, Counts)> {
+        let s = step.seconds();
+        let mut m: std::collections::BTreeMap<i64, Counts> = Default::default();
+        for r in self.0.iter().filter(|r| pick(r)) {
+            m.entry(r.t.div_euclid(s) * s).or_default().add(&r.counts);
+        }
+        m.into_iter().collect()
+    }
+
+    fn totals(&self, step: Step, from: i64, to: i64) -> Vec<(String, Counts)> {
+        let s = step.seconds();
+        let mut m: std::collections::BTreeMap<String, Counts> = Default::default();
+        for r in &self.0 {
+            let b = r.t.div_euclid(s) * s;
+            if b >= from && b < to {
+                m.entry(r.key_id.clone()).or_default().add(&r.counts);
+            }
+        }
+        m.into_iter().collect()
+    }
+}
+
+/// Every hour and day read of `model`'s keys agrees with it, over the
+/// whole span and over windows that start and end inside it.
+async fn reads_agree(s: &dyn Store, model: &UsageModel, name: &str, when: &str) {
+    let day0 = T.div_euclid(86_400) * 86_400;
+    let windows = [
+        (day0 - 86_400, day0 + 5 * 86_400),
+        (day0 + 86_400, day0 + 86_400 + 3600),
+        (day0 + 3600, day0 + 2 * 86_400),
+    ];
+    for step in [Step::Hour, Step::Day] {
+        let sz = step.seconds();
+        for (from, to) in windows {
+            let (from, to) = (from.div_euclid(sz) * sz, to.div_euclid(sz) * sz);
+            let inside = |r: &UsageRow| {
+                let b = r.t.div_euclid(sz) * sz;
+                b >= from && b < to
+            };
+            for key in ["key_r1", "key_r2"] {
+                let got = s.usage_series(key, step, from, to).await.unwrap();
+                let want = model.bucketed(step, |r| r.key_id == key && inside(r));
+                assert_eq!(got, want, "{name}, {when}: {key} {step:?} [{from}, {to})");
+            }
+            let got = s.account_series("acc_r", step, from, to).await.unwrap();
+            let want = model.bucketed(step, |r| r.account_id == "acc_r" && inside(r));
+            assert_eq!(got, want, "{name}, {when}: account {step:?} [{from}, {to})");
+            let mut got = s.usage_totals("acc_r", step, from, to).await.unwrap();
+            got.sort_by(|a, b| a.0.cmp(&b.0));
+            let want = model.totals(step, from, to);
+            assert_eq!(got, want, "{name}, {when}: totals {step:?} [{from}, {to})");
+        }
+    }
+}
+
+/// Flushes minute rows `(key, minutes after day 0 starts, successes)` and
+/// adds them to the model.
+async fn flush_minutes(s: &dyn Store, model: &mut UsageModel, rows: &[(&str, i64, u64)]) {
+    let day0 = T.div_euclid(86_400) * 86_400;
+    let usage = UsageBatch {
+        minutes: rows
+            .iter()
+            .map(|&(key, minute, n)| UsageRow {
+                key_id: key.into(),
+                account_id: "acc_r".into(),
+                t: day0 + minute * 60,
+                counts: counts(n, n % 3),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    s.flush_usage(&new_batch_id(), &[], &[], &usage)
+        .await
+        .unwrap();
+    model.0.extend(usage.minutes);
+}
+
+#[tokio::test]
+async fn hour_and_day_reads_are_the_same_before_and_after_roll_ups() {
+    let day0 = T.div_euclid(86_400) * 86_400;
+    let minute = |m: i64| day0 + m * 60;
+    for t in stores().await {
+        let (s, name) = (t.store.as_ref(), t.name);
+        let mut model = UsageModel::default();
+        // Across a day boundary and several hours, two keys.
+        flush_minutes(
+            s,
+            &mut model,
+            &[
+                ("key_r1", 1438, 1),
+                ("key_r1", 1439, 2),
+                ("key_r2", 1439, 4),
+                ("key_r1", 1440, 8),
+                ("key_r2", 1441, 16),
+                ("key_r1", 1501, 32),
+                ("key_r2", 2000, 64),
+            ],
+        )
+        .await;
+        reads_agree(s, &model, name, "nothing rolled up").await;
+        // To a day boundary, then to the middle of an hour (taken down to
+        // its minute), then back (nothing happens).
+        s.roll_up_usage(minute(1440) + 30).await.unwrap();
+        reads_agree(s, &model, name, "rolled up to a day's start").await;
+        s.roll_up_usage(minute(1441) + 59).await.unwrap();
+        reads_agree(s, &model, name, "rolled up into an hour").await;
+        s.roll_up_usage(minute(10)).await.unwrap();
+        reads_agree(s, &model, name, "a mark that does not move back").await;
+        // Late minutes (before the mark) and new ones, some in buckets the
+        // roll-up has half done.
+        flush_minutes(
+            s,
+            &mut model,
+            &[
+                ("key_r1", 1439, 128),
+                ("key_r2", 1440, 256),
+                ("key_r1", 1441, 512),
+                ("key_r2", 1442, 1024),
+                ("key_r1", 3000, 2048),
+            ],
+        )
+        .await;
+        reads_agree(s, &model, name, "late minutes flushed").await;
+        s.roll_up_usage(minute(3 * 1440)).await.unwrap();
+        reads_agree(s, &model, name, "everything rolled up").await;
+        s.roll_up_usage(minute(3 * 1440)).await.unwrap();
+        reads_agree(s, &model, name, "the same roll-up again").await;
+        // Minutes past their retention go; the rolled-up rows stay.
+        s.prune_usage(minute(10 * 1440), 0).await.unwrap();
+        assert!(s.minutes_since(0).await.unwrap().is_empty(), "{name}");
+        reads_agree(s, &model, name, "minutes pruned").await;
+        // Minutes not rolled up yet are kept whatever the retention says.
+        flush_minutes(s, &mut model, &[("key_r2", 3 * 1440 + 5, 4096)]).await;
+        s.prune_usage(minute(10 * 1440), 0).await.unwrap();
+        assert_eq!(s.minutes_since(0).await.unwrap().len(), 1, "{name}");
+        reads_agree(s, &model, name, "unrolled minutes kept").await;
+    }
+}
+
+/// The statements an earlier version's flushes amounted to: each minute
+/// row, and its hour and day rows summed.
+fn legacy_usage(rows: &[(&str, i64, u64)], model: &mut UsageModel) -> String {
+    let day0 = T.div_euclid(86_400) * 86_400;
+    let mut sql = String::new();
+    let mut rolled: std::collections::BTreeMap<(&str, &str, i64), (u64, u64)> = Default::default();
+    for &(key, minute, n) in rows {
+        let t = day0 + minute * 60;
+        sql += &format!(
+            "INSERT INTO usage_minutes (key_id, account_id, t, success, denied) \
+             VALUES ('{key}', 'acc_r', {t}, {n}, {});\n",
+            n % 3
+        );
+        for (table, s) in [("usage_hours", 3600), ("usage_days", 86_400)] {
+            let e = rolled.entry((table, key, t.div_euclid(s) * s)).or_default();
+            *e = (e.0 + n, e.1 + n % 3);
+        }
+        model.0.push(UsageRow {
+            key_id: key.into(),
+            account_id: "acc_r".into(),
+            t,
+            counts: counts(n, n % 3),
+        });
+    }
+    for ((table, key, t), (ok, denied)) in rolled {
+        sql += &format!(
+            "INSERT INTO {table} (key_id, account_id, t, success, denied) \
+             VALUES ('{key}', 'acc_r', {t}, {ok}, {denied});\n"
+        );
+    }
+    sql
+}
+
+/// The migrations of `dialect` before the roll-up mark's, in a folder of
+/// their own.
+fn migrations_before_the_mark(dialect: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dialect);
+    for entry in std::fs::read_dir(src).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if !name.contains("usage_rollup") {
+            std::fs::copy(&path, dir.path().join(name)).unwrap();
+        }
+    }
+    dir
+}
+
+#[tokio::test]
+async fn usage_written_before_the_roll_up_mark_reads_the_same_after_it() {
+    use sqlx::migrate::Migrator;
+    // Usage up to the middle of day 1, hours and days written by every flush.
+    let legacy = [
+        ("key_r1", 1438, 1),
+        ("key_r2", 1439, 2),
+        ("key_r1", 1440, 4),
+        ("key_r1", 1441, 8),
+        ("key_r2", 1500, 16),
+    ];
+    let admin = std::env::var("KEYPORT_TEST_DATABASE").unwrap_or_default();
+    let mut backends = vec!["sqlite"];
+    if admin.starts_with("postgres://") || admin.starts_with("postgresql://") {
+        backends.push("postgres");
+    }
+    // Also with every minute pruned already (hours and days kept longer).
+    for (name, pruned) in backends.into_iter().flat_map(|b| [(b, false), (b, true)]) {
+        let mut model = UsageModel::default();
+        let mut sql = legacy_usage(&legacy, &mut model);
+        if pruned {
+            sql += "DELETE FROM usage_minutes;";
+        }
+        let name = if pruned {
+            format!("{name}, minutes pruned")
+        } else {
+            name.to_string()
+        };
+        let migrations = migrations_before_the_mark(if name.starts_with("sqlite") {
+            "sqlite"
+        } else {
+            "postgres"
+        });
+        let earlier = Migrator::new(migrations.path()).await.unwrap();
+        let file = tempfile::tempdir().unwrap();
+        let mut cleanup = None;
+        let url = if name.starts_with("sqlite") {
+            let url = format!("sqlite://{}?mode=rwc", file.path().join("old.db").display());
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            earlier.run(&pool).await.unwrap();
+            sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
+            pool.close().await;
+            url
+        } else {
+            let db = format!("kp_{}", &new_batch_id()[..16]);
+            admin_exec(&admin, &format!("CREATE DATABASE {db}")).await;
+            let mut url = reqwest::Url::parse(&admin).unwrap();
+            url.set_path(&db);
+            cleanup = Some(DropDatabase(Some((admin.clone(), db))));
+            let pool = sqlx::PgPool::connect(url.as_str()).await.unwrap();
+            earlier.run(&pool).await.unwrap();
+            sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
+            pool.close().await;
+            url.to_string()
+        };
+        // Opening runs the mark's migration.
+        let store = open(&url).await.unwrap();
+        let s = store.as_ref();
+        let name = name.as_str();
+        reads_agree(s, &model, name, "migrated").await;
+        // A minute before the newest one written (before the mark: late),
+        // one after it, then roll-ups past both.
+        flush_minutes(s, &mut model, &[("key_r2", 1499, 32), ("key_r1", 1600, 64)]).await;
+        reads_agree(s, &model, name, "flushed after migrating").await;
+        let day0 = T.div_euclid(86_400) * 86_400;
+        s.roll_up_usage(day0 + 1550 * 60).await.unwrap();
+        reads_agree(s, &model, name, "rolled up halfway").await;
+        s.roll_up_usage(day0 + 3 * 86_400).await.unwrap();
+        reads_agree(s, &model, name, "rolled up").await;
+        drop(store);
+        drop(cleanup);
     }
 }
 
@@ -1048,6 +1319,9 @@ impl Store for LostAck {
     }
     async fn prune_usage(&self, minutes_before: i64, hours_before: i64) -> Result<()> {
         self.inner.prune_usage(minutes_before, hours_before).await
+    }
+    async fn roll_up_usage(&self, upto: i64) -> Result<()> {
+        self.inner.roll_up_usage(upto).await
     }
     async fn prune_strangers_audit(&self, before: i64) -> Result<()> {
         self.inner.prune_strangers_audit(before).await
