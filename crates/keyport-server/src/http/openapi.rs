@@ -201,9 +201,11 @@ impl Modify for BearerAuth {
 }
 
 /// Every error `code` the service answers with (see [`ErrorDetail`]).
-pub const ERROR_CODES: [&str; 18] = [
+pub const ERROR_CODES: [&str; 20] = [
     "unauthorized",
     "forbidden",
+    "ip_not_allowed",
+    "country_not_allowed",
     "not_found",
     "invalid_request",
     "key_in_url",
@@ -463,6 +465,17 @@ mod tests {
                 let m = c.get(1).or_else(|| c.get(2)).unwrap();
                 used.insert(m.as_str().to_string());
             }
+        }
+        // A key's rules answer with their refusal's own code.
+        use keyport_core::restrict::Refusal;
+        for r in [
+            Refusal::Scope(keyport_core::Scope::Admin),
+            Refusal::Resource("project:x".into()),
+            Refusal::Ip(None),
+            Refusal::Country(None),
+            Refusal::RateLimit,
+        ] {
+            used.insert(r.code().to_string());
         }
         for c in &used {
             assert!(ERROR_CODES.contains(&c.as_str()), "{c} is not documented");
