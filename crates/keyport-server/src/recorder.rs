@@ -8,6 +8,7 @@
 //! get an entry, so garbage keys cannot grow memory.
 
 use chrono::{DateTime, Utc};
+use dashmap::DashMap;
 use ipnet::IpNet;
 use keyport_core::restrict::network_of;
 use keyport_core::usage::{truncate, MAX_ENDPOINT_LEN};
@@ -53,14 +54,28 @@ pub struct UsageEvent<'a> {
     pub ip: Option<IpAddr>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct KeyUsage {
-    account_id: String,
+    /// Shared by every slot of the account (see [`UsageRecorder::account`]).
+    account_id: Arc<str>,
     /// Admitted requests not yet written, per UTC day.
     admitted: Buckets<u64>,
     last_used: Option<i64>,
     last_used_dirty: bool,
-    usage: PendingUsage,
+    /// On the recorder's dirty list.
+    queued: bool,
+    /// Outcome counts per minute not yet written.
+    minutes: Buckets<Counts>,
+    /// Breakdowns by endpoint, country, network and would-deny reason,
+    /// made on the key's first request that has one: a key only ever
+    /// verified without them (most, with a million keys) carries none of
+    /// their maps (a slot is half the size without them).
+    detail: Option<Box<Detail>>,
+}
+
+#[derive(Debug, Default)]
+struct Detail {
+    pending: PendingDetail,
     /// Endpoints this key has called, bounded; the rest count as "other".
     /// A tally names one by its index in `endpoint_names`.
     endpoints: FastMap<Arc<str>, u16>,
@@ -74,8 +89,6 @@ struct KeyUsage {
     last_network: Option<IpNet>,
     /// Would-deny reasons seen here, bounded likewise.
     reasons: FastSet<String>,
-    /// On the recorder's dirty list.
-    queued: bool,
 }
 
 /// Counts per time bucket (minute or day), in the order they came: the
@@ -122,10 +135,9 @@ impl<T: Merge> Buckets<T> {
     }
 }
 
-/// Usage counted in memory since the last flush.
+/// Breakdowns counted in memory since the last flush.
 #[derive(Debug, Default)]
-struct PendingUsage {
-    minutes: Buckets<Counts>,
+struct PendingDetail {
     /// Breakdown counts, newest last; the same (minute, value) may appear
     /// more than once until [`merge_tallies`] runs (when taken, or when
     /// the list reaches `compact_at`).
@@ -180,7 +192,7 @@ fn merge_tallies(tallies: &mut Vec<Tally>) {
     });
 }
 
-impl PendingUsage {
+impl PendingDetail {
     fn tally(&mut self, minute: i64, what: What) {
         if let Some(t) = self
             .tallies
@@ -236,7 +248,8 @@ impl Country {
 pub struct UsageSlot(Arc<SlotInner>);
 
 struct SlotInner {
-    key_id: String,
+    /// Also the recorder's map key (one allocation for both).
+    key_id: Arc<str>,
     usage: Mutex<KeyUsage>,
     /// The recorder's list of slots with something to flush.
     dirty: Arc<Dirty>,
@@ -275,6 +288,18 @@ fn bucket(now_ns: i64, secs: i64) -> i64 {
 }
 
 impl KeyUsage {
+    fn new(account_id: Arc<str>) -> Self {
+        KeyUsage {
+            account_id,
+            admitted: Buckets::default(),
+            last_used: None,
+            last_used_dirty: false,
+            queued: false,
+            minutes: Buckets::default(),
+            detail: None,
+        }
+    }
+
     fn admit(&mut self, now_ns: i64) {
         self.admitted.add(utc_day(now_ns), 1);
         self.touch(now_ns);
@@ -285,21 +310,47 @@ impl KeyUsage {
         self.last_used_dirty = true;
     }
 
+    fn detail(&mut self) -> &mut Detail {
+        self.detail.get_or_insert_with(Box::default)
+    }
+
     /// Counts one request by minute and outcome, endpoint and country.
     fn count(&mut self, now_ns: i64, event: UsageEvent<'_>) {
         let minute = bucket(now_ns, 60);
-        self.usage.minutes.add(minute, Counts::one(event.outcome));
+        self.minutes.add(minute, Counts::one(event.outcome));
+        if event.endpoint.is_some() || event.country.is_some() || event.ip.is_some() {
+            self.detail().count(minute, event);
+        }
+    }
+
+    /// Counts why a report-only proposal would have refused a request.
+    fn count_reason(&mut self, now_ns: i64, reason: &str) {
+        self.detail().count_reason(bucket(now_ns, 60), reason);
+    }
+
+    /// A name the key called before a restart. Rows written before the
+    /// bound existed may name more: past the bound they count as "other".
+    fn preload_endpoint(&mut self, name: &str) {
+        let d = self.detail();
+        if d.endpoint_names.len() < MAX_ENDPOINTS_PER_KEY {
+            d.register_endpoint(name);
+        }
+    }
+}
+
+impl Detail {
+    fn count(&mut self, minute: i64, event: UsageEvent<'_>) {
         if let Some(ep) = event.endpoint {
             let id = self.endpoint_id(truncate(ep, MAX_ENDPOINT_LEN));
-            self.usage.tally(minute, What::Endpoint(id));
+            self.pending.tally(minute, What::Endpoint(id));
         }
         if let Some(c) = event.country {
-            self.usage.tally(minute, What::Country(Country::new(c)));
+            self.pending.tally(minute, What::Country(Country::new(c)));
         }
         if let Some(ip) = event.ip {
             let net = network_of(ip);
             let known = self.knows_network(net);
-            self.usage
+            self.pending
                 .tally(minute, What::Network(known.then_some(net)));
         }
     }
@@ -318,9 +369,7 @@ impl KeyUsage {
         known
     }
 
-    /// Counts why a report-only proposal would have refused a request.
-    fn count_reason(&mut self, now_ns: i64, reason: &str) {
-        let minute = bucket(now_ns, 60);
+    fn count_reason(&mut self, minute: i64, reason: &str) {
         let name = if self.reasons.contains(reason) {
             reason.to_string()
         } else if self.reasons.len() < MAX_REASONS_PER_KEY {
@@ -329,7 +378,7 @@ impl KeyUsage {
         } else {
             OTHER_ENDPOINT.to_string()
         };
-        *self.usage.reasons.entry((minute, name)).or_default() += 1;
+        *self.pending.reasons.entry((minute, name)).or_default() += 1;
     }
 
     /// The index of the endpoint's own name while the key has room for
@@ -350,14 +399,6 @@ impl KeyUsage {
         id
     }
 
-    /// A name the key called before a restart. Rows written before the
-    /// bound existed may name more: past the bound they count as "other".
-    fn preload_endpoint(&mut self, name: &str) {
-        if self.endpoint_names.len() < MAX_ENDPOINTS_PER_KEY {
-            self.register_endpoint(name);
-        }
-    }
-
     /// The index of `name`, added if new.
     fn register_endpoint(&mut self, name: &str) -> u16 {
         if let Some(&id) = self.endpoints.get(name) {
@@ -370,11 +411,53 @@ impl KeyUsage {
         self.endpoints.insert(name, id);
         id
     }
+
+    /// Moves the pending breakdown counts into `out`.
+    fn take(&mut self, key_id: &str, out: &mut UsageBatch) {
+        let mut tallies = std::mem::take(&mut self.pending.tallies);
+        self.pending.compact_at = 0;
+        merge_tallies(&mut tallies);
+        for Tally {
+            minute,
+            what,
+            count,
+        } in tallies
+        {
+            let (rows, value) = match what {
+                What::Endpoint(id) => (
+                    &mut out.endpoints,
+                    self.endpoint_names[usize::from(id)].to_string(),
+                ),
+                What::Country(c) => (&mut out.countries, c.as_str().to_string()),
+                What::Network(net) => (
+                    &mut out.networks,
+                    net.map_or_else(|| OTHER_ENDPOINT.to_string(), |n| n.to_string()),
+                ),
+            };
+            rows.push(DimensionRow {
+                key_id: key_id.to_string(),
+                t: minute,
+                value,
+                count,
+            });
+        }
+        out.reasons
+            .extend(std::mem::take(&mut self.pending.reasons).into_iter().map(
+                |((t, value), count)| DimensionRow {
+                    key_id: key_id.to_string(),
+                    t,
+                    value,
+                    count,
+                },
+            ));
+    }
 }
 
 #[derive(Default)]
 pub struct UsageRecorder {
-    keys: IdMap<UsageSlot>,
+    keys: DashMap<Arc<str>, UsageSlot, foldhash::fast::RandomState>,
+    /// Account ids, one allocation per account shared by its keys' slots.
+    accounts: IdMap<Arc<str>>,
     dirty: Arc<Dirty>,
 }
 
@@ -417,18 +500,27 @@ impl UsageRecorder {
         if let Some(s) = self.keys.get(key_id) {
             return s.clone();
         }
+        let account_id = self.account(account_id);
+        let key_id: Arc<str> = Arc::from(key_id);
         self.keys
-            .entry(key_id.to_string())
+            .entry(key_id.clone())
             .or_insert_with(|| {
                 UsageSlot(Arc::new(SlotInner {
-                    key_id: key_id.to_string(),
-                    usage: Mutex::new(KeyUsage {
-                        account_id: account_id.to_string(),
-                        ..Default::default()
-                    }),
+                    key_id,
+                    usage: Mutex::new(KeyUsage::new(account_id)),
                     dirty: self.dirty.clone(),
                 }))
             })
+            .clone()
+    }
+
+    fn account(&self, id: &str) -> Arc<str> {
+        if let Some(a) = self.accounts.get(id) {
+            return a.clone();
+        }
+        self.accounts
+            .entry(id.to_string())
+            .or_insert_with(|| Arc::from(id))
             .clone()
     }
 
@@ -471,68 +563,34 @@ impl UsageRecorder {
         let mut out = Pending::default();
         let dirty = std::mem::take(&mut *self.dirty.lock());
         for slot in dirty {
-            let key_id = &slot.0.key_id;
+            let key_id = &*slot.0.key_id;
             let mut k = slot.0.usage.lock();
             let k = &mut *k;
             k.queued = false;
             for (day, count) in k.admitted.take() {
                 out.counts.push(DayCount {
-                    key_id: key_id.clone(),
-                    account_id: k.account_id.clone(),
+                    key_id: key_id.to_string(),
+                    account_id: k.account_id.to_string(),
                     day,
                     count,
                 });
             }
             if std::mem::take(&mut k.last_used_dirty) {
                 if let Some(t) = k.last_used {
-                    out.last_used.push((key_id.clone(), from_nanos(t)));
+                    out.last_used.push((key_id.to_string(), from_nanos(t)));
                 }
             }
-            for (t, counts) in k.usage.minutes.take() {
+            for (t, counts) in k.minutes.take() {
                 out.usage.minutes.push(UsageRow {
-                    key_id: key_id.clone(),
-                    account_id: k.account_id.clone(),
+                    key_id: key_id.to_string(),
+                    account_id: k.account_id.to_string(),
                     t,
                     counts,
                 });
             }
-            let mut tallies = std::mem::take(&mut k.usage.tallies);
-            k.usage.compact_at = 0;
-            merge_tallies(&mut tallies);
-            for Tally {
-                minute,
-                what,
-                count,
-            } in tallies
-            {
-                let (rows, value) = match what {
-                    What::Endpoint(id) => (
-                        &mut out.usage.endpoints,
-                        k.endpoint_names[usize::from(id)].to_string(),
-                    ),
-                    What::Country(c) => (&mut out.usage.countries, c.as_str().to_string()),
-                    What::Network(net) => (
-                        &mut out.usage.networks,
-                        net.map_or_else(|| OTHER_ENDPOINT.to_string(), |n| n.to_string()),
-                    ),
-                };
-                rows.push(DimensionRow {
-                    key_id: key_id.clone(),
-                    t: minute,
-                    value,
-                    count,
-                });
+            if let Some(d) = &mut k.detail {
+                d.take(key_id, &mut out.usage);
             }
-            out.usage
-                .reasons
-                .extend(std::mem::take(&mut k.usage.reasons).into_iter().map(
-                    |((t, value), count)| DimensionRow {
-                        key_id: key_id.clone(),
-                        t,
-                        value,
-                        count,
-                    },
-                ));
         }
         out
     }
@@ -562,6 +620,36 @@ mod tests {
             country: c,
             ip: None,
         }
+    }
+
+    /// With a million keys the slots are most of the memory a used key
+    /// adds: plain verifies (no endpoint, country or address) make no
+    /// breakdown maps, and keys of one account share its id.
+    #[test]
+    fn plain_verifies_keep_a_slot_small() {
+        let r = UsageRecorder::default();
+        r.record("k1", "a1", NOW, ev(Outcome::Success, None, None));
+        r.slot("k2", "a1").note(NOW, true, None);
+        let (k1, k2) = (r.slot("k1", "a1"), r.slot("k2", "a1"));
+        assert!(k1.0.usage.lock().detail.is_none());
+        assert!(k2.0.usage.lock().detail.is_none());
+        let shared = |s: &UsageSlot| s.0.usage.lock().account_id.clone();
+        assert!(Arc::ptr_eq(&shared(&k1), &shared(&k2)));
+        assert!(!Arc::ptr_eq(&shared(&k1), &shared(&r.slot("k3", "a2"))));
+        assert!(
+            std::mem::size_of::<SlotInner>() <= 224,
+            "{}",
+            std::mem::size_of::<SlotInner>()
+        );
+        // The first request with a breakdown makes it; its counts are taken.
+        r.record("k1", "a1", NOW, ev(Outcome::Success, None, Some("DE")));
+        assert!(k1.0.usage.lock().detail.is_some());
+        let p = r.take_pending();
+        assert_eq!(p.usage.minutes.len(), 1);
+        assert_eq!(p.usage.minutes[0].counts.get(Outcome::Success), 2);
+        assert_eq!(p.usage.countries.len(), 1);
+        assert_eq!(p.counts.len(), 1);
+        assert_eq!(p.counts[0].account_id, "a1");
     }
 
     #[test]
@@ -873,6 +961,11 @@ mod tests {
     /// A key that keeps changing endpoint and network between flushes
     /// holds at most twice the distinct values it counted (and the merge
     /// floor), not one entry per request.
+    fn pending_tallies(slot: &UsageSlot) -> usize {
+        let k = slot.0.usage.lock();
+        k.detail.as_ref().map_or(0, |d| d.pending.tallies.len())
+    }
+
     #[test]
     fn unmerged_tallies_stay_bounded() {
         let r = UsageRecorder::default();
@@ -889,7 +982,7 @@ mod tests {
                     ..ev(Outcome::Success, Some(&endpoints[i % 50]), None)
                 }),
             );
-            longest = longest.max(slot.0.usage.lock().usage.tallies.len());
+            longest = longest.max(pending_tallies(&slot));
         }
         // 50 endpoints + 7 networks in one minute.
         assert!((57..=2 * 57 + 1).contains(&longest), "{longest}");
@@ -898,7 +991,16 @@ mod tests {
         assert!(p.usage.endpoints.iter().all(|e| e.count == 400));
         assert_eq!(p.usage.networks.len(), 7);
         assert!(
-            slot.0.usage.lock().usage.tallies.capacity() == 0,
+            slot.0
+                .usage
+                .lock()
+                .detail
+                .as_ref()
+                .unwrap()
+                .pending
+                .tallies
+                .capacity()
+                == 0,
             "freed when taken"
         );
     }

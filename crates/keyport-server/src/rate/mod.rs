@@ -84,7 +84,15 @@ pub trait RateCell: Send + Sync {
 #[derive(Default)]
 pub struct MemoryRates {
     keys: IdMap<Arc<MemoryCell>>,
-    accounts: IdMap<Arc<Mutex<DayCounter>>>,
+    accounts: IdMap<Arc<AccountDay>>,
+}
+
+/// An account's admitted requests today, shared by its keys' cells (which
+/// also find the account's id here rather than each holding a copy).
+#[derive(Debug)]
+struct AccountDay {
+    id: String,
+    day: Mutex<DayCounter>,
 }
 
 #[derive(Debug, Default)]
@@ -110,19 +118,23 @@ struct KeyRate {
 }
 
 struct MemoryCell {
-    account_id: String,
     key: Mutex<KeyRate>,
-    account: Arc<Mutex<DayCounter>>,
+    account: Arc<AccountDay>,
 }
 
 impl MemoryRates {
-    fn account(&self, account_id: &str, day: i64) -> Arc<Mutex<DayCounter>> {
+    fn account(&self, account_id: &str, day: i64) -> Arc<AccountDay> {
         if let Some(a) = self.accounts.get(account_id) {
             return a.clone();
         }
         self.accounts
             .entry(account_id.to_string())
-            .or_insert_with(|| Arc::new(Mutex::new(DayCounter { day, used: 0 })))
+            .or_insert_with(|| {
+                Arc::new(AccountDay {
+                    id: account_id.to_string(),
+                    day: Mutex::new(DayCounter { day, used: 0 }),
+                })
+            })
             .clone()
     }
 
@@ -133,7 +145,7 @@ impl MemoryRates {
             .filter_map(|e| {
                 let k = e.value().key.lock();
                 (k.day.day == today && k.day.used > 0)
-                    .then(|| (e.key().clone(), e.value().account_id.clone(), k.day.used))
+                    .then(|| (e.key().clone(), e.value().account.id.clone(), k.day.used))
             })
             .collect()
     }
@@ -147,7 +159,6 @@ impl MemoryRates {
             .entry(key_id.to_string())
             .or_insert_with(|| {
                 Arc::new(MemoryCell {
-                    account_id: account_id.to_string(),
                     key: Mutex::new(KeyRate {
                         tat: 0,
                         day: DayCounter { day, used: 0 },
@@ -170,7 +181,7 @@ impl RateStore for MemoryRates {
             let mut k = cell.key.lock();
             k.day.roll(today);
             k.day.used += c.count;
-            let mut a = cell.account.lock();
+            let mut a = cell.account.day.lock();
             a.roll(today);
             a.used += c.count;
         }
@@ -206,7 +217,7 @@ impl MemoryCell {
         let today = utc_day(now_ns);
         // Lock order is always key, then account.
         let mut key = self.key.lock();
-        let mut account = self.account.lock();
+        let mut account = self.account.day.lock();
         key.day.roll(today);
         account.roll(today);
         let (decision, new_tat) = decide(
