@@ -103,15 +103,22 @@ run() {
     / 99%/ { v = $2; if (v ~ /us$/) ms = v / 1000; else if (v ~ /ms$/) ms = v + 0; else ms = v * 1000 }
     END { printf "%.0f %.2f %.1f %.1f %s\n", rps, ms, (p1 - p0) * 10000 / n, (u1 - u0) * 10000 / n, w }' "$TMP/wrk.txt"
 }
-# row NAME ROW... -> prints the table row of the median round; sets LAST_RPS, LAST_PUS
-row() {
-  local name=$1 rps=() m row
-  shift
-  for row in "$@"; do rps+=("${row%% *}"); done
+# rps_of ROW... -> the req/s of each round (a run's output line), space-separated
+rps_of() { local row out=(); for row in "$@"; do out+=("${row%% *}"); done; printf '%s\n' "${out[*]}"; }
+# median_round ROW... -> the round with the median req/s
+median_round() {
+  local m row rps
+  read -ra rps <<<"$(rps_of "$@")"
   m=$(median "${rps[@]}")
   for row in "$@"; do [[ ${row%% *} == "$m" ]] && break; done
-  read -r LAST_RPS p99 LAST_PUS uus _ <<<"$row"
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$LAST_RPS" "$p99" "$LAST_PUS" "$uus" "${rps[*]}"
+  printf '%s\n' "$row"
+}
+# row NAME ROW... -> prints the table row of the median round; sets LAST_RPS, LAST_PUS
+row() {
+  local name=$1
+  shift
+  read -r LAST_RPS p99 LAST_PUS uus _ <<<"$(median_round "$@")"
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$LAST_RPS" "$p99" "$LAST_PUS" "$uus" "$(rps_of "$@")"
 }
 # rounds NAME SCRIPT URL KEYFILE PID -> prints a table row; sets LAST_RPS
 rounds() {
@@ -238,7 +245,7 @@ fi
 # scale_rounds NAME SCRIPT URL_PATH N DB_NAME KEYFILE -> a table row, each round on a fresh server
 # whose first pass sends every key once; sets LAST_RPS
 scale_rounds() {
-  local name=$1 script=$2 path=$3 n=$4 db=$5 keys=$6 r row rps=() rows=() starts=() rss=() m
+  local name=$1 script=$2 path=$3 n=$4 db=$5 keys=$6 r row rows=() starts=() rss=()
   for r in $(seq 1 "$ROUNDS"); do
     # A copy: what one round flushes must not preload the next one's rate cells.
     copy_db "$db" round
@@ -246,15 +253,13 @@ scale_rounds() {
     starts+=("$KP_START_MS"); rss+=("$(rss_mib "$KP_PID")")
     # wrk stops on time, not count: the pass is sized for 25,000 req/s, below any path's first-pass rate here.
     row=$(WARM_SECS=$((n / 25000 + 2)) run "$script" "$KP_URL$path" "$keys" "$KP_PID")
-    rows+=("$row $(rss_mib "$KP_PID")"); rps+=("${row%% *}")
+    rows+=("$row $(rss_mib "$KP_PID")")
     stop "$KP_PID"
     drop_db round
   done
-  m=$(median "${rps[@]}")
-  for row in "${rows[@]}"; do [[ ${row%% *} == "$m" ]] && break; done
-  read -r LAST_RPS p99 pus _ warm rss_after <<<"$row"
+  read -r LAST_RPS p99 pus _ warm rss_after <<<"$(median_round "${rows[@]}")"
   printf '| %s | %s | %s | %s | %s | %s | %s / %s MiB | %s |\n' "$name" "$LAST_RPS" "$p99" "$pus" "$warm" \
-    "$(median "${starts[@]}")" "$(median "${rss[@]}")" "$rss_after" "${rps[*]}"
+    "$(median "${starts[@]}")" "$(median "${rss[@]}")" "$rss_after" "$(rps_of "${rows[@]}")"
 }
 
 if [[ " $ONLY " == *" scale "* ]]; then

@@ -40,6 +40,9 @@ def seeded(count: int, out: str):
 
 
 def seed_postgres(url: str, template: str, count: int, out: str) -> None:
+    # Goes into the SQL text below: a key id, nothing else.
+    if not template.replace("_", "").isalnum():
+        sys.exit(f"not a key id: {template!r}")
     def psql(*args: str, **kw) -> str:
         return subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-Atq", *args],
                               check=True, text=True, stdout=subprocess.PIPE, **kw).stdout
