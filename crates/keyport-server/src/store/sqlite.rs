@@ -272,11 +272,12 @@ fn placeholders(rows: usize, cols: usize) -> String {
 /// Runs `statement(values)` once per chunk of `rows`, `values` being the
 /// chunk's placeholders, with every row's cells bound in order. The rows
 /// travel as bound parameters: no text to format or for SQLite to parse
-/// per row (JSON arrays did both, ~1/3 of a flush's time). Full chunks
+/// per row (JSON arrays did both: 20-40 % of an idle flush). Full chunks
 /// reuse one prepared statement; the last, shorter one is prepared once.
 /// Rows go in order of their leading cells, the key id every flushed
 /// table's key starts with: neighbouring rows land on neighbouring B-tree
-/// pages (a flush of 20,000 keys' minutes ~40 % faster than in hash order).
+/// pages (20,000 minute rows: inserts in about half the time of hash
+/// order, additions to existing rows in ~55 %; bench/README.md).
 async fn run_rows<const N: usize>(
     conn: &mut sqlx::SqliteConnection,
     mut rows: Vec<[Cell<'_>; N]>,
